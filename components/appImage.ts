@@ -1,0 +1,107 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+import { hashFolder, hashStrings } from "../lib/contentHash";
+import { FILES_DIR } from "../lib/paths";
+
+export interface AppImageArgs {
+    /** Repository of the runtime image (tag = content hash), e.g. `lernmanager-dev-runtime`. */
+    readonly runtimeRepository: string;
+    /** Repository of the app image (tag = content hash), e.g. `lernmanager-dev-app`. */
+    readonly appRepository: string;
+    /** Base image with python3 and /bin/sh. Plain string: it is part of the content hash. */
+    readonly baseImage: string;
+    /** Absolute path of the app source (the app image's build context). */
+    readonly appSource: string;
+    /** WSGI target `module:attribute`. */
+    readonly wsgiApp: string;
+    /** Init hook `module:function`, or undefined for none. */
+    readonly initHook?: string;
+    /** Folders inside the app that become volumes or are served by nginx. */
+    readonly dataPath: string;
+    readonly uploadsPath: string;
+    readonly staticPath: string;
+    /** SQLite file inside dataPath that /healthz reads. */
+    readonly databaseFile: string;
+    /** Text of gunicorn.conf.py (from renderGunicornConf). */
+    readonly gunicornConf: string;
+}
+
+/**
+ * The app's images, built locally and never pushed:
+ * a runtime image (base Python + the stack's helpers, stdlib and site-packages compiled for -OO),
+ * and the app image on top of it (requirements when the base lacks them, the app compiled for -OO,
+ * non-root user, PYTHONOPTIMIZE=2). Tags are content hashes, so a preview shows a new tag exactly
+ * when something that goes into the image changed; containers run the image id (`imageId`).
+ */
+export class AppImage extends pulumi.ComponentResource {
+    /** The runtime image. */
+    public readonly runtime: docker.Image;
+    /** The app image. */
+    public readonly image: docker.Image;
+    /** Local image id (`sha256:...`) of the app image: what the container runs. */
+    public readonly imageId: pulumi.Output<string>;
+    /** `repository:tag` of the app image. */
+    public readonly imageName: string;
+    /** Content hash of the app image's inputs; reported by /healthz as `version`. */
+    public readonly version: string;
+
+    constructor(name: string, args: AppImageArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("lernmanager:app:AppImage", name, {}, opts);
+
+        const runtimeDir = path.join(FILES_DIR, "runtime");
+        const runtimeTag = hashStrings(hashFolder(runtimeDir), args.baseImage);
+        const runtimeName = `${args.runtimeRepository}:${runtimeTag}`;
+        this.runtime = new docker.Image(
+            `${name}-runtime`,
+            {
+                imageName: runtimeName,
+                skipPush: true,
+                build: {
+                    context: runtimeDir,
+                    dockerfile: path.join(runtimeDir, "Dockerfile"),
+                    args: { BASE_IMAGE: args.baseImage },
+                    builderVersion: "BuilderV1",
+                },
+            },
+            { parent: this },
+        );
+
+        const appDockerfile = path.join(FILES_DIR, "app.Dockerfile");
+        const buildArgs: Record<string, string> = {
+            RUNTIME_IMAGE: runtimeName,
+            DATA_PATH: args.dataPath,
+            UPLOADS_PATH: args.uploadsPath,
+            STATIC_PATH: args.staticPath,
+            WSGI_APP: args.wsgiApp,
+            INIT_HOOK: args.initHook ?? "",
+            DATABASE_FILE: args.databaseFile,
+            GUNICORN_CONF: Buffer.from(args.gunicornConf, "utf8").toString("base64"),
+        };
+        this.version = hashStrings(
+            runtimeTag,
+            hashFolder(args.appSource, [args.dataPath, args.uploadsPath, "instance"]),
+            hashFolder(FILES_DIR, ["runtime", "nginx"]),
+            JSON.stringify(buildArgs),
+        );
+        buildArgs.APP_VERSION = this.version;
+        this.imageName = `${args.appRepository}:${this.version}`;
+        this.image = new docker.Image(
+            `${name}-app`,
+            {
+                imageName: this.imageName,
+                skipPush: true,
+                build: {
+                    context: args.appSource,
+                    dockerfile: appDockerfile,
+                    args: buildArgs,
+                    builderVersion: "BuilderV1",
+                },
+            },
+            { parent: this, dependsOn: [this.runtime] },
+        );
+        this.imageId = this.image.repoDigest;
+
+        this.registerOutputs({ imageId: this.imageId, imageName: this.imageName, version: this.version });
+    }
+}

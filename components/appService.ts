@@ -1,0 +1,109 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { LAYOUT } from "../lib/layout";
+
+export interface AppServiceArgs {
+    /** Image id the container runs (AppImage.imageId). */
+    readonly image: pulumi.Input<string>;
+    /** Name of the stack's private network. */
+    readonly network: pulumi.Input<string>;
+    /** Volume names. */
+    readonly volumes: {
+        readonly data: pulumi.Input<string>;
+        readonly uploads: pulumi.Input<string>;
+        readonly static: pulumi.Input<string>;
+        readonly cache: pulumi.Input<string>;
+    };
+    /** Folders inside the app that the data and uploads volumes are mounted on. */
+    readonly dataPath: string;
+    readonly uploadsPath: string;
+    /** Extra environment (`appEnv`). @default {} */
+    readonly env?: Readonly<Record<string, string>>;
+    /** Upload limit in MiB, passed to the app as MAX_UPLOAD_MB. */
+    readonly uploadLimitMb: number;
+    /** Prefix the app may answer downloads with (X-Accel-Redirect), passed as LM_ACCEL_REDIRECT_PREFIX. */
+    readonly downloadsPrefix: string;
+    /** Memory limit in MiB. @default 1024 */
+    readonly memoryMb?: number;
+    /** nproc limit of the container user (the provider has no pids-limit field). @default 512 */
+    readonly pidsLimit?: number;
+    /** Labels on the container. */
+    readonly labels: pulumi.Input<docker.types.input.ContainerLabel>[];
+}
+
+/**
+ * The app's health check: /healthz through Python (slim images have no curl).
+ * interval 5 s, timeout 4 s, 3 retries, 60 s start period (init may create the schema).
+ */
+export const APP_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
+    tests: ["CMD", "python3", `${LAYOUT.runtimeDir}/healthcheck.py`],
+    interval: "5s",
+    timeout: "4s",
+    retries: 3,
+    startPeriod: "60s",
+};
+
+/** Seconds in-flight requests get after SIGTERM: gunicorn's graceful_timeout (30) plus margin. */
+export const APP_STOP_GRACE_SECONDS = 40;
+
+/**
+ * The gunicorn app container. It has no fixed name (Pulumi adds a suffix), so a replacement is
+ * created and healthy before the old container is deleted; both answer the network alias `app`.
+ * `wait: true` makes the deploy wait for the health check: a crash-looping app fails the deploy.
+ */
+export class AppService extends pulumi.ComponentResource {
+    public readonly container: docker.Container;
+    /** SECRET_KEY: generated once, kept in the stack's state, secret. */
+    public readonly secretKey: pulumi.Output<string>;
+
+    constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("lernmanager:app:AppService", name, {}, opts);
+
+        const secret = new random.RandomPassword(`${name}-secret-key`, { length: 64, special: false }, { parent: this });
+        this.secretKey = secret.result;
+
+        const env: Record<string, string> = {
+            FLASK_ENV: "production",
+            MAX_UPLOAD_MB: String(args.uploadLimitMb),
+            LM_ACCEL_REDIRECT_PREFIX: args.downloadsPrefix,
+            ...args.env,
+        };
+        const envs = pulumi
+            .all([secret.result])
+            .apply(([key]) => [`SECRET_KEY=${key}`, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)]);
+
+        this.container = new docker.Container(
+            name,
+            {
+                image: args.image,
+                envs: pulumi.secret(envs),
+                networksAdvanced: [{ name: args.network, aliases: [LAYOUT.appAlias] }],
+                mounts: [
+                    { type: "volume", source: args.volumes.data, target: `${LAYOUT.appDir}/${args.dataPath}` },
+                    { type: "volume", source: args.volumes.uploads, target: `${LAYOUT.appDir}/${args.uploadsPath}` },
+                    { type: "volume", source: args.volumes.static, target: LAYOUT.staticDir },
+                    { type: "volume", source: args.volumes.cache, target: LAYOUT.cacheDir },
+                ],
+                readOnly: true,
+                tmpfs: { "/tmp": "rw,nosuid,nodev,size=256m,mode=1777" },
+                init: true,
+                restart: "unless-stopped",
+                healthcheck: APP_HEALTHCHECK,
+                wait: true,
+                waitTimeout: 180,
+                destroyGraceSeconds: APP_STOP_GRACE_SECONDS,
+                capabilities: { drops: ["ALL"] },
+                securityOpts: ["no-new-privileges:true"],
+                memory: args.memoryMb ?? 1024,
+                ulimits: [{ name: "nproc", soft: args.pidsLimit ?? 512, hard: args.pidsLimit ?? 512 }],
+                logDriver: "json-file",
+                logOpts: { "max-size": "10m", "max-file": "5" },
+                labels: [...args.labels, { label: "dev.lernmanager.role", value: "app" }],
+            },
+            { parent: this, replaceOnChanges: ["healthcheck"], deleteBeforeReplace: false },
+        );
+
+        this.registerOutputs({ container: this.container.name });
+    }
+}

@@ -1,0 +1,5 @@
+export * from "./appImage";
+export * from "./appService";
+export * from "./lernmanagerStack";
+export * from "./storage";
+export * from "./webServer";

@@ -1,0 +1,59 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { StackNames } from "../lib/names";
+
+export interface StorageArgs {
+    /** Physical names of the stack's network and volumes. */
+    readonly names: StackNames;
+    /** Stack name, written into every object's label. */
+    readonly stack: string;
+    /**
+     * Protect the data and uploads volumes: `protect` (a destroy or replace fails) and
+     * `retainOnDelete` (removing them from the program leaves them on the host). @default false
+     */
+    readonly protectData: boolean;
+}
+
+/**
+ * The stack's private network and its four volumes: SQLite data (a folder, so WAL's -wal/-shm
+ * siblings live beside the database), uploads, static files and the app's cache.
+ */
+export class Storage extends pulumi.ComponentResource {
+    public readonly network: docker.Network;
+    public readonly data: docker.Volume;
+    public readonly uploads: docker.Volume;
+    public readonly static: docker.Volume;
+    public readonly cache: docker.Volume;
+
+    constructor(name: string, args: StorageArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("lernmanager:storage:Storage", name, {}, opts);
+        const labels = [{ label: args.names.label, value: args.stack }];
+
+        this.network = new docker.Network(
+            `${name}-net`,
+            { name: args.names.network, driver: "bridge", labels },
+            { parent: this },
+        );
+        const kept: pulumi.CustomResourceOptions = args.protectData
+            ? { parent: this, protect: true, retainOnDelete: true }
+            : { parent: this };
+        const volume = (kind: keyof StackNames["volumes"], options: pulumi.CustomResourceOptions) =>
+            new docker.Volume(
+                `${name}-${kind}`,
+                { name: args.names.volumes[kind], labels: [...labels, { label: "dev.lernmanager.volume", value: kind }] },
+                options,
+            );
+        this.data = volume("data", kept);
+        this.uploads = volume("uploads", kept);
+        this.static = volume("static", { parent: this });
+        this.cache = volume("cache", { parent: this });
+
+        this.registerOutputs({
+            network: this.network.name,
+            data: this.data.name,
+            uploads: this.uploads.name,
+            static: this.static.name,
+            cache: this.cache.name,
+        });
+    }
+}

@@ -1,0 +1,114 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+import { hashFolder, hashStrings } from "../lib/contentHash";
+import { LAYOUT } from "../lib/layout";
+import { FILES_DIR } from "../lib/paths";
+
+export interface WebServerArgs {
+    /** Repository of the nginx image (tag = content hash). */
+    readonly repository: string;
+    /** Fixed container name (derived from the stack). */
+    readonly containerName: string;
+    /** Base nginx image (Debian-based). Plain string: part of the content hash. */
+    readonly baseImage: string;
+    /** Text of nginx.conf (from renderNginxConf). */
+    readonly nginxConf: string;
+    /** Name of the stack's private network. */
+    readonly network: pulumi.Input<string>;
+    /** Static volume (mounted read-only) and uploads volume (read-only, for X-Accel-Redirect). */
+    readonly volumes: { readonly static: pulumi.Input<string>; readonly uploads: pulumi.Input<string> };
+    /** Host address and port nginx is published on. */
+    readonly bindAddress: pulumi.Input<string>;
+    readonly port: pulumi.Input<number>;
+    /** The app container: nginx is created only once it is healthy. */
+    readonly app: docker.Container;
+    /** Memory limit in MiB (uploads are buffered in its /tmp tmpfs, which counts). @default 512 */
+    readonly memoryMb?: number;
+    /** nproc limit of the container user. @default 512 */
+    readonly pidsLimit?: number;
+    readonly labels: pulumi.Input<docker.types.input.ContainerLabel>[];
+}
+
+/**
+ * nginx's health check: itself (/nginx-health) and the app through it (/healthz), in bash.
+ * interval 5 s, timeout 6 s, 3 retries, 20 s start period.
+ */
+export const NGINX_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
+    tests: ["CMD", "/bin/bash", "/etc/nginx/lernmanager/healthcheck.sh"],
+    interval: "5s",
+    timeout: "6s",
+    retries: 3,
+    startPeriod: "20s",
+};
+
+/** The only container that publishes a port. */
+export class WebServer extends pulumi.ComponentResource {
+    public readonly image: docker.Image;
+    public readonly container: docker.Container;
+
+    constructor(name: string, args: WebServerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("lernmanager:web:WebServer", name, {}, opts);
+
+        const context = path.join(FILES_DIR, "nginx");
+        const tag = hashStrings(hashFolder(context), args.baseImage, args.nginxConf);
+        this.image = new docker.Image(
+            `${name}-image`,
+            {
+                imageName: `${args.repository}:${tag}`,
+                skipPush: true,
+                build: {
+                    context,
+                    dockerfile: path.join(context, "Dockerfile"),
+                    args: {
+                        BASE_IMAGE: args.baseImage,
+                        NGINX_CONF: Buffer.from(args.nginxConf, "utf8").toString("base64"),
+                    },
+                    builderVersion: "BuilderV1",
+                },
+            },
+            { parent: this },
+        );
+
+        this.container = new docker.Container(
+            name,
+            {
+                name: args.containerName,
+                image: this.image.repoDigest,
+                networksAdvanced: [{ name: args.network, aliases: ["nginx"] }],
+                ports: [{ internal: LAYOUT.nginxPort, external: args.port, ip: args.bindAddress, protocol: "tcp" }],
+                mounts: [
+                    { type: "volume", source: args.volumes.static, target: LAYOUT.staticDir, readOnly: true },
+                    { type: "volume", source: args.volumes.uploads, target: LAYOUT.nginxUploadsDir, readOnly: true },
+                ],
+                readOnly: true,
+                tmpfs: { "/tmp": "rw,nosuid,nodev,size=512m,mode=1777" },
+                init: true,
+                restart: "unless-stopped",
+                healthcheck: NGINX_HEALTHCHECK,
+                wait: true,
+                waitTimeout: 90,
+                destroyGraceSeconds: 20,
+                capabilities: { drops: ["ALL"] },
+                securityOpts: ["no-new-privileges:true"],
+                memory: args.memoryMb ?? 512,
+                ulimits: [
+                    { name: "nproc", soft: args.pidsLimit ?? 512, hard: args.pidsLimit ?? 512 },
+                    { name: "nofile", soft: 8192, hard: 8192 },
+                ],
+                logDriver: "json-file",
+                logOpts: { "max-size": "10m", "max-file": "5" },
+                labels: [...args.labels, { label: "dev.lernmanager.role", value: "nginx" }],
+            },
+            {
+                parent: this,
+                dependsOn: [args.app],
+                replaceOnChanges: ["healthcheck"],
+                // A fixed name and a published port cannot exist twice: stop the old one first.
+                deleteBeforeReplace: true,
+            },
+        );
+
+        this.registerOutputs({ container: this.container.name });
+    }
+}

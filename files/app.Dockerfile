@@ -1,0 +1,45 @@
+# The app image: the app source on top of the runtime image. Build context = the app's folder.
+# Layers are ordered so a code-only change reuses the dependency layer.
+ARG RUNTIME_IMAGE
+FROM ${RUNTIME_IMAGE} AS source
+ARG DATA_PATH=data
+ARG UPLOADS_PATH=instance/uploads
+COPY . /src
+# Local state never enters the image: data, uploads and caches are volumes.
+RUN rm -rf "/src/${DATA_PATH}" "/src/${UPLOADS_PATH}" /src/.git /src/.venv /src/venv \
+    && find /src -name __pycache__ -prune -exec rm -rf {} + \
+    && touch /src/requirements.txt
+
+FROM ${RUNTIME_IMAGE}
+COPY --from=source /src/requirements.txt /app/requirements.txt
+RUN python3 -OO /opt/lernmanager/require.py /app/requirements.txt
+COPY --from=source /src /app
+ARG DATA_PATH=data
+ARG UPLOADS_PATH=instance/uploads
+ARG STATIC_PATH=static
+# The app's own code compiled for -OO (a syntax error fails the build), and the folders that
+# become volumes created for the non-root user so fresh volumes inherit that owner.
+RUN python3 -OO /opt/lernmanager/precompile.py --strict /app \
+    && mkdir -p "/app/${DATA_PATH}" "/app/${UPLOADS_PATH}" /srv/static /var/cache/lernmanager \
+    && chown 10001:10001 "/app/${DATA_PATH}" "/app/${UPLOADS_PATH}" /srv/static /var/cache/lernmanager
+ARG WSGI_APP=app:app
+ARG INIT_HOOK=
+ARG DATABASE_FILE=app.db
+ARG APP_VERSION=unknown
+ARG GUNICORN_CONF
+RUN echo "${GUNICORN_CONF}" | base64 -d > /opt/lernmanager/gunicorn.conf.py \
+    && python3 -OO -c "import ast,sys; ast.parse(open('/opt/lernmanager/gunicorn.conf.py').read())"
+ENV LM_APP_DIR=/app \
+    LM_WSGI_APP=${WSGI_APP} \
+    LM_INIT_HOOK=${INIT_HOOK} \
+    LM_DATA_PATH=${DATA_PATH} \
+    LM_UPLOADS_PATH=${UPLOADS_PATH} \
+    LM_STATIC_PATH=${STATIC_PATH} \
+    LM_DATABASE_FILE=${DATABASE_FILE} \
+    LM_APP_VERSION=${APP_VERSION} \
+    CACHE_DIR=/var/cache/lernmanager
+USER 10001:10001
+WORKDIR /app
+EXPOSE 8000
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/opt/lernmanager/entrypoint.sh"]

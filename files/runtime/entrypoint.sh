@@ -1,0 +1,20 @@
+#!/bin/sh
+# Entry script of the app container (PID 1 is docker's init, so signals reach gunicorn).
+#   (a) runs the app's init hook exactly once, before gunicorn forks its workers;
+#   (b) copies the image's static files into the static volume (a named volume is only filled
+#       while empty, so without this nginx would serve stale CSS after a rebuild);
+#   (c) execs gunicorn.
+set -eu
+cd "$LM_APP_DIR"
+
+if [ -n "${LM_INIT_HOOK:-}" ]; then
+    python3 -OO "$LM_RUNTIME_DIR/lm_init.py"
+fi
+
+if [ -d "$LM_APP_DIR/$LM_STATIC_PATH" ]; then
+    cp -R "$LM_APP_DIR/$LM_STATIC_PATH/." /srv/static/
+    echo "[lernmanager] static files copied from $LM_STATIC_PATH/ to the static volume"
+fi
+
+exec python3 -OO -m gunicorn --config "$LM_RUNTIME_DIR/gunicorn.conf.py" \
+    --pythonpath "$LM_RUNTIME_DIR,$LM_APP_DIR" lm_wsgi:application

@@ -1,0 +1,12 @@
+// Lernmanager on one Docker host: nginx in front of gunicorn, SQLite on a volume.
+// Everything is declared in components/; config is read and validated in lib/config.ts.
+import { main } from "./lib/program";
+
+const outputs = main();
+
+export const url = outputs.url;
+export const appVersion = outputs.appVersion;
+export const appImage = outputs.appImage;
+export const appContainer = outputs.appContainer;
+export const nginxContainer = outputs.nginxContainer;
+export const volumes = outputs.volumes;

@@ -1,0 +1,437 @@
+import * as fs from "fs";
+import * as path from "path";
+
+/**
+ * The typed configuration of one stack, read and validated in one place (`loadConfig`) before any
+ * resource exists. Components receive these values; they never read Pulumi config themselves.
+ * Every key is documented in Pulumi.yaml with the same default (a unit test keeps them equal).
+ */
+export interface StackConfig {
+    /** Absolute path of the app source folder. */
+    readonly appSource: string;
+    /** WSGI target `module:attribute`. */
+    readonly wsgiApp: PythonTarget;
+    /** Hook run once before gunicorn forks, or undefined when disabled (`initHook: ""`). */
+    readonly initHook?: PythonTarget;
+    readonly staticPath: string;
+    readonly dataPath: string;
+    readonly uploadsPath: string;
+    readonly databaseFile: string;
+    readonly staticUrl: string;
+    readonly downloadsPrefix: string;
+    readonly workers: number;
+    readonly threads: number;
+    readonly uploadLimitMb: number;
+    readonly bindAddress: string;
+    readonly port: number;
+    readonly pythonImage: string;
+    readonly nginxImage: string;
+    readonly appEnv: Readonly<Record<string, string>>;
+    readonly protectData: boolean;
+    readonly loginPath: string;
+    readonly loginRatePerMinute: number;
+    readonly appMemoryMb: number;
+    readonly nginxMemoryMb: number;
+    readonly pidsLimit: number;
+}
+
+export interface PythonTarget {
+    readonly module: string;
+    readonly attribute: string;
+    /** `module:attribute` as written. */
+    readonly spec: string;
+}
+
+type Kind = "string" | "integer" | "boolean" | "array";
+
+interface KeySpec {
+    readonly kind: Kind;
+    readonly default: string | number | boolean | readonly string[];
+    readonly description: string;
+}
+
+/** The one list of config keys, with their defaults. Pulumi.yaml documents exactly these. */
+export const CONFIG_KEYS = {
+    appSource: {
+        kind: "string",
+        default: "demo-app",
+        description: "Folder of the Flask app's source (relative to the project folder or absolute).",
+    },
+    wsgiApp: { kind: "string", default: "app:app", description: "WSGI target `module:attribute`." },
+    initHook: {
+        kind: "string",
+        default: "app:init_app",
+        description: 'Function run once before gunicorn forks (`module:function`); "" disables it.',
+    },
+    staticPath: { kind: "string", default: "static", description: "Static files folder inside the app." },
+    dataPath: { kind: "string", default: "data", description: "SQLite data folder inside the app (a volume)." },
+    uploadsPath: {
+        kind: "string",
+        default: "instance/uploads",
+        description: "Uploads folder inside the app (a volume).",
+    },
+    databaseFile: {
+        kind: "string",
+        default: "lernmanager.db",
+        description: "SQLite file inside the data folder that /healthz proves readable.",
+    },
+    staticUrl: { kind: "string", default: "/static/", description: "URL prefix nginx serves static files under." },
+    downloadsPrefix: {
+        kind: "string",
+        default: "/protected-files/",
+        description: "Internal prefix for X-Accel-Redirect downloads from the uploads volume.",
+    },
+    workers: { kind: "integer", default: 4, description: "gunicorn worker processes (1-64)." },
+    threads: { kind: "integer", default: 2, description: "Threads per gunicorn worker (1-64)." },
+    uploadLimitMb: {
+        kind: "integer",
+        default: 64,
+        description: "Largest request body in MiB, enforced by nginx and passed to the app as MAX_UPLOAD_MB.",
+    },
+    bindAddress: {
+        kind: "string",
+        default: "127.0.0.1",
+        description: "Host address nginx's port is published on (0.0.0.0 for all interfaces).",
+    },
+    port: { kind: "integer", default: 8080, description: "Host port nginx is published on (1-65535)." },
+    pythonImage: {
+        kind: "string",
+        default: "python:3.12-slim-bookworm",
+        description: "Base image of the app (Debian-based, with python3 and /bin/sh); pin a tag.",
+    },
+    nginxImage: {
+        kind: "string",
+        default: "nginx:1.27-bookworm",
+        description: "Base image of nginx (Debian-based: the health check uses bash); pin a tag.",
+    },
+    appEnv: {
+        kind: "array",
+        default: [],
+        description: "Extra environment for the app, a list of NAME=value strings.",
+    },
+    protectData: {
+        kind: "boolean",
+        default: false,
+        description: "Protect the data and uploads volumes (protect + retainOnDelete).",
+    },
+    loginPath: { kind: "string", default: "/login", description: "Path whose POSTs are rate-limited per client IP." },
+    loginRatePerMinute: {
+        kind: "integer",
+        default: 30,
+        description: "Login POSTs allowed per client IP and minute (bursts of 10 queue); 0 turns the limit off.",
+    },
+    appMemoryMb: { kind: "integer", default: 1024, description: "Memory limit of the app container in MiB." },
+    nginxMemoryMb: { kind: "integer", default: 512, description: "Memory limit of the nginx container in MiB." },
+    pidsLimit: { kind: "integer", default: 512, description: "Process/thread limit of each container." },
+} as const satisfies Record<string, KeySpec>;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+
+/** Raised when config is invalid; lists every problem, each naming the key, the value and the fix. */
+export class ConfigError extends Error {
+    constructor(readonly problems: readonly string[]) {
+        super(`Invalid lernmanager configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+        this.name = "ConfigError";
+    }
+}
+
+export interface LoadContext {
+    /** Folder relative paths are resolved against (the Pulumi project folder). */
+    readonly projectDir: string;
+    /** Pulumi project name, the config namespace. */
+    readonly project: string;
+}
+
+const IDENT = "[A-Za-z_][A-Za-z0-9_]*";
+const TARGET_RE = new RegExp(`^(${IDENT}(?:\\.${IDENT})*):(${IDENT})$`);
+const REL_PATH_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
+const URL_PREFIX_RE = /^\/([A-Za-z0-9_-]+\/)+$/;
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+// Docker reference: [registry[:port]/]name[/name...][:tag][@sha256:...]
+const IMAGE_RE =
+    /^(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$/;
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Environment the stack sets itself; appEnv may not override it. */
+export const RESERVED_ENV = ["SECRET_KEY", "PYTHONOPTIMIZE", "PYTHONDONTWRITEBYTECODE", "MAX_UPLOAD_MB"];
+
+/**
+ * Reads and validates all config of the project namespace.
+ * @param raw config values as Pulumi hands them to a program (`pulumi.runtime.allConfig()`):
+ *   keys `<project>:<key>`, values strings (objects JSON-encoded). Keys of other namespaces
+ *   (`docker:host`, ...) are left to their providers.
+ */
+export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadContext): StackConfig {
+    const problems: string[] = [];
+    const ns = `${ctx.project}:`;
+    const given = new Map<string, string>();
+    for (const [fullKey, value] of Object.entries(raw)) {
+        if (!fullKey.startsWith(ns)) continue;
+        const key = fullKey.slice(ns.length);
+        if (!(key in CONFIG_KEYS)) {
+            const hint = closestKey(key);
+            problems.push(
+                `${fullKey} is not a known key (value ${JSON.stringify(value)}). ` +
+                    `Fix: ${hint ? `did you mean ${ns}${hint}? ` : ""}` +
+                    `remove it with \`pulumi config rm ${key}\`; the keys are listed in Pulumi.yaml.`,
+            );
+            continue;
+        }
+        given.set(key, value);
+    }
+
+    const fix = (key: ConfigKey, example: string | number | boolean) => `Fix: \`pulumi config set ${key} ${example}\``;
+    const show = (key: ConfigKey) => `${ns}${key} = ${JSON.stringify(given.get(key))}`;
+
+    const str = (key: ConfigKey): string => {
+        const v = given.get(key);
+        return v === undefined ? String(CONFIG_KEYS[key].default) : v;
+    };
+    const int = (key: ConfigKey, min: number, max: number, what: string): number => {
+        const v = given.get(key);
+        const def = CONFIG_KEYS[key].default as number;
+        if (v === undefined) return def;
+        const n = /^-?\d+$/.test(v.trim()) ? Number(v.trim()) : NaN;
+        if (!Number.isInteger(n) || n < min || n > max) {
+            problems.push(`${show(key)}: ${what} must be a whole number from ${min} to ${max}. ${fix(key, def)}`);
+            return def;
+        }
+        return n;
+    };
+    const bool = (key: ConfigKey): boolean => {
+        const v = given.get(key);
+        const def = CONFIG_KEYS[key].default as boolean;
+        if (v === undefined) return def;
+        if (v === "true" || v === "false") return v === "true";
+        problems.push(`${show(key)}: must be true or false. ${fix(key, def)}`);
+        return def;
+    };
+    const target = (key: ConfigKey, allowEmpty: boolean): PythonTarget | undefined => {
+        const v = str(key).trim();
+        if (allowEmpty && v === "") return undefined;
+        const m = TARGET_RE.exec(v);
+        if (!m) {
+            problems.push(
+                `${show(key)}: must look like module:attribute (for example app:app or mypkg.wsgi:application). ` +
+                    fix(key, String(CONFIG_KEYS[key].default)),
+            );
+            return undefined;
+        }
+        return { module: m[1], attribute: m[2], spec: v };
+    };
+    const relPath = (key: ConfigKey): string => {
+        const v = str(key).replace(/\/+$/, "");
+        if (!REL_PATH_RE.test(v) || v.split("/").some((part) => part === ".." || part === ".")) {
+            problems.push(
+                `${show(key)}: must be a relative folder inside the app (letters, digits, . _ - and /; no "..", ` +
+                    `no leading /). ${fix(key, String(CONFIG_KEYS[key].default))}`,
+            );
+            return String(CONFIG_KEYS[key].default);
+        }
+        return v;
+    };
+    const urlPrefix = (key: ConfigKey): string => {
+        const v = str(key);
+        if (!URL_PREFIX_RE.test(v)) {
+            problems.push(
+                `${show(key)}: must be a URL path that starts and ends with / (for example ` +
+                    `${CONFIG_KEYS[key].default}). ${fix(key, String(CONFIG_KEYS[key].default))}`,
+            );
+            return String(CONFIG_KEYS[key].default);
+        }
+        return v;
+    };
+    const image = (key: ConfigKey): string => {
+        const v = str(key);
+        const m = IMAGE_RE.exec(v);
+        if (!m || (!m[1] && !v.includes("@sha256:"))) {
+            problems.push(
+                `${show(key)}: must be an image reference with a pinned tag or digest (name:tag). ` +
+                    fix(key, String(CONFIG_KEYS[key].default)),
+            );
+        } else if (m[1] === "latest") {
+            problems.push(`${show(key)}: "latest" floats; pin a version tag. ${fix(key, String(CONFIG_KEYS[key].default))}`);
+        }
+        return v;
+    };
+
+    const appSourceRaw = str("appSource");
+    const appSource = path.resolve(ctx.projectDir, appSourceRaw);
+    const wsgiApp = target("wsgiApp", false);
+    const initHook = target("initHook", true);
+    const staticPath = relPath("staticPath");
+    const dataPath = relPath("dataPath");
+    const uploadsPath = relPath("uploadsPath");
+
+    if (!fs.existsSync(appSource) || !fs.statSync(appSource).isDirectory()) {
+        problems.push(
+            `${ns}appSource = ${JSON.stringify(appSourceRaw)}: no such folder (${appSource}). ` +
+                `Fix: check out the app there, or \`pulumi config set appSource <path to the app>\`.`,
+        );
+    } else {
+        if (!fs.existsSync(path.join(appSource, "requirements.txt"))) {
+            problems.push(
+                `${ns}appSource = ${JSON.stringify(appSourceRaw)}: ${appSource} has no requirements.txt. ` +
+                    `Fix: add requirements.txt (it may be empty) or point appSource at the app's root folder.`,
+            );
+        }
+        for (const [key, t] of [
+            ["wsgiApp", wsgiApp],
+            ["initHook", initHook],
+        ] as const) {
+            if (t && !moduleExists(appSource, t.module)) {
+                const rel = t.module.replace(/\./g, "/");
+                problems.push(
+                    `${ns}${key} = ${JSON.stringify(t.spec)}: module ${t.module} is not in ${appSource} ` +
+                        `(looked for ${rel}.py and ${rel}/__init__.py). Fix: \`pulumi config set ${key} <module:attribute>\` ` +
+                        `or point appSource at the folder that contains it.`,
+                );
+            }
+        }
+    }
+
+    const paths: [ConfigKey, string][] = [
+        ["staticPath", staticPath],
+        ["dataPath", dataPath],
+        ["uploadsPath", uploadsPath],
+    ];
+    for (let i = 0; i < paths.length; i++) {
+        for (let j = i + 1; j < paths.length; j++) {
+            const [ka, a] = paths[i];
+            const [kb, b] = paths[j];
+            if (a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`)) {
+                problems.push(
+                    `${ns}${ka} = ${JSON.stringify(a)} and ${ns}${kb} = ${JSON.stringify(b)} overlap: each becomes its own ` +
+                        `volume, so they must be separate folders. Fix: \`pulumi config set ${kb} ${CONFIG_KEYS[kb].default}\``,
+                );
+            }
+        }
+    }
+
+    const databaseFile = str("databaseFile");
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(databaseFile)) {
+        problems.push(
+            `${show("databaseFile")}: must be a file name inside ${dataPath}/ (no folders). ${fix("databaseFile", "lernmanager.db")}`,
+        );
+    }
+
+    const staticUrl = urlPrefix("staticUrl");
+    const downloadsPrefix = urlPrefix("downloadsPrefix");
+    if (staticUrl === downloadsPrefix) {
+        problems.push(
+            `${show("downloadsPrefix")} equals staticUrl: downloads and static files need different prefixes. ` +
+                fix("downloadsPrefix", "/protected-files/"),
+        );
+    }
+    const loginPath = str("loginPath");
+    if (!/^\/[A-Za-z0-9_./-]*$/.test(loginPath) || loginPath.includes("..")) {
+        problems.push(`${show("loginPath")}: must be a URL path starting with /. ${fix("loginPath", "/login")}`);
+    }
+
+    const bindAddress = str("bindAddress");
+    if (!IPV4_RE.test(bindAddress)) {
+        problems.push(
+            `${show("bindAddress")}: must be an IPv4 address of this host, 127.0.0.1 for local only or 0.0.0.0 for all ` +
+                `interfaces. ${fix("bindAddress", "127.0.0.1")}`,
+        );
+    }
+
+    const appEnv = parseEnv(given.get("appEnv"), `${ns}appEnv`, problems);
+
+    const config: StackConfig = {
+        appSource,
+        wsgiApp: wsgiApp ?? { module: "app", attribute: "app", spec: "app:app" },
+        initHook,
+        staticPath,
+        dataPath,
+        uploadsPath,
+        databaseFile,
+        staticUrl,
+        downloadsPrefix,
+        workers: int("workers", 1, 64, "the number of gunicorn workers"),
+        threads: int("threads", 1, 64, "the number of threads per worker"),
+        uploadLimitMb: int("uploadLimitMb", 1, 4096, "the upload limit in MiB"),
+        bindAddress,
+        port: int("port", 1, 65535, "the host port"),
+        pythonImage: image("pythonImage"),
+        nginxImage: image("nginxImage"),
+        appEnv,
+        protectData: bool("protectData"),
+        loginPath,
+        loginRatePerMinute: int("loginRatePerMinute", 0, 6000, "the login rate"),
+        appMemoryMb: int("appMemoryMb", 128, 65536, "the app memory limit in MiB"),
+        nginxMemoryMb: int("nginxMemoryMb", 32, 65536, "the nginx memory limit in MiB"),
+        pidsLimit: int("pidsLimit", 64, 100000, "the pids limit"),
+    };
+    if (problems.length > 0) throw new ConfigError(problems);
+    return config;
+}
+
+function moduleExists(root: string, module: string): boolean {
+    const rel = module.replace(/\./g, "/");
+    return fs.existsSync(path.join(root, `${rel}.py`)) || fs.existsSync(path.join(root, rel, "__init__.py"));
+}
+
+function parseEnv(value: string | undefined, key: string, problems: string[]): Record<string, string> {
+    if (value === undefined || value === "") return {};
+    const fixText = "Fix: set entries as NAME=value, e.g. `pulumi config set --path 'appEnv[0]' TZ=Europe/Berlin`.";
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(value);
+    } catch {
+        parsed = undefined;
+    }
+    if (!Array.isArray(parsed)) {
+        problems.push(`${key} = ${JSON.stringify(value)}: must be a list of NAME=value strings. ${fixText}`);
+        return {};
+    }
+    const env: Record<string, string> = {};
+    parsed.forEach((entry: unknown, i: number) => {
+        const where = `${key}[${i}] = ${JSON.stringify(entry)}`;
+        if (typeof entry !== "string" || !entry.includes("=")) {
+            problems.push(`${where}: must be a NAME=value string. ${fixText}`);
+            return;
+        }
+        const name = entry.slice(0, entry.indexOf("="));
+        if (!ENV_NAME_RE.test(name)) {
+            problems.push(`${where}: ${name} is not a valid environment variable name (letters, digits, _). ${fixText}`);
+        } else if (RESERVED_ENV.includes(name) || name.startsWith("LM_")) {
+            problems.push(
+                `${where}: ${name} is set by the stack itself and cannot be overridden ` +
+                    `(SECRET_KEY comes from @pulumi/random, MAX_UPLOAD_MB from uploadLimitMb). ` +
+                    `Fix: \`pulumi config rm --path '${key.split(":")[1]}[${i}]'\`.`,
+            );
+        } else if (name in env) {
+            problems.push(`${where}: ${name} is set twice. Fix: keep one entry for ${name}.`);
+        } else {
+            env[name] = entry.slice(name.length + 1);
+        }
+    });
+    return env;
+}
+
+function closestKey(key: string): string | undefined {
+    let best: string | undefined;
+    let bestDistance = Infinity;
+    for (const candidate of Object.keys(CONFIG_KEYS)) {
+        const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
+        if (d < bestDistance) {
+            bestDistance = d;
+            best = candidate;
+        }
+    }
+    return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+        let prev = row[0];
+        row[0] = i;
+        for (let j = 1; j <= b.length; j++) {
+            const tmp = row[j];
+            row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+            prev = tmp;
+        }
+    }
+    return row[b.length];
+}

@@ -1,0 +1,67 @@
+import { createHash } from "crypto";
+
+/**
+ * Physical names of one stack's Docker objects. Every name starts with the stack's prefix
+ * (`lernmanager-<stack>`), so two stacks can share one Docker host and `destroy` removes exactly
+ * its own objects.
+ */
+export interface StackNames {
+    /** `lernmanager-<stack>`: the prefix of every physical name and Pulumi resource name. */
+    readonly prefix: string;
+    readonly network: string;
+    readonly volumes: {
+        readonly data: string;
+        readonly uploads: string;
+        readonly static: string;
+        readonly cache: string;
+    };
+    /** Repository part of the image tags (the tag itself is a content hash). */
+    readonly images: { readonly runtime: string; readonly app: string; readonly nginx: string };
+    /** nginx has a fixed name; the app container is auto-named so create-before-replace works. */
+    readonly nginxContainer: string;
+    /** Label put on every object, value = the stack name. */
+    readonly label: string;
+}
+
+/** Label key on every Docker object the program creates; its value is the Pulumi stack name. */
+export const STACK_LABEL = "dev.lernmanager.stack";
+
+/**
+ * Turns a Pulumi project and stack name into a Docker-safe prefix. Docker image repositories must
+ * be lowercase and container names allow `[a-zA-Z0-9_.-]`; a stack name that needs changing gets a
+ * short hash of its original spelling so that `Prod` and `prod` never share objects.
+ */
+export function stackPrefix(project: string, stack: string): string {
+    const raw = `${project}-${stack}`;
+    const safe = raw
+        .toLowerCase()
+        .replace(/[^a-z0-9-]+/g, "-")
+        .replace(/-+/g, "-")
+        .replace(/^-|-$/g, "");
+    if (safe === raw) {
+        return safe;
+    }
+    const hash = createHash("sha256").update(raw).digest("hex").slice(0, 6);
+    return `${safe}-${hash}`;
+}
+
+export function stackNames(project: string, stack: string): StackNames {
+    const prefix = stackPrefix(project, stack);
+    return {
+        prefix,
+        network: `${prefix}-net`,
+        volumes: {
+            data: `${prefix}-data`,
+            uploads: `${prefix}-uploads`,
+            static: `${prefix}-static`,
+            cache: `${prefix}-cache`,
+        },
+        images: {
+            runtime: `${prefix}-runtime`,
+            app: `${prefix}-app`,
+            nginx: `${prefix}-nginx`,
+        },
+        nginxContainer: `${prefix}-nginx`,
+        label: STACK_LABEL,
+    };
+}

@@ -1,0 +1,227 @@
+import { LAYOUT } from "./layout";
+
+/** What the generated nginx.conf depends on. */
+export interface NginxSettings {
+    /** URL prefix of static files, starts and ends with `/`. @default "/static/" */
+    readonly staticUrl: string;
+    /** Internal prefix the app names in `X-Accel-Redirect`. @default "/protected-files/" */
+    readonly downloadsPrefix: string;
+    /** Largest request body in MiB (the app's limit). @default 64 */
+    readonly uploadLimitMb: number;
+    /** Path whose POSTs are rate-limited. @default "/login" */
+    readonly loginPath: string;
+    /** Login POSTs per client IP and minute; 0 = no limit. @default 30 */
+    readonly loginRatePerMinute: number;
+    /** Seconds nginx waits for the app's answer; above gunicorn's timeout. @default 130 */
+    readonly proxyReadTimeoutSeconds?: number;
+    /** Seconds a resolved app address is cached (short, so a replaced app is found fast). @default 2 */
+    readonly resolverValidSeconds?: number;
+    /** gzip level 1-9. @default 5 */
+    readonly gzipLevel?: number;
+}
+
+export const NGINX_DEFAULTS = { proxyReadTimeoutSeconds: 130, resolverValidSeconds: 2, gzipLevel: 5 } as const;
+
+/** MIME types compressed besides text/html (which gzip always includes). */
+export const GZIP_TYPES = [
+    "text/css",
+    "text/javascript",
+    "application/javascript",
+    "application/json",
+    "image/svg+xml",
+    "text/plain",
+    "text/xml",
+    "application/xml",
+] as const;
+
+/** Security headers added to every answer unless the app already sent its own. */
+export const SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+} as const;
+
+/**
+ * Renders nginx.conf for the nginx container. Pure and total: every input is checked, the same
+ * settings always give the same text.
+ *
+ * The app is proxied by its network alias through a variable, so nginx resolves it with Docker's DNS
+ * at request time: nginx starts and keeps running while the app is briefly unreachable, and finds a
+ * replaced app container within `resolverValidSeconds`. (nginx < 1.27.3 cannot combine request-time
+ * resolution with an `upstream` block, so there is no upstream keepalive pool; the connection to
+ * gunicorn on the private network costs well under a millisecond.)
+ */
+export function renderNginxConf(settings: NginxSettings): string {
+    const s = { ...NGINX_DEFAULTS, ...settings };
+    const prefixRe = /^\/([A-Za-z0-9_-]+\/)+$/;
+    if (!prefixRe.test(s.staticUrl)) throw new Error(`renderNginxConf: staticUrl ${s.staticUrl} must look like /static/`);
+    if (!prefixRe.test(s.downloadsPrefix)) {
+        throw new Error(`renderNginxConf: downloadsPrefix ${s.downloadsPrefix} must look like /protected-files/`);
+    }
+    if (!/^\/[A-Za-z0-9_./-]*$/.test(s.loginPath)) throw new Error(`renderNginxConf: bad loginPath ${s.loginPath}`);
+    for (const key of ["uploadLimitMb", "proxyReadTimeoutSeconds", "resolverValidSeconds", "gzipLevel"] as const) {
+        if (!Number.isInteger(s[key]) || s[key] < 1) throw new Error(`renderNginxConf: ${key} must be a positive whole number`);
+    }
+    if (s.gzipLevel > 9) throw new Error("renderNginxConf: gzipLevel must be 1-9");
+    if (!Number.isInteger(s.loginRatePerMinute) || s.loginRatePerMinute < 0) {
+        throw new Error("renderNginxConf: loginRatePerMinute must be 0 or more");
+    }
+
+    const app = `http://${LAYOUT.appAlias}:${LAYOUT.appPort}`;
+    const headerMaps = Object.entries(SECURITY_HEADERS)
+        .map(([name, value]) => {
+            const v = varName(name);
+            return `    map $upstream_http_${name.toLowerCase().replace(/-/g, "_")} $${v} {\n        "" "${value}";\n        default "";\n    }`;
+        })
+        .join("\n");
+    const addHeaders = Object.keys(SECURITY_HEADERS)
+        .map((name) => `        add_header ${name} $${varName(name)} always;`)
+        .join("\n");
+    const proxy = `            proxy_pass $lm_app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            # Overwritten, never appended: a client-sent header has no effect.
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $host;
+            proxy_connect_timeout 5s;
+            proxy_send_timeout ${s.proxyReadTimeoutSeconds}s;
+            proxy_read_timeout ${s.proxyReadTimeoutSeconds}s;
+            # Retry only where no request reached the app (connection refused/reset on connect).
+            proxy_next_upstream error;
+            proxy_next_upstream_tries 3;
+            proxy_next_upstream_timeout 10s;`;
+    const loginLimit =
+        s.loginRatePerMinute > 0
+            ? `
+        location = ${s.loginPath} {
+            limit_req zone=lm_login burst=10;
+            set $lm_app ${app};
+${proxy}
+        }
+`
+            : "";
+    const loginZone =
+        s.loginRatePerMinute > 0
+            ? `
+    # Login POSTs are limited per client address; other methods have an empty key (no limit).
+    map $request_method $lm_login_key {
+        POST $binary_remote_addr;
+        default "";
+    }
+    limit_req_zone $lm_login_key zone=lm_login:10m rate=${s.loginRatePerMinute}r/m;
+    limit_req_status 429;
+`
+            : "";
+
+    return `# Generated by lernmanager-stack (lib/nginxConf.ts); baked into the nginx image.
+worker_processes auto;
+pid /tmp/nginx.pid;
+error_log stderr warn;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    charset_types text/css text/plain text/xml application/javascript text/javascript application/json image/svg+xml;
+    server_tokens off;
+
+    # The root filesystem is read-only: every temp path is on the /tmp tmpfs.
+    client_body_temp_path /tmp/nginx-client-body;
+    proxy_temp_path /tmp/nginx-proxy;
+    fastcgi_temp_path /tmp/nginx-fastcgi;
+    uwsgi_temp_path /tmp/nginx-uwsgi;
+    scgi_temp_path /tmp/nginx-scgi;
+
+    log_format lernmanager '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+                           '"$http_referer" "$http_user_agent" rt=$request_time urt=$upstream_response_time';
+    access_log /dev/stdout lernmanager;
+
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    open_file_cache max=2000 inactive=60s;
+    open_file_cache_valid 30s;
+    open_file_cache_errors on;
+
+    # Slow or idle clients are cut off here; nginx buffers bodies so gunicorn workers are never held.
+    client_header_timeout 15s;
+    client_body_timeout 30s;
+    send_timeout 60s;
+    keepalive_timeout 30s;
+    keepalive_requests 1000;
+    client_header_buffer_size 4k;
+    large_client_header_buffers 4 16k;
+    client_max_body_size ${s.uploadLimitMb}m;
+    client_body_buffer_size 256k;
+    proxy_buffering on;
+    proxy_request_buffering on;
+    proxy_buffers 32 16k;
+
+    gzip on;
+    gzip_comp_level ${s.gzipLevel};
+    gzip_min_length 256;
+    gzip_vary on;
+    gzip_proxied any;
+    gzip_types ${GZIP_TYPES.join(" ")};
+
+    # Docker's embedded DNS; the app alias is looked up at request time and cached briefly.
+    resolver ${LAYOUT.dockerDns} valid=${s.resolverValidSeconds}s ipv6=off;
+    resolver_timeout 2s;
+
+${headerMaps}
+${loginZone}
+    server {
+        listen ${LAYOUT.nginxPort} default_server;
+        server_name _;
+        autoindex off;
+${addHeaders}
+
+        location = /nginx-health {
+            access_log off;
+            default_type text/plain;
+            return 200 "ok\\n";
+        }
+
+        location ^~ ${s.staticUrl} {
+            alias ${LAYOUT.staticDir}/;
+            expires 30d;
+            location ~ /\\. {
+                return 404;
+            }
+        }
+
+        # Downloads the app approved with X-Accel-Redirect; never reachable directly.
+        location ^~ ${s.downloadsPrefix} {
+            internal;
+            alias ${LAYOUT.nginxUploadsDir}/;
+        }
+
+        # Dotfiles (.git, .env, ...) are never served or proxied.
+        location ~ /\\.(?!well-known/) {
+            return 404;
+        }
+
+        error_page 502 503 504 /lernmanager-unavailable.html;
+        location = /lernmanager-unavailable.html {
+            internal;
+            root /etc/nginx/lernmanager;
+        }
+${loginLimit}
+        location / {
+            set $lm_app ${app};
+${proxy}
+        }
+    }
+}
+`;
+}
+
+function varName(header: string): string {
+    return `lm_${header.toLowerCase().replace(/-/g, "_")}`;
+}

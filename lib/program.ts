@@ -1,0 +1,40 @@
+import * as pulumi from "@pulumi/pulumi";
+import { LernmanagerStack } from "../components";
+import { loadConfig } from "./config";
+import { stackNames } from "./names";
+import { PROJECT_DIR } from "./paths";
+
+/** What index.ts exports. */
+export interface ProgramOutputs {
+    readonly url: string;
+    readonly appVersion: string;
+    readonly appImage: string;
+    readonly appContainer: pulumi.Output<string>;
+    readonly nginxContainer: pulumi.Output<string>;
+    readonly volumes: Record<string, pulumi.Output<string>>;
+}
+
+/**
+ * The whole program: read and validate config first (a ConfigError stops it before any resource
+ * exists), then declare the stack. Tests call this after `pulumi.runtime.setMocks`.
+ */
+export function main(opts?: pulumi.ComponentResourceOptions): ProgramOutputs {
+    const project = pulumi.getProject();
+    const stack = pulumi.getStack();
+    const config = loadConfig(pulumi.runtime.allConfig(), { project, projectDir: PROJECT_DIR });
+    const names = stackNames(project, stack);
+    const deployment = new LernmanagerStack(names.prefix, { config, names, stack }, opts);
+    return {
+        url: deployment.url,
+        appVersion: deployment.appImage.version,
+        appImage: deployment.appImage.imageName,
+        appContainer: deployment.app.container.name,
+        nginxContainer: deployment.web.container.name,
+        volumes: {
+            data: deployment.storage.data.name,
+            uploads: deployment.storage.uploads.name,
+            static: deployment.storage.static.name,
+            cache: deployment.storage.cache.name,
+        },
+    };
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Prepares a machine for the real-engine tests and benchmarks, idempotently:
+#   1. installs docker.io, debootstrap (and wrk, nginx-light for `nginx -t`) from Debian when missing;
+#   2. starts dockerd in the background when no daemon answers (its PID goes to $LM_DOCKERD_PIDFILE,
+#      so `scripts/test-env.sh stop` stops exactly the daemon this script started);
+#   3. builds the offline base images once (debootstrap --variant=minbase + docker import) and
+#      reuses them when present. Their tags carry a hash of the package list, so a changed list
+#      builds new ones.
+# Usage: scripts/test-env.sh [up|stop|images]   (default: up)
+# Prints the base image names as `LM_TEST_PYTHON_IMAGE=...` / `LM_TEST_NGINX_IMAGE=...` lines.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/base-images.env
+. "$here/base-images.env"
+pidfile=${LM_DOCKERD_PIDFILE:-/tmp/lernmanager-dockerd.pid}
+log() { echo "[test-env] $*" >&2; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_packages() {
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  command -v wrk >/dev/null || missing+=(wrk)
+  [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]} from Debian"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  # nginx-light's package starts a system nginx on :80 on some machines; the tests never use it.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then as_root systemctl stop nginx || true; fi
+  if [ -f /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then as_root kill "$(cat /run/nginx.pid)" || true; fi
+}
+
+start_dockerd() {
+  if docker info >/dev/null 2>&1; then return 0; fi
+  log "starting dockerd in the background"
+  as_root bash -c "nohup dockerd >/tmp/lernmanager-dockerd.log 2>&1 & echo \$! > '$pidfile'"
+  for _ in $(seq 1 60); do
+    if [ -S /var/run/docker.sock ] && docker info >/dev/null 2>&1; then log "dockerd is up"; return 0; fi
+    sleep 1
+  done
+  log "dockerd did not answer within 60 s; its log:"; tail -n 30 /tmp/lernmanager-dockerd.log >&2 || true
+  exit 1
+}
+
+stop_dockerd() {
+  if [ -f "$pidfile" ]; then
+    log "stopping the dockerd this script started"
+    as_root kill "$(cat "$pidfile")" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 1; done
+    as_root rm -f "$pidfile"
+  fi
+}
+
+mirror() {
+  # The Debian mirror this machine's apt already uses (deb822 or one-line format).
+  local m
+  m=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -n1 || true)
+  [ -n "$m" ] || m=$(grep -hsE '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | grep -v security | head -n1 || true)
+  echo "${m:-http://deb.debian.org/debian}"
+}
+
+build_image() { # name packages
+  local name=$1 pkgs=$2 dir
+  if docker image inspect "$name" >/dev/null 2>&1; then log "reusing $name"; return 0; fi
+  dir=$(mktemp -d /tmp/lm-rootfs.XXXXXX)
+  log "building $name with debootstrap (packages: $pkgs)"
+  as_root debootstrap --variant=minbase --include="$pkgs" bookworm "$dir" "$(mirror)" >"$dir.log" 2>&1 \
+    || { tail -n 30 "$dir.log" >&2; exit 1; }
+  # Keep the images small: no apt lists, caches, docs.
+  as_root rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/* "$dir"/usr/share/doc/* "$dir"/usr/share/man/*
+  as_root tar -C "$dir" -c . | docker import -c 'CMD ["/bin/bash"]' - "$name" >/dev/null
+  as_root rm -rf "$dir" "$dir.log"
+  log "built $name"
+}
+
+images() {
+  build_image "$LM_TEST_PYTHON_IMAGE" "$LM_TEST_PYTHON_PACKAGES" &
+  local p1=$!
+  build_image "$LM_TEST_NGINX_IMAGE" "$LM_TEST_NGINX_PACKAGES" &
+  local p2=$!
+  wait $p1; wait $p2
+  echo "LM_TEST_PYTHON_IMAGE=$LM_TEST_PYTHON_IMAGE"
+  echo "LM_TEST_NGINX_IMAGE=$LM_TEST_NGINX_IMAGE"
+}
+
+case "${1:-up}" in
+  up) install_packages; start_dockerd; images ;;
+  images) images ;;
+  stop) stop_dockerd ;;
+  *) echo "usage: $0 [up|stop|images]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,196 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** One resource the program registered, as Pulumi's mocks and a transformation saw it. */
+export interface Registration {
+    readonly type: string;
+    readonly name: string;
+    /** Inputs with every Output resolved (what the engine would receive). */
+    readonly inputs: Record<string, any>;
+    /** Top-level input names the engine received marked secret. */
+    readonly secretInputs: string[];
+    /** false for component resources. */
+    readonly custom: boolean;
+    /** Resource options, seen by a transformation (mocks do not see them). */
+    readonly opts: {
+        readonly dependsOn: string[];
+        readonly parent?: string;
+        readonly protect?: boolean;
+        readonly retainOnDelete?: boolean;
+        readonly replaceOnChanges?: string[];
+        readonly deleteBeforeReplace?: boolean;
+    };
+    /** Input properties as the program passed them (Outputs unresolved), e.g. to check secretness. */
+    readonly rawProps: Record<string, unknown>;
+    /** Order of registration with the (mock) engine. */
+    readonly order: number;
+}
+
+export interface ProgramRun {
+    readonly registrations: Registration[];
+    readonly outputs: Record<string, unknown>;
+    /** Registrations of one type, e.g. "docker:index/container:Container". */
+    ofType(type: string): Registration[];
+    /** The one custom (non-component) resource whose name ends with `suffix`. */
+    named(suffix: string): Registration;
+}
+
+export interface RunOptions {
+    readonly project?: string;
+    readonly stack?: string;
+    /**
+     * What the mocked Image returns as `repoDigest` (the local image id a real build yields).
+     * @default the image's own imageName, so a realizer can run the containers by tag
+     */
+    readonly imageId?: (imageName: string) => string;
+}
+
+const TYPES_WITH_NAMES = new Set(["docker:index/network:Network", "docker:index/volume:Volume", "docker:index/container:Container"]);
+
+/**
+ * Runs the program (lib/program.ts `main`) under Pulumi's mocks with the given config
+ * (`{ "lernmanager:workers": "4", ... }`; Pulumi.yaml defaults are NOT applied under mocks, the
+ * typed loader applies them). Records every registration with resolved inputs and options.
+ */
+export async function runProgram(config: Record<string, string>, options: RunOptions = {}): Promise<ProgramRun> {
+    const project = options.project ?? "lernmanager";
+    const stack = options.stack ?? "test";
+    const imageId = options.imageId ?? ((name: string) => name);
+    const registered: { type: string; name: string; inputs: Record<string, any>; secretInputs: string[]; custom: boolean }[] = [];
+    const seen = new Map<string, { opts: Registration["opts"]; rawProps: Record<string, unknown> }>();
+
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args) {
+                const { inputs, secrets } = unwrapSecrets(args.inputs);
+                registered.push({ type: args.type, name: args.name, inputs, secretInputs: secrets, custom: args.custom !== false });
+                const state: Record<string, unknown> = { ...inputs };
+                if (args.type === "docker:index/image:Image") {
+                    state.repoDigest = imageId(inputs.imageName);
+                }
+                if (TYPES_WITH_NAMES.has(args.type) && !inputs.name) {
+                    // Pulumi auto-names: logical name plus a random suffix.
+                    state.name = `${args.name}-a1b2c3d`;
+                }
+                if (args.type === "random:index/randomPassword:RandomPassword") {
+                    state.result = "mock-secret-key-0123456789abcdef0123456789abcdef0123456789abcdef01234567";
+                }
+                return { id: `${args.name}-id`, state };
+            },
+            call(args) {
+                return args.inputs;
+            },
+        },
+        project,
+        stack,
+        false,
+    );
+    pulumi.runtime.setAllConfig(config);
+
+    const urnOf = async (r: pulumi.Resource): Promise<string> =>
+        new Promise((resolve) => r.urn.apply((u) => resolve(u.split("::").pop() ?? u)));
+    const pending: Promise<void>[] = [];
+    const recorder: pulumi.ResourceTransformation = (args) => {
+        const deps = args.opts.dependsOn;
+        const depList = (Array.isArray(deps) ? deps : deps ? [deps] : []) as pulumi.Resource[];
+        const entry = {
+            opts: {
+                dependsOn: [] as string[],
+                parent: undefined as string | undefined,
+                protect: args.opts.protect as boolean | undefined,
+                retainOnDelete: args.opts.retainOnDelete,
+                replaceOnChanges: args.opts.replaceOnChanges,
+                deleteBeforeReplace: (args.opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
+            },
+            rawProps: args.props,
+        };
+        seen.set(args.name, entry);
+        pending.push(
+            (async () => {
+                entry.opts.dependsOn.push(...(await Promise.all(depList.map(urnOf))));
+                if (args.opts.parent) entry.opts.parent = await urnOf(args.opts.parent);
+            })(),
+        );
+        return undefined;
+    };
+
+    // Loaded only now: no resource may exist before the mocks are in place.
+    const { main } = await import("../../lib/program");
+    let out: ReturnType<typeof main>;
+    try {
+        out = main({ transformations: [recorder] });
+    } catch (err) {
+        for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+        throw Object.assign(err as Error, { registeredBeforeError: registered.length });
+    }
+    const outputs: Record<string, unknown> = {};
+    await Promise.all(
+        Object.entries(out).map(async ([key, value]) => {
+            outputs[key] = await resolveDeep(value);
+        }),
+    );
+    await Promise.all(pending);
+    // Let the last registrations reach the mock monitor.
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+
+    const registrations: Registration[] = registered.map((r, order) => {
+        const s = seen.get(r.name);
+        return { ...r, order, opts: s?.opts ?? { dependsOn: [] }, rawProps: s?.rawProps ?? {} };
+    });
+    return {
+        registrations,
+        outputs,
+        ofType: (type) => registrations.filter((r) => r.type === type),
+        named: (suffix) => {
+            const found = registrations.filter((r) => r.custom && r.name.endsWith(suffix));
+            if (found.length !== 1) {
+                throw new Error(`expected one resource named *${suffix}, found ${found.map((f) => f.name).join(", ") || "none"}`);
+            }
+            return found[0];
+        },
+    };
+}
+
+/** Pulumi's wire marker of a secret value. */
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+function unwrapSecrets(inputs: Record<string, any>): { inputs: Record<string, any>; secrets: string[] } {
+    const secrets: string[] = [];
+    const unwrap = (v: any): any => {
+        if (Array.isArray(v)) return v.map(unwrap);
+        if (v && typeof v === "object") {
+            if (v[SIG_KEY] === SECRET_SIG) return unwrap(v.value);
+            return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
+        }
+        return v;
+    };
+    const out: Record<string, any> = {};
+    for (const [k, v] of Object.entries(inputs ?? {})) {
+        if (v && typeof v === "object" && v[SIG_KEY] === SECRET_SIG) secrets.push(k);
+        out[k] = unwrap(v);
+    }
+    return { inputs: out, secrets };
+}
+
+async function resolveDeep(value: unknown): Promise<unknown> {
+    if (pulumi.Output.isInstance(value)) {
+        return resolveDeep(await new Promise((resolve) => (value as pulumi.Output<unknown>).apply(resolve)));
+    }
+    if (Array.isArray(value)) return Promise.all(value.map(resolveDeep));
+    if (value && typeof value === "object") {
+        const out: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(value)) out[k] = await resolveDeep(v);
+        return out;
+    }
+    return value;
+}
+
+/** The config of a throwaway test stack: the demo app, offline base images, a given port. */
+export function testConfig(overrides: Record<string, string> = {}): Record<string, string> {
+    const base: Record<string, string> = {
+        "lernmanager:appSource": "demo-app",
+        "lernmanager:pythonImage": "lernmanager-test/python:bookworm-1",
+        "lernmanager:nginxImage": "lernmanager-test/nginx:bookworm-1",
+    };
+    return { ...base, ...overrides };
+}

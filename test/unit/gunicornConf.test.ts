@@ -1,0 +1,35 @@
+import { renderGunicornConf } from "../../lib/gunicornConf";
+
+describe("renderGunicornConf", () => {
+    const conf = renderGunicornConf({ workers: 4, threads: 2 });
+
+    test("gthread with the configured workers and threads, bound to the private port", () => {
+        expect(conf).toContain('worker_class = "gthread"');
+        expect(conf).toContain("workers = 4");
+        expect(conf).toContain("threads = 2");
+        expect(conf).toContain('bind = ["0.0.0.0:8000"]');
+    });
+
+    test("timeouts suit 60 s outbound calls, with a graceful stop", () => {
+        expect(Number(/^timeout = (\d+)/m.exec(conf)![1])).toBeGreaterThanOrEqual(120);
+        expect(conf).toContain("graceful_timeout = 30");
+    });
+
+    test("access log to stdout, including the request time", () => {
+        expect(conf).toContain('accesslog = "-"');
+        expect(conf).toMatch(/access_log_format = '.*rt_us=%\(D\)s/);
+    });
+
+    test("worker heartbeat on the tmpfs (read-only root)", () => {
+        expect(conf).toContain('worker_tmp_dir = "/tmp"');
+    });
+
+    test("rejects impossible values", () => {
+        expect(() => renderGunicornConf({ workers: 0, threads: 2 })).toThrow(/workers must be a positive whole number/);
+        expect(() => renderGunicornConf({ workers: 2, threads: 1.5 })).toThrow(/threads/);
+    });
+
+    test("is stable (snapshot)", () => {
+        expect(conf).toMatchSnapshot();
+    });
+});

@@ -1,0 +1,135 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { GZIP_TYPES, NginxSettings, renderNginxConf } from "../../lib/nginxConf";
+
+const settings: NginxSettings = {
+    staticUrl: "/static/",
+    downloadsPrefix: "/protected-files/",
+    uploadLimitMb: 64,
+    loginPath: "/login",
+    loginRatePerMinute: 30,
+};
+const conf = renderNginxConf(settings);
+
+/** The body of the first `location <match> {` block (nested blocks included). */
+function location(text: string, match: string): string {
+    const start = text.indexOf(`location ${match} {`);
+    if (start < 0) throw new Error(`no location ${match}`);
+    let depth = 0;
+    for (let i = text.indexOf("{", start); i < text.length; i++) {
+        if (text[i] === "{") depth++;
+        if (text[i] === "}" && --depth === 0) return text.slice(start, i + 1);
+    }
+    throw new Error("unbalanced braces");
+}
+
+describe("renderNginxConf", () => {
+    test("serves static files from the static volume with a 30-day expiry", () => {
+        const block = location(conf, "^~ /static/");
+        expect(block).toContain("alias /srv/static/;");
+        expect(block).toContain("expires 30d;");
+        expect(block).not.toContain("proxy_pass");
+    });
+
+    test("compresses HTML, CSS, both JavaScript types, JSON and SVG", () => {
+        expect(conf).toMatch(/^\s*gzip on;/m);
+        const types = /gzip_types ([^;]+);/.exec(conf)![1].split(" ");
+        for (const t of ["text/css", "application/javascript", "text/javascript", "application/json", "image/svg+xml"]) {
+            expect(types).toContain(t);
+        }
+        // text/html is always compressed once gzip is on; listing it again makes nginx warn.
+        expect(types).not.toContain("text/html");
+        expect(GZIP_TYPES).toContain("text/javascript");
+        expect(conf).toContain("gzip_proxied any;");
+    });
+
+    test("proxies to the app alias, resolved at request time through Docker's DNS", () => {
+        expect(conf).toContain("resolver 127.0.0.11 valid=2s ipv6=off;");
+        const root = location(conf, "/");
+        expect(root).toContain("set $lm_app http://app:8000;");
+        expect(root).toContain("proxy_pass $lm_app;");
+        // No static upstream block: nginx must start and stay up while the app is unreachable.
+        expect(conf).not.toMatch(/^\s*upstream\s/m);
+    });
+
+    test("overwrites X-Forwarded-For and X-Real-IP with the peer address", () => {
+        const root = location(conf, "/");
+        expect(root).toContain("proxy_set_header X-Forwarded-For $remote_addr;");
+        expect(root).toContain("proxy_set_header X-Real-IP $remote_addr;");
+        expect(conf).not.toContain("$proxy_add_x_forwarded_for");
+    });
+
+    test("limits bodies to the app's upload limit and waits long enough for slow requests", () => {
+        expect(conf).toContain("client_max_body_size 64m;");
+        const timeout = Number(/proxy_read_timeout (\d+)s;/.exec(conf)![1]);
+        expect(timeout).toBeGreaterThanOrEqual(120);
+    });
+
+    test("serves X-Accel-Redirect downloads from the uploads volume, internal only", () => {
+        const block = location(conf, "^~ /protected-files/");
+        expect(block).toContain("internal;");
+        expect(block).toContain("alias /srv/uploads/;");
+    });
+
+    test("has its own health endpoint and a friendly page for 502/503/504", () => {
+        expect(location(conf, "= /nginx-health")).toContain("return 200");
+        expect(conf).toContain("error_page 502 503 504 /lernmanager-unavailable.html;");
+    });
+
+    test("hardening: no version, no listings, no dotfiles, security headers only where the app set none", () => {
+        expect(conf).toContain("server_tokens off;");
+        expect(conf).toContain("autoindex off;");
+        expect(conf).toMatch(/location ~ \/\\\.\(\?!well-known\/\) \{\s*return 404;/);
+        expect(conf).toMatch(/map \$upstream_http_x_frame_options \$lm_x_frame_options \{\s*"" "SAMEORIGIN";\s*default "";/);
+        expect(conf).toContain("add_header X-Content-Type-Options $lm_x_content_type_options always;");
+    });
+
+    test("rate-limits login POSTs only, and can switch the limit off", () => {
+        expect(conf).toContain("limit_req_zone $lm_login_key zone=lm_login:10m rate=30r/m;");
+        expect(location(conf, "= /login")).toContain("limit_req zone=lm_login burst=10;");
+        const off = renderNginxConf({ ...settings, loginRatePerMinute: 0 });
+        expect(off).not.toContain("limit_req");
+    });
+
+    test("follows the settings", () => {
+        const other = renderNginxConf({ ...settings, staticUrl: "/assets/", downloadsPrefix: "/dl-internal/", uploadLimitMb: 10 });
+        expect(other).toContain("location ^~ /assets/ {");
+        expect(other).toContain("location ^~ /dl-internal/ {");
+        expect(other).toContain("client_max_body_size 10m;");
+    });
+
+    test.each([
+        [{ staticUrl: "static" }, /staticUrl/],
+        [{ downloadsPrefix: "/x" }, /downloadsPrefix/],
+        [{ uploadLimitMb: 0 }, /uploadLimitMb/],
+        [{ gzipLevel: 10 }, /gzipLevel/],
+        [{ loginRatePerMinute: -1 }, /loginRatePerMinute/],
+    ])("rejects bad settings %p", (bad, message) => {
+        expect(() => renderNginxConf({ ...settings, ...bad } as NginxSettings)).toThrow(message);
+    });
+
+    test("is stable (snapshot)", () => {
+        expect(conf).toMatchSnapshot();
+    });
+
+    test("passes a real `nginx -t` (Debian's nginx)", () => {
+        const nginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"].find((p) => fs.existsSync(p));
+        if (!nginx) {
+            throw new Error("nginx is not installed here: run `scripts/test-env.sh up` (installs nginx-light) to check the config for real");
+        }
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-nginx-"));
+        const file = path.join(dir, "nginx.conf");
+        // Same text, with temp paths and the log moved into the scratch folder (no /dev/stdout under jest).
+        fs.writeFileSync(file, conf.replace(/\/tmp\/nginx/g, `${dir}/nginx`).replace("/dev/stdout", `${dir}/access.log`));
+        try {
+            const result = spawnSync(nginx, ["-t", "-e", "stderr", "-c", file], { encoding: "utf8" });
+            expect(result.stderr).toMatch(/test is successful/);
+            expect(result.stderr).not.toMatch(/\[(warn|emerg|alert)\]/);
+            expect(result.status).toBe(0);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});

@@ -1,0 +1,219 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ProgramRun, runProgram, testConfig } from "../support/mocks";
+
+const CONTAINER = "docker:index/container:Container";
+const VOLUME = "docker:index/volume:Volume";
+const IMAGE = "docker:index/image:Image";
+
+describe("the declared stack (Pulumi mocks)", () => {
+    let run: ProgramRun;
+    beforeAll(async () => {
+        run = await runProgram(testConfig(), { stack: "unit" });
+    });
+
+    const app = () => run.named("lernmanager-unit-app");
+    const nginx = () => run.named("lernmanager-unit-nginx");
+
+    test("declares a network, four volumes, three images, two containers and a secret", () => {
+        const count = (t: string) => run.ofType(t).length;
+        expect(count("docker:index/network:Network")).toBe(1);
+        expect(count(VOLUME)).toBe(4);
+        expect(count(IMAGE)).toBe(3);
+        expect(count(CONTAINER)).toBe(2);
+        expect(count("random:index/randomPassword:RandomPassword")).toBe(1);
+    });
+
+    test("only nginx publishes a port, on the configured host address", () => {
+        expect(app().inputs.ports ?? []).toEqual([]);
+        expect(nginx().inputs.ports).toEqual([{ internal: 8080, external: 8080, ip: "127.0.0.1", protocol: "tcp" }]);
+    });
+
+    test("volumes are mounted where expected: data rw only in the app, static and uploads ro in nginx", () => {
+        const mounts = (r: typeof run.registrations[number]) =>
+            Object.fromEntries((r.inputs.mounts as any[]).map((m) => [m.source, { target: m.target, ro: !!m.readOnly }]));
+        expect(mounts(app())).toEqual({
+            "lernmanager-unit-data": { target: "/app/data", ro: false },
+            "lernmanager-unit-uploads": { target: "/app/instance/uploads", ro: false },
+            "lernmanager-unit-static": { target: "/srv/static", ro: false },
+            "lernmanager-unit-cache": { target: "/var/cache/lernmanager", ro: false },
+        });
+        expect(mounts(nginx())).toEqual({
+            "lernmanager-unit-static": { target: "/srv/static", ro: true },
+            "lernmanager-unit-uploads": { target: "/srv/uploads", ro: true },
+        });
+    });
+
+    test("the data volume is a folder mount (never the database file)", () => {
+        const data = (app().inputs.mounts as any[]).find((m) => m.source.endsWith("-data"));
+        expect(data.type).toBe("volume");
+        expect(data.target).not.toMatch(/\.db$/);
+    });
+
+    test("both containers have health checks, wait for health, and replace on health-check changes", () => {
+        expect(app().inputs.healthcheck.tests).toEqual(["CMD", "python3", "/opt/lernmanager/healthcheck.py"]);
+        expect(nginx().inputs.healthcheck.tests).toEqual(["CMD", "/bin/bash", "/etc/nginx/lernmanager/healthcheck.sh"]);
+        for (const c of [app(), nginx()]) {
+            expect(c.inputs.wait).toBe(true);
+            expect(c.opts.replaceOnChanges).toContain("healthcheck");
+            expect(c.inputs.healthcheck.interval).toBe("5s");
+        }
+    });
+
+    test("nginx is created only after the app container (dependsOn)", () => {
+        expect(nginx().opts.dependsOn).toContain(app().name);
+        expect(nginx().order).toBeGreaterThan(app().order);
+    });
+
+    test("the app container is auto-named (create-before-replace), nginx has a stack-derived name", () => {
+        expect(app().inputs.name).toBeUndefined();
+        expect(app().opts.deleteBeforeReplace).toBe(false);
+        expect(nginx().inputs.name).toBe("lernmanager-unit-nginx");
+        expect(nginx().opts.deleteBeforeReplace).toBe(true);
+    });
+
+    test("the app answers the network alias `app` on the stack's network", () => {
+        expect(app().inputs.networksAdvanced).toEqual([{ name: "lernmanager-unit-net", aliases: ["app"] }]);
+    });
+
+    test("SECRET_KEY reaches the app as a secret from @pulumi/random, with FLASK_ENV=production", () => {
+        const envs = app().inputs.envs as string[];
+        expect(envs).toContain("FLASK_ENV=production");
+        expect(envs.find((e) => e.startsWith("SECRET_KEY="))).toMatch(/^SECRET_KEY=mock-secret-key-/);
+        // The engine receives the whole env list marked secret, so it is encrypted in state and masked in diffs.
+        expect(app().secretInputs).toEqual(["envs"]);
+        expect(pulumi.Output.isInstance(app().rawProps.envs)).toBe(true);
+        return expect(pulumi.isSecret(app().rawProps.envs as pulumi.Output<unknown>)).resolves.toBe(true);
+    });
+
+    test("the secret key never appears in the stack outputs", () => {
+        expect(JSON.stringify(run.outputs)).not.toContain("mock-secret-key");
+    });
+
+    test("containers run the built image's id, init: true, restart policy, log rotation, hardening", () => {
+        const images = Object.fromEntries(run.ofType(IMAGE).map((i) => [i.name, i.inputs.imageName]));
+        expect(app().inputs.image).toBe(images["lernmanager-unit-image-app"]);
+        for (const c of [app(), nginx()]) {
+            expect(c.inputs.init).toBe(true);
+            expect(c.inputs.restart).toBe("unless-stopped");
+            expect(c.inputs.logDriver).toBe("json-file");
+            expect(c.inputs.logOpts).toEqual({ "max-size": "10m", "max-file": "5" });
+            expect(c.inputs.readOnly).toBe(true);
+            expect(c.inputs.capabilities).toEqual({ drops: ["ALL"] });
+            expect(c.inputs.securityOpts).toEqual(["no-new-privileges:true"]);
+            expect(c.inputs.tmpfs).toHaveProperty("/tmp");
+        }
+    });
+
+    test("images are built locally, never pushed, tagged with content hashes", () => {
+        for (const img of run.ofType(IMAGE)) {
+            expect(img.inputs.skipPush).toBe(true);
+            expect(img.inputs.imageName).toMatch(/^lernmanager-unit-(runtime|app|nginx):[0-9a-f]{12}$/);
+        }
+        const appImage = run.named("lernmanager-unit-image-app");
+        expect(appImage.inputs.build.context).toMatch(/demo-app$/);
+        expect(appImage.inputs.build.args.RUNTIME_IMAGE).toBe(run.named("lernmanager-unit-image-runtime").inputs.imageName);
+        const gunicorn = Buffer.from(appImage.inputs.build.args.GUNICORN_CONF, "base64").toString();
+        expect(gunicorn).toContain("workers = 4");
+        expect(gunicorn).toContain("threads = 2");
+        expect(run.named("lernmanager-unit-image-runtime").inputs.build.args.BASE_IMAGE).toBe("lernmanager-test/python:bookworm-1");
+    });
+
+    test("volumes are not protected when protectData is off", () => {
+        for (const v of run.ofType(VOLUME)) {
+            expect(v.opts.protect).toBeFalsy();
+            expect(v.opts.retainOnDelete).toBeFalsy();
+        }
+    });
+
+    test("every resource is parented under the stack component", () => {
+        const top = run.registrations.filter((r) => r.type === "lernmanager:index:LernmanagerStack");
+        expect(top).toHaveLength(1);
+        for (const r of run.registrations) {
+            if (r !== top[0]) expect(r.opts.parent).toBeDefined();
+        }
+        const components = run.registrations.filter((r) => !r.custom).map((r) => r.type);
+        expect(components.sort()).toEqual([
+            "lernmanager:app:AppImage",
+            "lernmanager:app:AppService",
+            "lernmanager:index:LernmanagerStack",
+            "lernmanager:storage:Storage",
+            "lernmanager:web:WebServer",
+        ]);
+    });
+
+    test("exports the URL, the app version and the volume names", () => {
+        expect(run.outputs.url).toBe("http://127.0.0.1:8080/");
+        expect(run.outputs.appVersion).toMatch(/^[0-9a-f]{12}$/);
+        expect(run.outputs.volumes).toEqual({
+            data: "lernmanager-unit-data",
+            uploads: "lernmanager-unit-uploads",
+            static: "lernmanager-unit-static",
+            cache: "lernmanager-unit-cache",
+        });
+    });
+});
+
+describe("config flows into the declaration", () => {
+    test("prod-like config: data and uploads protected and retained, port 80 on all interfaces", async () => {
+        const run = await runProgram(
+            testConfig({ "lernmanager:protectData": "true", "lernmanager:bindAddress": "0.0.0.0", "lernmanager:port": "80" }),
+            { stack: "prod" },
+        );
+        const volumes = Object.fromEntries(run.ofType(VOLUME).map((v) => [v.inputs.name, v.opts]));
+        for (const kept of ["lernmanager-prod-data", "lernmanager-prod-uploads"]) {
+            expect(volumes[kept].protect).toBe(true);
+            expect(volumes[kept].retainOnDelete).toBe(true);
+        }
+        for (const loose of ["lernmanager-prod-static", "lernmanager-prod-cache"]) {
+            expect(volumes[loose].protect).toBeFalsy();
+        }
+        expect(run.named("lernmanager-prod-nginx").inputs.ports[0]).toMatchObject({ ip: "0.0.0.0", external: 80 });
+        expect(run.outputs.url).toBe("http://localhost/");
+    });
+
+    test("workers, threads, upload limit and extra env reach the image and the container", async () => {
+        const run = await runProgram(
+            testConfig({
+                "lernmanager:workers": "6",
+                "lernmanager:threads": "3",
+                "lernmanager:uploadLimitMb": "100",
+                "lernmanager:appEnv": JSON.stringify(["TZ=Europe/Berlin", "FEATURE_X=1"]),
+            }),
+            { stack: "tuned" },
+        );
+        const gunicorn = Buffer.from(run.named("lernmanager-tuned-image-app").inputs.build.args.GUNICORN_CONF, "base64").toString();
+        expect(gunicorn).toContain("workers = 6");
+        expect(gunicorn).toContain("threads = 3");
+        const nginxConf = Buffer.from(run.named("lernmanager-tuned-nginx-image").inputs.build.args.NGINX_CONF, "base64").toString();
+        expect(nginxConf).toContain("client_max_body_size 100m;");
+        const envs = run.named("lernmanager-tuned-app").inputs.envs as string[];
+        expect(envs).toEqual(expect.arrayContaining(["TZ=Europe/Berlin", "FEATURE_X=1", "MAX_UPLOAD_MB=100"]));
+    });
+
+    test("two stacks on one host yield disjoint physical names", async () => {
+        const physical = async (stack: string) => {
+            const run = await runProgram(testConfig(), { stack });
+            const names = new Set<string>();
+            for (const r of run.registrations) {
+                if (typeof r.inputs.name === "string") names.add(r.inputs.name);
+                if (typeof r.inputs.imageName === "string") names.add(r.inputs.imageName.split(":")[0]);
+            }
+            names.add(String(run.outputs.appContainer));
+            return names;
+        };
+        const a = await physical("school-a");
+        const b = await physical("school-b");
+        expect(a.size).toBeGreaterThanOrEqual(9);
+        expect([...a].filter((n) => b.has(n))).toEqual([]);
+        for (const n of a) expect(n).toMatch(/^lernmanager-school-a-/);
+    });
+
+    test("a bad config creates no resource at all", async () => {
+        const error = await runProgram(testConfig({ "lernmanager:workers": "0" }), { stack: "broken" }).then(
+            () => undefined,
+            (e: Error & { registeredBeforeError?: number }) => e,
+        );
+        expect(error?.message).toMatch(/lernmanager:workers = "0"/);
+        expect(error?.registeredBeforeError).toBe(0);
+    });
+});

@@ -1,0 +1,66 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { CONFIG_KEYS } from "../../lib/config";
+import { LAYOUT } from "../../lib/layout";
+import { FILES_DIR, PROJECT_DIR } from "../../lib/paths";
+
+const read = (...p: string[]) => fs.readFileSync(path.join(...p), "utf8");
+
+describe("Pulumi.yaml documents exactly the keys the loader reads", () => {
+    const project = YAML.parse(read(PROJECT_DIR, "Pulumi.yaml"));
+
+    test("project name and runtime", () => {
+        expect(project.name).toBe("lernmanager");
+        expect(project.runtime.name).toBe("nodejs");
+    });
+
+    test("same keys, types and defaults, each with a description", () => {
+        expect(Object.keys(project.config).sort()).toEqual(Object.keys(CONFIG_KEYS).sort());
+        for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
+            const declared = project.config[key];
+            expect({ key, type: declared.type }).toEqual({ key, type: spec.kind });
+            expect({ key, default: declared.default }).toEqual({ key, default: spec.default });
+            expect(declared.description).toBe(spec.description);
+        }
+    });
+
+    test.each(["prod", "dev"])("Pulumi.%s.yaml sets only known keys", (stack) => {
+        const file = YAML.parse(read(PROJECT_DIR, `Pulumi.${stack}.yaml`));
+        for (const key of Object.keys(file.config)) {
+            const [ns, name] = key.split(":");
+            if (ns === "lernmanager") expect(Object.keys(CONFIG_KEYS)).toContain(name);
+            else expect(["docker"]).toContain(ns);
+        }
+    });
+
+    test("prod publishes port 80 on all interfaces and protects data", () => {
+        const prod = YAML.parse(read(PROJECT_DIR, "Pulumi.prod.yaml")).config;
+        expect(prod["lernmanager:port"]).toBe("80");
+        expect(prod["lernmanager:bindAddress"]).toBe("0.0.0.0");
+        expect(prod["lernmanager:protectData"]).toBe("true");
+    });
+});
+
+describe("files/ agrees with lib/layout.ts", () => {
+    test("ports and paths", () => {
+        expect(read(FILES_DIR, "nginx", "healthcheck.sh")).toContain(`/dev/tcp/127.0.0.1/${LAYOUT.nginxPort}`);
+        expect(read(FILES_DIR, "runtime", "healthcheck.py")).toContain(`"127.0.0.1", ${LAYOUT.appPort}`);
+        expect(read(FILES_DIR, "runtime", "entrypoint.sh")).toContain(`${LAYOUT.staticDir}/`);
+        const appDockerfile = read(FILES_DIR, "app.Dockerfile");
+        expect(appDockerfile).toContain(`USER ${LAYOUT.appUid}:${LAYOUT.appUid}`);
+        expect(appDockerfile).toContain(LAYOUT.cacheDir);
+        expect(appDockerfile).toContain(`LM_APP_DIR=${LAYOUT.appDir}`);
+        expect(read(FILES_DIR, "nginx", "Dockerfile")).toContain(`USER ${LAYOUT.nginxUid}:${LAYOUT.nginxUid}`);
+        expect(read(FILES_DIR, "runtime", "Dockerfile")).toContain(`LM_RUNTIME_DIR=${LAYOUT.runtimeDir}`);
+    });
+
+    test("the images run with -OO bytecode and never write .pyc at run time", () => {
+        const runtime = read(FILES_DIR, "runtime", "Dockerfile");
+        expect(runtime).toContain("PYTHONOPTIMIZE=2");
+        expect(runtime).toContain("PYTHONDONTWRITEBYTECODE=1");
+        expect(runtime).toContain("precompile.py --system");
+        expect(read(FILES_DIR, "app.Dockerfile")).toContain("precompile.py --strict /app");
+        expect(read(FILES_DIR, "runtime", "entrypoint.sh")).toMatch(/exec python3 -OO -m gunicorn/);
+    });
+});
