@@ -19,7 +19,7 @@ const projects = [{ ...common, displayName: "unit", testMatch: ["<rootDir>/test/
 const wantsE2e = !process.argv.some((a) => a === "unit");
 if (wantsE2e) {
     if (dockerReachable()) {
-        projects.push({ ...common, displayName: "e2e", testMatch: ["<rootDir>/test/e2e/**/*.test.ts"], maxWorkers: 1 });
+        projects.push({ ...common, displayName: "e2e", testMatch: ["<rootDir>/test/e2e/**/*.test.ts"] });
     } else if (process.env.CI === "true") {
         throw new Error("CI=true but no Docker engine answers `docker info`: .ci/run must start dockerd (scripts/test-env.sh).");
     } else {
@@ -29,4 +29,5 @@ if (wantsE2e) {
     }
 }
 
-module.exports = { projects, testTimeout: 30000 };
+// One worker: e2e files share one Docker engine and 2 cores; unit files take seconds anyway.
+module.exports = { projects, testTimeout: 30000, maxWorkers: 1 };

@@ -33,6 +33,8 @@ export interface StackConfig {
     readonly appMemoryMb: number;
     readonly nginxMemoryMb: number;
     readonly pidsLimit: number;
+    /** ISO 8601 creation time of a test school, or undefined. */
+    readonly createdAt?: string;
 }
 
 export interface PythonTarget {
@@ -122,7 +124,16 @@ export const CONFIG_KEYS = {
     },
     appMemoryMb: { kind: "integer", default: 1024, description: "Memory limit of the app container in MiB." },
     nginxMemoryMb: { kind: "integer", default: 512, description: "Memory limit of the nginx container in MiB." },
-    pidsLimit: { kind: "integer", default: 512, description: "Process/thread limit of each container." },
+    pidsLimit: {
+        kind: "integer",
+        default: 512,
+        description: "Process/thread limit of each container (its user's nproc ulimit).",
+    },
+    createdAt: {
+        kind: "string",
+        default: "",
+        description: "When a test school was created (ISO 8601, set by `npm run school`); informational.",
+    },
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
@@ -335,6 +346,11 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         );
     }
 
+    const createdAt = str("createdAt");
+    if (createdAt && Number.isNaN(Date.parse(createdAt))) {
+        problems.push(`${show("createdAt")}: must be an ISO 8601 time (set by \`npm run school\`). Fix: \`pulumi config rm createdAt\``);
+    }
+
     const appEnv = parseEnv(given.get("appEnv"), `${ns}appEnv`, problems);
 
     const config: StackConfig = {
@@ -361,6 +377,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         appMemoryMb: int("appMemoryMb", 128, 65536, "the app memory limit in MiB"),
         nginxMemoryMb: int("nginxMemoryMb", 32, 65536, "the nginx memory limit in MiB"),
         pidsLimit: int("pidsLimit", 64, 100000, "the pids limit"),
+        createdAt: createdAt || undefined,
     };
     if (problems.length > 0) throw new ConfigError(problems);
     return config;

@@ -42,6 +42,8 @@ export interface RunOptions {
      * @default the image's own imageName, so a realizer can run the containers by tag
      */
     readonly imageId?: (imageName: string) => string;
+    /** The value the mocked RandomPassword yields (its state). @default a fixed mock value */
+    readonly secretKey?: string;
 }
 
 const TYPES_WITH_NAMES = new Set(["docker:index/network:Network", "docker:index/volume:Volume", "docker:index/container:Container"]);
@@ -72,7 +74,7 @@ export async function runProgram(config: Record<string, string>, options: RunOpt
                     state.name = `${args.name}-a1b2c3d`;
                 }
                 if (args.type === "random:index/randomPassword:RandomPassword") {
-                    state.result = "mock-secret-key-0123456789abcdef0123456789abcdef0123456789abcdef01234567";
+                    state.result = options.secretKey ?? "mock-secret-key-0123456789abcdef0123456789abcdef0123456789abcdef01234567";
                 }
                 return { id: `${args.name}-id`, state };
             },

@@ -1,0 +1,87 @@
+import * as http from "http";
+import * as net from "net";
+
+export interface Response {
+    readonly status: number;
+    readonly headers: http.IncomingHttpHeaders;
+    /** Raw body bytes as sent (not decompressed). */
+    readonly body: Buffer;
+    text(): string;
+    json(): any;
+}
+
+export interface RequestOptions {
+    readonly method?: string;
+    readonly headers?: Record<string, string | number>;
+    readonly body?: Buffer | string;
+    readonly timeoutMs?: number;
+}
+
+/** One HTTP request to 127.0.0.1 (the only address tests send traffic to), no keep-alive. */
+export function request(port: number, path: string, opts: RequestOptions = {}): Promise<Response> {
+    return new Promise((resolve, reject) => {
+        const req = http.request(
+            { host: "127.0.0.1", port, path, method: opts.method ?? "GET", headers: opts.headers, agent: false, timeout: opts.timeoutMs ?? 30000 },
+            (res) => {
+                const chunks: Buffer[] = [];
+                res.on("data", (c: Buffer) => chunks.push(c));
+                res.on("end", () => {
+                    const body = Buffer.concat(chunks);
+                    resolve({
+                        status: res.statusCode ?? 0,
+                        headers: res.headers,
+                        body,
+                        text: () => body.toString("utf8"),
+                        json: () => JSON.parse(body.toString("utf8")),
+                    });
+                });
+                res.on("error", reject);
+            },
+        );
+        req.on("timeout", () => req.destroy(new Error(`timeout: ${opts.method ?? "GET"} ${path}`)));
+        req.on("error", reject);
+        if (opts.body !== undefined) req.write(opts.body);
+        req.end();
+    });
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.unref();
+        server.on("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as net.AddressInfo;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+/** Polls `check` until it returns true or `seconds` pass; returns the seconds it took. */
+export async function eventually(seconds: number, check: () => Promise<boolean>, what: string): Promise<number> {
+    const start = Date.now();
+    let lastError: unknown;
+    while (Date.now() - start < seconds * 1000) {
+        try {
+            if (await check()) return (Date.now() - start) / 1000;
+        } catch (e) {
+            lastError = e;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`${what}: not true within ${seconds} s${lastError ? ` (last error: ${String(lastError)})` : ""}`);
+}
+
+/** Logs in as a demo user and returns the session cookie. */
+export async function login(port: number, username: string, password: string): Promise<string> {
+    const res = await request(port, "/login", {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: `username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`,
+    });
+    if (res.status !== 302) throw new Error(`login as ${username} answered ${res.status}`);
+    const cookie = (res.headers["set-cookie"] ?? []).map((c) => c.split(";")[0]).join("; ");
+    if (!cookie) throw new Error("login set no cookie");
+    return cookie;
+}

@@ -1,0 +1,354 @@
+/**
+ * Realizes what the program declares on a real Docker engine, without the Pulumi CLI.
+ *
+ * Input: the registrations recorded under Pulumi's mocks (test/support/mocks.ts), i.e. exactly
+ * the inputs and options the engine would hand to the Docker provider. Output: the same objects
+ * created through the Docker Engine API (dockerode), in Pulumi's order: network, volumes, image
+ * builds, then containers (app before nginx; `wait: true` waits for "healthy" like the provider).
+ *
+ * Every input field is mapped explicitly (table below). A field this helper does not know fails
+ * loudly, so a new field in the program can never be silently ignored.
+ *
+ * | @pulumi/docker input                | Engine API                                              |
+ * |-------------------------------------|---------------------------------------------------------|
+ * | Network.name / driver / labels      | POST /networks/create Name / Driver / Labels            |
+ * | Volume.name / labels                | POST /volumes/create Name / Labels                      |
+ * | Image.imageName                     | POST /build t=imageName                                 |
+ * | Image.build.context / dockerfile    | build context tar (.dockerignore honoured) + dockerfile |
+ * | Image.build.args                    | buildargs                                               |
+ * | Image.build.builderVersion BuilderV1| version=1 (classic builder)                             |
+ * | Image.skipPush                      | (nothing is pushed)                                     |
+ * | Image.buildOnPreview                | (preview only; an update always builds)                 |
+ * | Image output repoDigest             | the built image id (sha256:...)                         |
+ * | Container.name (absent: auto-name)  | name, or `<logical name>-<7 random hex>`                |
+ * | Container.image                     | Image (resolved to the image id)                        |
+ * | Container.envs                      | Env                                                     |
+ * | Container.labels [{label,value}]    | Labels                                                  |
+ * | Container.networksAdvanced          | HostConfig.NetworkMode + NetworkingConfig.EndpointsConfig[name].Aliases |
+ * | Container.ports                     | ExposedPorts + HostConfig.PortBindings {HostIp, HostPort} |
+ * | Container.mounts                    | HostConfig.Mounts {Type, Source, Target, ReadOnly}      |
+ * | Container.readOnly                  | HostConfig.ReadonlyRootfs                               |
+ * | Container.tmpfs                     | HostConfig.Tmpfs                                        |
+ * | Container.init                      | HostConfig.Init                                         |
+ * | Container.restart                   | HostConfig.RestartPolicy.Name                           |
+ * | Container.healthcheck               | Healthcheck {Test, Interval, Timeout, Retries, StartPeriod} (durations in ns) |
+ * | Container.capabilities.adds/drops   | HostConfig.CapAdd / CapDrop                             |
+ * | Container.securityOpts              | HostConfig.SecurityOpt                                  |
+ * | Container.memory (MiB)              | HostConfig.Memory (bytes)                               |
+ * | Container.ulimits                   | HostConfig.Ulimits {Name, Soft, Hard}                   |
+ * | Container.logDriver / logOpts       | HostConfig.LogConfig {Type, Config}                     |
+ * | Container.wait / waitTimeout        | poll State.Health.Status until "healthy" (timeout s)    |
+ * | Container.destroyGraceSeconds       | stop timeout t on removal                               |
+ * | RandomPassword                      | (value already chosen in the mocks: stable like state)  |
+ * | component resources                 | (nothing: they only group children)                     |
+ */
+import { spawnSync } from "child_process";
+import { randomBytes } from "crypto";
+import Docker from "dockerode";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Registration } from "./mocks";
+
+export const docker = new Docker();
+
+const NETWORK = "docker:index/network:Network";
+const VOLUME = "docker:index/volume:Volume";
+const IMAGE = "docker:index/image:Image";
+const CONTAINER = "docker:index/container:Container";
+const PASSIVE = new Set(["random:index/randomPassword:RandomPassword"]);
+
+const NETWORK_FIELDS = new Set(["name", "driver", "labels"]);
+const VOLUME_FIELDS = new Set(["name", "labels"]);
+// buildOnPreview only matters to `pulumi preview`; an `up` builds either way.
+const IMAGE_FIELDS = new Set(["imageName", "skipPush", "build", "buildOnPreview"]);
+const BUILD_FIELDS = new Set(["context", "dockerfile", "args", "builderVersion"]);
+const CONTAINER_FIELDS = new Set([
+    "name", "image", "envs", "labels", "networksAdvanced", "ports", "mounts", "readOnly", "tmpfs", "init", "restart",
+    "healthcheck", "capabilities", "securityOpts", "memory", "ulimits", "logDriver", "logOpts", "wait", "waitTimeout",
+    "destroyGraceSeconds",
+]);
+const HEALTH_FIELDS = new Set(["tests", "interval", "timeout", "retries", "startPeriod"]);
+const MOUNT_FIELDS = new Set(["type", "source", "target", "readOnly"]);
+const PORT_FIELDS = new Set(["internal", "external", "ip", "protocol"]);
+const NET_ADV_FIELDS = new Set(["name", "aliases"]);
+
+export class UnmappedFieldError extends Error {}
+
+function checkFields(what: string, value: Record<string, unknown>, known: Set<string>) {
+    for (const key of Object.keys(value)) {
+        if (value[key] !== undefined && !known.has(key)) {
+            throw new UnmappedFieldError(`realize: ${what} has field "${key}" that the test helper does not map to the Engine API; map it in test/support/realize.ts`);
+        }
+    }
+}
+
+/** One created object, for teardown and for the tests to look at. */
+export interface Created {
+    readonly kind: "network" | "volume" | "image" | "container";
+    readonly logicalName: string;
+    /** Docker name (containers, networks, volumes) or image tag. */
+    readonly name: string;
+    readonly id: string;
+    /** For containers: seconds a stop may take (destroyGraceSeconds). */
+    readonly stopSeconds?: number;
+}
+
+export interface Realization {
+    readonly created: Created[];
+    /** The container created from the registration whose logical name ends with `suffix`. */
+    container(suffix: string): Docker.Container;
+    containerName(suffix: string): string;
+    /** Removes exactly what was created (containers, networks, volumes; images when asked). */
+    teardown(opts?: { images?: boolean }): Promise<void>;
+}
+
+export interface RealizeOptions {
+    /** Called with progress lines. */
+    readonly log?: (line: string) => void;
+    /** Objects of an earlier realization to reuse by logical name (a "no change" in Pulumi terms). */
+    readonly keep?: Created[];
+}
+
+/** Maps one Container registration to the Engine API's create body (exported for unit tests). */
+export function containerCreateBody(reg: Registration, imageId: string, name: string): Docker.ContainerCreateOptions {
+    const i = reg.inputs;
+    checkFields(`Container ${reg.name}`, i, CONTAINER_FIELDS);
+    const body: Docker.ContainerCreateOptions = { name, Image: imageId, Env: i.envs ?? [], Labels: {}, HostConfig: {} };
+    const host = body.HostConfig!;
+    for (const l of i.labels ?? []) body.Labels![l.label] = l.value;
+    const nets = (i.networksAdvanced ?? []) as Record<string, any>[];
+    if (nets.length > 1) throw new UnmappedFieldError("realize: more than one network per container is not mapped");
+    for (const n of nets) {
+        checkFields(`Container ${reg.name} networksAdvanced`, n, NET_ADV_FIELDS);
+        host.NetworkMode = n.name;
+        body.NetworkingConfig = { EndpointsConfig: { [n.name]: { Aliases: n.aliases ?? [] } } };
+    }
+    if (i.ports?.length) {
+        body.ExposedPorts = {};
+        host.PortBindings = {};
+        for (const p of i.ports) {
+            checkFields(`Container ${reg.name} ports`, p, PORT_FIELDS);
+            const key = `${p.internal}/${p.protocol ?? "tcp"}`;
+            body.ExposedPorts[key] = {};
+            host.PortBindings[key] = [{ HostIp: p.ip ?? "", HostPort: String(p.external ?? "") }];
+        }
+    }
+    host.Mounts = (i.mounts ?? []).map((m: Record<string, any>) => {
+        checkFields(`Container ${reg.name} mounts`, m, MOUNT_FIELDS);
+        return { Type: m.type, Source: m.source, Target: m.target, ReadOnly: !!m.readOnly };
+    });
+    if (i.readOnly !== undefined) host.ReadonlyRootfs = i.readOnly;
+    if (i.tmpfs) host.Tmpfs = i.tmpfs;
+    if (i.init !== undefined) host.Init = i.init;
+    if (i.restart) host.RestartPolicy = { Name: i.restart };
+    if (i.healthcheck) {
+        checkFields(`Container ${reg.name} healthcheck`, i.healthcheck, HEALTH_FIELDS);
+        const h = i.healthcheck;
+        body.Healthcheck = {
+            Test: h.tests,
+            Interval: nanos(h.interval),
+            Timeout: nanos(h.timeout),
+            Retries: h.retries,
+            StartPeriod: nanos(h.startPeriod),
+        };
+    }
+    if (i.capabilities) {
+        checkFields(`Container ${reg.name} capabilities`, i.capabilities, new Set(["adds", "drops"]));
+        if (i.capabilities.adds) host.CapAdd = i.capabilities.adds;
+        if (i.capabilities.drops) host.CapDrop = i.capabilities.drops;
+    }
+    if (i.securityOpts) host.SecurityOpt = i.securityOpts;
+    if (i.memory) host.Memory = i.memory * 1024 * 1024;
+    if (i.ulimits) host.Ulimits = i.ulimits.map((u: any) => ({ Name: u.name, Soft: u.soft, Hard: u.hard }));
+    if (i.logDriver) host.LogConfig = { Type: i.logDriver, Config: i.logOpts ?? {} };
+    return body;
+}
+
+function nanos(duration: string | undefined): number | undefined {
+    if (duration === undefined) return undefined;
+    const m = /^(\d+)(ms|s|m)$/.exec(duration);
+    if (!m) throw new UnmappedFieldError(`realize: duration ${duration} is not mapped`);
+    const unit = { ms: 1e6, s: 1e9, m: 60e9 }[m[2] as "ms" | "s" | "m"];
+    return Number(m[1]) * unit;
+}
+
+/** Builds one image the way the provider does (context tar + dockerfile + args), returns its id. */
+export async function buildImage(reg: Registration, log: (l: string) => void): Promise<string> {
+    checkFields(`Image ${reg.name}`, reg.inputs, IMAGE_FIELDS);
+    const b = reg.inputs.build as Record<string, any>;
+    checkFields(`Image ${reg.name} build`, b, BUILD_FIELDS);
+    if (reg.inputs.skipPush !== true) throw new UnmappedFieldError(`realize: Image ${reg.name} would push; pushing is not mapped`);
+    if (b.builderVersion !== "BuilderV1") throw new UnmappedFieldError(`realize: builderVersion ${b.builderVersion} is not mapped (only BuilderV1)`);
+
+    // Context as the Docker CLI sends it: the folder minus .dockerignore, plus a dockerfile from outside.
+    const staging = fs.mkdtempSync(path.join(os.tmpdir(), "lm-ctx-"));
+    try {
+        const ignore = path.join(b.context, ".dockerignore");
+        const excludes = fs.existsSync(ignore)
+            ? fs.readFileSync(ignore, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"))
+            : [];
+        const args = ["-C", b.context, ...excludes.map((e) => `--exclude=./${e.replace(/^\.?\//, "").replace(/\/$/, "")}`), "-cf", "-", "."];
+        const packed = spawnSync("tar", args, { maxBuffer: 1 << 30 });
+        if (packed.status !== 0) throw new Error(`tar failed: ${packed.stderr}`);
+        const unpacked = spawnSync("tar", ["-C", staging, "-xf", "-"], { input: packed.stdout });
+        if (unpacked.status !== 0) throw new Error(`tar failed: ${unpacked.stderr}`);
+        let dockerfile = path.relative(b.context, b.dockerfile);
+        if (dockerfile.startsWith("..") || path.isAbsolute(dockerfile)) {
+            dockerfile = ".lernmanager.Dockerfile";
+            fs.copyFileSync(b.dockerfile, path.join(staging, dockerfile));
+        }
+        const tar = spawnSync("tar", ["-C", staging, "-cf", "-", "."], { maxBuffer: 1 << 30 });
+        const stream = await docker.buildImage(tar.stdout as unknown as NodeJS.ReadableStream, {
+            t: reg.inputs.imageName,
+            dockerfile,
+            buildargs: b.args ?? {},
+            version: "1",
+            rm: true,
+            forcerm: true,
+        } as Docker.ImageBuildOptions);
+        const lines: string[] = [];
+        await new Promise<void>((resolve, reject) =>
+            docker.modem.followProgress(stream, (err: Error | null, out: any[]) => {
+                if (err) return reject(err);
+                const failed = out.find((o) => o.error);
+                if (failed) return reject(new Error(`build of ${reg.inputs.imageName} failed: ${failed.error}\n${lines.slice(-40).join("")}`));
+                resolve();
+            }, (event: any) => event.stream && lines.push(event.stream)),
+        );
+        const info = await docker.getImage(reg.inputs.imageName).inspect();
+        log(`built ${reg.inputs.imageName} (${info.Id.slice(7, 19)})`);
+        return info.Id;
+    } finally {
+        fs.rmSync(staging, { recursive: true, force: true });
+    }
+}
+
+/** Waits like the provider's `wait: true`: until "healthy", failing on exit or timeout. */
+export async function waitHealthy(container: Docker.Container, timeoutSeconds: number): Promise<void> {
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    let last = "";
+    while (Date.now() < deadline) {
+        const info = await container.inspect();
+        const status = info.State.Health?.Status ?? "none";
+        if (status === "healthy") return;
+        if (!info.State.Running && !info.State.Restarting) last = `exited with ${info.State.ExitCode}`;
+        else last = `${status}: ${info.State.Health?.Log?.slice(-1)[0]?.Output?.trim() ?? ""}`;
+        await new Promise((r) => setTimeout(r, 250));
+    }
+    const logs = (await container.logs({ stdout: true, stderr: true, tail: 40 })).toString("utf8");
+    throw new Error(`container ${container.id.slice(0, 12)} was not healthy within ${timeoutSeconds} s (${last}); last logs:\n${logs}`);
+}
+
+/** Creates what the registrations declare, in Pulumi's order. */
+export async function realize(registrations: Registration[], opts: RealizeOptions = {}): Promise<Realization> {
+    const log = opts.log ?? (() => undefined);
+    const created: Created[] = [];
+    const keep = new Map((opts.keep ?? []).map((c) => [c.logicalName, c]));
+    const realization: Realization = {
+        created,
+        container(suffix) {
+            return docker.getContainer(this.containerName(suffix));
+        },
+        containerName(suffix) {
+            const found = created.filter((c) => c.kind === "container" && c.logicalName.endsWith(suffix));
+            if (found.length !== 1) throw new Error(`no single container *${suffix} (found ${found.length})`);
+            return found[0].name;
+        },
+        teardown: (t) => teardown(created, t),
+    };
+
+    try {
+        const ordered = [...registrations].sort((a, b) => rank(a) - rank(b) || a.order - b.order);
+        for (const reg of ordered) {
+            if (!reg.custom || PASSIVE.has(reg.type)) continue;
+            const kept = keep.get(reg.name);
+            if (kept) {
+                created.push(kept);
+                continue;
+            }
+            switch (reg.type) {
+                case NETWORK: {
+                    checkFields(`Network ${reg.name}`, reg.inputs, NETWORK_FIELDS);
+                    const net = await docker.createNetwork({
+                        Name: reg.inputs.name,
+                        Driver: reg.inputs.driver,
+                        CheckDuplicate: true,
+                        Labels: labels(reg.inputs.labels),
+                    });
+                    created.push({ kind: "network", logicalName: reg.name, name: reg.inputs.name, id: net.id });
+                    break;
+                }
+                case VOLUME: {
+                    checkFields(`Volume ${reg.name}`, reg.inputs, VOLUME_FIELDS);
+                    await docker.createVolume({ Name: reg.inputs.name, Labels: labels(reg.inputs.labels) });
+                    created.push({ kind: "volume", logicalName: reg.name, name: reg.inputs.name, id: reg.inputs.name });
+                    break;
+                }
+                case IMAGE: {
+                    const id = await buildImage(reg, log);
+                    created.push({ kind: "image", logicalName: reg.name, name: reg.inputs.imageName, id });
+                    break;
+                }
+                case CONTAINER: {
+                    const name = reg.inputs.name ?? `${reg.name}-${randomBytes(4).toString("hex").slice(0, 7)}`;
+                    const image = await docker.getImage(reg.inputs.image).inspect();
+                    const container = await docker.createContainer(containerCreateBody(reg, image.Id, name));
+                    created.push({
+                        kind: "container",
+                        logicalName: reg.name,
+                        name,
+                        id: container.id,
+                        stopSeconds: reg.inputs.destroyGraceSeconds,
+                    });
+                    await container.start();
+                    if (reg.inputs.wait) await waitHealthy(container, reg.inputs.waitTimeout ?? 60);
+                    log(`started ${name}${reg.inputs.wait ? " (healthy)" : ""}`);
+                    break;
+                }
+                default:
+                    throw new UnmappedFieldError(`realize: resource type ${reg.type} (${reg.name}) is not mapped`);
+            }
+        }
+    } catch (err) {
+        await teardown(created).catch(() => undefined);
+        throw err;
+    }
+    return realization;
+}
+
+/** Pulumi creates dependencies first; for this program that is network, volumes, images, containers. */
+function rank(reg: Registration): number {
+    return { [NETWORK]: 1, [VOLUME]: 1, [IMAGE]: 2, [CONTAINER]: 3 }[reg.type] ?? 0;
+}
+
+function labels(list: { label: string; value: string }[] | undefined): Record<string, string> {
+    return Object.fromEntries((list ?? []).map((l) => [l.label, l.value]));
+}
+
+async function teardown(created: Created[], opts: { images?: boolean } = {}): Promise<void> {
+    const errors: string[] = [];
+    const attempt = async (what: string, fn: () => Promise<unknown>) => {
+        try {
+            await fn();
+        } catch (e) {
+            const err = e as { statusCode?: number; message: string };
+            if (err.statusCode !== 404) errors.push(`${what}: ${err.message}`);
+        }
+    };
+    for (const c of [...created].reverse()) {
+        if (c.kind === "container") {
+            await attempt(`container ${c.name}`, () => docker.getContainer(c.id).remove({ force: false, v: false }).catch(async () => {
+                await docker.getContainer(c.id).stop({ t: c.stopSeconds ?? 10 }).catch(() => undefined);
+                await docker.getContainer(c.id).remove({ force: true });
+            }));
+        }
+    }
+    for (const c of created) if (c.kind === "network") await attempt(`network ${c.name}`, () => docker.getNetwork(c.id).remove());
+    for (const c of created) if (c.kind === "volume") await attempt(`volume ${c.name}`, () => docker.getVolume(c.name).remove());
+    if (opts.images) {
+        for (const c of [...created].reverse()) if (c.kind === "image") await attempt(`image ${c.name}`, () => docker.getImage(c.name).remove());
+    }
+    created.length = 0;
+    if (errors.length) throw new Error(`teardown left objects behind:\n${errors.join("\n")}`);
+}
