@@ -86,7 +86,8 @@ export function renderNginxConf(settings: NginxSettings): string {
             proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header X-Forwarded-Host $host;
-            proxy_connect_timeout 5s;
+            # The app is on the same host: a connect that takes longer means it is gone.
+            proxy_connect_timeout 2s;
             proxy_send_timeout ${s.proxyReadTimeoutSeconds}s;
             proxy_read_timeout ${s.proxyReadTimeoutSeconds}s;
             # Retry only where no request reached the app (connection refused/reset on connect).
@@ -146,7 +147,8 @@ http {
     tcp_nopush on;
     tcp_nodelay on;
     open_file_cache max=2000 inactive=60s;
-    open_file_cache_valid 30s;
+    # Short: the app's entry script replaces changed static files on every start.
+    open_file_cache_valid 5s;
     open_file_cache_errors on;
 
     # Slow or idle clients are cut off here; nginx buffers bodies so gunicorn workers are never held.
@@ -207,10 +209,13 @@ ${addHeaders}
             return 404;
         }
 
-        error_page 502 503 504 /lernmanager-unavailable.html;
+        # App unreachable (stopped, restarting, being replaced): a friendly page, 503 + Retry-After.
+        error_page 502 503 504 =503 /lernmanager-unavailable.html;
         location = /lernmanager-unavailable.html {
             internal;
             root /etc/nginx/lernmanager;
+            add_header Retry-After 10 always;
+            add_header Cache-Control "no-store" always;
         }
 ${loginLimit}
         location / {

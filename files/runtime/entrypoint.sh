@@ -12,8 +12,7 @@ if [ -n "${LM_INIT_HOOK:-}" ]; then
 fi
 
 if [ -d "$LM_APP_DIR/$LM_STATIC_PATH" ]; then
-    cp -R "$LM_APP_DIR/$LM_STATIC_PATH/." /srv/static/
-    echo "[lernmanager] static files copied from $LM_STATIC_PATH/ to the static volume"
+    python3 -OO "$LM_RUNTIME_DIR/lm_static.py" "$LM_APP_DIR/$LM_STATIC_PATH" /srv/static
 fi
 
 exec python3 -OO -m gunicorn --config "$LM_RUNTIME_DIR/gunicorn.conf.py" \

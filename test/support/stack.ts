@@ -36,7 +36,7 @@ export async function liveStack(stack: string, overrides: Record<string, string>
         app: () => realization.container(`${stack}-app`),
         nginx: () => realization.container(`${stack}-nginx`),
         exec: (container, cmd, opts = {}) => execIn(container, cmd, opts),
-        logs: async (container) => (await container.logs({ stdout: true, stderr: true })).toString("utf8"),
+        logs: (container) => containerLogs(container),
     };
     return self;
 }
@@ -60,4 +60,55 @@ export async function execIn(
     const code = info.ExitCode ?? -1;
     if (code !== 0 && !opts.allowFail) throw new Error(`${cmd.join(" ")} exited ${code}: ${output}`);
     return { code, output };
+}
+
+/** Processes of a container read from /proc (minimal images have no ps). */
+export interface Proc {
+    pid: number;
+    ppid: number;
+    uid: number;
+    threads: number;
+    cmd: string;
+}
+
+const PS = `
+import json, os
+out = []
+for pid in os.listdir("/proc"):
+    if not pid.isdigit():
+        continue
+    try:
+        cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\\0", b" ").decode().strip()
+        st = dict(l.split(":\\t", 1) for l in open(f"/proc/{pid}/status").read().splitlines() if ":\\t" in l)
+        out.append({"pid": int(pid), "ppid": int(st["PPid"]), "uid": int(st["Uid"].split()[0]), "threads": int(st["Threads"]), "cmd": cmd})
+    except OSError:
+        pass
+print(json.dumps(out))
+`;
+
+export async function processes(container: Docker.Container): Promise<Proc[]> {
+    const { output } = await execIn(container, ["python3", "-c", PS]);
+    return JSON.parse(output.trim().split("\n").pop()!);
+}
+
+/** gunicorn's master and its workers in the app container. */
+export async function gunicornProcesses(container: Docker.Container): Promise<{ master: Proc; workers: Proc[] }> {
+    const procs = (await processes(container)).filter((p) => p.cmd.includes("gunicorn"));
+    const pids = new Set(procs.map((p) => p.pid));
+    const masters = procs.filter((p) => !pids.has(p.ppid));
+    if (masters.length !== 1) throw new Error(`expected one gunicorn master, found ${JSON.stringify(procs)}`);
+    return { master: masters[0], workers: procs.filter((p) => p.ppid === masters[0].pid) };
+}
+
+/** stdout + stderr of a container as text (Docker's 8-byte frame headers removed). */
+export async function containerLogs(container: Docker.Container): Promise<string> {
+    const raw = (await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+    const parts: Buffer[] = [];
+    let i = 0;
+    while (i + 8 <= raw.length) {
+        const size = raw.readUInt32BE(i + 4);
+        parts.push(raw.subarray(i + 8, i + 8 + size));
+        i += 8 + size;
+    }
+    return Buffer.concat(parts).toString("utf8");
 }

@@ -75,7 +75,7 @@ describe("renderNginxConf", () => {
 
     test("has its own health endpoint and a friendly page for 502/503/504", () => {
         expect(location(conf, "= /nginx-health")).toContain("return 200");
-        expect(conf).toContain("error_page 502 503 504 /lernmanager-unavailable.html;");
+        expect(conf).toContain("error_page 502 503 504 =503 /lernmanager-unavailable.html;");
     });
 
     test("hardening: no version, no listings, no dotfiles, security headers only where the app set none", () => {

@@ -46,7 +46,7 @@ describe("files/ agrees with lib/layout.ts", () => {
     test("ports and paths", () => {
         expect(read(FILES_DIR, "nginx", "healthcheck.sh")).toContain(`/dev/tcp/127.0.0.1/${LAYOUT.nginxPort}`);
         expect(read(FILES_DIR, "runtime", "healthcheck.py")).toContain(`"127.0.0.1", ${LAYOUT.appPort}`);
-        expect(read(FILES_DIR, "runtime", "entrypoint.sh")).toContain(`${LAYOUT.staticDir}/`);
+        expect(read(FILES_DIR, "runtime", "entrypoint.sh")).toContain(` ${LAYOUT.staticDir}\n`);
         const appDockerfile = read(FILES_DIR, "app.Dockerfile");
         expect(appDockerfile).toContain(`USER ${LAYOUT.appUid}:${LAYOUT.appUid}`);
         expect(appDockerfile).toContain(LAYOUT.cacheDir);
