@@ -13,7 +13,12 @@ function dockerReachable() {
 }
 
 const tsJest = { "^.+\\.ts$": ["ts-jest", { diagnostics: { warnOnly: false }, isolatedModules: false }] };
-const common = { preset: undefined, testEnvironment: "node", transform: tsJest, moduleFileExtensions: ["ts", "js", "json"] };
+const common = {
+    preset: undefined,
+    testEnvironment: "node",
+    transform: tsJest,
+    moduleFileExtensions: ["ts", "js", "json"],
+};
 const projects = [{ ...common, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] }];
 
 const wantsE2e = !process.argv.some((a) => a === "unit");
@@ -21,7 +26,9 @@ if (wantsE2e) {
     if (dockerReachable()) {
         projects.push({ ...common, displayName: "e2e", testMatch: ["<rootDir>/test/e2e/**/*.test.ts"] });
     } else if (process.env.CI === "true") {
-        throw new Error("CI=true but no Docker engine answers `docker info`: .ci/run must start dockerd (scripts/test-env.sh).");
+        throw new Error(
+            "CI=true but no Docker engine answers `docker info`: .ci/run must start dockerd (scripts/test-env.sh).",
+        );
     } else {
         process.stderr.write(
             "\n!!! NO DOCKER ENGINE: the real-engine suite (test/e2e) is NOT RUN. Start one with `sudo scripts/test-env.sh up`. !!!\n\n",

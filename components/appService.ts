@@ -60,7 +60,11 @@ export class AppService extends pulumi.ComponentResource {
     constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lernmanager:app:AppService", name, {}, opts);
 
-        const secret = new random.RandomPassword(`${name}-secret-key`, { length: 64, special: false }, { parent: this });
+        const secret = new random.RandomPassword(
+            `${name}-secret-key`,
+            { length: 64, special: false },
+            { parent: this },
+        );
         this.secretKey = secret.result;
 
         const env: Record<string, string> = {

@@ -34,7 +34,11 @@ export class LernmanagerStack extends pulumi.ComponentResource {
         const { config, names } = args;
         const labels = [{ label: names.label, value: args.stack }];
 
-        this.storage = new Storage(`${name}-storage`, { names, stack: args.stack, protectData: config.protectData }, { parent: this });
+        this.storage = new Storage(
+            `${name}-storage`,
+            { names, stack: args.stack, protectData: config.protectData },
+            { parent: this },
+        );
 
         this.appImage = new AppImage(
             `${name}-image`,

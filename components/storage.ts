@@ -40,7 +40,10 @@ export class Storage extends pulumi.ComponentResource {
         const volume = (kind: keyof StackNames["volumes"], options: pulumi.CustomResourceOptions) =>
             new docker.Volume(
                 `${name}-${kind}`,
-                { name: args.names.volumes[kind], labels: [...labels, { label: "dev.lernmanager.volume", value: kind }] },
+                {
+                    name: args.names.volumes[kind],
+                    labels: [...labels, { label: "dev.lernmanager.volume", value: kind }],
+                },
                 options,
             );
         this.data = volume("data", kept);

@@ -260,7 +260,9 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
                     fix(key, String(CONFIG_KEYS[key].default)),
             );
         } else if (m[1] === "latest") {
-            problems.push(`${show(key)}: "latest" floats; pin a version tag. ${fix(key, String(CONFIG_KEYS[key].default))}`);
+            problems.push(
+                `${show(key)}: "latest" floats; pin a version tag. ${fix(key, String(CONFIG_KEYS[key].default))}`,
+            );
         }
         return v;
     };
@@ -348,7 +350,9 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
 
     const createdAt = str("createdAt");
     if (createdAt && Number.isNaN(Date.parse(createdAt))) {
-        problems.push(`${show("createdAt")}: must be an ISO 8601 time (set by \`npm run school\`). Fix: \`pulumi config rm createdAt\``);
+        problems.push(
+            `${show("createdAt")}: must be an ISO 8601 time (set by \`npm run school\`). Fix: \`pulumi config rm createdAt\``,
+        );
     }
 
     const appEnv = parseEnv(given.get("appEnv"), `${ns}appEnv`, problems);
@@ -410,7 +414,9 @@ function parseEnv(value: string | undefined, key: string, problems: string[]): R
         }
         const name = entry.slice(0, entry.indexOf("="));
         if (!ENV_NAME_RE.test(name)) {
-            problems.push(`${where}: ${name} is not a valid environment variable name (letters, digits, _). ${fixText}`);
+            problems.push(
+                `${where}: ${name} is not a valid environment variable name (letters, digits, _). ${fixText}`,
+            );
         } else if (RESERVED_ENV.includes(name) || name.startsWith("LM_")) {
             problems.push(
                 `${where}: ${name} is set by the stack itself and cannot be overridden ` +

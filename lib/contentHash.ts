@@ -3,7 +3,15 @@ import * as fs from "fs";
 import * as path from "path";
 
 /** Folders and files that never enter an image and never change its tag. */
-const ALWAYS_SKIPPED = new Set([".git", "node_modules", "__pycache__", ".venv", "venv", ".pytest_cache", ".mypy_cache"]);
+const ALWAYS_SKIPPED = new Set([
+    ".git",
+    "node_modules",
+    "__pycache__",
+    ".venv",
+    "venv",
+    ".pytest_cache",
+    ".mypy_cache",
+]);
 
 /**
  * A short, stable hash of a folder's files (relative paths, modes and contents, sorted), used as

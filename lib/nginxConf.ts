@@ -54,13 +54,15 @@ export const SECURITY_HEADERS = {
 export function renderNginxConf(settings: NginxSettings): string {
     const s = { ...NGINX_DEFAULTS, ...settings };
     const prefixRe = /^\/([A-Za-z0-9_-]+\/)+$/;
-    if (!prefixRe.test(s.staticUrl)) throw new Error(`renderNginxConf: staticUrl ${s.staticUrl} must look like /static/`);
+    if (!prefixRe.test(s.staticUrl))
+        throw new Error(`renderNginxConf: staticUrl ${s.staticUrl} must look like /static/`);
     if (!prefixRe.test(s.downloadsPrefix)) {
         throw new Error(`renderNginxConf: downloadsPrefix ${s.downloadsPrefix} must look like /protected-files/`);
     }
     if (!/^\/[A-Za-z0-9_./-]*$/.test(s.loginPath)) throw new Error(`renderNginxConf: bad loginPath ${s.loginPath}`);
     for (const key of ["uploadLimitMb", "proxyReadTimeoutSeconds", "resolverValidSeconds", "gzipLevel"] as const) {
-        if (!Number.isInteger(s[key]) || s[key] < 1) throw new Error(`renderNginxConf: ${key} must be a positive whole number`);
+        if (!Number.isInteger(s[key]) || s[key] < 1)
+            throw new Error(`renderNginxConf: ${key} must be a positive whole number`);
     }
     if (s.gzipLevel > 9) throw new Error("renderNginxConf: gzipLevel must be 1-9");
     if (!Number.isInteger(s.loginRatePerMinute) || s.loginRatePerMinute < 0) {

@@ -58,21 +58,28 @@ describe("health and start order", () => {
 });
 
 describe("static files come from nginx", () => {
-    test.each(["/static/css/app.css", "/static/js/app.js"])("%s: served by nginx, cached 30 days, never reaching gunicorn", async (path) => {
-        await newAppLogLines();
-        const res = await request(s.port, path);
-        expect(res.status).toBe(200);
-        expect(res.body.length).toBeGreaterThan(20000);
-        expect(res.headers["cache-control"]).toBe("max-age=2592000");
-        const expires = Date.parse(String(res.headers.expires));
-        expect(Math.abs(expires - (Date.now() + 30 * 86400 * 1000))).toBeLessThan(120000);
-        // A dynamic page does reach gunicorn's access log, the static file does not.
-        await request(s.port, "/login");
-        const lines = await eventually(10, async () => (await newAppLogLines()).some((l) => l.includes("GET /login")), "gunicorn logged /login");
-        expect(lines).toBeGreaterThanOrEqual(0);
-        const log = await s.logs(s.app());
-        expect(log).not.toContain(`GET ${path}`);
-    });
+    test.each(["/static/css/app.css", "/static/js/app.js"])(
+        "%s: served by nginx, cached 30 days, never reaching gunicorn",
+        async (path) => {
+            await newAppLogLines();
+            const res = await request(s.port, path);
+            expect(res.status).toBe(200);
+            expect(res.body.length).toBeGreaterThan(20000);
+            expect(res.headers["cache-control"]).toBe("max-age=2592000");
+            const expires = Date.parse(String(res.headers.expires));
+            expect(Math.abs(expires - (Date.now() + 30 * 86400 * 1000))).toBeLessThan(120000);
+            // A dynamic page does reach gunicorn's access log, the static file does not.
+            await request(s.port, "/login");
+            const lines = await eventually(
+                10,
+                async () => (await newAppLogLines()).some((l) => l.includes("GET /login")),
+                "gunicorn logged /login",
+            );
+            expect(lines).toBeGreaterThanOrEqual(0);
+            const log = await s.logs(s.app());
+            expect(log).not.toContain(`GET ${path}`);
+        },
+    );
 
     test("dotfiles and directory listings are refused", async () => {
         expect((await request(s.port, "/static/")).status).toBe(403);
@@ -116,7 +123,11 @@ describe("gunicorn behind nginx", () => {
         const res = await request(s.port, "/login");
         expect(res.status).toBe(200);
         expect(res.text()).toContain("/static/css/app.css");
-        await eventually(10, async () => (await newAppLogLines()).some((l) => /GET \/login .* 200 .*rt_us=\d+/.test(l)), "access log with request time");
+        await eventually(
+            10,
+            async () => (await newAppLogLines()).some((l) => /GET \/login .* 200 .*rt_us=\d+/.test(l)),
+            "access log with request time",
+        );
     });
 
     test("the container runs 4 workers x 2 threads, as the non-root user", async () => {
@@ -148,7 +159,13 @@ describe("gunicorn behind nginx", () => {
             ].join("\n"),
         ]);
         expect(JSON.parse(check.output)).toEqual({ app: true, "dist-packages": true, jinja2: true, stdlib: true });
-        const verbose = await s.exec(s.app(), ["python3", "-OO", "-v", "-c", "import flask, werkzeug, jinja2, sqlite3, json, reportlab.platypus"]);
+        const verbose = await s.exec(s.app(), [
+            "python3",
+            "-OO",
+            "-v",
+            "-c",
+            "import flask, werkzeug, jinja2, sqlite3, json, reportlab.platypus",
+        ]);
         const fromPyc = verbose.output.split("\n").filter((l) => /^# code object from '.*\.opt-2\.pyc'$/.test(l));
         expect(fromPyc.length).toBeGreaterThan(100);
         expect(verbose.output).not.toMatch(/bytecode is stale|could not create|code object from '[^']*\.py'/);
@@ -176,7 +193,9 @@ describe("client IP", () => {
     test("forged X-Forwarded-For / X-Real-IP have no effect: the app sees the real peer", async () => {
         const honest = (await request(s.port, "/whoami")).json();
         const forged = (
-            await request(s.port, "/whoami", { headers: { "X-Forwarded-For": "6.6.6.6, 127.0.0.1", "X-Real-IP": "127.0.0.1" } })
+            await request(s.port, "/whoami", {
+                headers: { "X-Forwarded-For": "6.6.6.6, 127.0.0.1", "X-Real-IP": "127.0.0.1" },
+            })
         ).json();
         // Through docker's port proxy the peer nginx sees is the network's gateway.
         expect(honest.remote_addr).toBe(gateway);
@@ -186,7 +205,9 @@ describe("client IP", () => {
     });
 
     test("a client-IP gated route refuses a forged loopback address", async () => {
-        const res = await request(s.port, "/admin/maintenance", { headers: { "X-Real-IP": "127.0.0.1", "X-Forwarded-For": "127.0.0.1" } });
+        const res = await request(s.port, "/admin/maintenance", {
+            headers: { "X-Real-IP": "127.0.0.1", "X-Forwarded-For": "127.0.0.1" },
+        });
         expect(res.status).toBe(403);
         expect(res.json().client_ip).toBe(gateway);
         // Inside the app container (loopback, no nginx) the same route is open: the gate works on the IP.
@@ -203,17 +224,25 @@ describe("uploads and downloads", () => {
     const limit = 64 * 1024 * 1024;
     function multipart(totalBytes: number, filename: string): { body: Buffer; type: string } {
         const boundary = "lmboundary7f3a";
-        const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+        const head = Buffer.from(
+            `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+        );
         const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
         const fill = Buffer.alloc(totalBytes - head.length - tail.length, 0x61);
         return { body: Buffer.concat([head, fill, tail]), type: `multipart/form-data; boundary=${boundary}` };
     }
-    const uploadLines = async () => (await s.logs(s.app())).split("\n").filter((l) => l.includes("POST /upload")).length;
+    const uploadLines = async () =>
+        (await s.logs(s.app())).split("\n").filter((l) => l.includes("POST /upload")).length;
 
     test("a body exactly at the 64 MiB limit is accepted", async () => {
         const { body, type } = multipart(limit, "at-limit.bin");
         expect(body.length).toBe(limit);
-        const res = await request(s.port, "/upload", { method: "POST", headers: { "Content-Type": type, "Content-Length": body.length }, body, timeoutMs: 120000 });
+        const res = await request(s.port, "/upload", {
+            method: "POST",
+            headers: { "Content-Type": type, "Content-Length": body.length },
+            body,
+            timeoutMs: 120000,
+        });
         expect(res.status).toBe(200);
         // The file is the body minus the multipart framing.
         expect(res.json().size).toBeGreaterThan(limit - 300);
@@ -222,9 +251,12 @@ describe("uploads and downloads", () => {
     test("one byte over gets 413 from nginx and nothing reaches the app", async () => {
         const before = await uploadLines();
         const { body, type } = multipart(limit + 1, "over-limit.bin");
-        const res = await request(s.port, "/upload", { method: "POST", headers: { "Content-Type": type, "Content-Length": body.length }, body, timeoutMs: 120000 }).catch(
-            (e: Error) => ({ status: -1, text: () => e.message }),
-        );
+        const res = await request(s.port, "/upload", {
+            method: "POST",
+            headers: { "Content-Type": type, "Content-Length": body.length },
+            body,
+            timeoutMs: 120000,
+        }).catch((e: Error) => ({ status: -1, text: () => e.message }));
         expect(res.status).toBe(413);
         await new Promise((r) => setTimeout(r, 1000));
         expect(await uploadLines()).toBe(before);
@@ -234,11 +266,17 @@ describe("uploads and downloads", () => {
         const content = Buffer.from(`Arbeitsblatt ${Date.now()}\n`.repeat(200));
         const boundary = "b0undary";
         const body = Buffer.concat([
-            Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="blatt.txt"\r\nContent-Type: text/plain\r\n\r\n`),
+            Buffer.from(
+                `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="blatt.txt"\r\nContent-Type: text/plain\r\n\r\n`,
+            ),
             content,
             Buffer.from(`\r\n--${boundary}--\r\n`),
         ]);
-        const up = await request(s.port, "/upload", { method: "POST", headers: { "Content-Type": `multipart/form-data; boundary=${boundary}` }, body });
+        const up = await request(s.port, "/upload", {
+            method: "POST",
+            headers: { "Content-Type": `multipart/form-data; boundary=${boundary}` },
+            body,
+        });
         expect(up.status).toBe(200);
         const down = await request(s.port, "/files/blatt.txt");
         expect(down.status).toBe(200);
@@ -255,7 +293,9 @@ describe("secrets", () => {
         const env = (await s.app().inspect()).Config.Env;
         expect(env).toContain(`SECRET_KEY=${s.secretKey}`);
         const fingerprint = createHash("sha256").update(s.secretKey).digest("hex").slice(0, 16);
-        const answers = await Promise.all(Array.from({ length: 40 }, () => request(s.port, "/whoami").then((r) => r.json())));
+        const answers = await Promise.all(
+            Array.from({ length: 40 }, () => request(s.port, "/whoami").then((r) => r.json())),
+        );
         const pids = new Set(answers.map((a) => a.pid));
         expect(pids.size).toBeGreaterThanOrEqual(2);
         expect(new Set(answers.map((a) => a.secret_fingerprint))).toEqual(new Set([fingerprint]));
@@ -272,14 +312,20 @@ describe("the app goes away and comes back", () => {
         expect(res.status).toBe(503);
         expect(res.headers["retry-after"]).toBe("10");
         expect(res.text()).toContain("Lernmanager ist gleich wieder da");
-        const check = await s.exec(s.nginx(), ["/bin/bash", "/etc/nginx/lernmanager/healthcheck.sh"], { allowFail: true });
+        const check = await s.exec(s.nginx(), ["/bin/bash", "/etc/nginx/lernmanager/healthcheck.sh"], {
+            allowFail: true,
+        });
         expect(check.code).toBe(1);
         expect(check.output).toContain("app through nginx");
         // nginx itself is fine and keeps running.
         expect((await request(s.port, "/nginx-health")).status).toBe(200);
 
         await s.app().start();
-        const seconds = await eventually(60, async () => (await request(s.port, "/login")).status === 200, "app back through nginx");
+        const seconds = await eventually(
+            60,
+            async () => (await request(s.port, "/login")).status === 200,
+            "app back through nginx",
+        );
         console.log(`app back through nginx after ${seconds.toFixed(1)} s`);
         const nginxAfter = await s.nginx().inspect();
         expect(nginxAfter.State.StartedAt).toBe(nginxBefore.State.StartedAt);

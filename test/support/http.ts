@@ -21,7 +21,15 @@ export interface RequestOptions {
 export function request(port: number, path: string, opts: RequestOptions = {}): Promise<Response> {
     return new Promise((resolve, reject) => {
         const req = http.request(
-            { host: "127.0.0.1", port, path, method: opts.method ?? "GET", headers: opts.headers, agent: false, timeout: opts.timeoutMs ?? 30000 },
+            {
+                host: "127.0.0.1",
+                port,
+                path,
+                method: opts.method ?? "GET",
+                headers: opts.headers,
+                agent: false,
+                timeout: opts.timeoutMs ?? 30000,
+            },
             (res) => {
                 const chunks: Buffer[] = [];
                 res.on("data", (c: Buffer) => chunks.push(c));

@@ -46,7 +46,11 @@ export interface RunOptions {
     readonly secretKey?: string;
 }
 
-const TYPES_WITH_NAMES = new Set(["docker:index/network:Network", "docker:index/volume:Volume", "docker:index/container:Container"]);
+const TYPES_WITH_NAMES = new Set([
+    "docker:index/network:Network",
+    "docker:index/volume:Volume",
+    "docker:index/container:Container",
+]);
 
 /**
  * Runs the program (lib/program.ts `main`) under Pulumi's mocks with the given config
@@ -57,14 +61,26 @@ export async function runProgram(config: Record<string, string>, options: RunOpt
     const project = options.project ?? "lernmanager";
     const stack = options.stack ?? "test";
     const imageId = options.imageId ?? ((name: string) => name);
-    const registered: { type: string; name: string; inputs: Record<string, any>; secretInputs: string[]; custom: boolean }[] = [];
+    const registered: {
+        type: string;
+        name: string;
+        inputs: Record<string, any>;
+        secretInputs: string[];
+        custom: boolean;
+    }[] = [];
     const seen = new Map<string, { opts: Registration["opts"]; rawProps: Record<string, unknown> }>();
 
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
                 const { inputs, secrets } = unwrapSecrets(args.inputs);
-                registered.push({ type: args.type, name: args.name, inputs, secretInputs: secrets, custom: args.custom !== false });
+                registered.push({
+                    type: args.type,
+                    name: args.name,
+                    inputs,
+                    secretInputs: secrets,
+                    custom: args.custom !== false,
+                });
                 const state: Record<string, unknown> = { ...inputs };
                 if (args.type === "docker:index/image:Image") {
                     state.repoDigest = imageId(inputs.imageName);
@@ -74,7 +90,8 @@ export async function runProgram(config: Record<string, string>, options: RunOpt
                     state.name = `${args.name}-a1b2c3d`;
                 }
                 if (args.type === "random:index/randomPassword:RandomPassword") {
-                    state.result = options.secretKey ?? "mock-secret-key-0123456789abcdef0123456789abcdef0123456789abcdef01234567";
+                    state.result =
+                        options.secretKey ?? "mock-secret-key-0123456789abcdef0123456789abcdef0123456789abcdef01234567";
                 }
                 return { id: `${args.name}-id`, state };
             },
@@ -145,7 +162,9 @@ export async function runProgram(config: Record<string, string>, options: RunOpt
         named: (suffix) => {
             const found = registrations.filter((r) => r.custom && r.name.endsWith(suffix));
             if (found.length !== 1) {
-                throw new Error(`expected one resource named *${suffix}, found ${found.map((f) => f.name).join(", ") || "none"}`);
+                throw new Error(
+                    `expected one resource named *${suffix}, found ${found.map((f) => f.name).join(", ") || "none"}`,
+                );
             }
             return found[0];
         },

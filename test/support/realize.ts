@@ -64,8 +64,26 @@ const VOLUME_FIELDS = new Set(["name", "labels"]);
 const IMAGE_FIELDS = new Set(["imageName", "skipPush", "build", "buildOnPreview"]);
 const BUILD_FIELDS = new Set(["context", "dockerfile", "args", "builderVersion"]);
 const CONTAINER_FIELDS = new Set([
-    "name", "image", "envs", "labels", "networksAdvanced", "ports", "mounts", "readOnly", "tmpfs", "init", "restart",
-    "healthcheck", "capabilities", "securityOpts", "memory", "ulimits", "logDriver", "logOpts", "wait", "waitTimeout",
+    "name",
+    "image",
+    "envs",
+    "labels",
+    "networksAdvanced",
+    "ports",
+    "mounts",
+    "readOnly",
+    "tmpfs",
+    "init",
+    "restart",
+    "healthcheck",
+    "capabilities",
+    "securityOpts",
+    "memory",
+    "ulimits",
+    "logDriver",
+    "logOpts",
+    "wait",
+    "waitTimeout",
     "destroyGraceSeconds",
 ]);
 const HEALTH_FIELDS = new Set(["tests", "interval", "timeout", "retries", "startPeriod"]);
@@ -78,7 +96,9 @@ export class UnmappedFieldError extends Error {}
 function checkFields(what: string, value: Record<string, unknown>, known: Set<string>) {
     for (const key of Object.keys(value)) {
         if (value[key] !== undefined && !known.has(key)) {
-            throw new UnmappedFieldError(`realize: ${what} has field "${key}" that the test helper does not map to the Engine API; map it in test/support/realize.ts`);
+            throw new UnmappedFieldError(
+                `realize: ${what} has field "${key}" that the test helper does not map to the Engine API; map it in test/support/realize.ts`,
+            );
         }
     }
 }
@@ -178,17 +198,30 @@ export async function buildImage(reg: Registration, log: (l: string) => void): P
     checkFields(`Image ${reg.name}`, reg.inputs, IMAGE_FIELDS);
     const b = reg.inputs.build as Record<string, any>;
     checkFields(`Image ${reg.name} build`, b, BUILD_FIELDS);
-    if (reg.inputs.skipPush !== true) throw new UnmappedFieldError(`realize: Image ${reg.name} would push; pushing is not mapped`);
-    if (b.builderVersion !== "BuilderV1") throw new UnmappedFieldError(`realize: builderVersion ${b.builderVersion} is not mapped (only BuilderV1)`);
+    if (reg.inputs.skipPush !== true)
+        throw new UnmappedFieldError(`realize: Image ${reg.name} would push; pushing is not mapped`);
+    if (b.builderVersion !== "BuilderV1")
+        throw new UnmappedFieldError(`realize: builderVersion ${b.builderVersion} is not mapped (only BuilderV1)`);
 
     // Context as the Docker CLI sends it: the folder minus .dockerignore, plus a dockerfile from outside.
     const staging = fs.mkdtempSync(path.join(os.tmpdir(), "lm-ctx-"));
     try {
         const ignore = path.join(b.context, ".dockerignore");
         const excludes = fs.existsSync(ignore)
-            ? fs.readFileSync(ignore, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"))
+            ? fs
+                  .readFileSync(ignore, "utf8")
+                  .split("\n")
+                  .map((l) => l.trim())
+                  .filter((l) => l && !l.startsWith("#"))
             : [];
-        const args = ["-C", b.context, ...excludes.map((e) => `--exclude=./${e.replace(/^\.?\//, "").replace(/\/$/, "")}`), "-cf", "-", "."];
+        const args = [
+            "-C",
+            b.context,
+            ...excludes.map((e) => `--exclude=./${e.replace(/^\.?\//, "").replace(/\/$/, "")}`),
+            "-cf",
+            "-",
+            ".",
+        ];
         const packed = spawnSync("tar", args, { maxBuffer: 1 << 30 });
         if (packed.status !== 0) throw new Error(`tar failed: ${packed.stderr}`);
         const unpacked = spawnSync("tar", ["-C", staging, "-xf", "-"], { input: packed.stdout });
@@ -199,22 +232,34 @@ export async function buildImage(reg: Registration, log: (l: string) => void): P
             fs.copyFileSync(b.dockerfile, path.join(staging, dockerfile));
         }
         const tar = spawnSync("tar", ["-C", staging, "-cf", "-", "."], { maxBuffer: 1 << 30 });
-        const stream = await docker.buildImage(tar.stdout as unknown as NodeJS.ReadableStream, {
-            t: reg.inputs.imageName,
-            dockerfile,
-            buildargs: b.args ?? {},
-            version: "1",
-            rm: true,
-            forcerm: true,
-        } as Docker.ImageBuildOptions);
+        const stream = await docker.buildImage(
+            tar.stdout as unknown as NodeJS.ReadableStream,
+            {
+                t: reg.inputs.imageName,
+                dockerfile,
+                buildargs: b.args ?? {},
+                version: "1",
+                rm: true,
+                forcerm: true,
+            } as Docker.ImageBuildOptions,
+        );
         const lines: string[] = [];
         await new Promise<void>((resolve, reject) =>
-            docker.modem.followProgress(stream, (err: Error | null, out: any[]) => {
-                if (err) return reject(err);
-                const failed = out.find((o) => o.error);
-                if (failed) return reject(new Error(`build of ${reg.inputs.imageName} failed: ${failed.error}\n${lines.slice(-40).join("")}`));
-                resolve();
-            }, (event: any) => event.stream && lines.push(event.stream)),
+            docker.modem.followProgress(
+                stream,
+                (err: Error | null, out: any[]) => {
+                    if (err) return reject(err);
+                    const failed = out.find((o) => o.error);
+                    if (failed)
+                        return reject(
+                            new Error(
+                                `build of ${reg.inputs.imageName} failed: ${failed.error}\n${lines.slice(-40).join("")}`,
+                            ),
+                        );
+                    resolve();
+                },
+                (event: any) => event.stream && lines.push(event.stream),
+            ),
         );
         const info = await docker.getImage(reg.inputs.imageName).inspect();
         log(`built ${reg.inputs.imageName} (${info.Id.slice(7, 19)})`);
@@ -237,7 +282,9 @@ export async function waitHealthy(container: Docker.Container, timeoutSeconds: n
         await new Promise((r) => setTimeout(r, 250));
     }
     const logs = (await container.logs({ stdout: true, stderr: true, tail: 40 })).toString("utf8");
-    throw new Error(`container ${container.id.slice(0, 12)} was not healthy within ${timeoutSeconds} s (${last}); last logs:\n${logs}`);
+    throw new Error(
+        `container ${container.id.slice(0, 12)} was not healthy within ${timeoutSeconds} s (${last}); last logs:\n${logs}`,
+    );
 }
 
 /** Creates what the registrations declare, in Pulumi's order. */
@@ -338,16 +385,27 @@ async function teardown(created: Created[], opts: { images?: boolean } = {}): Pr
     };
     for (const c of [...created].reverse()) {
         if (c.kind === "container") {
-            await attempt(`container ${c.name}`, () => docker.getContainer(c.id).remove({ force: false, v: false }).catch(async () => {
-                await docker.getContainer(c.id).stop({ t: c.stopSeconds ?? 10 }).catch(() => undefined);
-                await docker.getContainer(c.id).remove({ force: true });
-            }));
+            await attempt(`container ${c.name}`, () =>
+                docker
+                    .getContainer(c.id)
+                    .remove({ force: false, v: false })
+                    .catch(async () => {
+                        await docker
+                            .getContainer(c.id)
+                            .stop({ t: c.stopSeconds ?? 10 })
+                            .catch(() => undefined);
+                        await docker.getContainer(c.id).remove({ force: true });
+                    }),
+            );
         }
     }
-    for (const c of created) if (c.kind === "network") await attempt(`network ${c.name}`, () => docker.getNetwork(c.id).remove());
-    for (const c of created) if (c.kind === "volume") await attempt(`volume ${c.name}`, () => docker.getVolume(c.name).remove());
+    for (const c of created)
+        if (c.kind === "network") await attempt(`network ${c.name}`, () => docker.getNetwork(c.id).remove());
+    for (const c of created)
+        if (c.kind === "volume") await attempt(`volume ${c.name}`, () => docker.getVolume(c.name).remove());
     if (opts.images) {
-        for (const c of [...created].reverse()) if (c.kind === "image") await attempt(`image ${c.name}`, () => docker.getImage(c.name).remove());
+        for (const c of [...created].reverse())
+            if (c.kind === "image") await attempt(`image ${c.name}`, () => docker.getImage(c.name).remove());
     }
     created.length = 0;
     if (errors.length) throw new Error(`teardown left objects behind:\n${errors.join("\n")}`);

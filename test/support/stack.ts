@@ -14,7 +14,11 @@ export interface LiveStack {
     app(): Docker.Container;
     nginx(): Docker.Container;
     /** Output of a command run inside a container (throws on a non-zero exit unless allowed). */
-    exec(container: Docker.Container, cmd: string[], opts?: { allowFail?: boolean; user?: string }): Promise<{ code: number; output: string }>;
+    exec(
+        container: Docker.Container,
+        cmd: string[],
+        opts?: { allowFail?: boolean; user?: string },
+    ): Promise<{ code: number; output: string }>;
     logs(container: Docker.Container): Promise<string>;
 }
 
@@ -22,10 +26,17 @@ export interface LiveStack {
  * Declares a stack under Pulumi's mocks with a test config (offline base images, a free
  * 127.0.0.1 port) and realizes it on the local Docker engine.
  */
-export async function liveStack(stack: string, overrides: Record<string, string> = {}, secretKey?: string): Promise<LiveStack> {
+export async function liveStack(
+    stack: string,
+    overrides: Record<string, string> = {},
+    secretKey?: string,
+): Promise<LiveStack> {
     const port = Number(overrides["lernmanager:port"] ?? (await freePort()));
     const key = secretKey ?? randomBytes(32).toString("hex");
-    const run = await runProgram(testConfig({ "lernmanager:port": String(port), ...overrides }), { stack, secretKey: key });
+    const run = await runProgram(testConfig({ "lernmanager:port": String(port), ...overrides }), {
+        stack,
+        secretKey: key,
+    });
     const realization = await realize(run.registrations, { log: (l) => process.stdout.write(`    [${stack}] ${l}\n`) });
     const self: LiveStack = {
         stack,

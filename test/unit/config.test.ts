@@ -40,32 +40,96 @@ describe("loadConfig: defaults", () => {
 
 describe("loadConfig: every bad value names the key, the value and the fix", () => {
     const cases: [string, Record<string, string>, RegExp][] = [
-        ["zero workers", { workers: "0" }, /lernmanager:workers = "0".*whole number from 1 to 64.*pulumi config set workers 4/],
+        [
+            "zero workers",
+            { workers: "0" },
+            /lernmanager:workers = "0".*whole number from 1 to 64.*pulumi config set workers 4/,
+        ],
         ["negative workers", { workers: "-2" }, /lernmanager:workers = "-2".*from 1 to 64/],
         ["fractional threads", { threads: "1.5" }, /lernmanager:threads = "1.5".*whole number/],
         ["port 0", { port: "0" }, /lernmanager:port = "0".*from 1 to 65535.*pulumi config set port 8080/],
         ["port 70000", { port: "70000" }, /lernmanager:port = "70000".*from 1 to 65535/],
         ["port not a number", { port: "http" }, /lernmanager:port = "http"/],
-        ["missing app folder", { appSource: "no/such/app" }, /lernmanager:appSource = "no\/such\/app": no such folder.*Fix:/],
-        ["malformed WSGI target", { wsgiApp: "app.app" }, /lernmanager:wsgiApp = "app.app": must look like module:attribute.*Fix/],
+        [
+            "missing app folder",
+            { appSource: "no/such/app" },
+            /lernmanager:appSource = "no\/such\/app": no such folder.*Fix:/,
+        ],
+        [
+            "malformed WSGI target",
+            { wsgiApp: "app.app" },
+            /lernmanager:wsgiApp = "app.app": must look like module:attribute.*Fix/,
+        ],
         ["WSGI target with spaces", { wsgiApp: "my app:app" }, /lernmanager:wsgiApp = "my app:app"/],
-        ["WSGI module not in the app", { wsgiApp: "nosuchmodule:app" }, /lernmanager:wsgiApp = "nosuchmodule:app": module nosuchmodule is not in/],
-        ["init hook module not in the app", { initHook: "setup:init" }, /lernmanager:initHook = "setup:init": module setup is not in/],
-        ["unknown key", { wokers: "4" }, /lernmanager:wokers is not a known key.*did you mean lernmanager:workers\?.*pulumi config rm wokers/],
-        ["path escaping the app", { dataPath: "../data" }, /lernmanager:dataPath = "..\/data": must be a relative folder inside the app/],
+        [
+            "WSGI module not in the app",
+            { wsgiApp: "nosuchmodule:app" },
+            /lernmanager:wsgiApp = "nosuchmodule:app": module nosuchmodule is not in/,
+        ],
+        [
+            "init hook module not in the app",
+            { initHook: "setup:init" },
+            /lernmanager:initHook = "setup:init": module setup is not in/,
+        ],
+        [
+            "unknown key",
+            { wokers: "4" },
+            /lernmanager:wokers is not a known key.*did you mean lernmanager:workers\?.*pulumi config rm wokers/,
+        ],
+        [
+            "path escaping the app",
+            { dataPath: "../data" },
+            /lernmanager:dataPath = "..\/data": must be a relative folder inside the app/,
+        ],
         ["absolute path", { uploadsPath: "/srv/uploads" }, /lernmanager:uploadsPath = "\/srv\/uploads"/],
-        ["overlapping volumes", { uploadsPath: "data/uploads" }, /lernmanager:dataPath = "data" and lernmanager:uploadsPath = "data\/uploads" overlap/],
-        ["static URL without slashes", { staticUrl: "static" }, /lernmanager:staticUrl = "static": must be a URL path that starts and ends with \//],
-        ["same static and download prefixes", { downloadsPrefix: "/static/" }, /lernmanager:downloadsPrefix = "\/static\/" equals staticUrl/],
-        ["bad bind address", { bindAddress: "localhost" }, /lernmanager:bindAddress = "localhost": must be an IPv4 address/],
-        ["floating image", { pythonImage: "python:latest" }, /lernmanager:pythonImage = "python:latest": "latest" floats/],
-        ["untagged image", { nginxImage: "nginx" }, /lernmanager:nginxImage = "nginx": must be an image reference with a pinned tag/],
+        [
+            "overlapping volumes",
+            { uploadsPath: "data/uploads" },
+            /lernmanager:dataPath = "data" and lernmanager:uploadsPath = "data\/uploads" overlap/,
+        ],
+        [
+            "static URL without slashes",
+            { staticUrl: "static" },
+            /lernmanager:staticUrl = "static": must be a URL path that starts and ends with \//,
+        ],
+        [
+            "same static and download prefixes",
+            { downloadsPrefix: "/static/" },
+            /lernmanager:downloadsPrefix = "\/static\/" equals staticUrl/,
+        ],
+        [
+            "bad bind address",
+            { bindAddress: "localhost" },
+            /lernmanager:bindAddress = "localhost": must be an IPv4 address/,
+        ],
+        [
+            "floating image",
+            { pythonImage: "python:latest" },
+            /lernmanager:pythonImage = "python:latest": "latest" floats/,
+        ],
+        [
+            "untagged image",
+            { nginxImage: "nginx" },
+            /lernmanager:nginxImage = "nginx": must be an image reference with a pinned tag/,
+        ],
         ["boolean typo", { protectData: "yes" }, /lernmanager:protectData = "yes": must be true or false/],
         ["upload limit 0", { uploadLimitMb: "0" }, /lernmanager:uploadLimitMb = "0"/],
         ["appEnv not a list", { appEnv: '{"A":"1"}' }, /lernmanager:appEnv = .*must be a list of NAME=value strings/],
-        ["appEnv overriding SECRET_KEY", { appEnv: '["SECRET_KEY=abc"]' }, /lernmanager:appEnv\[0\] = "SECRET_KEY=abc": SECRET_KEY is set by the stack itself/],
-        ["appEnv bad name", { appEnv: '["1X=2"]' }, /lernmanager:appEnv\[0\] = "1X=2": 1X is not a valid environment variable name/],
-        ["database file with a folder", { databaseFile: "sub/x.db" }, /lernmanager:databaseFile = "sub\/x.db": must be a file name/],
+        [
+            "appEnv overriding SECRET_KEY",
+            { appEnv: '["SECRET_KEY=abc"]' },
+            /lernmanager:appEnv\[0\] = "SECRET_KEY=abc": SECRET_KEY is set by the stack itself/,
+        ],
+        [
+            "appEnv bad name",
+            { appEnv: '["1X=2"]' },
+            /lernmanager:appEnv\[0\] = "1X=2": 1X is not a valid environment variable name/,
+        ],
+        [
+            "database file with a folder",
+            { databaseFile: "sub/x.db" },
+            /lernmanager:databaseFile = "sub\/x.db": must be a file name/,
+        ],
     ];
     test.each(cases)("%s", (_what, values, message) => {
         expect(() => load(values)).toThrow(ConfigError);

@@ -5,7 +5,12 @@ describe("physical names", () => {
         const n = stackNames("lernmanager", "dev");
         expect(n.prefix).toBe("lernmanager-dev");
         expect(n.network).toBe("lernmanager-dev-net");
-        expect(Object.values(n.volumes)).toEqual(["lernmanager-dev-data", "lernmanager-dev-uploads", "lernmanager-dev-static", "lernmanager-dev-cache"]);
+        expect(Object.values(n.volumes)).toEqual([
+            "lernmanager-dev-data",
+            "lernmanager-dev-uploads",
+            "lernmanager-dev-static",
+            "lernmanager-dev-cache",
+        ]);
         expect(n.nginxContainer).toBe("lernmanager-dev-nginx");
     });
 

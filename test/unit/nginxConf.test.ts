@@ -36,7 +36,13 @@ describe("renderNginxConf", () => {
     test("compresses HTML, CSS, both JavaScript types, JSON and SVG", () => {
         expect(conf).toMatch(/^\s*gzip on;/m);
         const types = /gzip_types ([^;]+);/.exec(conf)![1].split(" ");
-        for (const t of ["text/css", "application/javascript", "text/javascript", "application/json", "image/svg+xml"]) {
+        for (const t of [
+            "text/css",
+            "application/javascript",
+            "text/javascript",
+            "application/json",
+            "image/svg+xml",
+        ]) {
             expect(types).toContain(t);
         }
         // text/html is always compressed once gzip is on; listing it again makes nginx warn.
@@ -82,7 +88,9 @@ describe("renderNginxConf", () => {
         expect(conf).toContain("server_tokens off;");
         expect(conf).toContain("autoindex off;");
         expect(conf).toMatch(/location ~ \/\\\.\(\?!well-known\/\) \{\s*return 404;/);
-        expect(conf).toMatch(/map \$upstream_http_x_frame_options \$lm_x_frame_options \{\s*"" "SAMEORIGIN";\s*default "";/);
+        expect(conf).toMatch(
+            /map \$upstream_http_x_frame_options \$lm_x_frame_options \{\s*"" "SAMEORIGIN";\s*default "";/,
+        );
         expect(conf).toContain("add_header X-Content-Type-Options $lm_x_content_type_options always;");
     });
 
@@ -94,7 +102,12 @@ describe("renderNginxConf", () => {
     });
 
     test("follows the settings", () => {
-        const other = renderNginxConf({ ...settings, staticUrl: "/assets/", downloadsPrefix: "/dl-internal/", uploadLimitMb: 10 });
+        const other = renderNginxConf({
+            ...settings,
+            staticUrl: "/assets/",
+            downloadsPrefix: "/dl-internal/",
+            uploadLimitMb: 10,
+        });
         expect(other).toContain("location ^~ /assets/ {");
         expect(other).toContain("location ^~ /dl-internal/ {");
         expect(other).toContain("client_max_body_size 10m;");
@@ -117,12 +130,17 @@ describe("renderNginxConf", () => {
     test("passes a real `nginx -t` (Debian's nginx)", () => {
         const nginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"].find((p) => fs.existsSync(p));
         if (!nginx) {
-            throw new Error("nginx is not installed here: run `scripts/test-env.sh up` (installs nginx-light) to check the config for real");
+            throw new Error(
+                "nginx is not installed here: run `scripts/test-env.sh up` (installs nginx-light) to check the config for real",
+            );
         }
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-nginx-"));
         const file = path.join(dir, "nginx.conf");
         // Same text, with temp paths and the log moved into the scratch folder (no /dev/stdout under jest).
-        fs.writeFileSync(file, conf.replace(/\/tmp\/nginx/g, `${dir}/nginx`).replace("/dev/stdout", `${dir}/access.log`));
+        fs.writeFileSync(
+            file,
+            conf.replace(/\/tmp\/nginx/g, `${dir}/nginx`).replace("/dev/stdout", `${dir}/access.log`),
+        );
         try {
             const result = spawnSync(nginx, ["-t", "-e", "stderr", "-c", file], { encoding: "utf8" });
             expect(result.stderr).toMatch(/test is successful/);

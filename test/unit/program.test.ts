@@ -29,8 +29,10 @@ describe("the declared stack (Pulumi mocks)", () => {
     });
 
     test("volumes are mounted where expected: data rw only in the app, static and uploads ro in nginx", () => {
-        const mounts = (r: typeof run.registrations[number]) =>
-            Object.fromEntries((r.inputs.mounts as any[]).map((m) => [m.source, { target: m.target, ro: !!m.readOnly }]));
+        const mounts = (r: (typeof run.registrations)[number]) =>
+            Object.fromEntries(
+                (r.inputs.mounts as any[]).map((m) => [m.source, { target: m.target, ro: !!m.readOnly }]),
+            );
         expect(mounts(app())).toEqual({
             "lernmanager-unit-data": { target: "/app/data", ro: false },
             "lernmanager-unit-uploads": { target: "/app/instance/uploads", ro: false },
@@ -111,11 +113,15 @@ describe("the declared stack (Pulumi mocks)", () => {
         }
         const appImage = run.named("lernmanager-unit-image-app");
         expect(appImage.inputs.build.context).toMatch(/demo-app$/);
-        expect(appImage.inputs.build.args.RUNTIME_IMAGE).toBe(run.named("lernmanager-unit-image-runtime").inputs.imageName);
+        expect(appImage.inputs.build.args.RUNTIME_IMAGE).toBe(
+            run.named("lernmanager-unit-image-runtime").inputs.imageName,
+        );
         const gunicorn = Buffer.from(appImage.inputs.build.args.GUNICORN_CONF, "base64").toString();
         expect(gunicorn).toContain("workers = 4");
         expect(gunicorn).toContain("threads = 2");
-        expect(run.named("lernmanager-unit-image-runtime").inputs.build.args.BASE_IMAGE).toBe("lernmanager-test/python:bookworm-1");
+        expect(run.named("lernmanager-unit-image-runtime").inputs.build.args.BASE_IMAGE).toBe(
+            "lernmanager-test/python:bookworm-1",
+        );
     });
 
     test("volumes are not protected when protectData is off", () => {
@@ -156,7 +162,11 @@ describe("the declared stack (Pulumi mocks)", () => {
 describe("config flows into the declaration", () => {
     test("prod-like config: data and uploads protected and retained, port 80 on all interfaces", async () => {
         const run = await runProgram(
-            testConfig({ "lernmanager:protectData": "true", "lernmanager:bindAddress": "0.0.0.0", "lernmanager:port": "80" }),
+            testConfig({
+                "lernmanager:protectData": "true",
+                "lernmanager:bindAddress": "0.0.0.0",
+                "lernmanager:port": "80",
+            }),
             { stack: "prod" },
         );
         const volumes = Object.fromEntries(run.ofType(VOLUME).map((v) => [v.inputs.name, v.opts]));
@@ -181,10 +191,16 @@ describe("config flows into the declaration", () => {
             }),
             { stack: "tuned" },
         );
-        const gunicorn = Buffer.from(run.named("lernmanager-tuned-image-app").inputs.build.args.GUNICORN_CONF, "base64").toString();
+        const gunicorn = Buffer.from(
+            run.named("lernmanager-tuned-image-app").inputs.build.args.GUNICORN_CONF,
+            "base64",
+        ).toString();
         expect(gunicorn).toContain("workers = 6");
         expect(gunicorn).toContain("threads = 3");
-        const nginxConf = Buffer.from(run.named("lernmanager-tuned-nginx-image").inputs.build.args.NGINX_CONF, "base64").toString();
+        const nginxConf = Buffer.from(
+            run.named("lernmanager-tuned-nginx-image").inputs.build.args.NGINX_CONF,
+            "base64",
+        ).toString();
         expect(nginxConf).toContain("client_max_body_size 100m;");
         const envs = run.named("lernmanager-tuned-app").inputs.envs as string[];
         expect(envs).toEqual(expect.arrayContaining(["TZ=Europe/Berlin", "FEATURE_X=1", "MAX_UPLOAD_MB=100"]));
