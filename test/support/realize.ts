@@ -121,13 +121,18 @@ export interface Realization {
     containerName(suffix: string): string;
     /** Removes exactly what was created (containers, networks, volumes; images when asked). */
     teardown(opts?: { images?: boolean }): Promise<void>;
+    /**
+     * Applies a new run of the program the way `pulumi up` would: builds images whose tag changed,
+     * replaces containers whose inputs changed (create the new one and wait for health, then delete
+     * the old one; or delete first where `deleteBeforeReplace` is set), leaves the rest alone.
+     * Returns the logical names of the replaced containers.
+     */
+    update(next: Registration[], opts?: { log?: (line: string) => void }): Promise<string[]>;
 }
 
 export interface RealizeOptions {
     /** Called with progress lines. */
     readonly log?: (line: string) => void;
-    /** Objects of an earlier realization to reuse by logical name (a "no change" in Pulumi terms). */
-    readonly keep?: Created[];
 }
 
 /** Maps one Container registration to the Engine API's create body (exported for unit tests). */
@@ -291,7 +296,6 @@ export async function waitHealthy(container: Docker.Container, timeoutSeconds: n
 export async function realize(registrations: Registration[], opts: RealizeOptions = {}): Promise<Realization> {
     const log = opts.log ?? (() => undefined);
     const created: Created[] = [];
-    const keep = new Map((opts.keep ?? []).map((c) => [c.logicalName, c]));
     const realization: Realization = {
         created,
         container(suffix) {
@@ -303,17 +307,58 @@ export async function realize(registrations: Registration[], opts: RealizeOption
             return found[0].name;
         },
         teardown: (t) => teardown(created, t),
+        update: async (next, updateOpts = {}) => {
+            const replaced: string[] = [];
+            const ulog = updateOpts.log ?? log;
+            const ordered = [...next].sort((a, b) => rank(a) - rank(b) || a.order - b.order);
+            for (const reg of ordered) {
+                if (!reg.custom || PASSIVE.has(reg.type)) continue;
+                const before = current.get(reg.name);
+                if (!before) throw new Error(`update: ${reg.name} is new; adding resources is not mapped`);
+                if (JSON.stringify(before.inputs) === JSON.stringify(reg.inputs)) continue;
+                if (reg.type === IMAGE) {
+                    const id = await buildImage(reg, ulog);
+                    created.push({ kind: "image", logicalName: reg.name, name: reg.inputs.imageName, id });
+                } else if (reg.type === CONTAINER) {
+                    const old = created.find((c) => c.kind === "container" && c.logicalName === reg.name)!;
+                    if (reg.opts.deleteBeforeReplace) await removeContainer(old);
+                    const fresh = await createContainer(reg);
+                    if (!reg.opts.deleteBeforeReplace) await removeContainer(old);
+                    created.splice(created.indexOf(old), 1);
+                    ulog(`replaced ${old.name} with ${fresh.name}`);
+                    replaced.push(reg.name);
+                } else {
+                    throw new Error(`update: changing a ${reg.type} (${reg.name}) is not mapped`);
+                }
+                current.set(reg.name, reg);
+            }
+            return replaced;
+        },
     };
+    const current = new Map(registrations.map((r) => [r.name, r]));
+
+    async function createContainer(reg: Registration): Promise<Created> {
+        const name = reg.inputs.name ?? `${reg.name}-${randomBytes(4).toString("hex").slice(0, 7)}`;
+        const image = await docker.getImage(reg.inputs.image).inspect();
+        const container = await docker.createContainer(containerCreateBody(reg, image.Id, name));
+        const entry: Created = {
+            kind: "container",
+            logicalName: reg.name,
+            name,
+            id: container.id,
+            stopSeconds: reg.inputs.destroyGraceSeconds,
+        };
+        created.push(entry);
+        await container.start();
+        if (reg.inputs.wait) await waitHealthy(container, reg.inputs.waitTimeout ?? 60);
+        log(`started ${name}${reg.inputs.wait ? " (healthy)" : ""}`);
+        return entry;
+    }
 
     try {
         const ordered = [...registrations].sort((a, b) => rank(a) - rank(b) || a.order - b.order);
         for (const reg of ordered) {
             if (!reg.custom || PASSIVE.has(reg.type)) continue;
-            const kept = keep.get(reg.name);
-            if (kept) {
-                created.push(kept);
-                continue;
-            }
             switch (reg.type) {
                 case NETWORK: {
                     checkFields(`Network ${reg.name}`, reg.inputs, NETWORK_FIELDS);
@@ -338,19 +383,7 @@ export async function realize(registrations: Registration[], opts: RealizeOption
                     break;
                 }
                 case CONTAINER: {
-                    const name = reg.inputs.name ?? `${reg.name}-${randomBytes(4).toString("hex").slice(0, 7)}`;
-                    const image = await docker.getImage(reg.inputs.image).inspect();
-                    const container = await docker.createContainer(containerCreateBody(reg, image.Id, name));
-                    created.push({
-                        kind: "container",
-                        logicalName: reg.name,
-                        name,
-                        id: container.id,
-                        stopSeconds: reg.inputs.destroyGraceSeconds,
-                    });
-                    await container.start();
-                    if (reg.inputs.wait) await waitHealthy(container, reg.inputs.waitTimeout ?? 60);
-                    log(`started ${name}${reg.inputs.wait ? " (healthy)" : ""}`);
+                    await createContainer(reg);
                     break;
                 }
                 default:
@@ -373,6 +406,17 @@ function labels(list: { label: string; value: string }[] | undefined): Record<st
     return Object.fromEntries((list ?? []).map((l) => [l.label, l.value]));
 }
 
+/** Deletes a container the way the provider does: stop with the grace period, then remove. */
+async function removeContainer(c: Created): Promise<void> {
+    const container = docker.getContainer(c.id);
+    await container.stop({ t: c.stopSeconds ?? 10 }).catch((e: { statusCode?: number }) => {
+        if (e.statusCode !== 304 && e.statusCode !== 404) throw e;
+    });
+    await container.remove({ v: false }).catch((e: { statusCode?: number }) => {
+        if (e.statusCode !== 404) throw e;
+    });
+}
+
 async function teardown(created: Created[], opts: { images?: boolean } = {}): Promise<void> {
     const errors: string[] = [];
     const attempt = async (what: string, fn: () => Promise<unknown>) => {
@@ -385,18 +429,7 @@ async function teardown(created: Created[], opts: { images?: boolean } = {}): Pr
     };
     for (const c of [...created].reverse()) {
         if (c.kind === "container") {
-            await attempt(`container ${c.name}`, () =>
-                docker
-                    .getContainer(c.id)
-                    .remove({ force: false, v: false })
-                    .catch(async () => {
-                        await docker
-                            .getContainer(c.id)
-                            .stop({ t: c.stopSeconds ?? 10 })
-                            .catch(() => undefined);
-                        await docker.getContainer(c.id).remove({ force: true });
-                    }),
-            );
+            await attempt(`container ${c.name}`, () => removeContainer(c));
         }
     }
     for (const c of created)

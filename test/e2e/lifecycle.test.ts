@@ -1,0 +1,122 @@
+/**
+ * What happens across starts and deploys (issue 3): first start on empty volumes, a replace of the
+ * app container by a rebuilt image, and what must survive it.
+ */
+import { createHash, randomBytes } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { eventually, login, request } from "../support/http";
+import { runProgram, testConfig } from "../support/mocks";
+import { containerCreateBody, docker, waitHealthy } from "../support/realize";
+import { containerLogs, execIn, liveStack, LiveStack } from "../support/stack";
+import { PROJECT_DIR } from "../../lib/paths";
+
+jest.setTimeout(300000);
+
+const COUNT_SQL = [
+    "import sqlite3",
+    "c = sqlite3.connect('/app/data/lernmanager.db')",
+    "print(c.execute(\"select count(*) from users where role = 'admin'\").fetchone()[0], c.execute('select count(*) from init_log').fetchone()[0])",
+].join("\n");
+
+describe("first start on empty volumes", () => {
+    let s: LiveStack;
+    const extra: string[] = [];
+    beforeAll(async () => {
+        s = await liveStack("e2e-init");
+    });
+    afterAll(async () => {
+        for (const id of extra) await docker.getContainer(id).remove({ force: true }).catch(() => undefined);
+        await s?.realization.teardown();
+    });
+
+    test("creates the schema and the first admin exactly once, 5 times in a row, 0 failures", async () => {
+        const reg = s.run.named("e2e-init-app");
+        const imageId = (await docker.getImage(reg.inputs.image).inspect()).Id;
+        const dataVolume = "lernmanager-e2e-init-data";
+        await s.app().stop({ t: 40 });
+        await s.app().remove();
+        const results: string[] = [];
+        for (let i = 1; i <= 5; i++) {
+            await docker.getVolume(dataVolume).remove();
+            await docker.createVolume({ Name: dataVolume, Labels: { "dev.lernmanager.stack": "e2e-init" } });
+            const c = await docker.createContainer(containerCreateBody(reg, imageId, `e2e-init-start-${i}-${randomBytes(3).toString("hex")}`));
+            extra.push(c.id);
+            await c.start();
+            await waitHealthy(c, 120);
+            const [admins, inits] = (await execIn(c, ["python3", "-c", COUNT_SQL])).output.trim().split(" ").map(Number);
+            const info = await c.inspect();
+            const logs = await containerLogs(c);
+            results.push(`start ${i}: admins=${admins} init_runs=${inits} restarts=${info.RestartCount}`);
+            expect({ i, admins, inits, restarts: info.RestartCount }).toEqual({ i, admins: 1, inits: 1, restarts: 0 });
+            expect(logs).not.toMatch(/Traceback|IntegrityError|database is locked|Worker failed to boot/);
+            expect(logs.match(/init hook app:init_app ran/g)).toHaveLength(1);
+            await c.stop({ t: 40 });
+            await c.remove();
+            extra.pop();
+        }
+        console.log(results.join("\n"));
+    });
+});
+
+describe("a deploy with a rebuilt app image", () => {
+    let s: LiveStack;
+    let appCopy: string;
+    beforeAll(async () => {
+        s = await liveStack("e2e-life");
+        appCopy = fs.mkdtempSync(path.join(os.tmpdir(), "lm-app-copy-"));
+        fs.cpSync(path.join(PROJECT_DIR, "demo-app"), appCopy, { recursive: true });
+    });
+    afterAll(async () => {
+        await s?.realization.teardown();
+        fs.rmSync(appCopy, { recursive: true, force: true });
+    });
+
+    test("replaces only the app container; data, uploads and the secret survive; static files are refreshed", async () => {
+        const cookie = await login(s.port, "student01", "lernen");
+        const write = await request(s.port, "/tasks/3/done", {
+            method: "POST",
+            headers: { Cookie: cookie, "Content-Type": "application/x-www-form-urlencoded" },
+            body: "write_id=before-deploy-1",
+        });
+        expect(write.status).toBe(200);
+        const before = {
+            version: (await request(s.port, "/healthz")).json().version,
+            fingerprint: (await request(s.port, "/whoami")).json().secret_fingerprint,
+            nginx: await s.nginx().inspect(),
+            app: (await s.app().inspect()).Id,
+        };
+
+        // A one-line change to a stylesheet, deployed with the same stack state (same secret).
+        const marker = `lm-rebuilt-${randomBytes(4).toString("hex")}`;
+        fs.appendFileSync(path.join(appCopy, "static/css/app.css"), `\n.${marker} { color: #123456; }\n`);
+        const next = await runProgram(testConfig({ "lernmanager:port": String(s.port), "lernmanager:appSource": appCopy }), {
+            stack: "e2e-life",
+            secretKey: s.secretKey,
+        });
+        const replaced = await s.realization.update(next.registrations);
+        expect(replaced).toEqual(["lernmanager-e2e-life-app"]);
+
+        const after = await request(s.port, "/healthz");
+        expect(after.status).toBe(200);
+        expect(after.json().version).toBe(next.outputs.appVersion);
+        expect(after.json().version).not.toBe(before.version);
+        expect((await s.app().inspect()).Id).not.toBe(before.app);
+
+        // nginx untouched.
+        const nginxAfter = await s.nginx().inspect();
+        expect(nginxAfter.Id).toBe(before.nginx.Id);
+        expect(nginxAfter.State.StartedAt).toBe(before.nginx.State.StartedAt);
+
+        // Data written before the deploy is still there; the session cookie is still valid (same SECRET_KEY).
+        expect((await request(s.port, "/api/writes/before-deploy-1")).status).toBe(200);
+        expect((await request(s.port, "/api/progress", { headers: { Cookie: cookie } })).status).toBe(200);
+        expect((await request(s.port, "/whoami")).json().secret_fingerprint).toBe(before.fingerprint);
+        expect(before.fingerprint).toBe(createHash("sha256").update(s.secretKey).digest("hex").slice(0, 16));
+
+        // The new stylesheet reaches nginx's static volume.
+        const seconds = await eventually(15, async () => (await request(s.port, "/static/css/app.css")).text().includes(marker), "new CSS through nginx");
+        console.log(`new CSS served by nginx ${seconds.toFixed(1)} s after the deploy finished`);
+    });
+});
