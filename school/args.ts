@@ -27,7 +27,12 @@ at most 30 characters (berlin, pr-42). prod, dev and protected stacks are never 
 export type Command =
     | { readonly kind: "help" }
     | { readonly kind: "create"; readonly name: string; readonly demoData: boolean; readonly port?: number }
-    | { readonly kind: "destroy"; readonly name?: string; readonly olderThanMs?: number; readonly olderThanText?: string }
+    | {
+          readonly kind: "destroy";
+          readonly name?: string;
+          readonly olderThanMs?: number;
+          readonly olderThanText?: string;
+      }
     | { readonly kind: "list" }
     | { readonly kind: "exists"; readonly name: string };
 
@@ -60,7 +65,9 @@ export function parseArgs(argv: readonly string[]): Command {
         } else if (OPTIONS_WITH_VALUE.includes(flag)) {
             const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
             if (value === undefined || value === "" || (eq < 0 && value.startsWith("--"))) {
-                throw new SchoolError(`${flag} needs a value, for example ${flag === "--port" ? "--port 8100" : "--older-than 7d"}`);
+                throw new SchoolError(
+                    `${flag} needs a value, for example ${flag === "--port" ? "--port 8100" : "--older-than 7d"}`,
+                );
             }
             options.set(flag, value);
         } else {
@@ -70,17 +77,22 @@ export function parseArgs(argv: readonly string[]): Command {
 
     if (options.has("--help") || options.has("-h") || positional[0] === "help") return { kind: "help" };
     const [command, ...rest] = positional;
-    if (command === undefined) throw new SchoolError("no command given: use create, destroy, list or exists (see --help)");
+    if (command === undefined)
+        throw new SchoolError("no command given: use create, destroy, list or exists (see --help)");
     const allowed = ALLOWED[command];
     if (allowed === undefined) {
-        throw new SchoolError(`unknown command ${JSON.stringify(command)}: use create, destroy, list or exists (see --help)`);
+        throw new SchoolError(
+            `unknown command ${JSON.stringify(command)}: use create, destroy, list or exists (see --help)`,
+        );
     }
     for (const flag of options.keys()) {
         if (!allowed.includes(flag)) throw new SchoolError(`${command} does not take ${flag}; see --help`);
     }
     const maxPositional = command === "list" ? 0 : 1;
     if (rest.length > maxPositional) {
-        throw new SchoolError(`${command} takes ${maxPositional === 0 ? "no name" : "one name"}, got ${rest.map((r) => JSON.stringify(r)).join(" ")}`);
+        throw new SchoolError(
+            `${command} takes ${maxPositional === 0 ? "no name" : "one name"}, got ${rest.map((r) => JSON.stringify(r)).join(" ")}`,
+        );
     }
     const name = rest[0];
 
@@ -92,7 +104,9 @@ export function parseArgs(argv: readonly string[]): Command {
             if (typeof portText === "string") {
                 port = /^\d+$/.test(portText) ? Number(portText) : NaN;
                 if (!Number.isInteger(port) || port < 1 || port > 65535) {
-                    throw new SchoolError(`--port ${portText} is not a port: use a whole number from 1 to 65535, for example --port 8100`);
+                    throw new SchoolError(
+                        `--port ${portText} is not a port: use a whole number from 1 to 65535, for example --port 8100`,
+                    );
                 }
             }
             return { kind: "create", name: validateSchoolName(name), demoData: options.has("--demo-data"), port };
@@ -100,7 +114,9 @@ export function parseArgs(argv: readonly string[]): Command {
         case "destroy": {
             const ageText = options.get("--older-than");
             if (name === undefined && typeof ageText !== "string") {
-                throw new SchoolError("destroy needs a school name or --older-than, for example `destroy berlin` or `destroy --older-than 7d`");
+                throw new SchoolError(
+                    "destroy needs a school name or --older-than, for example `destroy berlin` or `destroy --older-than 7d`",
+                );
             }
             if (name !== undefined) checkDestroyArgument(name);
             return typeof ageText === "string"

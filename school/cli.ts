@@ -5,7 +5,15 @@ import * as path from "path";
 import { parseArgs, USAGE } from "./args";
 import { SchoolError } from "./errors";
 import { isPortFreeOnLoopback } from "./ports";
-import { createSchool, describeFailure, destroySchools, formatSchoolTable, listSchools, schoolExists, type SchoolDeps } from "./schools";
+import {
+    createSchool,
+    describeFailure,
+    destroySchools,
+    formatSchoolTable,
+    listSchools,
+    schoolExists,
+    type SchoolDeps,
+} from "./schools";
 import { localSchoolWorkspace, type SchoolWorkspace } from "./workspace";
 
 export interface CliDeps {
@@ -36,7 +44,13 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
             return 0;
         }
         const workspace = await deps.openWorkspace();
-        const school: SchoolDeps = { workspace, isPortFree: deps.isPortFree, now: deps.now, log: line, output: deps.stdout };
+        const school: SchoolDeps = {
+            workspace,
+            isPortFree: deps.isPortFree,
+            now: deps.now,
+            log: line,
+            output: deps.stdout,
+        };
         switch (command.kind) {
             case "create":
                 await createSchool(school, command);
@@ -65,7 +79,9 @@ async function openLocalWorkspace(): Promise<SchoolWorkspace> {
     } catch (err) {
         const text = err instanceof Error ? err.message : String(err);
         if (/ENOENT|not found|command not found/i.test(text)) {
-            throw new SchoolError(`the Pulumi CLI is needed but was not found on PATH (install it: https://www.pulumi.com/docs/install/): ${describeFailure(err)}`);
+            throw new SchoolError(
+                `the Pulumi CLI is needed but was not found on PATH (install it: https://www.pulumi.com/docs/install/): ${describeFailure(err)}`,
+            );
         }
         throw err;
     }

@@ -35,7 +35,11 @@ export const configKey = (key: ConfigKey): string => `${PROJECT}:${key}`;
 function checkNameShape(name: string): void {
     if (!NAME_RE.test(name) || name.length > MAX_NAME_LENGTH) {
         const why =
-            name.length > MAX_NAME_LENGTH ? `is ${name.length} characters long` : name === "" ? "is empty" : "is not allowed";
+            name.length > MAX_NAME_LENGTH
+                ? `is ${name.length} characters long`
+                : name === ""
+                  ? "is empty"
+                  : "is not allowed";
         throw new SchoolError(`school name ${JSON.stringify(name)} ${why}: ${NAME_RULE}`);
     }
 }
@@ -79,7 +83,9 @@ const shortStackName = (stack: string): string => stack.slice(stack.lastIndexOf(
 /** `school-berlin` (or `org/school-berlin`) -> `berlin`; undefined for stacks that are not test schools. */
 export function schoolNameOf(stack: string): string | undefined {
     const short = shortStackName(stack);
-    return short.startsWith(STACK_PREFIX) && short.length > STACK_PREFIX.length ? short.slice(STACK_PREFIX.length) : undefined;
+    return short.startsWith(STACK_PREFIX) && short.length > STACK_PREFIX.length
+        ? short.slice(STACK_PREFIX.length)
+        : undefined;
 }
 
 /** The fixed part of every test school's config (the rest is per school: port, createdAt, appEnv). */
@@ -173,7 +179,10 @@ const isProtected = (config: Readonly<Record<string, string>>): boolean =>
  * The first port from FIRST_PORT up that no other school's config uses and that is free on
  * 127.0.0.1 right now.
  */
-export async function pickPort(used: ReadonlySet<number>, isPortFree: (port: number) => Promise<boolean>): Promise<number> {
+export async function pickPort(
+    used: ReadonlySet<number>,
+    isPortFree: (port: number) => Promise<boolean>,
+): Promise<number> {
     for (let port = FIRST_PORT; port <= LAST_PORT; port++) {
         if (used.has(port)) continue;
         if (await isPortFree(port)) return port;
@@ -181,17 +190,26 @@ export async function pickPort(used: ReadonlySet<number>, isPortFree: (port: num
     throw new SchoolError(`no free port between ${FIRST_PORT} and ${LAST_PORT} on 127.0.0.1; pass one with --port N`);
 }
 
-/** The last `error:` line of a Pulumi CLI failure (its message holds the whole stdout and stderr). */
+/**
+ * One line for a failure. A Pulumi CLI failure's message holds the whole stdout and stderr
+ * (`code: 255\n stdout: ...\n stderr: error: ...`): its last `error:` line is the cause (joined with
+ * the next line when it ends in a colon). Everything else: the first meaningful line.
+ */
 export function describeFailure(err: unknown): string {
     if (err instanceof SchoolError) return err.message;
     const text = err instanceof Error ? err.message : String(err);
     const lines = text
         .split("\n")
-        .map((l) => l.trim())
-        .filter((l) => l !== "");
-    const errorLines = lines.filter((l) => /^error:/i.test(l));
-    const line = errorLines.at(-1) ?? lines.find((l) => !/^(code|stdout|stderr|err\?):/.test(l)) ?? lines[0] ?? "unknown error";
-    return line.replace(/^error:\s*/i, "");
+        .map((l) => l.trim().replace(/^(stdout|stderr|err\?):\s*/, ""))
+        .filter((l) => l !== "" && !/^code: -?\d+$/.test(l));
+    let i = -1;
+    lines.forEach((l, n) => {
+        if (/^error:/i.test(l)) i = n;
+    });
+    if (i < 0) return lines[0] ?? "unknown error";
+    let line = lines[i].replace(/^error:\s*/i, "");
+    if (line.endsWith(":") && i + 1 < lines.length) line = `${line} ${lines[i + 1]}`;
+    return line;
 }
 
 export interface CreateOptions {
@@ -219,7 +237,9 @@ export async function createSchool(deps: SchoolDeps, opts: CreateOptions): Promi
     const { workspace: ws, log } = deps;
     const stack = schoolStackName(opts.name);
     if (opts.port !== undefined && (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)) {
-        throw new SchoolError(`--port ${opts.port} is not a port: use a whole number from 1 to 65535, for example --port ${FIRST_PORT}`);
+        throw new SchoolError(
+            `--port ${opts.port} is not a port: use a whole number from 1 to 65535, for example --port ${FIRST_PORT}`,
+        );
     }
 
     const schools = await Promise.all((await schoolStacks(ws)).map((s) => readSchool(ws, s)));
@@ -258,7 +278,8 @@ export async function createSchool(deps: SchoolDeps, opts: CreateOptions): Promi
         port = await pickPort(new Set(usedBy.keys()), deps.isPortFree);
     }
 
-    const keptCreatedAt = existing?.createdAt && !Number.isNaN(Date.parse(existing.createdAt)) ? existing.createdAt : undefined;
+    const keptCreatedAt =
+        existing?.createdAt && !Number.isNaN(Date.parse(existing.createdAt)) ? existing.createdAt : undefined;
     const createdAt = keptCreatedAt ?? deps.now().toISOString();
     if (existing) {
         log(`School ${opts.name} exists (stack ${existing.stack}); updating it on port ${port}.`);
@@ -276,7 +297,9 @@ export async function createSchool(deps: SchoolDeps, opts: CreateOptions): Promi
     try {
         await ws.setTag(target, CREATED_AT_TAG, createdAt);
     } catch (err) {
-        log(`Note: could not tag ${target} with its creation time (${describeFailure(err)}); --older-than needs this machine's Pulumi.${target}.yaml.`);
+        log(
+            `Note: could not tag ${target} with its creation time (${describeFailure(err)}); --older-than needs this machine's Pulumi.${target}.yaml.`,
+        );
     }
 
     let outputs: Record<string, unknown>;
@@ -330,7 +353,9 @@ function resolveTarget(arg: string, stacks: readonly string[]): { name: string; 
     const stack = stacks.find((s) => shortStackName(s) === stackName);
     const name = schoolNameOf(stackName) ?? arg;
     if (!stack) {
-        throw new SchoolError(`there is no school ${name} (no stack ${stackName}); \`npm run school -- list\` shows the test schools`);
+        throw new SchoolError(
+            `there is no school ${name} (no stack ${stackName}); \`npm run school -- list\` shows the test schools`,
+        );
     }
     return { name, stack };
 }
@@ -356,7 +381,9 @@ async function destroyStack(deps: SchoolDeps, school: SchoolInfo): Promise<void>
     try {
         await deps.workspace.destroy(school.stack, deps.output);
     } catch (err) {
-        throw new SchoolError(`pulumi destroy failed for ${school.stack}: ${describeFailure(err)} (the stack is kept; run destroy again)`);
+        throw new SchoolError(
+            `pulumi destroy failed for ${school.stack}: ${describeFailure(err)} (the stack is kept; run destroy again)`,
+        );
     }
     await deps.workspace.removeStack(school.stack);
     deps.log(`Destroyed school ${school.name} and removed stack ${school.stack}.`);
@@ -386,7 +413,9 @@ export async function destroySchools(deps: SchoolDeps, opts: DestroyOptions): Pr
         if (opts.olderThanMs !== undefined) {
             const age = ageOf(school, deps.now());
             if (typeof age === "string") {
-                throw new SchoolError(`cannot tell the age of school ${school.name}: ${age}; destroy it without --older-than`);
+                throw new SchoolError(
+                    `cannot tell the age of school ${school.name}: ${age}; destroy it without --older-than`,
+                );
             }
             if (!(age > opts.olderThanMs)) {
                 log(`School ${school.name} is ${formatAge(age)} old, not older than ${ageText}; kept.`);
@@ -400,7 +429,9 @@ export async function destroySchools(deps: SchoolDeps, opts: DestroyOptions): Pr
     }
 
     if (opts.olderThanMs === undefined) {
-        throw new SchoolError("destroy needs a school name or --older-than, for example `destroy berlin` or `destroy --older-than 7d`");
+        throw new SchoolError(
+            "destroy needs a school name or --older-than, for example `destroy berlin` or `destroy --older-than 7d`",
+        );
     }
     const now = deps.now();
     const failures: string[] = [];
@@ -446,7 +477,9 @@ export async function destroySchools(deps: SchoolDeps, opts: DestroyOptions): Pr
             `${result.destroyed.length ? ` (${result.destroyed.join(", ")})` : ""}; kept ${result.kept.length}.`,
     );
     if (failures.length > 0) {
-        throw new SchoolError(`${failures.length} school(s) could not be destroyed: ${failures.join(", ")} (see the output above)`);
+        throw new SchoolError(
+            `${failures.length} school(s) could not be destroyed: ${failures.join(", ")} (see the output above)`,
+        );
     }
     return result;
 }
@@ -483,8 +516,13 @@ export function formatSchoolTable(rows: readonly SchoolRow[]): string {
     const header: SchoolRow = { name: "NAME", url: "URL", age: "AGE", created: "CREATED" };
     const all = [header, ...rows];
     const cols: (keyof SchoolRow)[] = ["name", "url", "age", "created"];
-    const width = Object.fromEntries(cols.map((c) => [c, Math.max(...all.map((r) => r[c].length))])) as Record<keyof SchoolRow, number>;
-    return all.map((r) => cols.map((c, i) => (i === cols.length - 1 ? r[c] : r[c].padEnd(width[c]))).join("  ")).join("\n");
+    const width = Object.fromEntries(cols.map((c) => [c, Math.max(...all.map((r) => r[c].length))])) as Record<
+        keyof SchoolRow,
+        number
+    >;
+    return all
+        .map((r) => cols.map((c, i) => (i === cols.length - 1 ? r[c] : r[c].padEnd(width[c]))).join("  "))
+        .join("\n");
 }
 
 /** `exists <name>`: whether stack `school-<name>` exists. */
