@@ -1,6 +1,5 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { LAYOUT } from "../lib/layout";
 
 export interface AppServiceArgs {
@@ -18,16 +17,16 @@ export interface AppServiceArgs {
     /** Folders inside the app that the data and uploads volumes are mounted on. */
     readonly dataPath: string;
     readonly uploadsPath: string;
-    /** Extra environment (`appEnv`). @default {} */
-    readonly env?: Readonly<Record<string, string>>;
-    /** Upload limit in MiB, passed to the app as MAX_UPLOAD_MB. */
-    readonly uploadLimitMb: number;
-    /** Prefix the app may answer downloads with (X-Accel-Redirect), passed as LM_ACCEL_REDIRECT_PREFIX. */
-    readonly downloadsPrefix: string;
+    /** The app's environment besides SECRET_KEY (lib/appEnv.ts `appEnvironment`). */
+    readonly env: Readonly<Record<string, string>>;
+    /** SECRET_KEY (secret; kept in the stack's state). */
+    readonly secretKey: pulumi.Input<string>;
     /** Memory limit in MiB. @default 1024 */
     readonly memoryMb?: number;
     /** nproc limit of the container user (the provider has no pids-limit field). @default 512 */
     readonly pidsLimit?: number;
+    /** Resources the container is created after (the deploy steps before it). @default [] */
+    readonly after?: pulumi.Resource[];
     /** Labels on the container. */
     readonly labels: pulumi.Input<docker.types.input.ContainerLabel>[];
 }
@@ -54,28 +53,13 @@ export const APP_STOP_GRACE_SECONDS = 40;
  */
 export class AppService extends pulumi.ComponentResource {
     public readonly container: docker.Container;
-    /** SECRET_KEY: generated once, kept in the stack's state, secret. */
-    public readonly secretKey: pulumi.Output<string>;
 
     constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lernmanager:app:AppService", name, {}, opts);
 
-        const secret = new random.RandomPassword(
-            `${name}-secret-key`,
-            { length: 64, special: false },
-            { parent: this },
-        );
-        this.secretKey = secret.result;
-
-        const env: Record<string, string> = {
-            FLASK_ENV: "production",
-            MAX_UPLOAD_MB: String(args.uploadLimitMb),
-            LM_ACCEL_REDIRECT_PREFIX: args.downloadsPrefix,
-            ...args.env,
-        };
         const envs = pulumi
-            .all([secret.result])
-            .apply(([key]) => [`SECRET_KEY=${key}`, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)]);
+            .output(args.secretKey)
+            .apply((key) => [`SECRET_KEY=${key}`, ...Object.entries(args.env).map(([k, v]) => `${k}=${v}`)]);
 
         this.container = new docker.Container(
             name,
@@ -105,7 +89,7 @@ export class AppService extends pulumi.ComponentResource {
                 logOpts: { "max-size": "10m", "max-file": "5" },
                 labels: [...args.labels, { label: "dev.lernmanager.role", value: "app" }],
             },
-            { parent: this, replaceOnChanges: ["healthcheck"], deleteBeforeReplace: false },
+            { parent: this, dependsOn: args.after, replaceOnChanges: ["healthcheck"], deleteBeforeReplace: false },
         );
 
         this.registerOutputs({ container: this.container.name });

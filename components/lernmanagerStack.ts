@@ -1,10 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { appEnvironment, smokeStaticFile } from "../lib/appEnv";
 import { StackConfig } from "../lib/config";
+import { backupScript, migrationScript, smokeTestScript } from "../lib/deploySteps";
 import { renderGunicornConf } from "../lib/gunicornConf";
+import { LAYOUT } from "../lib/layout";
 import { StackNames } from "../lib/names";
 import { renderNginxConf } from "../lib/nginxConf";
 import { AppImage } from "./appImage";
 import { AppService } from "./appService";
+import { DeployStep } from "./deployStep";
 import { Storage } from "./storage";
 import { WebServer } from "./webServer";
 
@@ -18,14 +23,18 @@ export interface LernmanagerStackArgs {
 }
 
 /**
- * One Lernmanager deployment: network and volumes, the app image and gunicorn container, and the
- * nginx image and container in front of it, created in that order.
+ * One Lernmanager deployment, created in this order: network and volumes; the images; a backup of
+ * the database and the app's migrations (both once per new app image, in one-off containers); the
+ * gunicorn container; nginx once the app is healthy; a smoke test through nginx.
  */
 export class LernmanagerStack extends pulumi.ComponentResource {
     public readonly storage: Storage;
     public readonly appImage: AppImage;
+    public readonly backup: DeployStep;
+    public readonly migration?: DeployStep;
     public readonly app: AppService;
     public readonly web: WebServer;
+    public readonly smokeTest: DeployStep;
     /** Where the app answers (the host's address when published on 0.0.0.0). */
     public readonly url: string;
 
@@ -33,6 +42,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
         super("lernmanager:index:LernmanagerStack", name, {}, opts);
         const { config, names } = args;
         const labels = [{ label: names.label, value: args.stack }];
+        const step = { prefix: names.prefix, stack: args.stack, label: names.label };
 
         this.storage = new Storage(
             `${name}-storage`,
@@ -58,6 +68,68 @@ export class LernmanagerStack extends pulumi.ComponentResource {
             { parent: this },
         );
 
+        // Generated once, kept in the stack's state: identical across deploys, secret everywhere.
+        const secretKey = new random.RandomPassword(
+            `${name}-secret-key`,
+            { length: 64, special: false },
+            { parent: this },
+        );
+        const env = appEnvironment(config);
+        const stepEnv: Record<string, pulumi.Input<string>> = {
+            LM_IMAGE: this.appImage.imageId,
+            LM_VERSION: this.appImage.version,
+            ...(config.dockerHost ? { DOCKER_HOST: config.dockerHost } : {}),
+        };
+        const onNewImage = [this.appImage.imageId];
+
+        this.backup = new DeployStep(
+            `${name}-backup`,
+            {
+                script: backupScript({
+                    ...step,
+                    dataVolume: names.volumes.data,
+                    backupsVolume: names.volumes.backups,
+                    databasePath: `${LAYOUT.appDir}/${config.dataPath}/${config.databaseFile}`,
+                    keep: config.backupKeep,
+                }),
+                environment: stepEnv,
+                triggers: onNewImage,
+                after: [this.storage.data, this.storage.backups],
+            },
+            { parent: this },
+        );
+
+        if (config.initHook || config.migrateCommand) {
+            this.migration = new DeployStep(
+                `${name}-migrate`,
+                {
+                    script: migrationScript({
+                        ...step,
+                        network: names.network,
+                        dataVolume: names.volumes.data,
+                        uploadsVolume: names.volumes.uploads,
+                        cacheVolume: names.volumes.cache,
+                        dataPath: config.dataPath,
+                        uploadsPath: config.uploadsPath,
+                        envNames: ["SECRET_KEY", ...Object.keys(env)],
+                        command: config.migrateCommand,
+                    }),
+                    environment: pulumi.secret(
+                        pulumi.output(secretKey.result).apply((key) => ({ ...stepEnv, ...env, SECRET_KEY: key })),
+                    ),
+                    triggers: onNewImage,
+                    after: [
+                        this.backup.command,
+                        this.storage.network,
+                        this.storage.data,
+                        this.storage.uploads,
+                        this.storage.cache,
+                    ],
+                },
+                { parent: this },
+            );
+        }
+
         this.app = new AppService(
             `${name}-app`,
             {
@@ -71,11 +143,11 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                 },
                 dataPath: config.dataPath,
                 uploadsPath: config.uploadsPath,
-                env: config.appEnv,
-                uploadLimitMb: config.uploadLimitMb,
-                downloadsPrefix: config.downloadsPrefix,
+                env,
+                secretKey: secretKey.result,
                 memoryMb: config.appMemoryMb,
                 pidsLimit: config.pidsLimit,
+                after: [(this.migration ?? this.backup).command],
                 labels,
             },
             { parent: this },
@@ -102,6 +174,27 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                 memoryMb: config.nginxMemoryMb,
                 pidsLimit: config.pidsLimit,
                 labels,
+            },
+            { parent: this },
+        );
+
+        this.smokeTest = new DeployStep(
+            `${name}-smoke`,
+            {
+                script: smokeTestScript({
+                    ...step,
+                    network: names.network,
+                    page: "/",
+                    staticFile: smokeStaticFile(config) ?? "/nginx-health",
+                }),
+                environment: stepEnv,
+                triggers: [
+                    this.appImage.imageId,
+                    this.web.image.repoDigest,
+                    this.app.container.id,
+                    this.web.container.id,
+                ],
+                after: [this.web.container, this.app.container],
             },
             { parent: this },
         );

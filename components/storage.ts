@@ -8,15 +8,15 @@ export interface StorageArgs {
     /** Stack name, written into every object's label. */
     readonly stack: string;
     /**
-     * Protect the data and uploads volumes: `protect` (a destroy or replace fails) and
+     * Protect the data, uploads and backups volumes: `protect` (a destroy or replace fails) and
      * `retainOnDelete` (removing them from the program leaves them on the host). @default false
      */
     readonly protectData: boolean;
 }
 
 /**
- * The stack's private network and its four volumes: SQLite data (a folder, so WAL's -wal/-shm
- * siblings live beside the database), uploads, static files and the app's cache.
+ * The stack's private network and its volumes: SQLite data (a folder, so WAL's -wal/-shm siblings
+ * live beside the database), uploads, static files, the app's cache and the database backups.
  */
 export class Storage extends pulumi.ComponentResource {
     public readonly network: docker.Network;
@@ -24,6 +24,8 @@ export class Storage extends pulumi.ComponentResource {
     public readonly uploads: docker.Volume;
     public readonly static: docker.Volume;
     public readonly cache: docker.Volume;
+    /** Online SQLite backups (kept like the data when protected). */
+    public readonly backups: docker.Volume;
 
     constructor(name: string, args: StorageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lernmanager:storage:Storage", name, {}, opts);
@@ -50,6 +52,7 @@ export class Storage extends pulumi.ComponentResource {
         this.uploads = volume("uploads", kept);
         this.static = volume("static", { parent: this });
         this.cache = volume("cache", { parent: this });
+        this.backups = volume("backups", kept);
 
         this.registerOutputs({
             network: this.network.name,
@@ -57,6 +60,7 @@ export class Storage extends pulumi.ComponentResource {
             uploads: this.uploads.name,
             static: this.static.name,
             cache: this.cache.name,
+            backups: this.backups.name,
         });
     }
 }

@@ -33,6 +33,11 @@ export interface StackConfig {
     readonly appMemoryMb: number;
     readonly nginxMemoryMb: number;
     readonly pidsLimit: number;
+    readonly backupKeep: number;
+    /** Migration command, or undefined to run the init hook. */
+    readonly migrateCommand?: string;
+    /** `docker:host` (the Docker provider's key), also handed to the deploy steps as DOCKER_HOST. */
+    readonly dockerHost?: string;
     /** ISO 8601 creation time of a test school, or undefined. */
     readonly createdAt?: string;
 }
@@ -128,6 +133,17 @@ export const CONFIG_KEYS = {
         kind: "integer",
         default: 512,
         description: "Process/thread limit of each container (its user's nproc ulimit).",
+    },
+    backupKeep: {
+        kind: "integer",
+        default: 10,
+        description: "Online SQLite backups kept in the backups volume (one is taken before every new app image).",
+    },
+    migrateCommand: {
+        kind: "string",
+        default: "",
+        description:
+            'Shell command run once per new image in a one-off container before it takes traffic; "" runs the init hook.',
     },
     createdAt: {
         kind: "string",
@@ -348,6 +364,13 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         );
     }
 
+    const dockerHost = raw["docker:host"] || undefined;
+    if (dockerHost && !/^(unix|tcp|ssh|npipe):\/\/\S+$/.test(dockerHost)) {
+        problems.push(
+            `docker:host = ${JSON.stringify(dockerHost)}: must be a Docker endpoint like ssh://admin@school-server or ` +
+                `unix:///var/run/docker.sock. Fix: \`pulumi config set docker:host ssh://user@host\``,
+        );
+    }
     const createdAt = str("createdAt");
     if (createdAt && Number.isNaN(Date.parse(createdAt))) {
         problems.push(
@@ -381,6 +404,9 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         appMemoryMb: int("appMemoryMb", 128, 65536, "the app memory limit in MiB"),
         nginxMemoryMb: int("nginxMemoryMb", 32, 65536, "the nginx memory limit in MiB"),
         pidsLimit: int("pidsLimit", 64, 100000, "the pids limit"),
+        backupKeep: int("backupKeep", 1, 1000, "the number of backups kept"),
+        migrateCommand: str("migrateCommand").trim() || undefined,
+        dockerHost,
         createdAt: createdAt || undefined,
     };
     if (problems.length > 0) throw new ConfigError(problems);

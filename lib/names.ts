@@ -14,6 +14,7 @@ export interface StackNames {
         readonly uploads: string;
         readonly static: string;
         readonly cache: string;
+        readonly backups: string;
     };
     /** Repository part of the image tags (the tag itself is a content hash). */
     readonly images: { readonly runtime: string; readonly app: string; readonly nginx: string };
@@ -55,6 +56,7 @@ export function stackNames(project: string, stack: string): StackNames {
             uploads: `${prefix}-uploads`,
             static: `${prefix}-static`,
             cache: `${prefix}-cache`,
+            backups: `${prefix}-backups`,
         },
         images: {
             runtime: `${prefix}-runtime`,

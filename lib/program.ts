@@ -1,3 +1,4 @@
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { LernmanagerStack } from "../components";
 import { loadConfig } from "./config";
@@ -23,7 +24,10 @@ export function main(opts?: pulumi.ComponentResourceOptions): ProgramOutputs {
     const stack = pulumi.getStack();
     const config = loadConfig(pulumi.runtime.allConfig(), { project, projectDir: PROJECT_DIR });
     const names = stackNames(project, stack);
-    const deployment = new LernmanagerStack(names.prefix, { config, names, stack }, opts);
+    // An explicit provider: the whole stack targets `docker:host` (local engine when unset), and the
+    // deploy steps get the same host as DOCKER_HOST.
+    const provider = new docker.Provider(`${names.prefix}-docker`, { host: config.dockerHost }, opts);
+    const deployment = new LernmanagerStack(names.prefix, { config, names, stack }, { ...opts, providers: [provider] });
     return {
         url: deployment.url,
         appVersion: deployment.appImage.version,
@@ -35,6 +39,7 @@ export function main(opts?: pulumi.ComponentResourceOptions): ProgramOutputs {
             uploads: deployment.storage.uploads.name,
             static: deployment.storage.static.name,
             cache: deployment.storage.cache.name,
+            backups: deployment.storage.backups.name,
         },
     };
 }

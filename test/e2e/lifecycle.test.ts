@@ -27,7 +27,11 @@ describe("first start on empty volumes", () => {
         s = await liveStack("e2e-init");
     });
     afterAll(async () => {
-        for (const id of extra) await docker.getContainer(id).remove({ force: true }).catch(() => undefined);
+        for (const id of extra)
+            await docker
+                .getContainer(id)
+                .remove({ force: true })
+                .catch(() => undefined);
         await s?.realization.teardown();
     });
 
@@ -41,11 +45,16 @@ describe("first start on empty volumes", () => {
         for (let i = 1; i <= 5; i++) {
             await docker.getVolume(dataVolume).remove();
             await docker.createVolume({ Name: dataVolume, Labels: { "dev.lernmanager.stack": "e2e-init" } });
-            const c = await docker.createContainer(containerCreateBody(reg, imageId, `e2e-init-start-${i}-${randomBytes(3).toString("hex")}`));
+            const c = await docker.createContainer(
+                containerCreateBody(reg, imageId, `e2e-init-start-${i}-${randomBytes(3).toString("hex")}`),
+            );
             extra.push(c.id);
             await c.start();
             await waitHealthy(c, 120);
-            const [admins, inits] = (await execIn(c, ["python3", "-c", COUNT_SQL])).output.trim().split(" ").map(Number);
+            const [admins, inits] = (await execIn(c, ["python3", "-c", COUNT_SQL])).output
+                .trim()
+                .split(" ")
+                .map(Number);
             const info = await c.inspect();
             const logs = await containerLogs(c);
             results.push(`start ${i}: admins=${admins} init_runs=${inits} restarts=${info.RestartCount}`);
@@ -91,10 +100,13 @@ describe("a deploy with a rebuilt app image", () => {
         // A one-line change to a stylesheet, deployed with the same stack state (same secret).
         const marker = `lm-rebuilt-${randomBytes(4).toString("hex")}`;
         fs.appendFileSync(path.join(appCopy, "static/css/app.css"), `\n.${marker} { color: #123456; }\n`);
-        const next = await runProgram(testConfig({ "lernmanager:port": String(s.port), "lernmanager:appSource": appCopy }), {
-            stack: "e2e-life",
-            secretKey: s.secretKey,
-        });
+        const next = await runProgram(
+            testConfig({ "lernmanager:port": String(s.port), "lernmanager:appSource": appCopy }),
+            {
+                stack: "e2e-life",
+                secretKey: s.secretKey,
+            },
+        );
         const replaced = await s.realization.update(next.registrations);
         expect(replaced).toEqual(["lernmanager-e2e-life-app"]);
 
@@ -116,7 +128,11 @@ describe("a deploy with a rebuilt app image", () => {
         expect(before.fingerprint).toBe(createHash("sha256").update(s.secretKey).digest("hex").slice(0, 16));
 
         // The new stylesheet reaches nginx's static volume.
-        const seconds = await eventually(15, async () => (await request(s.port, "/static/css/app.css")).text().includes(marker), "new CSS through nginx");
+        const seconds = await eventually(
+            15,
+            async () => (await request(s.port, "/static/css/app.css")).text().includes(marker),
+            "new CSS through nginx",
+        );
         console.log(`new CSS served by nginx ${seconds.toFixed(1)} s after the deploy finished`);
     });
 });

@@ -40,9 +40,12 @@
  * | Container.wait / waitTimeout        | poll State.Health.Status until "healthy" (timeout s)    |
  * | Container.destroyGraceSeconds       | stop timeout t on removal                               |
  * | RandomPassword                      | (value already chosen in the mocks: stable like state)  |
+ * | docker Provider (no host)           | this engine (a `host` is not mapped: it would be another engine) |
+ * | command Command create/interpreter  | run `interpreter... create` here, env = process env + environment; non-zero fails |
+ * | command Command triggers            | on update: a changed trigger (or script/env) runs create again (a replace) |
  * | component resources                 | (nothing: they only group children)                     |
  */
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import Docker from "dockerode";
 import * as fs from "fs";
@@ -56,7 +59,11 @@ const NETWORK = "docker:index/network:Network";
 const VOLUME = "docker:index/volume:Volume";
 const IMAGE = "docker:index/image:Image";
 const CONTAINER = "docker:index/container:Container";
+const COMMAND = "command:local:Command";
+const PROVIDER = "pulumi:providers:docker";
 const PASSIVE = new Set(["random:index/randomPassword:RandomPassword"]);
+const COMMAND_FIELDS = new Set(["create", "interpreter", "environment", "triggers"]);
+const PROVIDER_FIELDS = new Set(["host", "version"]);
 
 const NETWORK_FIELDS = new Set(["name", "driver", "labels"]);
 const VOLUME_FIELDS = new Set(["name", "labels"]);
@@ -327,6 +334,8 @@ export async function realize(registrations: Registration[], opts: RealizeOption
                     created.splice(created.indexOf(old), 1);
                     ulog(`replaced ${old.name} with ${fresh.name}`);
                     replaced.push(reg.name);
+                } else if (reg.type === COMMAND) {
+                    await runCommand(reg, ulog);
                 } else {
                     throw new Error(`update: changing a ${reg.type} (${reg.name}) is not mapped`);
                 }
@@ -386,6 +395,14 @@ export async function realize(registrations: Registration[], opts: RealizeOption
                     await createContainer(reg);
                     break;
                 }
+                case COMMAND:
+                    await runCommand(reg, log);
+                    break;
+                case PROVIDER:
+                    checkFields(`Provider ${reg.name}`, reg.inputs, PROVIDER_FIELDS);
+                    if (reg.inputs.host)
+                        throw new UnmappedFieldError(`realize: provider host ${reg.inputs.host} is not mapped`);
+                    break;
                 default:
                     throw new UnmappedFieldError(`realize: resource type ${reg.type} (${reg.name}) is not mapped`);
             }
@@ -397,9 +414,31 @@ export async function realize(registrations: Registration[], opts: RealizeOption
     return realization;
 }
 
-/** Pulumi creates dependencies first; for this program that is network, volumes, images, containers. */
+/**
+ * Pulumi registers a resource only once its dependencies (dependsOn and the resources its inputs
+ * come from) are registered, so the order of registration under the mocks is an order Pulumi may
+ * create them in; the rank only keeps images ahead of what runs them.
+ */
 function rank(reg: Registration): number {
-    return { [NETWORK]: 1, [VOLUME]: 1, [IMAGE]: 2, [CONTAINER]: 3 }[reg.type] ?? 0;
+    return { [NETWORK]: 1, [VOLUME]: 1, [IMAGE]: 2 }[reg.type] ?? 3;
+}
+
+/** Runs a local Command's `create` like @pulumi/command does; a non-zero exit fails the deploy. */
+export async function runCommand(reg: Registration, log: (l: string) => void): Promise<string> {
+    checkFields(`Command ${reg.name}`, reg.inputs, COMMAND_FIELDS);
+    const [program, ...args] = (reg.inputs.interpreter as string[] | undefined) ?? ["/bin/sh", "-c"];
+    const env = { ...process.env, ...(reg.inputs.environment ?? {}) } as NodeJS.ProcessEnv;
+    const { code, output } = await new Promise<{ code: number; output: string }>((resolve, reject) => {
+        const child = spawn(program, [...args, reg.inputs.create], { env, stdio: ["ignore", "pipe", "pipe"] });
+        let text = "";
+        child.stdout.on("data", (d: Buffer) => (text += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (text += d.toString()));
+        child.on("error", reject);
+        child.on("close", (c) => resolve({ code: c ?? -1, output: text }));
+    });
+    if (code !== 0) throw new Error(`command ${reg.name} failed (exit ${code}):\n${output}`);
+    log(`ran ${reg.name}: ${output.trim().split("\n").slice(-1)[0] ?? ""}`);
+    return output;
 }
 
 function labels(list: { label: string; value: string }[] | undefined): Record<string, string> {

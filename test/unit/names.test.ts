@@ -10,6 +10,7 @@ describe("physical names", () => {
             "lernmanager-dev-uploads",
             "lernmanager-dev-static",
             "lernmanager-dev-cache",
+            "lernmanager-dev-backups",
         ]);
         expect(n.nginxContainer).toBe("lernmanager-dev-nginx");
     });

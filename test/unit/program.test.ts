@@ -4,6 +4,7 @@ import { ProgramRun, runProgram, testConfig } from "../support/mocks";
 const CONTAINER = "docker:index/container:Container";
 const VOLUME = "docker:index/volume:Volume";
 const IMAGE = "docker:index/image:Image";
+const COMMAND = "command:local:Command";
 
 describe("the declared stack (Pulumi mocks)", () => {
     let run: ProgramRun;
@@ -14,10 +15,12 @@ describe("the declared stack (Pulumi mocks)", () => {
     const app = () => run.named("lernmanager-unit-app");
     const nginx = () => run.named("lernmanager-unit-nginx");
 
-    test("declares a network, four volumes, three images, two containers and a secret", () => {
+    test("declares a network, five volumes, three images, two containers, three deploy steps and a secret", () => {
         const count = (t: string) => run.ofType(t).length;
         expect(count("docker:index/network:Network")).toBe(1);
-        expect(count(VOLUME)).toBe(4);
+        expect(count(VOLUME)).toBe(5);
+        expect(count(COMMAND)).toBe(3);
+        expect(count("pulumi:providers:docker")).toBe(1);
         expect(count(IMAGE)).toBe(3);
         expect(count(CONTAINER)).toBe(2);
         expect(count("random:index/randomPassword:RandomPassword")).toBe(1);
@@ -135,12 +138,15 @@ describe("the declared stack (Pulumi mocks)", () => {
         const top = run.registrations.filter((r) => r.type === "lernmanager:index:LernmanagerStack");
         expect(top).toHaveLength(1);
         for (const r of run.registrations) {
-            if (r !== top[0]) expect(r.opts.parent).toBeDefined();
+            if (r !== top[0] && r.type !== "pulumi:providers:docker") expect(r.opts.parent).toBeDefined();
         }
         const components = run.registrations.filter((r) => !r.custom).map((r) => r.type);
         expect(components.sort()).toEqual([
             "lernmanager:app:AppImage",
             "lernmanager:app:AppService",
+            "lernmanager:deploy:DeployStep",
+            "lernmanager:deploy:DeployStep",
+            "lernmanager:deploy:DeployStep",
             "lernmanager:index:LernmanagerStack",
             "lernmanager:storage:Storage",
             "lernmanager:web:WebServer",
@@ -155,7 +161,74 @@ describe("the declared stack (Pulumi mocks)", () => {
             uploads: "lernmanager-unit-uploads",
             static: "lernmanager-unit-static",
             cache: "lernmanager-unit-cache",
+            backups: "lernmanager-unit-backups",
         });
+    });
+});
+
+describe("deploy steps (@pulumi/command)", () => {
+    let run: ProgramRun;
+    beforeAll(async () => {
+        run = await runProgram(testConfig(), { stack: "steps" });
+    });
+    const step = (kind: string) => run.named(`lernmanager-steps-${kind}`);
+    const appImageId = () => run.named("lernmanager-steps-image-app").inputs.imageName; // the mocked image id
+
+    test("run in order: backup, migration, app container, nginx, smoke test", () => {
+        const order = ["backup", "migrate", "app", "nginx", "smoke"].map((k) => step(k).order);
+        expect([...order].sort((a, b) => a - b)).toEqual(order);
+        expect(step("backup").opts.dependsOn).toEqual(
+            expect.arrayContaining(["lernmanager-steps-storage-data", "lernmanager-steps-storage-backups"]),
+        );
+        expect(step("migrate").opts.dependsOn).toContain("lernmanager-steps-backup");
+        expect(step("app").opts.dependsOn).toEqual(["lernmanager-steps-migrate"]);
+        expect(step("smoke").opts.dependsOn).toEqual(
+            expect.arrayContaining(["lernmanager-steps-nginx", "lernmanager-steps-app"]),
+        );
+    });
+
+    test("backup and migration run once per new app image (triggered by its id)", () => {
+        for (const kind of ["backup", "migrate"]) {
+            expect(step(kind).inputs.triggers).toEqual([appImageId()]);
+            expect(step(kind).inputs.environment.LM_IMAGE).toBe(appImageId());
+            expect(step(kind).inputs.interpreter).toEqual(["/bin/bash", "-c"]);
+        }
+        expect(step("backup").inputs.create).toContain("lm_backup.py backup");
+        expect(step("migrate").inputs.create).toContain("lm_init.py");
+    });
+
+    test("the smoke test runs again whenever an image or a container changes", () => {
+        const nginxImage = run.named("lernmanager-steps-nginx-image").inputs.imageName;
+        expect(step("smoke").inputs.triggers).toEqual([
+            appImageId(),
+            nginxImage,
+            "lernmanager-steps-app-id",
+            "lernmanager-steps-nginx-id",
+        ]);
+        expect(step("smoke").inputs.create).toContain("lm_smoke.py");
+    });
+
+    test("the migration gets the app's environment, SECRET_KEY included, as a secret", () => {
+        expect(step("migrate").secretInputs).toEqual(["environment"]);
+        expect(step("migrate").inputs.environment.SECRET_KEY).toMatch(/^mock-secret-key-/);
+        expect(step("migrate").inputs.create).toContain("-e SECRET_KEY");
+        expect(step("backup").secretInputs).toEqual([]);
+        expect(step("backup").inputs.environment.SECRET_KEY).toBeUndefined();
+    });
+
+    test("without an init hook or migration command there is no migration step", async () => {
+        const bare = await runProgram(testConfig({ "lernmanager:initHook": "" }), { stack: "bare" });
+        expect(bare.ofType(COMMAND).map((c) => c.name)).toEqual(["lernmanager-bare-backup", "lernmanager-bare-smoke"]);
+        expect(bare.named("lernmanager-bare-app").opts.dependsOn).toEqual(["lernmanager-bare-backup"]);
+    });
+
+    test("docker:host targets the provider and the deploy steps at the same host", async () => {
+        const remote = await runProgram(testConfig({ "docker:host": "ssh://admin@schulserver" }), { stack: "remote" });
+        expect(remote.named("lernmanager-remote-docker").inputs.host).toBe("ssh://admin@schulserver");
+        for (const c of remote.ofType(COMMAND))
+            expect(c.inputs.environment.DOCKER_HOST).toBe("ssh://admin@schulserver");
+        expect(run.named("lernmanager-steps-docker").inputs.host).toBeUndefined();
+        expect(step("backup").inputs.environment.DOCKER_HOST).toBeUndefined();
     });
 });
 
@@ -219,7 +292,7 @@ describe("config flows into the declaration", () => {
         };
         const a = await physical("school-a");
         const b = await physical("school-b");
-        expect(a.size).toBeGreaterThanOrEqual(9);
+        expect(a.size).toBeGreaterThanOrEqual(10);
         expect([...a].filter((n) => b.has(n))).toEqual([]);
         for (const n of a) expect(n).toMatch(/^lernmanager-school-a-/);
     });

@@ -1,0 +1,36 @@
+import * as fs from "fs";
+import * as path from "path";
+import { StackConfig } from "./config";
+
+/** The app's environment besides SECRET_KEY: production mode, the upload limit, the download prefix, appEnv. */
+export function appEnvironment(config: StackConfig): Record<string, string> {
+    return {
+        FLASK_ENV: "production",
+        MAX_UPLOAD_MB: String(config.uploadLimitMb),
+        LM_ACCEL_REDIRECT_PREFIX: config.downloadsPrefix,
+        ...config.appEnv,
+    };
+}
+
+/**
+ * A static file the smoke test fetches through nginx: the first stylesheet in the app's static
+ * folder (else its first file), as a URL; undefined when the folder is empty.
+ */
+export function smokeStaticFile(config: StackConfig): string | undefined {
+    const root = path.join(config.appSource, config.staticPath);
+    if (!fs.existsSync(root)) return undefined;
+    const files: string[] = [];
+    const walk = (rel: string) => {
+        for (const entry of fs
+            .readdirSync(path.join(root, rel), { withFileTypes: true })
+            .sort((a, b) => (a.name < b.name ? -1 : 1))) {
+            if (entry.name.startsWith(".")) continue;
+            const child = rel ? `${rel}/${entry.name}` : entry.name;
+            if (entry.isDirectory()) walk(child);
+            else if (entry.isFile()) files.push(child);
+        }
+    };
+    walk("");
+    const pick = files.find((f) => f.endsWith(".css")) ?? files[0];
+    return pick ? `${config.staticUrl}${pick}` : undefined;
+}

@@ -1,0 +1,116 @@
+import { LAYOUT } from "./layout";
+
+/**
+ * Shell scripts of the one-off steps around a deploy. Each runs on the machine that runs Pulumi,
+ * through the docker CLI, against the stack's Docker host (DOCKER_HOST, when set, is the same
+ * `docker:host` the provider uses), in a throwaway container of the new app image ($LM_IMAGE).
+ * Pure functions: values that are only known during the deploy (the image id, the secret key)
+ * come in through the step's environment, never through the text.
+ */
+
+/** What every step's container shares. */
+export interface StepBase {
+    /** `lernmanager-<stack>`: names the throwaway containers. */
+    readonly prefix: string;
+    /** Stack name for the label. */
+    readonly stack: string;
+    /** Label key on every Docker object of the stack. */
+    readonly label: string;
+}
+
+export interface BackupStep extends StepBase {
+    readonly dataVolume: string;
+    readonly backupsVolume: string;
+    /** SQLite file path inside the app image, e.g. /app/data/lernmanager.db. */
+    readonly databasePath: string;
+    /** Backups kept (oldest removed first). */
+    readonly keep: number;
+}
+
+export interface MigrationStep extends StepBase {
+    readonly network: string;
+    readonly dataVolume: string;
+    readonly uploadsVolume: string;
+    readonly cacheVolume: string;
+    readonly dataPath: string;
+    readonly uploadsPath: string;
+    /** Names of environment variables handed to the container (values come from the step's environment). */
+    readonly envNames: readonly string[];
+    /** Shell command run in /app instead of the init hook, or undefined to run the init hook. */
+    readonly command?: string;
+}
+
+export interface SmokeStep extends StepBase {
+    readonly network: string;
+    /** A page that must answer 2xx/3xx, e.g. "/". */
+    readonly page: string;
+    /** A static file URL that must answer 200, e.g. "/static/css/app.css". */
+    readonly staticFile: string;
+}
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+function run(step: StepBase, kind: string, options: string[], entrypoint: string, args: string[]): string {
+    return [
+        "set -euo pipefail",
+        `docker run --rm --name ${q(`${step.prefix}-${kind}`)}-$$ \\`,
+        `  --label ${q(`${step.label}=${step.stack}`)} --label dev.lernmanager.role=${kind} \\`,
+        `  --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges:true \\`,
+        `  --user ${LAYOUT.appUid}:${LAYOUT.appUid} \\`,
+        ...options.map((o) => `  ${o} \\`),
+        `  --entrypoint ${entrypoint} "$LM_IMAGE" ${args.join(" ")}`,
+        "",
+    ].join("\n");
+}
+
+const volume = (source: string, target: string) => `--mount ${q(`type=volume,source=${source},target=${target}`)}`;
+
+/** Online SQLite backup (backup API) into the backups volume before the app container is replaced. */
+export function backupScript(s: BackupStep): string {
+    if (!Number.isInteger(s.keep) || s.keep < 1) throw new Error(`backupScript: keep must be 1 or more, got ${s.keep}`);
+    return run(
+        s,
+        "backup",
+        [
+            "--network none",
+            volume(s.dataVolume, s.databasePath.slice(0, s.databasePath.lastIndexOf("/"))),
+            volume(s.backupsVolume, "/backups"),
+        ],
+        "python3",
+        [
+            "-OO",
+            `${LAYOUT.runtimeDir}/lm_backup.py`,
+            "backup",
+            `--database ${q(s.databasePath)}`,
+            "--dir /backups",
+            `--keep ${s.keep}`,
+            '--label "$LM_VERSION"',
+        ],
+    );
+}
+
+/** The app's migrations (default: its init hook) once per new image, before it takes traffic. */
+export function migrationScript(s: MigrationStep): string {
+    const options = [
+        `--network ${q(s.network)}`,
+        volume(s.dataVolume, `${LAYOUT.appDir}/${s.dataPath}`),
+        volume(s.uploadsVolume, `${LAYOUT.appDir}/${s.uploadsPath}`),
+        volume(s.cacheVolume, LAYOUT.cacheDir),
+        ...s.envNames.map((name) => `-e ${name}`),
+    ];
+    return s.command
+        ? run(s, "migrate", options, "/bin/sh", ["-c", q(`cd ${LAYOUT.appDir} && ${s.command}`)])
+        : run(s, "migrate", options, "python3", ["-OO", `${LAYOUT.runtimeDir}/lm_init.py`]);
+}
+
+/** After the deploy: nginx's health, the new app's /healthz, one page and one static file, through nginx. */
+export function smokeTestScript(s: SmokeStep): string {
+    return run(s, "smoke", [`--network ${q(s.network)}`], "python3", [
+        "-OO",
+        `${LAYOUT.runtimeDir}/lm_smoke.py`,
+        q(`http://nginx:${LAYOUT.nginxPort}`),
+        '"$LM_VERSION"',
+        q(s.page),
+        q(s.staticFile),
+    ]);
+}
