@@ -4,6 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 export interface DeployStepArgs {
     /** Bash script (from lib/deploySteps.ts). */
     readonly script: string;
+    /** Bash script run when the step is deleted (`pulumi destroy`). @default none */
+    readonly deleteScript?: string;
     /** Environment of the script: LM_IMAGE, LM_VERSION, DOCKER_HOST, values of passed variables. */
     readonly environment: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** The step runs again (is replaced) whenever one of these changes, e.g. the app image id. */
@@ -26,6 +28,7 @@ export class DeployStep extends pulumi.ComponentResource {
             name,
             {
                 create: args.script,
+                delete: args.deleteScript,
                 interpreter: ["/bin/bash", "-c"],
                 environment: args.environment,
                 triggers: args.triggers,

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { appEnvironment, smokeStaticFile } from "../lib/appEnv";
 import { StackConfig } from "../lib/config";
-import { backupScript, migrationScript, smokeTestScript } from "../lib/deploySteps";
+import { backupScript, imageJanitorScripts, migrationScript, smokeTestScript } from "../lib/deploySteps";
 import { renderGunicornConf } from "../lib/gunicornConf";
 import { LAYOUT } from "../lib/layout";
 import { StackNames } from "../lib/names";
@@ -35,6 +35,8 @@ export class LernmanagerStack extends pulumi.ComponentResource {
     public readonly app: AppService;
     public readonly web: WebServer;
     public readonly smokeTest: DeployStep;
+    /** Prunes old image tags after a deploy; removes all of the stack's images on destroy. */
+    public readonly images: DeployStep;
     /** Where the app answers (the host's address when published on 0.0.0.0). */
     public readonly url: string;
 
@@ -81,6 +83,19 @@ export class LernmanagerStack extends pulumi.ComponentResource {
             ...(config.dockerHost ? { DOCKER_HOST: config.dockerHost } : {}),
         };
         const onNewImage = [this.appImage.imageId];
+
+        const janitor = imageJanitorScripts({ repositories: Object.values(names.images), keep: 2 });
+        this.images = new DeployStep(
+            `${name}-images`,
+            {
+                script: janitor.create,
+                deleteScript: janitor.delete,
+                environment: config.dockerHost ? { DOCKER_HOST: config.dockerHost } : {},
+                triggers: [this.appImage.imageId],
+                after: [this.appImage.image, this.appImage.runtime],
+            },
+            { parent: this },
+        );
 
         this.backup = new DeployStep(
             `${name}-backup`,
@@ -147,7 +162,8 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                 secretKey: secretKey.result,
                 memoryMb: config.appMemoryMb,
                 pidsLimit: config.pidsLimit,
-                after: [(this.migration ?? this.backup).command],
+                // After the janitor too: on destroy it goes after the containers that use the images.
+                after: [(this.migration ?? this.backup).command, this.images.command],
                 labels,
             },
             { parent: this },

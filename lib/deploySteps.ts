@@ -114,3 +114,40 @@ export function smokeTestScript(s: SmokeStep): string {
         q(s.staticFile),
     ]);
 }
+
+export interface ImageJanitor {
+    /** Image repositories of the stack (exact names, e.g. lernmanager-dev-app). */
+    readonly repositories: readonly string[];
+    /** Tags kept per repository besides those in use (the newest first). */
+    readonly keep: number;
+}
+
+/**
+ * Keeps the stack's images from piling up: after every new image, each repository keeps its newest
+ * `keep` tags (and any in use); on `pulumi destroy`, every tag of the stack's repositories goes
+ * (the Docker provider leaves built images behind otherwise).
+ */
+export function imageJanitorScripts(j: ImageJanitor): { create: string; delete: string } {
+    if (!Number.isInteger(j.keep) || j.keep < 1) throw new Error(`imageJanitorScripts: keep must be 1 or more`);
+    const repos = j.repositories.map(q).join(" ");
+    return {
+        create: [
+            "set -euo pipefail",
+            `for repo in ${repos}; do`,
+            `  docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo" | tail -n +${j.keep + 1} | while read -r ref; do`,
+            '    docker rmi "$ref" >/dev/null 2>&1 && echo "removed old image $ref" || true',
+            "  done",
+            "done",
+            "",
+        ].join("\n"),
+        delete: [
+            "set -euo pipefail",
+            `for repo in ${repos}; do`,
+            `  docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo" | while read -r ref; do`,
+            '    docker rmi "$ref" >/dev/null && echo "removed image $ref"',
+            "  done",
+            "done",
+            "",
+        ].join("\n"),
+    };
+}

@@ -43,6 +43,7 @@
  * | docker Provider (no host)           | this engine (a `host` is not mapped: it would be another engine) |
  * | command Command create/interpreter  | run `interpreter... create` here, env = process env + environment; non-zero fails |
  * | command Command triggers            | on update: a changed trigger (or script/env) runs create again (a replace) |
+ * | command Command delete              | run on teardown, after the containers (Pulumi deletes dependents first) |
  * | component resources                 | (nothing: they only group children)                     |
  */
 import { spawn, spawnSync } from "child_process";
@@ -62,7 +63,7 @@ const CONTAINER = "docker:index/container:Container";
 const COMMAND = "command:local:Command";
 const PROVIDER = "pulumi:providers:docker";
 const PASSIVE = new Set(["random:index/randomPassword:RandomPassword"]);
-const COMMAND_FIELDS = new Set(["create", "interpreter", "environment", "triggers"]);
+const COMMAND_FIELDS = new Set(["create", "delete", "interpreter", "environment", "triggers"]);
 const PROVIDER_FIELDS = new Set(["host", "version"]);
 
 const NETWORK_FIELDS = new Set(["name", "driver", "labels"]);
@@ -112,13 +113,15 @@ function checkFields(what: string, value: Record<string, unknown>, known: Set<st
 
 /** One created object, for teardown and for the tests to look at. */
 export interface Created {
-    readonly kind: "network" | "volume" | "image" | "container";
+    readonly kind: "network" | "volume" | "image" | "container" | "command";
     readonly logicalName: string;
     /** Docker name (containers, networks, volumes) or image tag. */
     readonly name: string;
     readonly id: string;
     /** For containers: seconds a stop may take (destroyGraceSeconds). */
     readonly stopSeconds?: number;
+    /** For commands: the registration, whose `delete` runs on teardown. */
+    readonly command?: Registration;
 }
 
 export interface Realization {
@@ -336,6 +339,8 @@ export async function realize(registrations: Registration[], opts: RealizeOption
                     replaced.push(reg.name);
                 } else if (reg.type === COMMAND) {
                     await runCommand(reg, ulog);
+                    const entry = created.find((c) => c.kind === "command" && c.logicalName === reg.name);
+                    if (entry) created.splice(created.indexOf(entry), 1, { ...entry, command: reg });
                 } else {
                     throw new Error(`update: changing a ${reg.type} (${reg.name}) is not mapped`);
                 }
@@ -397,6 +402,13 @@ export async function realize(registrations: Registration[], opts: RealizeOption
                 }
                 case COMMAND:
                     await runCommand(reg, log);
+                    created.push({
+                        kind: "command",
+                        logicalName: reg.name,
+                        name: reg.name,
+                        id: reg.name,
+                        command: reg,
+                    });
                     break;
                 case PROVIDER:
                     checkFields(`Provider ${reg.name}`, reg.inputs, PROVIDER_FIELDS);
@@ -469,6 +481,12 @@ async function teardown(created: Created[], opts: { images?: boolean } = {}): Pr
     for (const c of [...created].reverse()) {
         if (c.kind === "container") {
             await attempt(`container ${c.name}`, () => removeContainer(c));
+        }
+    }
+    for (const c of [...created].reverse()) {
+        if (c.kind === "command" && c.command?.inputs.delete) {
+            const del = { ...c.command, inputs: { ...c.command.inputs, create: c.command.inputs.delete } };
+            await attempt(`command ${c.name} delete`, () => runCommand(del, () => undefined));
         }
     }
     for (const c of created)

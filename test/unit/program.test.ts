@@ -15,11 +15,11 @@ describe("the declared stack (Pulumi mocks)", () => {
     const app = () => run.named("lernmanager-unit-app");
     const nginx = () => run.named("lernmanager-unit-nginx");
 
-    test("declares a network, five volumes, three images, two containers, three deploy steps and a secret", () => {
+    test("declares a network, five volumes, three images, two containers, four deploy steps and a secret", () => {
         const count = (t: string) => run.ofType(t).length;
         expect(count("docker:index/network:Network")).toBe(1);
         expect(count(VOLUME)).toBe(5);
-        expect(count(COMMAND)).toBe(3);
+        expect(count(COMMAND)).toBe(4);
         expect(count("pulumi:providers:docker")).toBe(1);
         expect(count(IMAGE)).toBe(3);
         expect(count(CONTAINER)).toBe(2);
@@ -147,6 +147,7 @@ describe("the declared stack (Pulumi mocks)", () => {
             "lernmanager:deploy:DeployStep",
             "lernmanager:deploy:DeployStep",
             "lernmanager:deploy:DeployStep",
+            "lernmanager:deploy:DeployStep",
             "lernmanager:index:LernmanagerStack",
             "lernmanager:storage:Storage",
             "lernmanager:web:WebServer",
@@ -181,7 +182,7 @@ describe("deploy steps (@pulumi/command)", () => {
             expect.arrayContaining(["lernmanager-steps-storage-data", "lernmanager-steps-storage-backups"]),
         );
         expect(step("migrate").opts.dependsOn).toContain("lernmanager-steps-backup");
-        expect(step("app").opts.dependsOn).toEqual(["lernmanager-steps-migrate"]);
+        expect(step("app").opts.dependsOn).toEqual(["lernmanager-steps-migrate", "lernmanager-steps-images"]);
         expect(step("smoke").opts.dependsOn).toEqual(
             expect.arrayContaining(["lernmanager-steps-nginx", "lernmanager-steps-app"]),
         );
@@ -218,8 +219,27 @@ describe("deploy steps (@pulumi/command)", () => {
 
     test("without an init hook or migration command there is no migration step", async () => {
         const bare = await runProgram(testConfig({ "lernmanager:initHook": "" }), { stack: "bare" });
-        expect(bare.ofType(COMMAND).map((c) => c.name)).toEqual(["lernmanager-bare-backup", "lernmanager-bare-smoke"]);
-        expect(bare.named("lernmanager-bare-app").opts.dependsOn).toEqual(["lernmanager-bare-backup"]);
+        expect(bare.ofType(COMMAND).map((c) => c.name)).toEqual([
+            "lernmanager-bare-images",
+            "lernmanager-bare-backup",
+            "lernmanager-bare-smoke",
+        ]);
+        expect(bare.named("lernmanager-bare-app").opts.dependsOn).toEqual([
+            "lernmanager-bare-backup",
+            "lernmanager-bare-images",
+        ]);
+    });
+
+    test("the image janitor keeps 2 tags per repository after each new image and removes all on destroy", () => {
+        const janitor = step("images");
+        expect(janitor.inputs.triggers).toEqual([appImageId()]);
+        for (const repo of ["runtime", "app", "nginx"]) {
+            expect(janitor.inputs.create).toContain(`'lernmanager-steps-${repo}'`);
+            expect(janitor.inputs.delete).toContain(`'lernmanager-steps-${repo}'`);
+        }
+        expect(janitor.inputs.create).toContain("tail -n +3");
+        // Containers depend on it, so a destroy deletes them first and the images after.
+        expect(step("app").opts.dependsOn).toContain("lernmanager-steps-images");
     });
 
     test("docker:host targets the provider and the deploy steps at the same host", async () => {
