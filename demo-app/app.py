@@ -206,6 +206,9 @@ def _create_demo_data(conn):
         "INSERT INTO users (username, password_hash, role, class_id) VALUES (?, ?, 'admin', NULL)",
         (DEMO_ADMIN, generate_password_hash(admin_password, method=DEMO_HASH_METHOD)),
     )
+    if os.environ.get("DEMO_DATA", "1") == "0":
+        # Only the first admin (a test school that starts empty).
+        return
     class_id = conn.execute("INSERT INTO classes (name) VALUES ('7a')").lastrowid
 
     student_ids = []

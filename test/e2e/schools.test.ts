@@ -51,6 +51,15 @@ test("two schools coexist; destroying one leaves the other untouched and nothing
         expect(school.url).toBe(`http://127.0.0.1:${school.port}/`);
     }
     expect((await listSchools(deps)).map((r) => r.name)).toEqual(["e2e-berlin", "e2e-hamburg"]);
+    // Demo data only where asked for.
+    const studentLogin = (port: number) =>
+        request(port, "/login", {
+            method: "POST",
+            headers: { "Content-Type": "application/x-www-form-urlencoded" },
+            body: "username=student01&password=lernen",
+        });
+    expect((await studentLogin(berlin.port)).status).toBe(302);
+    expect((await studentLogin(hamburg.port)).status).toBe(401);
 
     const hamburgBefore = await objectsOf("school-e2e-hamburg");
     const berlinBefore = await objectsOf("school-e2e-berlin");
