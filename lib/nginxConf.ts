@@ -89,13 +89,19 @@ export function renderNginxConf(settings: NginxSettings): string {
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header X-Forwarded-Host $host;
             # The app is on the same host: a connect that takes longer means it is gone.
-            proxy_connect_timeout 2s;
+            proxy_connect_timeout 1s;
             proxy_send_timeout ${s.proxyReadTimeoutSeconds}s;
             proxy_read_timeout ${s.proxyReadTimeoutSeconds}s;
-            # Retry only where no request reached the app (connection refused/reset on connect).
-            proxy_next_upstream error;
+            # Try the other app container (during an update both answer the alias) when a connection
+            # fails or times out. A request that was already sent is retried only if its method is
+            # idempotent (nginx never resends a POST it has passed on), and only within 10 s.
+            proxy_next_upstream error timeout;
             proxy_next_upstream_tries 3;
             proxy_next_upstream_timeout 10s;`;
+    // nginx's own 502 (no answer: a worker died mid-request, a container went away) goes to one
+    // more attempt for idempotent requests; see @lm_retry.
+    const retry = `            error_page 502 = @lm_retry;
+            error_page 503 504 =503 /lernmanager-unavailable.html;`;
     const loginLimit =
         s.loginRatePerMinute > 0
             ? `
@@ -103,6 +109,7 @@ export function renderNginxConf(settings: NginxSettings): string {
             limit_req zone=lm_login burst=10;
             set $lm_app ${app};
 ${proxy}
+${retry}
         }
 `
             : "";
@@ -221,6 +228,19 @@ ${addHeaders}
         }
 ${loginLimit}
         location / {
+            set $lm_app ${app};
+${proxy}
+${retry}
+        }
+
+        # One more attempt for a GET or HEAD that got no answer from the app (another worker or
+        # container takes it). Other methods get the friendly page: they may have been processed.
+        location @lm_retry {
+            recursive_error_pages on;
+            error_page 502 503 504 =503 /lernmanager-unavailable.html;
+            if ($request_method !~ ^(GET|HEAD)$) {
+                return 503;
+            }
             set $lm_app ${app};
 ${proxy}
         }

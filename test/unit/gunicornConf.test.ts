@@ -24,6 +24,10 @@ describe("renderGunicornConf", () => {
         expect(conf).toContain('worker_tmp_dir = "/tmp"');
     });
 
+    test("lingers after closing its listeners so nginx retries instead of timing out", () => {
+        expect(conf).toMatch(/def on_exit\(server\):\n(\s+#.*\n)+\s+time\.sleep\(5\)/);
+    });
+
     test("rejects impossible values", () => {
         expect(() => renderGunicornConf({ workers: 0, threads: 2 })).toThrow(/workers must be a positive whole number/);
         expect(() => renderGunicornConf({ workers: 2, threads: 1.5 })).toThrow(/threads/);

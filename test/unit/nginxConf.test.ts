@@ -79,6 +79,19 @@ describe("renderNginxConf", () => {
         expect(block).toContain("alias /srv/uploads/;");
     });
 
+    test("retries a request that got no answer: on the other app container, and once more for GET/HEAD only", () => {
+        const root = location(conf, "/");
+        expect(root).toContain("proxy_next_upstream error timeout;");
+        expect(root).toContain("proxy_next_upstream_timeout 10s;");
+        expect(root).not.toContain("non_idempotent");
+        expect(root).toContain("error_page 502 = @lm_retry;");
+        const retry = location(conf, "@lm_retry");
+        expect(retry).toMatch(/if \(\$request_method !~ \^\(GET\|HEAD\)\$\) \{\s*return 503;/);
+        expect(retry).toContain("proxy_pass $lm_app;");
+        expect(retry).toContain("error_page 502 503 504 =503 /lernmanager-unavailable.html;");
+        expect(retry).not.toContain("@lm_retry;");
+    });
+
     test("has its own health endpoint and a friendly page for 502/503/504", () => {
         expect(location(conf, "= /nginx-health")).toContain("return 200");
         expect(conf).toContain("error_page 502 503 504 =503 /lernmanager-unavailable.html;");
