@@ -24,7 +24,12 @@ const projects = [{ ...common, displayName: "unit", testMatch: ["<rootDir>/test/
 const wantsE2e = !process.argv.some((a) => a === "unit");
 if (wantsE2e) {
     if (dockerReachable()) {
-        projects.push({ ...common, displayName: "e2e", testMatch: ["<rootDir>/test/e2e/**/*.test.ts"] });
+        projects.push({
+            ...common,
+            displayName: "e2e",
+            testMatch: ["<rootDir>/test/e2e/**/*.test.ts"],
+            globalSetup: "<rootDir>/test/support/cleanStale.ts",
+        });
     } else if (process.env.CI === "true") {
         throw new Error(
             "CI=true but no Docker engine answers `docker info`: .ci/run must start dockerd (scripts/test-env.sh).",

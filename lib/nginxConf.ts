@@ -100,7 +100,8 @@ export function renderNginxConf(settings: NginxSettings): string {
             proxy_next_upstream_timeout 10s;`;
     // nginx's own 502 (no answer: a worker died mid-request, a container went away) goes to one
     // more attempt for idempotent requests; see @lm_retry.
-    const retry = `            error_page 502 = @lm_retry;
+    const retry = `            recursive_error_pages on;
+            error_page 502 = @lm_retry;
             error_page 503 504 =503 /lernmanager-unavailable.html;`;
     const loginLimit =
         s.loginRatePerMinute > 0

@@ -27,10 +27,10 @@ async function objectsOf(stack: string) {
             images.push(...(img.RepoTags ?? []));
     }
     return {
-        containers: (await docker.listContainers({ all: true, filters })).map((c) => c.Names[0]),
-        volumes: ((await docker.listVolumes({ filters })).Volumes ?? []).map((v) => v.Name),
-        networks: (await docker.listNetworks({ filters })).map((n) => n.Name),
-        images,
+        containers: (await docker.listContainers({ all: true, filters })).map((c) => c.Names[0]).sort(),
+        volumes: ((await docker.listVolumes({ filters })).Volumes ?? []).map((v) => v.Name).sort(),
+        networks: (await docker.listNetworks({ filters })).map((n) => n.Name).sort(),
+        images: images.sort(),
     };
 }
 
