@@ -663,6 +663,14 @@ def whoami():
     )
 
 
+@app.after_request
+def _admin_frame_policy(response):
+    # Admin pages set their own, stricter framing policy (the stack adds SAMEORIGIN elsewhere).
+    if request.path.startswith("/admin"):
+        response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
 @app.get("/admin/maintenance")
 def admin_maintenance():
     ip = client_ip()

@@ -125,7 +125,7 @@ export const CONFIG_KEYS = {
     loginRatePerMinute: {
         kind: "integer",
         default: 30,
-        description: "Login POSTs allowed per client IP and minute (bursts of 10 queue); 0 turns the limit off.",
+        description: "Login POSTs allowed per client IP and minute (bursts of 10 pass at once); 0 turns the limit off.",
     },
     appMemoryMb: { kind: "integer", default: 1024, description: "Memory limit of the app container in MiB." },
     nginxMemoryMb: { kind: "integer", default: 512, description: "Memory limit of the nginx container in MiB." },

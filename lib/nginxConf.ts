@@ -107,7 +107,7 @@ export function renderNginxConf(settings: NginxSettings): string {
         s.loginRatePerMinute > 0
             ? `
         location = ${s.loginPath} {
-            limit_req zone=lm_login burst=10;
+            limit_req zone=lm_login burst=10 nodelay;
             set $lm_app ${app};
 ${proxy}
 ${retry}
@@ -192,6 +192,11 @@ ${loginZone}
         listen ${LAYOUT.nginxPort} default_server;
         server_name _;
         autoindex off;
+
+        # Methods the app uses; anything else never reaches it.
+        if ($request_method !~ ^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)$) {
+            return 405;
+        }
 ${addHeaders}
 
         location = /nginx-health {

@@ -332,3 +332,65 @@ describe("the app goes away and comes back", () => {
         expect(nginxAfter.RestartCount).toBe(nginxBefore.RestartCount);
     });
 });
+
+describe("hardening, as running", () => {
+    test("non-root users, all capabilities dropped, no-new-privileges, memory and process limits", async () => {
+        for (const [container, uid] of [
+            [s.app(), "10001"],
+            [s.nginx(), "10002"],
+        ] as const) {
+            const info = await container.inspect();
+            expect(info.Config.User).toBe(`${uid}:${uid}`);
+            expect(info.HostConfig.CapDrop).toEqual(["ALL"]);
+            expect(info.HostConfig.SecurityOpt).toEqual(["no-new-privileges:true"]);
+            expect(info.HostConfig.ReadonlyRootfs).toBe(true);
+            expect(info.HostConfig.Memory).toBeGreaterThan(0);
+            expect(info.HostConfig.Ulimits).toEqual(
+                expect.arrayContaining([expect.objectContaining({ Name: "nproc" })]),
+            );
+            expect(info.HostConfig.LogConfig).toEqual({
+                Type: "json-file",
+                Config: { "max-file": "5", "max-size": "10m" },
+            });
+            const top = await container.top({ ps_args: "-o uid,comm" });
+            const uids = new Set(top.Processes.map((p: string[]) => p[0]).filter((u: string) => u !== "0"));
+            expect([...uids]).toEqual([uid]);
+            // Only docker's init (tini) runs as root... and it has no capabilities either.
+            expect(top.Processes.filter((p: string[]) => p[0] === "0").map((p: string[]) => p[1])).toEqual([
+                "docker-init",
+            ]);
+        }
+    });
+
+    test("nginx hides its version; security headers are added unless the app set its own", async () => {
+        const page = await request(s.port, "/login");
+        expect(page.headers.server).toBe("nginx");
+        expect(page.headers["x-content-type-options"]).toBe("nosniff");
+        expect(page.headers["x-frame-options"]).toBe("SAMEORIGIN");
+        expect(page.headers["referrer-policy"]).toBe("strict-origin-when-cross-origin");
+        const css = await request(s.port, "/static/css/app.css");
+        expect(css.headers["x-content-type-options"]).toBe("nosniff");
+        const admin = await request(s.port, "/admin/maintenance");
+        expect(admin.headers["x-frame-options"]).toBe("DENY"); // the app's own, not duplicated
+    });
+
+    test("methods the app does not use are refused by nginx", async () => {
+        expect((await request(s.port, "/login", { method: "TRACE" })).status).toBe(405);
+        expect((await request(s.port, "/login", { method: "BREW" })).status).toBe(405);
+    });
+
+    test("login POSTs are rate-limited per client address; reading the login page is not", async () => {
+        const statuses: number[] = [];
+        for (let i = 0; i < 20; i++) {
+            const res = await request(s.port, "/login", {
+                method: "POST",
+                headers: { "Content-Type": "application/x-www-form-urlencoded" },
+                body: "username=nobody&password=wrong",
+            });
+            statuses.push(res.status);
+        }
+        expect(statuses).toContain(429);
+        expect(statuses.filter((c) => c === 401).length).toBeGreaterThanOrEqual(10);
+        for (let i = 0; i < 20; i++) expect((await request(s.port, "/login")).status).toBe(200);
+    });
+});

@@ -107,9 +107,13 @@ describe("renderNginxConf", () => {
         expect(conf).toContain("add_header X-Content-Type-Options $lm_x_content_type_options always;");
     });
 
+    test("refuses methods the app does not use", () => {
+        expect(conf).toMatch(/if \(\$request_method !~ \^\(GET\|HEAD\|POST\|PUT\|PATCH\|DELETE\|OPTIONS\)\$\) \{\s*return 405;/);
+    });
+
     test("rate-limits login POSTs only, and can switch the limit off", () => {
         expect(conf).toContain("limit_req_zone $lm_login_key zone=lm_login:10m rate=30r/m;");
-        expect(location(conf, "= /login")).toContain("limit_req zone=lm_login burst=10;");
+        expect(location(conf, "= /login")).toContain("limit_req zone=lm_login burst=10 nodelay;");
         const off = renderNginxConf({ ...settings, loginRatePerMinute: 0 });
         expect(off).not.toContain("limit_req");
     });
