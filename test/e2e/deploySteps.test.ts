@@ -5,28 +5,24 @@
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { login, request } from "../support/http";
-import { runProgram, testConfig } from "../support/mocks";
 import { runCommand } from "../support/realize";
-import { liveStack, LiveStack } from "../support/stack";
+import { copyOfDemoApp, liveStack, LiveStack, redeclare } from "../support/stack";
 import { PROJECT_DIR } from "../../lib/paths";
 
 jest.setTimeout(300000);
 
 let s: LiveStack;
-let appCopy: string;
+const app = copyOfDemoApp();
 const log = (l: string) => process.stdout.write(`    [e2e-steps] ${l}\n`);
 
 beforeAll(async () => {
     s = await liveStack("e2e-steps");
-    appCopy = fs.mkdtempSync(path.join(os.tmpdir(), "lm-steps-app-"));
-    fs.cpSync(path.join(PROJECT_DIR, "demo-app"), appCopy, { recursive: true });
 });
 afterAll(async () => {
     await s?.realization.teardown();
-    fs.rmSync(appCopy, { recursive: true, force: true });
+    app.remove();
 });
 
 const markDone = async (cookie: string, writeId: string) =>
@@ -73,10 +69,7 @@ test("backup before a new image, damage, restore: the data is back", async () =>
 });
 
 test("backups are pruned to backupKeep", async () => {
-    const keep = await runProgram(testConfig({ "lernmanager:port": String(s.port), "lernmanager:backupKeep": "2" }), {
-        stack: "e2e-steps",
-        secretKey: s.secretKey,
-    });
+    const keep = await redeclare(s, { "lernmanager:backupKeep": "2" });
     const step = keep.named("lernmanager-e2e-steps-backup");
     for (let i = 0; i < 3; i++) await runCommand(step, log);
     const listing = execFileSync("bash", ["scripts/restore-backup.sh", "e2e-steps", "--list"], {
@@ -88,15 +81,11 @@ test("backups are pruned to backupKeep", async () => {
 
 test("a failing migration fails the deploy and leaves the running version serving", async () => {
     const before = { app: (await s.app().inspect()).Id, version: (await request(s.port, "/healthz")).json().version };
-    fs.appendFileSync(path.join(appCopy, "static/css/app.css"), "\n.lm-migration-test { color: red; }\n");
-    const next = await runProgram(
-        testConfig({
-            "lernmanager:port": String(s.port),
-            "lernmanager:appSource": appCopy,
-            "lernmanager:migrateCommand": "python3 -c 'import sys; sys.exit(\"migration 42 failed: column exists\")'",
-        }),
-        { stack: "e2e-steps", secretKey: s.secretKey },
-    );
+    fs.appendFileSync(path.join(app.dir, "static/css/app.css"), "\n.lm-migration-test { color: red; }\n");
+    const next = await redeclare(s, {
+        "lernmanager:appSource": app.dir,
+        "lernmanager:migrateCommand": "python3 -c 'import sys; sys.exit(\"migration 42 failed: column exists\")'",
+    });
     expect(next.outputs.appVersion).not.toBe(before.version);
     await expect(s.realization.update(next.registrations)).rejects.toThrow(
         /lernmanager-e2e-steps-migrate failed[\s\S]*migration 42 failed/,
@@ -110,18 +99,12 @@ test("a failing migration fails the deploy and leaves the running version servin
 
 test("a failing smoke test fails the update", async () => {
     // A new version whose start page is broken; its /healthz is fine, so the container is replaced.
-    const appPy = path.join(appCopy, "app.py");
+    const appPy = path.join(app.dir, "app.py");
     fs.writeFileSync(
         appPy,
         `${fs.readFileSync(appPy, "utf8")}\n\n@app.before_request\ndef _broken_start_page():\n    from flask import request as _r\n    if _r.path == "/":\n        return "kaputt", 500\n`,
     );
-    const next = await runProgram(
-        testConfig({ "lernmanager:port": String(s.port), "lernmanager:appSource": appCopy }),
-        {
-            stack: "e2e-steps",
-            secretKey: s.secretKey,
-        },
-    );
+    const next = await redeclare(s, { "lernmanager:appSource": app.dir });
     await expect(s.realization.update(next.registrations)).rejects.toThrow(
         /lernmanager-e2e-steps-smoke failed[\s\S]*FAIL page \/: 500/,
     );

@@ -4,13 +4,10 @@
  */
 import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { eventually, login, request } from "../support/http";
-import { runProgram, testConfig } from "../support/mocks";
 import { containerCreateBody, docker, waitHealthy } from "../support/realize";
-import { containerLogs, execIn, liveStack, LiveStack } from "../support/stack";
-import { PROJECT_DIR } from "../../lib/paths";
+import { containerLogs, copyOfDemoApp, execIn, liveStack, LiveStack, redeclare } from "../support/stack";
 
 jest.setTimeout(300000);
 
@@ -71,15 +68,13 @@ describe("first start on empty volumes", () => {
 
 describe("a deploy with a rebuilt app image", () => {
     let s: LiveStack;
-    let appCopy: string;
+    const app = copyOfDemoApp();
     beforeAll(async () => {
         s = await liveStack("e2e-life");
-        appCopy = fs.mkdtempSync(path.join(os.tmpdir(), "lm-app-copy-"));
-        fs.cpSync(path.join(PROJECT_DIR, "demo-app"), appCopy, { recursive: true });
     });
     afterAll(async () => {
         await s?.realization.teardown();
-        fs.rmSync(appCopy, { recursive: true, force: true });
+        app.remove();
     });
 
     test("replaces only the app container; data, uploads and the secret survive; static files are refreshed", async () => {
@@ -99,14 +94,8 @@ describe("a deploy with a rebuilt app image", () => {
 
         // A one-line change to a stylesheet, deployed with the same stack state (same secret).
         const marker = `lm-rebuilt-${randomBytes(4).toString("hex")}`;
-        fs.appendFileSync(path.join(appCopy, "static/css/app.css"), `\n.${marker} { color: #123456; }\n`);
-        const next = await runProgram(
-            testConfig({ "lernmanager:port": String(s.port), "lernmanager:appSource": appCopy }),
-            {
-                stack: "e2e-life",
-                secretKey: s.secretKey,
-            },
-        );
+        fs.appendFileSync(path.join(app.dir, "static/css/app.css"), `\n.${marker} { color: #123456; }\n`);
+        const next = await redeclare(s, { "lernmanager:appSource": app.dir });
         const replaced = await s.realization.update(next.registrations);
         expect(replaced).toEqual(["lernmanager-e2e-life-app"]);
 

@@ -2,6 +2,7 @@
  * The declared stack, realized on a real Docker engine and checked through nginx's port on
  * 127.0.0.1 (issue 3). One stack serves the whole file; tests run in order.
  */
+import { execFileSync } from "child_process";
 import { createHash } from "crypto";
 import * as zlib from "zlib";
 import { eventually, login, request } from "../support/http";
@@ -352,13 +353,16 @@ describe("hardening, as running", () => {
                 Type: "json-file",
                 Config: { "max-file": "5", "max-size": "10m" },
             });
-            const top = await container.top({ ps_args: "-o uid,comm" });
-            const uids = new Set(top.Processes.map((p: string[]) => p[0]).filter((u: string) => u !== "0"));
-            expect([...uids]).toEqual([uid]);
-            // Only docker's init (tini) runs as root... and it has no capabilities either.
-            expect(top.Processes.filter((p: string[]) => p[0] === "0").map((p: string[]) => p[1])).toEqual([
-                "docker-init",
-            ]);
+            // Every process, docker's init included, runs as the unprivileged user: no root at all.
+            const top = execFileSync("docker", ["top", info.Id, "-o", "pid,uid,comm"], { encoding: "utf8" });
+            const rows = top
+                .trim()
+                .split("\n")
+                .slice(1)
+                .map((l) => l.trim().split(/\s+/));
+            expect(rows.length).toBeGreaterThanOrEqual(2);
+            expect(new Set(rows.map((r) => r[1]))).toEqual(new Set([uid]));
+            expect(rows.map((r) => r[2])).toContain("docker-init");
         }
     });
 

@@ -5,43 +5,32 @@
  */
 import { randomBytes } from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { login, request } from "../support/http";
 import { runLoad } from "../support/load";
-import { runProgram, testConfig } from "../support/mocks";
-import { liveStack, LiveStack } from "../support/stack";
-import { PROJECT_DIR } from "../../lib/paths";
+import { copyOfDemoApp, liveStack, LiveStack, redeclare } from "../support/stack";
 import { recordFigure } from "../support/figures";
 
 jest.setTimeout(600000);
 
 const NO_LOGIN_LIMIT = { "lernmanager:loginRatePerMinute": "0" };
 let s: LiveStack;
-let appCopy: string;
+const app = copyOfDemoApp();
 beforeAll(async () => {
     // 30 simulated students share one client address here: no login rate limit for this stack.
     s = await liveStack("e2e-zdt", NO_LOGIN_LIMIT);
-    appCopy = fs.mkdtempSync(path.join(os.tmpdir(), "lm-zdt-app-"));
-    fs.cpSync(path.join(PROJECT_DIR, "demo-app"), appCopy, { recursive: true });
 });
 afterAll(async () => {
     await s?.realization.teardown();
-    fs.rmSync(appCopy, { recursive: true, force: true });
+    app.remove();
 });
 
 test("an app update under 32 connections of reads and writes: 0 failed requests, 0 lost writes", async () => {
     const cookies = await Promise.all(
         Array.from({ length: 30 }, (_, i) => login(s.port, `student${String(i + 1).padStart(2, "0")}`, "lernen")),
     );
-    fs.appendFileSync(path.join(appCopy, "app.py"), `\n# release ${randomBytes(4).toString("hex")}\n`);
-    const next = await runProgram(
-        testConfig({ ...NO_LOGIN_LIMIT, "lernmanager:port": String(s.port), "lernmanager:appSource": appCopy }),
-        {
-            stack: "e2e-zdt",
-            secretKey: s.secretKey,
-        },
-    );
+    fs.appendFileSync(path.join(app.dir, "app.py"), `\n# release ${randomBytes(4).toString("hex")}\n`);
+    const next = await redeclare(s, { "lernmanager:appSource": app.dir });
     const before = (await request(s.port, "/healthz")).json().version;
 
     let updateSeconds = 0;

@@ -7,14 +7,27 @@ import Docker from "dockerode";
  */
 export default async function cleanStale(): Promise<void> {
     const docker = new Docker();
-    const isTest = (labels: Record<string, string> | undefined) => /^(school-)?e2e-/.test(labels?.["dev.lernmanager.stack"] ?? "");
+    const isTest = (labels: Record<string, string> | undefined) =>
+        /^(school-)?e2e-/.test(labels?.["dev.lernmanager.stack"] ?? "");
     for (const c of await docker.listContainers({ all: true, filters: { label: ["dev.lernmanager.stack"] } })) {
-        if (isTest(c.Labels)) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+        if (isTest(c.Labels))
+            await docker
+                .getContainer(c.Id)
+                .remove({ force: true })
+                .catch(() => undefined);
     }
     for (const n of await docker.listNetworks({ filters: { label: ["dev.lernmanager.stack"] } })) {
-        if (isTest(n.Labels)) await docker.getNetwork(n.Id).remove().catch(() => undefined);
+        if (isTest(n.Labels))
+            await docker
+                .getNetwork(n.Id)
+                .remove()
+                .catch(() => undefined);
     }
     for (const v of (await docker.listVolumes({ filters: { label: ["dev.lernmanager.stack"] } })).Volumes ?? []) {
-        if (isTest(v.Labels)) await docker.getVolume(v.Name).remove().catch(() => undefined);
+        if (isTest(v.Labels))
+            await docker
+                .getVolume(v.Name)
+                .remove()
+                .catch(() => undefined);
     }
 }

@@ -1,4 +1,8 @@
 import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { PROJECT_DIR } from "../../lib/paths";
 import Docker from "dockerode";
 import { runProgram, testConfig, ProgramRun } from "./mocks";
 import { docker, realize, Realization } from "./realize";
@@ -7,6 +11,8 @@ import { freePort } from "./http";
 export interface LiveStack {
     readonly stack: string;
     readonly port: number;
+    /** Config the stack was declared with besides the test defaults. */
+    readonly overrides: Record<string, string>;
     readonly run: ProgramRun;
     readonly realization: Realization;
     /** The SECRET_KEY chosen for this stack (what the RandomPassword's state would hold). */
@@ -41,6 +47,7 @@ export async function liveStack(
     const self: LiveStack = {
         stack,
         port,
+        overrides,
         run,
         realization,
         secretKey: key,
@@ -122,4 +129,19 @@ export async function containerLogs(container: Docker.Container): Promise<string
         i += 8 + size;
     }
     return Buffer.concat(parts).toString("utf8");
+}
+
+/** A scratch copy of demo-app/ to change between deploys; `remove()` deletes it. */
+export function copyOfDemoApp(): { dir: string; remove(): void } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-app-copy-"));
+    fs.cpSync(path.join(PROJECT_DIR, "demo-app"), dir, { recursive: true });
+    return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The program run again for the same live stack (same port, same secret, same overrides), plus changes. */
+export function redeclare(s: LiveStack, changes: Record<string, string> = {}): Promise<ProgramRun> {
+    return runProgram(testConfig({ ...s.overrides, "lernmanager:port": String(s.port), ...changes }), {
+        stack: s.stack,
+        secretKey: s.secretKey,
+    });
 }

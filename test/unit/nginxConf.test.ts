@@ -108,7 +108,9 @@ describe("renderNginxConf", () => {
     });
 
     test("refuses methods the app does not use", () => {
-        expect(conf).toMatch(/if \(\$request_method !~ \^\(GET\|HEAD\|POST\|PUT\|PATCH\|DELETE\|OPTIONS\)\$\) \{\s*return 405;/);
+        expect(conf).toMatch(
+            /if \(\$request_method !~ \^\(GET\|HEAD\|POST\|PUT\|PATCH\|DELETE\|OPTIONS\)\$\) \{\s*return 405;/,
+        );
     });
 
     test("rate-limits login POSTs only, and can switch the limit off", () => {
