@@ -47,6 +47,9 @@ import time
 
 bind = ["0.0.0.0:${LAYOUT.appPort}"]
 worker_class = "gthread"
+# The app is imported once, in the master, and the workers are forked from it: a faster start than
+# every worker importing it at the same time, and the imported code is shared between them.
+preload_app = True
 workers = ${s.workers}
 threads = ${s.threads}
 # Slow requests: the app makes outbound calls of up to 60 s.

@@ -1,0 +1,200 @@
+/**
+ * Drives one running variant through the workloads: preflight, warm-up, then the measured wrk runs.
+ * - Repetitions are the outer loop (rep 1 of every workload, then rep 2, ...), so a burst of other
+ *   work on the machine spoils at most one repetition of a workload, and the median drops it.
+ * - A run during which other work used more than FOREIGN_LIMIT cores is kept (marked `disturbed`)
+ *   but repeated, at most MAX_RETRIES times; medians use the undisturbed runs when there are any.
+ * - After every run the variant must be idle again (requests wrk abandoned at the end of a run are
+ *   still being computed, e.g. PDFs), so no run pays for the previous one.
+ */
+import * as os from "os";
+import { cpuShare, cpuSnapshot } from "./cpu";
+import { cpuNanos, foreignContainers, memoryMiB } from "./docker";
+import { BenchOptions, WorkloadName } from "./options";
+import { MemoryFigures, RunSummary, Sample } from "./results";
+import { RunningVariant } from "./variants";
+import { BROWSER_HEADERS, WORKLOAD_DEFS, WRITE_EVERY } from "./workloads";
+import { runWrk, threadsFor, WrkJob } from "./wrk";
+import { log, median, round, sleep } from "./util";
+
+/** Cores of other people's work above which a run is repeated. */
+export const FOREIGN_LIMIT = 0.25;
+export const MAX_RETRIES = 1;
+/** Pause before a repeated run (times the attempt), and the most all pauses of a benchmark may take. */
+const RETRY_PAUSE_MS = 3000;
+const retryBudget = { left: 4 * 60 * 1000 };
+
+export interface VariantMeasurement {
+    readonly runs: RunSummary[];
+    readonly memory: MemoryFigures;
+    /** Errors in unrecorded warm-up runs (also a failure for --quick). */
+    readonly warmupErrors: number;
+}
+
+async function memoryOf(v: RunningVariant): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    let total = 0;
+    for (const { role, container } of v.containers) {
+        const mib = await memoryMiB(container);
+        out[role] = round(mib, 1);
+        total += mib;
+    }
+    out.total = round(total, 1);
+    return out;
+}
+
+/** CPU nanoseconds used so far per container role. */
+async function cpuOf(v: RunningVariant): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const { role, container } of v.containers) out[role] = await cpuNanos(container);
+    return out;
+}
+
+/** Waits (at most 90 s) until the variant's containers use less than a quarter of a core. */
+export async function waitIdle(v: RunningVariant): Promise<number> {
+    const started = Date.now();
+    while (Date.now() - started < 90000) {
+        const before = await Promise.all(v.containers.map((c) => cpuNanos(c.container)));
+        await sleep(300);
+        const after = await Promise.all(v.containers.map((c) => cpuNanos(c.container)));
+        const busy = after.reduce((sum, a, i) => sum + (a - before[i]), 0) / 0.3e9;
+        if (busy < 0.25) return (Date.now() - started) / 1000;
+    }
+    log(`${v.name}: still busy after 90 s; going on`);
+    return 90;
+}
+
+/** One measured wrk run with its CPU accounting (and a memory sample mid-run when asked). */
+export async function measureOnce(
+    v: RunningVariant,
+    job: WrkJob,
+    repetition: number,
+    withMemory: boolean,
+): Promise<{ sample: Sample; memory?: Record<string, number> }> {
+    const foreign = (await foreignContainers()).length;
+    const loadavg1 = round(os.loadavg()[0], 2);
+    const mem = withMemory ? sleep(job.seconds * 500).then(() => memoryOf(v)) : undefined;
+    const cpuBefore = await cpuOf(v);
+    const snapBefore = cpuSnapshot();
+    const r = await runWrk(job);
+    const snapAfter = cpuSnapshot();
+    const cpuAfter = await cpuOf(v);
+    const roles = Object.keys(cpuAfter);
+    const variantNanos = roles.reduce((sum, role) => sum + cpuAfter[role] - cpuBefore[role], 0);
+    const cpu = cpuShare(snapBefore, snapAfter, variantNanos);
+    const sample: Sample = {
+        repetition,
+        rps: round(r.rps, 1),
+        p50_ms: round(r.p50_ms, 2),
+        p90_ms: round(r.p90_ms, 2),
+        p99_ms: round(r.p99_ms, 2),
+        requests: r.requests,
+        seconds: round(r.seconds, 2),
+        bytesPerResponse: Math.round(r.bytesPerResponse),
+        errors: r.errors,
+        foreignContainers: foreign,
+        loadavg1,
+        cpu,
+        disturbed: cpu.foreignCores > FOREIGN_LIMIT,
+        cpuMsPerRequest: Object.fromEntries(
+            roles.map((role) => [
+                role,
+                r.requests ? round((cpuAfter[role] - cpuBefore[role]) / 1e6 / r.requests, 3) : 0,
+            ]),
+        ),
+    };
+    return { sample, memory: mem ? await mem : undefined };
+}
+
+export function describe(v: RunningVariant, name: string, connections: number, s: Sample): string {
+    const cpuReq = Object.entries(s.cpuMsPerRequest)
+        .map(([k, ms]) => `${k} ${ms.toFixed(2)}`)
+        .join(" ");
+    return (
+        `${v.name.padEnd(9)} ${name.padEnd(10)} c=${String(connections).padStart(2)} rep ${s.repetition}: ` +
+        `${s.rps.toFixed(1).padStart(8)} req/s  p50 ${s.p50_ms.toFixed(1)} ms  p99 ${s.p99_ms.toFixed(1)} ms` +
+        `  cpu ms/req ${cpuReq}  cores: variant ${s.cpu.variantCores} load path ${s.cpu.loadPathCores}` +
+        ` foreign ${s.cpu.foreignCores}${s.disturbed ? " (DISTURBED)" : ""}` +
+        `${s.errors.total ? `  ERRORS ${JSON.stringify(s.errors)}` : ""}`
+    );
+}
+
+export async function measureVariant(
+    v: RunningVariant,
+    cookies: string[],
+    opts: BenchOptions,
+): Promise<VariantMeasurement> {
+    const idle = await memoryOf(v);
+    const underLoad: MemoryFigures["underLoad"] = {};
+    let peak = idle.total;
+    let warmupErrors = 0;
+    const samples = new Map<string, Sample[]>();
+    const most = Math.max(...opts.connections);
+
+    for (let rep = 1; rep <= opts.repetitions; rep++) {
+        for (const name of opts.workloads) {
+            const w = WORKLOAD_DEFS[name];
+            if (rep === 1) await w.preflight(v.port, cookies[0]);
+            const base = {
+                port: v.port,
+                path: w.path,
+                mode: w.mode,
+                cookies,
+                headers: BROWSER_HEADERS,
+                writeEvery: WRITE_EVERY,
+            };
+            if (opts.warmupSeconds > 0) {
+                const seconds = rep === 1 ? opts.warmupSeconds : 1;
+                const warm = await runWrk({ ...base, connections: most, seconds });
+                if (warm.errors.total) log(`${v.name} ${name} warm-up: ${JSON.stringify(warm.errors)}`);
+                warmupErrors += warm.errors.total;
+                await waitIdle(v);
+            }
+            for (const connections of opts.connections) {
+                const key = `${name}|${connections}`;
+                const list = samples.get(key) ?? [];
+                samples.set(key, list);
+                const job = { ...base, connections, seconds: opts.durationSeconds(name) };
+                const retries = opts.quick ? 0 : MAX_RETRIES;
+                for (let attempt = 0; attempt <= retries; attempt++) {
+                    const withMemory = rep === 1 && connections === most && attempt === 0;
+                    const { sample, memory } = await measureOnce(v, job, rep, withMemory);
+                    if (memory) {
+                        underLoad[name] = memory;
+                        peak = Math.max(peak, memory.total);
+                    }
+                    list.push(sample);
+                    log(describe(v, name, connections, sample));
+                    await waitIdle(v);
+                    if (!sample.disturbed || attempt === retries) break;
+                    // Give the other work a moment to end, within a budget for the whole run.
+                    const pause = Math.min(RETRY_PAUSE_MS * (attempt + 1), retryBudget.left);
+                    retryBudget.left -= pause;
+                    if (pause > 0) await sleep(pause);
+                }
+            }
+        }
+    }
+
+    const runs: RunSummary[] = [];
+    for (const name of opts.workloads) {
+        for (const connections of opts.connections) {
+            const all = samples.get(`${name}|${connections}`) ?? [];
+            const clean = all.filter((s) => !s.disturbed);
+            const used = clean.length ? clean : all;
+            runs.push({
+                variant: v.name,
+                workload: name as WorkloadName,
+                connections,
+                rps: round(median(used.map((s) => s.rps)), 1),
+                p50_ms: round(median(used.map((s) => s.p50_ms)), 2),
+                p99_ms: round(median(used.map((s) => s.p99_ms)), 2),
+                errors: all.reduce((sum, s) => sum + s.errors.total, 0),
+                wrkThreads: threadsFor({ mode: WORKLOAD_DEFS[name].mode, connections }),
+                undisturbedSamples: clean.length,
+                samples: all,
+            });
+        }
+    }
+    return { runs, memory: { idle, underLoad, peakTotalMiB: round(peak, 1) }, warmupErrors };
+}

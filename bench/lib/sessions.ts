@@ -1,0 +1,35 @@
+/**
+ * One session cookie per simulated student (student01..student30). The logins run inside the app
+ * container against the app's own port: nginx rate-limits login POSTs per client address (30/min,
+ * by design against password guessing), which would make 30 logins through it take a minute.
+ * The cookie is Flask's signed session, valid for every request of that student afterwards.
+ */
+import Docker from "dockerode";
+import { execIn } from "../../test/support/stack";
+
+const LOGIN_SCRIPT = `
+import http.client, json, sys, urllib.parse
+cookies = []
+for n in range(1, int(sys.argv[1]) + 1):
+    conn = http.client.HTTPConnection("127.0.0.1", 8000, timeout=30)
+    body = urllib.parse.urlencode({"username": "student%02d" % n, "password": "lernen"})
+    conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded"})
+    r = conn.getresponse()
+    r.read()
+    cookie = [h.split(";", 1)[0] for k, h in r.getheaders() if k.lower() == "set-cookie"]
+    if r.status != 302 or not cookie or not r.getheader("Location", "").endswith("/dashboard"):
+        sys.exit("login of student%02d answered %d" % (n, r.status))
+    cookies.append(cookie[0])
+    conn.close()
+print(json.dumps(cookies))
+`;
+
+export const STUDENTS = 30;
+
+/** Logs in student01..student30 and returns their cookies (`session=...`), in order. */
+export async function loginStudents(app: Docker.Container): Promise<string[]> {
+    const { output } = await execIn(app, ["python3", "-c", LOGIN_SCRIPT, String(STUDENTS)]);
+    const cookies = JSON.parse(output.trim().split("\n").pop()!) as string[];
+    if (cookies.length !== STUDENTS) throw new Error(`expected ${STUDENTS} cookies, got ${cookies.length}`);
+    return cookies;
+}
