@@ -42,6 +42,9 @@ export const NGINX_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
     startPeriod: "20s",
 };
 
+/** Kernel settings of nginx's own network namespace. */
+export const NGINX_SYSCTLS = { "net.ipv4.tcp_tw_reuse": "1" } as const;
+
 /** The only container that publishes a port. */
 export class WebServer extends pulumi.ComponentResource {
     public readonly image: docker.Image;
@@ -83,6 +86,10 @@ export class WebServer extends pulumi.ComponentResource {
                 ],
                 readOnly: true,
                 tmpfs: { "/tmp": "rw,nosuid,nodev,size=512m,mode=1777" },
+                // nginx opens a new connection to gunicorn per request and closes it first, leaving a
+                // TIME_WAIT socket for 60 s; without reuse, ~14,000 of them exhaust the source ports
+                // and throughput drops to a third (bench/results/tuning.md).
+                sysctls: NGINX_SYSCTLS,
                 init: true,
                 restart: "unless-stopped",
                 healthcheck: NGINX_HEALTHCHECK,

@@ -366,6 +366,11 @@ describe("hardening, as running", () => {
         }
     });
 
+    test("nginx reuses TIME_WAIT ports in its own network namespace", async () => {
+        const res = await s.exec(s.nginx(), ["cat", "/proc/sys/net/ipv4/tcp_tw_reuse"]);
+        expect(res.output.trim()).toBe("1");
+    });
+
     test("nginx hides its version; security headers are added unless the app set its own", async () => {
         const page = await request(s.port, "/login");
         expect(page.headers.server).toBe("nginx");

@@ -37,6 +37,7 @@
  * | Container.memory (MiB)              | HostConfig.Memory (bytes)                               |
  * | Container.ulimits                   | HostConfig.Ulimits {Name, Soft, Hard}                   |
  * | Container.logDriver / logOpts       | HostConfig.LogConfig {Type, Config}                     |
+ * | Container.sysctls                   | HostConfig.Sysctls                                      |
  * | Container.wait / waitTimeout        | poll State.Health.Status until "healthy" (timeout s)    |
  * | Container.destroyGraceSeconds       | stop timeout t on removal                               |
  * | RandomPassword                      | (value already chosen in the mocks: stable like state)  |
@@ -93,6 +94,7 @@ const CONTAINER_FIELDS = new Set([
     "wait",
     "waitTimeout",
     "destroyGraceSeconds",
+    "sysctls",
 ]);
 const HEALTH_FIELDS = new Set(["tests", "interval", "timeout", "retries", "startPeriod"]);
 const MOUNT_FIELDS = new Set(["type", "source", "target", "readOnly"]);
@@ -197,6 +199,7 @@ export function containerCreateBody(reg: Registration, imageId: string, name: st
     if (i.memory) host.Memory = i.memory * 1024 * 1024;
     if (i.ulimits) host.Ulimits = i.ulimits.map((u: any) => ({ Name: u.name, Soft: u.soft, Hard: u.hard }));
     if (i.logDriver) host.LogConfig = { Type: i.logDriver, Config: i.logOpts ?? {} };
+    if (i.sysctls) host.Sysctls = i.sysctls;
     return body;
 }
 

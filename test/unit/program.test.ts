@@ -76,6 +76,11 @@ describe("the declared stack (Pulumi mocks)", () => {
         expect(nginx().opts.deleteBeforeReplace).toBe(true);
     });
 
+    test("nginx may reuse TIME_WAIT ports for its upstream connections", () => {
+        expect(nginx().inputs.sysctls).toEqual({ "net.ipv4.tcp_tw_reuse": "1" });
+        expect(app().inputs.sysctls).toBeUndefined();
+    });
+
     test("the app answers the network alias `app` on the stack's network", () => {
         expect(app().inputs.networksAdvanced).toEqual([{ name: "lernmanager-unit-net", aliases: ["app"] }]);
     });
