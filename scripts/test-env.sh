@@ -7,12 +7,12 @@
 #      reuses them when present. Their tags carry a hash of the package list, so a changed list
 #      builds new ones.
 # Usage: scripts/test-env.sh [up|stop|images]   (default: up)
-# Prints the base image names as `LM_TEST_PYTHON_IMAGE=...` / `LM_TEST_NGINX_IMAGE=...` lines.
+# Prints the base image names (from scripts/base-images.conf) as `LM_TEST_PYTHON_IMAGE=...` / `LM_TEST_NGINX_IMAGE=...` lines.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=scripts/base-images.env
-. "$here/base-images.env"
+# shellcheck source=scripts/base-images.conf
+. "$here/base-images.conf"
 pidfile=${LM_DOCKERD_PIDFILE:-/tmp/lernmanager-dockerd.pid}
 log() { echo "[test-env] $*" >&2; }
 
