@@ -4,8 +4,7 @@
 #   2. starts dockerd in the background when no daemon answers (its PID goes to $LM_DOCKERD_PIDFILE,
 #      so `scripts/test-env.sh stop` stops exactly the daemon this script started);
 #   3. builds the offline base images once (debootstrap --variant=minbase + docker import) and
-#      reuses them when present. Their tags carry a hash of the package list, so a changed list
-#      builds new ones.
+#      reuses them when present (scripts/base-images.conf: bump the tag when a package list changes).
 # Usage: scripts/test-env.sh [up|stop|images]   (default: up)
 # Prints the base image names (from scripts/base-images.conf) as `LM_TEST_PYTHON_IMAGE=...` / `LM_TEST_NGINX_IMAGE=...` lines.
 set -euo pipefail

@@ -16,8 +16,8 @@ export interface CpuSnapshot {
     readonly at: bigint;
     /** Busy jiffies of the whole host. */
     readonly hostBusy: number;
-    /** Jiffies of long-lived processes on the load path (wrk, Docker daemons and proxies) and this one. */
-    readonly infra: number;
+    /** Jiffies so far of each process on the load path (wrk, Docker daemons and proxies) and this one. */
+    readonly infra: Map<number, number>;
 }
 
 function hostBusy(): number {
@@ -27,8 +27,8 @@ function hostBusy(): number {
     return f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0);
 }
 
-function infraJiffies(): number {
-    let sum = 0;
+function infraJiffies(): Map<number, number> {
+    const out = new Map<number, number>();
     for (const pid of fs.readdirSync("/proc")) {
         if (!/^\d+$/.test(pid)) continue;
         try {
@@ -37,11 +37,18 @@ function infraJiffies(): number {
             const comm = stat.slice(stat.indexOf("(") + 1, close);
             if (!OURS.has(comm) && Number(pid) !== process.pid) continue;
             const rest = stat.slice(close + 2).split(" ");
-            sum += Number(rest[11]) + Number(rest[12]); // utime, stime
+            out.set(Number(pid), Number(rest[11]) + Number(rest[12])); // utime, stime
         } catch {
             // the process ended meanwhile
         }
     }
+    return out;
+}
+
+/** CPU jiffies the load path used between two snapshots (a process that ended meanwhile is lost). */
+function infraDelta(before: Map<number, number>, after: Map<number, number>): number {
+    let sum = 0;
+    for (const [pid, jiffies] of after) sum += Math.max(0, jiffies - (before.get(pid) ?? 0));
     return sum;
 }
 
@@ -65,7 +72,7 @@ export function cpuShare(before: CpuSnapshot, after: CpuSnapshot, variantNanos: 
     const seconds = Number(after.at - before.at) / 1e9;
     const host = (after.hostBusy - before.hostBusy) / TICK / seconds;
     const variant = variantNanos / 1e9 / seconds;
-    const infra = (after.infra - before.infra) / TICK / seconds;
+    const infra = infraDelta(before.infra, after.infra) / TICK / seconds;
     const r = (x: number) => Math.round(x * 100) / 100;
     return {
         hostCores: r(host),

@@ -176,9 +176,14 @@ async function cpuFile(container: Docker.Container): Promise<string | null> {
 export async function cpuNanos(container: Docker.Container): Promise<number> {
     const file = await cpuFile(container);
     if (file) {
-        const text = fs.readFileSync(file, "utf8");
-        if (file.endsWith("cpuacct.usage")) return Number(text.trim());
-        return Number(/usage_usec (\d+)/.exec(text)?.[1] ?? 0) * 1000;
+        try {
+            const text = fs.readFileSync(file, "utf8");
+            if (file.endsWith("cpuacct.usage")) return Number(text.trim());
+            return Number(/usage_usec (\d+)/.exec(text)?.[1] ?? 0) * 1000;
+        } catch {
+            // The container restarted (its cgroup was re-created): look it up again next time.
+            cgroupFiles.delete(container.id);
+        }
     }
     const s = (await container.stats({ stream: false, "one-shot": true })) as any;
     return Number(s.cpu_stats?.cpu_usage?.total_usage ?? 0);

@@ -50,6 +50,12 @@ async function cpuOf(v: RunningVariant): Promise<Record<string, number>> {
     return out;
 }
 
+/** Start times and restart counts of the variant's containers (a crash during a run changes them). */
+async function startsOf(v: RunningVariant): Promise<string> {
+    const states = await Promise.all(v.containers.map((c) => c.container.inspect()));
+    return states.map((s) => `${s.State.StartedAt}/${s.RestartCount}`).join(",");
+}
+
 /** Waits (at most 90 s) until the variant's containers use less than a quarter of a core. */
 export async function waitIdle(v: RunningVariant): Promise<number> {
     const started = Date.now();
@@ -74,11 +80,14 @@ export async function measureOnce(
     const foreign = (await foreignContainers()).length;
     const loadavg1 = round(os.loadavg()[0], 2);
     const mem = withMemory ? sleep(job.seconds * 500).then(() => memoryOf(v)) : undefined;
+    const startsBefore = await startsOf(v);
     const cpuBefore = await cpuOf(v);
     const snapBefore = cpuSnapshot();
     const r = await runWrk(job);
     const snapAfter = cpuSnapshot();
     const cpuAfter = await cpuOf(v);
+    const restarted = (await startsOf(v)) !== startsBefore;
+    if (restarted) log(`${v.name}: a container of the variant RESTARTED during this run`);
     const roles = Object.keys(cpuAfter);
     const variantNanos = roles.reduce((sum, role) => sum + cpuAfter[role] - cpuBefore[role], 0);
     const cpu = cpuShare(snapBefore, snapAfter, variantNanos);
@@ -96,6 +105,7 @@ export async function measureOnce(
         loadavg1,
         cpu,
         disturbed: cpu.foreignCores > FOREIGN_LIMIT,
+        restarted,
         cpuMsPerRequest: Object.fromEntries(
             roles.map((role) => [
                 role,
@@ -189,7 +199,7 @@ export async function measureVariant(
                 rps: round(median(used.map((s) => s.rps)), 1),
                 p50_ms: round(median(used.map((s) => s.p50_ms)), 2),
                 p99_ms: round(median(used.map((s) => s.p99_ms)), 2),
-                errors: all.reduce((sum, s) => sum + s.errors.total, 0),
+                errors: all.reduce((sum, s) => sum + s.errors.total + (s.restarted ? 1 : 0), 0),
                 wrkThreads: threadsFor({ mode: WORKLOAD_DEFS[name].mode, connections }),
                 undisturbedSamples: clean.length,
                 samples: all,

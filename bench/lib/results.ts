@@ -31,6 +31,8 @@ export interface Sample {
     readonly cpu: CpuShare;
     /** Other work used more than FOREIGN_LIMIT cores: the run was repeated and is left out of medians. */
     readonly disturbed: boolean;
+    /** A container of the variant restarted (crashed) during the run: counted as one error. */
+    readonly restarted: boolean;
 }
 
 /**
@@ -44,7 +46,7 @@ export interface RunSummary {
     readonly rps: number;
     readonly p50_ms: number;
     readonly p99_ms: number;
-    /** Non-2xx/3xx answers plus socket errors (connect, read, write, timeout), all repetitions. */
+    /** Non-2xx/3xx answers, socket errors (connect, read, write, timeout) and container restarts, all repetitions. */
     readonly errors: number;
     readonly wrkThreads: number;
     readonly undisturbedSamples: number;
