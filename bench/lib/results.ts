@@ -46,8 +46,10 @@ export interface RunSummary {
     readonly rps: number;
     readonly p50_ms: number;
     readonly p99_ms: number;
-    /** Non-2xx/3xx answers, socket errors (connect, read, write, timeout) and container restarts, all repetitions. */
+    /** Non-2xx/3xx answers and socket errors (connect, read, write, timeout), all repetitions. */
     readonly errors: number;
+    /** Runs during which a container of the variant restarted (logged loudly; a quick run does not fail on it). */
+    readonly restarts: number;
     readonly wrkThreads: number;
     readonly undisturbedSamples: number;
     readonly samples: Sample[];
