@@ -38,13 +38,16 @@ export async function buildNoBytecodeImage(appImage: string): Promise<string> {
         fs.writeFileSync(path.join(dir, "Dockerfile"), DOCKERFILE);
         const tar = spawnSync("tar", ["-C", dir, "-cf", "-", "Dockerfile"], { maxBuffer: 1 << 20 });
         const tag = `${NO_BYTECODE_REPO}:${appImage.replace(/^sha256:/, "").slice(0, 12)}`;
-        const stream = await docker.buildImage(tar.stdout as unknown as NodeJS.ReadableStream, {
-            t: tag,
-            buildargs: { APP_IMAGE: appImage },
-            version: "1",
-            rm: true,
-            forcerm: true,
-        } as Docker.ImageBuildOptions);
+        const stream = await docker.buildImage(
+            tar.stdout as unknown as NodeJS.ReadableStream,
+            {
+                t: tag,
+                buildargs: { APP_IMAGE: appImage },
+                version: "1",
+                rm: true,
+                forcerm: true,
+            } as Docker.ImageBuildOptions,
+        );
         await new Promise<void>((resolve, reject) =>
             docker.modem.followProgress(stream, (err: Error | null, out: any[]) => {
                 const failed = err ?? out.find((o) => o.error)?.error;

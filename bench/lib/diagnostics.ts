@@ -26,7 +26,10 @@ function pathKey(method: string, url: string): string {
     return `${method} ${url.replace(/\/tasks\/\d+\//, "/tasks/N/")}`;
 }
 
-export async function stackLogSummary(nginx: Docker.Container, app: Docker.Container): Promise<Record<string, PathTimes>> {
+export async function stackLogSummary(
+    nginx: Docker.Container,
+    app: Docker.Container,
+): Promise<Record<string, PathTimes>> {
     const nginxRe = /"(GET|POST) (\S+) HTTP\/[\d.]+" (\d{3}) .* rt=([\d.]+) urt=([\d.]+|-)/;
     const appRe = /"(GET|POST) (\S+) HTTP\/[\d.]+" (\d{3}) .* rt_us=(\d+)/;
     const rt = new Map<string, number[]>();

@@ -56,8 +56,7 @@ export function parseOptions(argv: string[]): BenchOptions {
         else if (a === "--tune") {
             tuneFile = argv[++i];
             if (!tuneFile) throw new Error(`--tune needs a file\n${USAGE}`);
-        }
-        else if (a === "--help" || a === "-h") {
+        } else if (a === "--help" || a === "-h") {
             process.stdout.write(`${USAGE}\n`);
             process.exit(0);
         } else throw new Error(`unknown argument ${a}\n${USAGE}`);

@@ -31,7 +31,10 @@ async function cliBuild(reg: Registration, noCache: boolean): Promise<number> {
     return r.seconds;
 }
 
-async function buildAll(images: DeclaredImages, noCache: boolean): Promise<{ total: number; each: Record<string, number> }> {
+async function buildAll(
+    images: DeclaredImages,
+    noCache: boolean,
+): Promise<{ total: number; each: Record<string, number> }> {
     const each: Record<string, number> = {};
     let total = 0;
     for (const kind of ORDER) {

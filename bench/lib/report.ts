@@ -79,7 +79,9 @@ export function renderMarkdown(r: BenchResults, jsonFile: string): string {
         out.push("| type | path | plain bytes | gzip bytes | gzip / plain |");
         out.push("|---|---|---:|---:|---:|");
         for (const g of r.gzip) {
-            out.push(`| ${g.type} | \`${g.path}\` | ${g.plainBytes} | ${g.gzipBytes} | ${(g.ratio * 100).toFixed(1)} % |`);
+            out.push(
+                `| ${g.type} | \`${g.path}\` | ${g.plainBytes} | ${g.gzipBytes} | ${(g.ratio * 100).toFixed(1)} % |`,
+            );
         }
         out.push("");
     }
@@ -89,8 +91,12 @@ export function renderMarkdown(r: BenchResults, jsonFile: string): string {
         out.push("");
         out.push("| image | median s | runs (s) | *.opt-2.pyc files |");
         out.push("|---|---:|---|---:|");
-        out.push(`| app image (-OO bytecode) | ${c.bytecode.median} | ${c.bytecode.seconds.join(", ")} | ${c.bytecodeFiles.bytecode} |`);
-        out.push(`| without bytecode | ${c.noBytecode.median} | ${c.noBytecode.seconds.join(", ")} | ${c.bytecodeFiles.noBytecode} |`);
+        out.push(
+            `| app image (-OO bytecode) | ${c.bytecode.median} | ${c.bytecode.seconds.join(", ")} | ${c.bytecodeFiles.bytecode} |`,
+        );
+        out.push(
+            `| without bytecode | ${c.noBytecode.median} | ${c.noBytecode.seconds.join(", ")} | ${c.bytecodeFiles.noBytecode} |`,
+        );
         out.push("");
     }
     out.push("## Memory under load (docker stats, MiB)");
@@ -116,13 +122,23 @@ export function renderMarkdown(r: BenchResults, jsonFile: string): string {
         const b = r.rebuild;
         out.push(
             `Rebuild after a one-line change of app.py: **${b.codeChangeSeconds} s** ` +
-                `(${Object.entries(b.codeChangePerImage).map(([k, v]) => `${k} ${v} s`).join(", ")}); ` +
+                `(${Object.entries(b.codeChangePerImage)
+                    .map(([k, v]) => `${k} ${v} s`)
+                    .join(", ")}); ` +
                 `clean build (--no-cache): ${b.cleanSeconds === null ? "not measured" : `**${b.cleanSeconds} s**`}` +
-                `${b.cleanPerImage ? ` (${Object.entries(b.cleanPerImage).map(([k, v]) => `${k} ${v} s`).join(", ")})` : ""}.`,
+                `${
+                    b.cleanPerImage
+                        ? ` (${Object.entries(b.cleanPerImage)
+                              .map(([k, v]) => `${k} ${v} s`)
+                              .join(", ")})`
+                        : ""
+                }.`,
         );
         out.push("");
     }
-    out.push(`Errors in all measured runs: **${r.totalErrors}**. Wall time of the benchmark: ${Math.round(r.wallSeconds)} s.`);
+    out.push(
+        `Errors in all measured runs: **${r.totalErrors}**. Wall time of the benchmark: ${Math.round(r.wallSeconds)} s.`,
+    );
     out.push("");
     return out.join("\n");
 }

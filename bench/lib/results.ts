@@ -130,7 +130,10 @@ export interface BenchResults {
 
 /** `2025-01-31T10-20-30Z`: the run's ISO date, made safe for file names. */
 export function stamp(date: Date): string {
-    return date.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+    return date
+        .toISOString()
+        .replace(/\.\d+Z$/, "Z")
+        .replace(/:/g, "-");
 }
 
 export function writeResults(results: BenchResults, prefix: string): string {

@@ -55,7 +55,7 @@ export function appOnly(run: ProgramRun, port: number): ProgramRun["registration
     const nginx = nginxContainerOf(run).name;
     const dropped = new Set([nginx, imagesOf(run).nginx.name]);
     const regs = realizable(run);
-    for (let grew = true; grew; ) {
+    for (let grew = true; grew;) {
         grew = false;
         for (const r of regs) {
             if (!dropped.has(r.name) && r.opts.dependsOn.some((d) => dropped.has(d))) {
@@ -107,7 +107,12 @@ async function realized(
 }
 
 /** A baseline server in a container made from the declared app container with another command. */
-async function baseline(name: VariantName, appImageId: string, command: string[], env: string[]): Promise<RunningVariant> {
+async function baseline(
+    name: VariantName,
+    appImageId: string,
+    command: string[],
+    env: string[],
+): Promise<RunningVariant> {
     const port = await freePort();
     const run = await declare("bench-baseline", port);
     const declared = containerCreateBody(appContainerOf(run), appImageId, `lmbench-${name}`);

@@ -39,7 +39,9 @@ async function expectAnswer(
         throw new Error(`preflight ${opts.method ?? "GET"} ${path}: ${res.status} ${type}, expected 200 ${opts.type}`);
     }
     if (opts.cache && res.headers["x-report-cache"] !== opts.cache) {
-        throw new Error(`preflight ${path}: X-Report-Cache ${String(res.headers["x-report-cache"])}, expected ${opts.cache}`);
+        throw new Error(
+            `preflight ${path}: X-Report-Cache ${String(res.headers["x-report-cache"])}, expected ${opts.cache}`,
+        );
     }
 }
 
