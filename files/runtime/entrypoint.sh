@@ -1,14 +1,22 @@
 #!/bin/sh
 # Entry script of the app container (PID 1 is docker's init, so signals reach gunicorn).
-#   (a) runs the app's init hook exactly once, before gunicorn forks its workers;
+#   (a) runs the app's init hook exactly once, before gunicorn forks its workers, unless it already
+#       ran for this app version on this database (the migrate deploy step runs it first; marker
+#       written by lm_init.py);
 #   (b) copies the image's static files into the static volume (a named volume is only filled
 #       while empty, so without this nginx would serve stale CSS after a rebuild);
 #   (c) execs gunicorn.
 set -eu
 cd "$LM_APP_DIR"
 
+data_dir="$LM_APP_DIR/$LM_DATA_PATH"
 if [ -n "${LM_INIT_HOOK:-}" ]; then
-    python3 -OO "$LM_RUNTIME_DIR/lm_init.py"
+    marker=$(cat "$data_dir/.lernmanager-init" 2>/dev/null || true)
+    if [ -n "${LM_APP_VERSION:-}" ] && [ "$marker" = "$LM_APP_VERSION" ] && [ -s "$data_dir/$LM_DATABASE_FILE" ]; then
+        echo "[lernmanager] init hook $LM_INIT_HOOK already ran for version $LM_APP_VERSION on this database: skipped"
+    else
+        python3 -OO "$LM_RUNTIME_DIR/lm_init.py"
+    fi
 fi
 
 if [ -d "$LM_APP_DIR/$LM_STATIC_PATH" ]; then

@@ -70,7 +70,12 @@ def restore(args):
     finally:
         dest.close()
         source.close()
-    print(f"restore: {args.database} restored from {source_path}")
+    # The backup may predate the app version's init hook (e.g. its schema changes): the next app
+    # start runs the hook again (see lm_init.py).
+    marker = os.path.join(os.path.dirname(os.path.abspath(args.database)), ".lernmanager-init")
+    if os.path.exists(marker):
+        os.remove(marker)
+    print(f"restore: {args.database} restored from {source_path}; the init hook runs again at the next app start")
     return 0
 
 

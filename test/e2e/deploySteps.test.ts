@@ -63,6 +63,14 @@ test("backup before a new image, damage, restore: the data is back", async () =>
         encoding: "utf8",
     });
     expect(restored).toContain("restore: /app/data/lernmanager.db restored from /backups/lernmanager-");
+    // The backup may predate this version's init hook: the next app start runs it again.
+    expect(restored).toContain("the init hook runs again at the next app start");
+    const marker = await s.exec(s.app(), [
+        "sh",
+        "-c",
+        "test -e /app/data/.lernmanager-init && echo present || echo gone",
+    ]);
+    expect(marker.output.trim()).toBe("gone");
     expect(await writeCount()).toBe(5);
     for (let i = 0; i < 5; i++) expect((await request(s.port, `/api/writes/kept-${i}`)).status).toBe(200);
     expect((await request(s.port, "/healthz")).status).toBe(200);

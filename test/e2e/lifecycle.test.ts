@@ -59,6 +59,15 @@ describe("first start on empty volumes", () => {
             expect(logs).not.toMatch(/Traceback|IntegrityError|database is locked|Worker failed to boot/);
             expect(logs.match(/init hook app:init_app ran/g)).toHaveLength(1);
             await c.stop({ t: 40 });
+            if (i === 5) {
+                // Started again on the same database, the same version: the hook is not run again.
+                await c.start();
+                await waitHealthy(c, 120);
+                const again = await containerLogs(c);
+                expect(again.match(/init hook app:init_app ran/g)).toHaveLength(1);
+                expect(again).toMatch(/init hook app:init_app already ran for version \w+ on this database: skipped/);
+                await c.stop({ t: 40 });
+            }
             await c.remove();
             extra.pop();
         }
