@@ -28,6 +28,11 @@ describe("renderGunicornConf", () => {
         expect(conf).toMatch(/def on_exit\(server\):\n(\s+#.*\n)+\s+time\.sleep\(5\)/);
     });
 
+    test("holds each response's head back until its body (lm_whole_head, from the runtime folder)", () => {
+        expect(conf).toContain('sys.path.insert(0, os.environ.get("LM_RUNTIME_DIR", "/opt/lernmanager"))');
+        expect(conf).toMatch(/^import lm_whole_head.*\n\nlm_whole_head\.install\(\)$/m);
+    });
+
     test("rejects impossible values", () => {
         expect(() => renderGunicornConf({ workers: 0, threads: 2 })).toThrow(/workers must be a positive whole number/);
         expect(() => renderGunicornConf({ workers: 2, threads: 1.5 })).toThrow(/threads/);
