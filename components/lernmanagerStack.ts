@@ -65,7 +65,11 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                 uploadsPath: config.uploadsPath,
                 staticPath: config.staticPath,
                 databaseFile: config.databaseFile,
-                gunicornConf: renderGunicornConf({ workers: config.workers, threads: config.threads }),
+                gunicornConf: renderGunicornConf({
+                    workers: config.workers,
+                    threads: config.threads,
+                    accessLog: config.appAccessLog,
+                }),
             },
             { parent: this },
         );

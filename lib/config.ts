@@ -21,6 +21,7 @@ export interface StackConfig {
     readonly downloadsPrefix: string;
     readonly workers: number;
     readonly threads: number;
+    readonly appAccessLog: boolean;
     readonly uploadLimitMb: number;
     readonly bindAddress: string;
     readonly port: number;
@@ -90,6 +91,12 @@ export const CONFIG_KEYS = {
     },
     workers: { kind: "integer", default: 4, description: "gunicorn worker processes (1-64)." },
     threads: { kind: "integer", default: 2, description: "Threads per gunicorn worker (1-64)." },
+    appAccessLog: {
+        kind: "boolean",
+        default: false,
+        description:
+            "Also log every request in gunicorn (with the app's own time, rt_us). nginx logs every request anyway, with the time it waited for the app (urt); each log line costs the Docker host CPU, so this is off unless you are looking into the app.",
+    },
     uploadLimitMb: {
         kind: "integer",
         default: 64,
@@ -392,6 +399,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         downloadsPrefix,
         workers: int("workers", 1, 64, "the number of gunicorn workers"),
         threads: int("threads", 1, 64, "the number of threads per worker"),
+        appAccessLog: bool("appAccessLog"),
         uploadLimitMb: int("uploadLimitMb", 1, 4096, "the upload limit in MiB"),
         bindAddress,
         port: int("port", 1, 65535, "the host port"),

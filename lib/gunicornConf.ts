@@ -7,6 +7,11 @@ export interface GunicornSettings {
     /** Threads per worker (gthread). */
     readonly threads: number;
     /**
+     * gunicorn's own access log (with the app's time per request, rt_us). nginx logs every request
+     * anyway; each line costs the Docker host CPU in its log pipeline. @default false
+     */
+    readonly accessLog?: boolean;
+    /**
      * Seconds a request may run before its worker is restarted. The app makes outbound calls of up
      * to 60 s, so this is twice that. @default 120
      */
@@ -36,7 +41,8 @@ export const GUNICORN_DEFAULTS = {
  * the app image (a change replaces the app container).
  */
 export function renderGunicornConf(settings: GunicornSettings): string {
-    const s = { ...GUNICORN_DEFAULTS, ...settings };
+    const { accessLog = false, ...numbers } = settings;
+    const s = { ...GUNICORN_DEFAULTS, ...numbers };
     for (const [name, value] of Object.entries(s)) {
         if (!Number.isInteger(value) || value < 1) {
             throw new Error(`renderGunicornConf: ${name} must be a positive whole number, got ${value}`);
@@ -70,11 +76,16 @@ worker_tmp_dir = "/tmp"
 # Only nginx can reach this port (it is never published) and nginx overwrites the forwarded headers.
 forwarded_allow_ips = "*"
 proc_name = "lernmanager"
-accesslog = "-"
+${
+    accessLog
+        ? `accesslog = "-"
+# Request time in microseconds (rt_us) after the usual combined-log fields.
+access_log_format = '%(h)s - %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" rt_us=%(D)s pid=%(p)s'`
+        : `# No access log of its own (config appAccessLog): nginx logs every request, with urt.
+accesslog = None`
+}
 errorlog = "-"
 loglevel = "info"
-# Request time in microseconds (rt_us) after the usual combined-log fields.
-access_log_format = '%(h)s - %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" rt_us=%(D)s pid=%(p)s'
 
 
 def on_exit(server):

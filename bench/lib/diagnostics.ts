@@ -1,7 +1,8 @@
 /**
  * Where the time goes in the stack, from its own logs: nginx's access log has the whole request
  * time (rt) and the time spent waiting for gunicorn (urt, $upstream_response_time); gunicorn's
- * access log has the time the app took (rt_us). For each path: count, median and p99 of each.
+ * access log, when the stack turns it on (config appAccessLog, off by default), has the time the app
+ * took (rt_us). For each path: count, median and p99 of each.
  * A large urt with a small rt_us means requests queue for a free gunicorn thread (too little
  * capacity); rt close to urt means nginx itself adds little.
  */

@@ -6,7 +6,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { login, request } from "../support/http";
+import { eventually, login, request } from "../support/http";
 import { runCommand } from "../support/realize";
 import { copyOfDemoApp, liveStack, LiveStack, redeclare } from "../support/stack";
 import { PROJECT_DIR } from "../../lib/paths";
@@ -38,6 +38,22 @@ const sqlInApp = (sql: string) =>
         "-c",
         `import sqlite3; c = sqlite3.connect('/app/data/lernmanager.db'); c.execute("${sql}"); c.commit()`,
     ]);
+
+test("by default nginx logs each request with the app's time (urt); gunicorn logs no access lines", async () => {
+    const marker = `/login?logged=${Date.now()}`;
+    expect((await request(s.port, marker)).status).toBe(200);
+    // nginx writes its access log in batches, at least every second.
+    await eventually(
+        10,
+        async () => (await s.logs(s.nginx())).includes(`"GET ${marker} HTTP/1.1" 200`),
+        "nginx log line",
+    );
+    const line = (await s.logs(s.nginx())).split("\n").find((l) => l.includes(`GET ${marker} `))!;
+    expect(line).toMatch(/ rt=\d+\.\d{3} urt=\d+\.\d{3}$/);
+    const appLog = await s.logs(s.app());
+    expect(appLog).not.toContain(marker);
+    expect(appLog).not.toMatch(/"GET \/\S* HTTP\/1\.[01]" \d{3}/);
+});
 
 test("backup before a new image, damage, restore: the data is back", async () => {
     const cookie = await login(s.port, "student02", "lernen");

@@ -13,7 +13,8 @@ import { containerLogs, gunicornProcesses, liveStack, LiveStack } from "../suppo
 jest.setTimeout(600000);
 
 // 30 simulated students share one client address here: no login rate limit for this stack.
-const NO_LOGIN_LIMIT = { "lernmanager:loginRatePerMinute": "0" };
+// The app's own access log shows which requests reached gunicorn.
+const FAULT_STACK_CONFIG = { "lernmanager:loginRatePerMinute": "0", "lernmanager:appAccessLog": "true" };
 let s: LiveStack;
 let cookies: string[];
 const figure = (name: string, data: Record<string, unknown>) => {
@@ -22,7 +23,7 @@ const figure = (name: string, data: Record<string, unknown>) => {
 };
 
 beforeAll(async () => {
-    s = await liveStack("e2e-faults", NO_LOGIN_LIMIT);
+    s = await liveStack("e2e-faults", FAULT_STACK_CONFIG);
     cookies = await Promise.all(
         Array.from({ length: 30 }, (_, i) => login(s.port, `student${String(i + 1).padStart(2, "0")}`, "lernen")),
     );

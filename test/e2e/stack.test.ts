@@ -22,7 +22,8 @@ async function newAppLogLines(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-    s = await liveStack("e2e-main");
+    // The app's own access log shows which requests reached gunicorn (several tests rely on it).
+    s = await liveStack("e2e-main", { "lernmanager:appAccessLog": "true" });
 });
 afterAll(async () => {
     await s?.realization.teardown();

@@ -15,9 +15,13 @@ describe("renderGunicornConf", () => {
         expect(conf).toContain("graceful_timeout = 30");
     });
 
-    test("access log to stdout, including the request time", () => {
-        expect(conf).toContain('accesslog = "-"');
-        expect(conf).toMatch(/access_log_format = '.*rt_us=%\(D\)s/);
+    test("no access log of its own by default (nginx logs every request); with accessLog, to stdout with rt_us", () => {
+        expect(conf).toContain("accesslog = None");
+        expect(conf).not.toContain("access_log_format");
+        const logged = renderGunicornConf({ workers: 4, threads: 2, accessLog: true });
+        expect(logged).toContain('accesslog = "-"');
+        expect(logged).toMatch(/access_log_format = '.*rt_us=%\(D\)s/);
+        expect(logged).not.toContain("accesslog = None");
     });
 
     test("worker heartbeat on the tmpfs (read-only root)", () => {

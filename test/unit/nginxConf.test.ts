@@ -33,6 +33,11 @@ describe("renderNginxConf", () => {
         expect(block).not.toContain("proxy_pass");
     });
 
+    test("logs every request with the time it waited for the app, in batches", () => {
+        expect(conf).toMatch(/log_format lernmanager '[^;]*urt=\$upstream_response_time';/);
+        expect(conf).toContain("access_log /dev/stdout lernmanager buffer=64k flush=1s;");
+    });
+
     test("compresses HTML, CSS, both JavaScript types, JSON and SVG", () => {
         expect(conf).toMatch(/^\s*gzip on;/m);
         const types = /gzip_types ([^;]+);/.exec(conf)![1].split(" ");

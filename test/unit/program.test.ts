@@ -127,6 +127,7 @@ describe("the declared stack (Pulumi mocks)", () => {
         const gunicorn = Buffer.from(appImage.inputs.build.args.GUNICORN_CONF, "base64").toString();
         expect(gunicorn).toContain("workers = 4");
         expect(gunicorn).toContain("threads = 2");
+        expect(gunicorn).toContain("accesslog = None");
         expect(run.named("lernmanager-unit-image-runtime").inputs.build.args.BASE_IMAGE).toBe(
             "lernmanager-test/python:bookworm-1",
         );
@@ -279,11 +280,12 @@ describe("config flows into the declaration", () => {
         expect(run.outputs.url).toBe("http://localhost/");
     });
 
-    test("workers, threads, upload limit and extra env reach the image and the container", async () => {
+    test("workers, threads, access log, upload limit and extra env reach the image and the container", async () => {
         const run = await runProgram(
             testConfig({
                 "lernmanager:workers": "6",
                 "lernmanager:threads": "3",
+                "lernmanager:appAccessLog": "true",
                 "lernmanager:uploadLimitMb": "100",
                 "lernmanager:appEnv": JSON.stringify(["TZ=Europe/Berlin", "FEATURE_X=1"]),
             }),
@@ -295,6 +297,7 @@ describe("config flows into the declaration", () => {
         ).toString();
         expect(gunicorn).toContain("workers = 6");
         expect(gunicorn).toContain("threads = 3");
+        expect(gunicorn).toContain('accesslog = "-"');
         const nginxConf = Buffer.from(
             run.named("lernmanager-tuned-nginx-image").inputs.build.args.NGINX_CONF,
             "base64",
