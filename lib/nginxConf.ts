@@ -214,6 +214,8 @@ ${addHeaders}
         location ^~ ${s.staticUrl} {
             alias ${LAYOUT.staticDir}/;
             expires 30d;
+            # name.gz beside a text file, compressed once at start-up (files/runtime/lm_static.py).
+            gzip_static on;
             location ~ /\\. {
                 return 404;
             }

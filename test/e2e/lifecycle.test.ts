@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import * as zlib from "zlib";
 import { eventually, login, request } from "../support/http";
 import { containerCreateBody, docker, waitHealthy } from "../support/realize";
 import { containerLogs, copyOfDemoApp, execIn, liveStack, LiveStack, redeclare } from "../support/stack";
@@ -132,5 +133,9 @@ describe("a deploy with a rebuilt app image", () => {
             "new CSS through nginx",
         );
         console.log(`new CSS served by nginx ${seconds.toFixed(1)} s after the deploy finished`);
+        // Its gzip copy was rewritten with it.
+        const zipped = await request(s.port, "/static/css/app.css", { headers: { "Accept-Encoding": "gzip" } });
+        expect(zipped.headers["content-encoding"]).toBe("gzip");
+        expect(zlib.gunzipSync(zipped.body).toString()).toContain(marker);
     });
 });

@@ -30,6 +30,7 @@ describe("renderNginxConf", () => {
         const block = location(conf, "^~ /static/");
         expect(block).toContain("alias /srv/static/;");
         expect(block).toContain("expires 30d;");
+        expect(block).toContain("gzip_static on;");
         expect(block).not.toContain("proxy_pass");
     });
 
