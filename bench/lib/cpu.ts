@@ -2,7 +2,9 @@
  * Who used the CPU during a run. The machine is shared (another developer's e2e tests build images
  * and start stacks at the same time), so every measured run records how many cores went to work
  * that is not the benchmark's: the host's busy time (/proc/stat) minus the variant's containers,
- * wrk, Docker's own daemons and port proxies, and this process. A run with too much of it is
+ * wrk, Docker's own daemons and port proxies, this process, and the kernel's interrupt and softirq
+ * time (network processing of the benchmark's own traffic through loopback, veth and the bridge:
+ * about 0.3 cores at 10,000 static requests per second, which no process is charged for). A run with too much of it is
  * repeated (bench/lib/measure.ts), and the figure is kept with every sample.
  */
 import * as fs from "fs";
@@ -16,15 +18,17 @@ export interface CpuSnapshot {
     readonly at: bigint;
     /** Busy jiffies of the whole host. */
     readonly hostBusy: number;
+    /** Interrupt and softirq jiffies of the whole host (part of hostBusy). */
+    readonly hostIrq: number;
     /** Jiffies so far of each process on the load path (wrk, Docker daemons and proxies) and this one. */
     readonly infra: Map<number, number>;
 }
 
-function hostBusy(): number {
+function hostTimes(): { busy: number; irq: number } {
     const line = fs.readFileSync("/proc/stat", "utf8").split("\n", 1)[0];
     const f = line.trim().split(/\s+/).slice(1).map(Number);
     // user nice system idle iowait irq softirq steal
-    return f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0);
+    return { busy: f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0), irq: f[5] + f[6] };
 }
 
 function infraJiffies(): Map<number, number> {
@@ -53,7 +57,8 @@ function infraDelta(before: Map<number, number>, after: Map<number, number>): nu
 }
 
 export function cpuSnapshot(): CpuSnapshot {
-    return { at: process.hrtime.bigint(), hostBusy: hostBusy(), infra: infraJiffies() };
+    const host = hostTimes();
+    return { at: process.hrtime.bigint(), hostBusy: host.busy, hostIrq: host.irq, infra: infraJiffies() };
 }
 
 export interface CpuShare {
@@ -61,7 +66,7 @@ export interface CpuShare {
     readonly hostCores: number;
     /** Cores used by the variant's containers. */
     readonly variantCores: number;
-    /** Cores used by wrk, Docker's daemons/proxies and the benchmark process. */
+    /** Cores used by wrk, Docker's daemons/proxies, the benchmark process and the kernel's irq/softirq. */
     readonly loadPathCores: number;
     /** Cores used by everything else: other people's work on this machine. */
     readonly foreignCores: number;
@@ -72,7 +77,7 @@ export function cpuShare(before: CpuSnapshot, after: CpuSnapshot, variantNanos: 
     const seconds = Number(after.at - before.at) / 1e9;
     const host = (after.hostBusy - before.hostBusy) / TICK / seconds;
     const variant = variantNanos / 1e9 / seconds;
-    const infra = infraDelta(before.infra, after.infra) / TICK / seconds;
+    const infra = (infraDelta(before.infra, after.infra) + (after.hostIrq - before.hostIrq)) / TICK / seconds;
     const r = (x: number) => Math.round(x * 100) / 100;
     return {
         hostCores: r(host),
