@@ -4,7 +4,8 @@
 #       ran for this app version on this database (the migrate deploy step runs it first; marker
 #       written by lm_init.py);
 #   (b) copies the image's static files into the static volume (a named volume is only filled
-#       while empty, so without this nginx would serve stale CSS after a rebuild);
+#       while empty, so without this nginx would serve stale CSS after a rebuild), unless the
+#       volume's marker says this app version's files are there already (a restart);
 #   (c) execs gunicorn.
 set -eu
 cd "$LM_APP_DIR"
@@ -20,7 +21,12 @@ if [ -n "${LM_INIT_HOOK:-}" ]; then
 fi
 
 if [ -d "$LM_APP_DIR/$LM_STATIC_PATH" ]; then
-    python3 -OO "$LM_RUNTIME_DIR/lm_static.py" "$LM_APP_DIR/$LM_STATIC_PATH" /srv/static
+    synced=$(cat /srv/static/.lernmanager-static 2>/dev/null || true)
+    if [ -n "${LM_APP_VERSION:-}" ] && [ "$synced" = "$LM_APP_VERSION" ]; then
+        echo "[lernmanager] static files already synced for version $LM_APP_VERSION: skipped"
+    else
+        python3 -OO "$LM_RUNTIME_DIR/lm_static.py" "$LM_APP_DIR/$LM_STATIC_PATH" /srv/static
+    fi
 fi
 
 exec python3 -OO -m gunicorn --config "$LM_RUNTIME_DIR/gunicorn.conf.py" \

@@ -10,6 +10,9 @@ The gzip copies are compressed once here, at the highest level, instead of by ng
 request (nginx's on-the-fly gzip cost 0.3-0.5 ms of CPU per CSS/JS response even at level 1). They
 are made without a timestamp, so the same file always gives the same bytes, and only when they save
 at least a tenth; a stale copy whose file no longer qualifies is removed.
+After a complete sync, TARGET_DIR/.lernmanager-static names the app version (LM_APP_VERSION), so
+the entry script can skip the sync when the same version starts again (a restart); nginx never
+serves dotfiles.
 Usage: python3 lm_static.py SOURCE_DIR TARGET_DIR
 """
 import filecmp
@@ -75,6 +78,12 @@ def sync(source, target):
 
 if __name__ == "__main__":
     copied, same, zipped = sync(sys.argv[1], sys.argv[2])
+    version = os.environ.get("LM_APP_VERSION", "")
+    if version:
+        marker = os.path.join(sys.argv[2], ".lernmanager-static")
+        with open(f"{marker}.{os.getpid()}.tmp", "w") as f:
+            f.write(version + "\n")
+        os.replace(f"{marker}.{os.getpid()}.tmp", marker)
     print(
         f"[lernmanager] static files: {copied} updated, {same} unchanged, {zipped} gzip copies written",
         flush=True,

@@ -67,6 +67,7 @@ describe("first start on empty volumes", () => {
                 const again = await containerLogs(c);
                 expect(again.match(/init hook app:init_app ran/g)).toHaveLength(1);
                 expect(again).toMatch(/init hook app:init_app already ran for version \w+ on this database: skipped/);
+                expect(again).toMatch(/static files already synced for version \w+: skipped/);
                 await c.stop({ t: 40 });
             }
             await c.remove();
