@@ -32,6 +32,45 @@ afterAll(async () => {
     await s?.realization.teardown();
 });
 
+test("gunicorn (as shipped) sends a response's head with its first body bytes, in one write", async () => {
+    // The real gunicorn Response class with lm_whole_head installed, writing to a recording socket.
+    const script = [
+        "import json, sys",
+        "sys.path.insert(0, '/opt/lernmanager')",
+        "import lm_whole_head",
+        "from gunicorn.config import Config",
+        "from gunicorn.http.wsgi import Response",
+        "installed = lm_whole_head.install()",
+        "class Req:",
+        "    version = (1, 1)",
+        "    method = 'GET'",
+        "    def should_close(self): return False",
+        "class Sock:",
+        "    def __init__(self): self.writes = []",
+        "    def sendall(self, data): self.writes.append(bytes(data).decode('latin-1'))",
+        "def respond(headers, parts):",
+        "    sock = Sock(); r = Response(Req(), sock, Config())",
+        "    r.start_response('200 OK', headers)",
+        "    for p in parts: r.write(p)",
+        "    r.close()",
+        "    return sock.writes",
+        "print(json.dumps({'installed': installed,",
+        "    'page': respond([('Content-Length', '5')], [b'hello']),",
+        "    'chunked': respond([], [b'a', b'b']),",
+        "    'empty': respond([('Content-Length', '0')], [])}))",
+    ].join("\n");
+    const out = JSON.parse((await s.exec(s.app(), ["python3", "-c", script])).output);
+    expect(out.installed).toBe(true);
+    expect(out.page).toHaveLength(1);
+    expect(out.page[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*Content-Length: 5\r\n\r\nhello$/);
+    expect(out.chunked).toHaveLength(3);
+    expect(out.chunked[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n1\r\na\r\n$/);
+    expect(out.empty).toHaveLength(1);
+    expect(out.empty[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n$/);
+    const conf = await s.exec(s.app(), ["cat", "/opt/lernmanager/gunicorn.conf.py"]);
+    expect(conf.output).toMatch(/^import lm_whole_head.*\n\nlm_whole_head\.install\(\)$/m);
+});
+
 // How many workers die (SIGKILL, like the kernel's OOM killer) during one load run, one at a time.
 const WORKER_KILLS = Number(process.env.LM_WORKER_KILLS ?? 4);
 
@@ -133,6 +172,33 @@ test("the app container killed under load: a friendly 503, healthy again within 
     // The friendly page, or (for the few responses in flight at the instant of the crash) a cut connection.
     const other = Object.entries(load.failures).filter(([k]) => k !== "HTTP 503");
     expect(other.reduce((n, [, v]) => n + v, 0)).toBeLessThanOrEqual(16);
+    expect(nginxAfter.State.StartedAt).toBe(nginxBefore.State.StartedAt);
+    expect(nginxAfter.RestartCount).toBe(nginxBefore.RestartCount);
+});
+
+test("stopping the app: nginx answers a friendly 503 and its health check fails", async () => {
+    const nginxBefore = await s.nginx().inspect();
+    await s.app().stop({ t: 40 });
+    const res = await request(s.port, "/login");
+    expect(res.status).toBe(503);
+    expect(res.headers["retry-after"]).toBe("10");
+    expect(res.text()).toContain("Lernmanager ist gleich wieder da");
+    const check = await s.exec(s.nginx(), ["/bin/bash", "/etc/nginx/lernmanager/healthcheck.sh"], {
+        allowFail: true,
+    });
+    expect(check.code).toBe(1);
+    expect(check.output).toContain("app through nginx");
+    // nginx itself is fine and keeps running.
+    expect((await request(s.port, "/nginx-health")).status).toBe(200);
+
+    await s.app().start();
+    const seconds = await eventually(
+        60,
+        async () => (await request(s.port, "/login")).status === 200,
+        "app back through nginx",
+    );
+    console.log(`app back through nginx after ${seconds.toFixed(1)} s`);
+    const nginxAfter = await s.nginx().inspect();
     expect(nginxAfter.State.StartedAt).toBe(nginxBefore.State.StartedAt);
     expect(nginxAfter.RestartCount).toBe(nginxBefore.RestartCount);
 });

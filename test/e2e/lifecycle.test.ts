@@ -33,6 +33,15 @@ describe("first start on empty volumes", () => {
         await s?.realization.teardown();
     });
 
+    test("the init hook ran in the migrate step; the app container's start skipped it (marker for its version)", async () => {
+        const logs = await s.logs(s.app());
+        expect(logs).toMatch(/init hook app:init_app already ran for version \w+ on this database: skipped/);
+        expect(logs).not.toMatch(/init hook app:init_app ran in/);
+        const version = (await s.exec(s.app(), ["sh", "-c", "echo $LM_APP_VERSION"])).output.trim();
+        const marker = await s.exec(s.app(), ["cat", "/app/data/.lernmanager-init"]);
+        expect(marker.output.trim()).toBe(version);
+    });
+
     test("creates the schema and the first admin exactly once, 5 times in a row, 0 failures", async () => {
         const reg = s.run.named("e2e-init-app");
         const imageId = (await docker.getImage(reg.inputs.image).inspect()).Id;
