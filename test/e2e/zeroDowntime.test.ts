@@ -66,6 +66,11 @@ test("an app update under 32 connections of reads and writes: 0 failed requests,
         p50Ms: load.p50Ms,
         p99Ms: load.p99Ms,
     });
+    // What nginx saw go wrong with the app during the update (shown only when a request failed).
+    if (load.failed > 0) {
+        const problems = (await s.logs(s.nginx())).split("\n").filter((l) => /\[(error|warn)\]|" 50[234] /.test(l));
+        console.log(`nginx during the update:\n${problems.slice(-40).join("\n")}`);
+    }
     expect(load.requests).toBeGreaterThan(500);
     expect(load.acknowledgedWrites.length).toBeGreaterThan(100);
     expect(missing).toEqual([]);
