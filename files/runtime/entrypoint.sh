@@ -10,10 +10,14 @@
 set -eu
 cd "$LM_APP_DIR"
 
+# True when the marker file $1 names this app version.
+marks_this_version() {
+    [ -n "${LM_APP_VERSION:-}" ] && [ "$(cat "$1" 2>/dev/null || true)" = "$LM_APP_VERSION" ]
+}
+
 data_dir="$LM_APP_DIR/$LM_DATA_PATH"
 if [ -n "${LM_INIT_HOOK:-}" ]; then
-    marker=$(cat "$data_dir/.lernmanager-init" 2>/dev/null || true)
-    if [ -n "${LM_APP_VERSION:-}" ] && [ "$marker" = "$LM_APP_VERSION" ] && [ -s "$data_dir/$LM_DATABASE_FILE" ]; then
+    if marks_this_version "$data_dir/.lernmanager-init" && [ -s "$data_dir/$LM_DATABASE_FILE" ]; then
         echo "[lernmanager] init hook $LM_INIT_HOOK already ran for version $LM_APP_VERSION on this database: skipped"
     else
         python3 -OO "$LM_RUNTIME_DIR/lm_init.py"
@@ -21,8 +25,7 @@ if [ -n "${LM_INIT_HOOK:-}" ]; then
 fi
 
 if [ -d "$LM_APP_DIR/$LM_STATIC_PATH" ]; then
-    synced=$(cat /srv/static/.lernmanager-static 2>/dev/null || true)
-    if [ -n "${LM_APP_VERSION:-}" ] && [ "$synced" = "$LM_APP_VERSION" ]; then
+    if marks_this_version /srv/static/.lernmanager-static; then
         echo "[lernmanager] static files already synced for version $LM_APP_VERSION: skipped"
     else
         python3 -OO "$LM_RUNTIME_DIR/lm_static.py" "$LM_APP_DIR/$LM_STATIC_PATH" /srv/static

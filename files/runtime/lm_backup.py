@@ -16,6 +16,8 @@ import os
 import sqlite3
 import sys
 
+from lm_init import MARKER as INIT_MARKER
+
 
 def backups(directory, stem):
     return sorted(glob.glob(os.path.join(directory, f"{stem}-*.db")))
@@ -72,7 +74,7 @@ def restore(args):
         source.close()
     # The backup may predate the app version's init hook (e.g. its schema changes): the next app
     # start runs the hook again (see lm_init.py).
-    marker = os.path.join(os.path.dirname(os.path.abspath(args.database)), ".lernmanager-init")
+    marker = os.path.join(os.path.dirname(os.path.abspath(args.database)), INIT_MARKER)
     if os.path.exists(marker):
         os.remove(marker)
     print(f"restore: {args.database} restored from {source_path}; the init hook runs again at the next app start")

@@ -35,7 +35,8 @@ def main():
 
 
 def write_marker(path, version):
-    """Atomically records the version the hook ran for (nothing for an unknown version)."""
+    """Atomically records an app version in a marker file (nothing for an unknown version).
+    Also used by lm_static.py for the static volume's marker."""
     if not version:
         return
     tmp = f"{path}.{os.getpid()}.tmp"

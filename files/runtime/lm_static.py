@@ -21,6 +21,8 @@ import os
 import shutil
 import sys
 
+from lm_init import write_marker
+
 COMPRESSED_SUFFIXES = (".css", ".js", ".mjs", ".json", ".map", ".svg", ".html", ".htm", ".txt", ".xml", ".csv")
 MIN_BYTES = 256
 
@@ -62,7 +64,7 @@ def sync(source, target):
                 if dest.endswith(COMPRESSED_SUFFIXES) and not os.path.exists(dest + ".gz"):
                     zipped += _write_gzip_copy(dest, dest)
                 continue
-            # The gzip copy first: while the two differ, a browser gets the newer bytes either way.
+            # The gzip copy first: for a moment gzip-accepting browsers get the new bytes before others.
             tmp_plain = os.path.join(dest_dir, f".{name}.lm-new-{os.getpid()}")
             shutil.copyfile(src, tmp_plain)
             try:
@@ -78,12 +80,7 @@ def sync(source, target):
 
 if __name__ == "__main__":
     copied, same, zipped = sync(sys.argv[1], sys.argv[2])
-    version = os.environ.get("LM_APP_VERSION", "")
-    if version:
-        marker = os.path.join(sys.argv[2], ".lernmanager-static")
-        with open(f"{marker}.{os.getpid()}.tmp", "w") as f:
-            f.write(version + "\n")
-        os.replace(f"{marker}.{os.getpid()}.tmp", marker)
+    write_marker(os.path.join(sys.argv[2], ".lernmanager-static"), os.environ.get("LM_APP_VERSION", ""))
     print(
         f"[lernmanager] static files: {copied} updated, {same} unchanged, {zipped} gzip copies written",
         flush=True,
