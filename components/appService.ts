@@ -47,6 +47,14 @@ export const APP_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
 export const APP_STOP_GRACE_SECONDS = 40;
 
 /**
+ * Kernel settings of the app container's network namespace. With SYN cookies off, a listener that
+ * gunicorn has shrunk to `listen(0)` while stopping drops a second simultaneous connection attempt
+ * instead of answering it with a cookie, so no connection is admitted after the plug that stops
+ * admission (files/runtime/lm_drain.py). Only nginx can reach the app: there is no SYN flood to fend off.
+ */
+export const APP_SYSCTLS = { "net.ipv4.tcp_syncookies": "0" } as const;
+
+/**
  * The gunicorn app container. It has no fixed name (Pulumi adds a suffix), so a replacement is
  * created and healthy before the old container is deleted; both answer the network alias `app`.
  * `wait: true` makes the deploy wait for the health check: a crash-looping app fails the deploy.
@@ -75,6 +83,7 @@ export class AppService extends pulumi.ComponentResource {
                 ],
                 readOnly: true,
                 tmpfs: { "/tmp": "rw,nosuid,nodev,size=256m,mode=1777" },
+                sysctls: APP_SYSCTLS,
                 init: true,
                 restart: "unless-stopped",
                 healthcheck: APP_HEALTHCHECK,

@@ -61,7 +61,10 @@ import lm_whole_head  # noqa: E402
 lm_whole_head.install()
 
 bind = ["0.0.0.0:${LAYOUT.appPort}"]
-worker_class = "gthread"
+# gunicorn's gthread worker, except that a stopping worker first makes the kernel stop admitting
+# connections, then serves the ones still queued on the listener instead of leaving them to be reset
+# when it closes (files/runtime/lm_drain.py): nginx cannot resend a POST it already sent.
+worker_class = "lm_drain.DrainingThreadWorker"
 # The app is imported once, in the master, and the workers are forked from it: a faster start than
 # every worker importing it at the same time, and the imported code is shared between them.
 preload_app = True

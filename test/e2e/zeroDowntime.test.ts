@@ -6,9 +6,11 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { APP_STOP_GRACE_SECONDS } from "../../components/appService";
 import { login, request } from "../support/http";
 import { runLoad } from "../support/load";
-import { copyOfDemoApp, liveStack, LiveStack, redeclare } from "../support/stack";
+import { docker } from "../support/realize";
+import { containerLogs, copyOfDemoApp, liveStack, LiveStack, redeclare } from "../support/stack";
 import { recordFigure } from "../support/figures";
 
 jest.setTimeout(600000);
@@ -75,4 +77,80 @@ test("an app update under 32 connections of reads and writes: 0 failed requests,
     expect(load.acknowledgedWrites.length).toBeGreaterThan(100);
     expect(missing).toEqual([]);
     expect(load.failures).toEqual({});
+});
+
+// 48 clients, each opening a new connection per request straight to the app container (the way
+// nginx does), for SECONDS. A connection refused or not answered in time is fine (nginx tries the
+// other container: nothing was sent); a connection reset or closed after the request went out is
+// what nginx cannot retry for a POST.
+const HAMMER = `
+import collections, json, socket, sys, threading, time
+host, seconds, clients = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+counts, lock, end = collections.Counter(), threading.Lock(), time.time() + seconds
+def client(i):
+    n = 0
+    while time.time() < end and n < 100000:
+        n += 1
+        s = socket.socket()
+        s.settimeout(2)
+        try:
+            s.connect((host, 8000))
+        except ConnectionRefusedError:
+            outcome = "refused"
+            time.sleep(0.005)
+        except OSError:
+            outcome = "not connected in time"
+        else:
+            try:
+                s.sendall(("GET " + ("/login" if n % 2 else "/healthz") + " HTTP/1.0\\r\\nHost: app\\r\\n\\r\\n").encode())
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                outcome = "answered" if data.startswith(b"HTTP/1.") else "closed after the request"
+            except OSError as e:
+                outcome = "reset after the request" if isinstance(e, ConnectionResetError) else type(e).__name__
+        s.close()
+        with lock:
+            counts[outcome] += 1
+threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(json.dumps(counts))
+`;
+
+test("a stopping app container serves or refuses every connection: none is reset after its request was sent", async () => {
+    const app = s.app();
+    const info = await app.inspect();
+    const [network, endpoint] = Object.entries(info.NetworkSettings.Networks)[0];
+    const client = await docker.createContainer({
+        name: `lernmanager-e2e-zdt-hammer-${Date.now()}`,
+        Image: info.Image,
+        Entrypoint: ["python3", "-c", HAMMER],
+        Cmd: [endpoint.IPAddress, "7", "48"],
+        User: "10001",
+        Labels: { "dev.lernmanager.stack": "e2e-zdt" },
+        HostConfig: { NetworkMode: network },
+    });
+    try {
+        await client.start();
+        await new Promise((r) => setTimeout(r, 2500));
+        await app.stop({ t: APP_STOP_GRACE_SECONDS }); // what the provider does when it deletes the old container
+        await client.wait();
+        const counts: Record<string, number> = JSON.parse((await containerLogs(client)).trim().split("\n").pop()!);
+        const served = (await containerLogs(app)).split("\n").filter((l) => /still queued on the listener/.test(l));
+        console.log(`stopping under 48 connecting clients: ${JSON.stringify(counts)}\n${served.join("\n")}`);
+        recordFigure("stopUnderConnections", { outcomes: counts, servedFromQueue: served.length });
+        expect(counts.answered).toBeGreaterThan(500);
+        expect(counts.refused).toBeGreaterThan(0); // the stop happened while the clients ran
+        expect(counts["reset after the request"] ?? 0).toBe(0);
+        expect(counts["closed after the request"] ?? 0).toBe(0);
+        expect(Object.keys(counts).sort()).toEqual(
+            ["answered", "not connected in time", "refused"].filter((k) => k in counts),
+        );
+    } finally {
+        await client.remove({ force: true });
+    }
 });

@@ -3,8 +3,8 @@ import { renderGunicornConf } from "../../lib/gunicornConf";
 describe("renderGunicornConf", () => {
     const conf = renderGunicornConf({ workers: 4, threads: 2 });
 
-    test("gthread with the configured workers and threads, bound to the private port", () => {
-        expect(conf).toContain('worker_class = "gthread"');
+    test("gthread (the draining subclass) with the configured workers and threads, bound to the private port", () => {
+        expect(conf).toContain('worker_class = "lm_drain.DrainingThreadWorker"');
         expect(conf).toContain("workers = 4");
         expect(conf).toContain("threads = 2");
         expect(conf).toContain('bind = ["0.0.0.0:8000"]');

@@ -78,7 +78,10 @@ describe("the declared stack (Pulumi mocks)", () => {
 
     test("nginx may reuse TIME_WAIT ports for its upstream connections", () => {
         expect(nginx().inputs.sysctls).toEqual({ "net.ipv4.tcp_tw_reuse": "1" });
-        expect(app().inputs.sysctls).toBeUndefined();
+    });
+
+    test("the app's kernel answers no SYN cookies (a stopping gunicorn's plugged listener then admits nothing)", () => {
+        expect(app().inputs.sysctls).toEqual({ "net.ipv4.tcp_syncookies": "0" });
     });
 
     test("the app answers the network alias `app` on the stack's network", () => {
