@@ -1,0 +1,161 @@
+// The stack's configuration keys and the typed configuration `loadConfig` (lib/config.ts) makes of them.
+
+/**
+ * The typed configuration of one stack, read and validated in one place (`loadConfig`) before any
+ * resource exists. Components receive these values; they never read Pulumi config themselves.
+ * Every key is documented in Pulumi.yaml with the same default (a unit test keeps them equal).
+ */
+export interface StackConfig {
+    /** Absolute path of the app source folder. */
+    readonly appSource: string;
+    /** WSGI target `module:attribute`. */
+    readonly wsgiApp: PythonTarget;
+    /** Hook run once before gunicorn forks, or undefined when disabled (`initHook: ""`). */
+    readonly initHook?: PythonTarget;
+    readonly staticPath: string;
+    readonly dataPath: string;
+    readonly uploadsPath: string;
+    readonly databaseFile: string;
+    readonly staticUrl: string;
+    readonly downloadsPrefix: string;
+    readonly workers: number;
+    readonly threads: number;
+    readonly appAccessLog: boolean;
+    readonly uploadLimitMb: number;
+    readonly bindAddress: string;
+    readonly port: number;
+    readonly pythonImage: string;
+    readonly nginxImage: string;
+    readonly appEnv: Readonly<Record<string, string>>;
+    readonly protectData: boolean;
+    readonly loginPath: string;
+    readonly loginRatePerMinute: number;
+    readonly appMemoryMb: number;
+    readonly nginxMemoryMb: number;
+    readonly pidsLimit: number;
+    readonly backupKeep: number;
+    /** Migration command, or undefined to run the init hook. */
+    readonly migrateCommand?: string;
+    /** `docker:host` (the Docker provider's key), also handed to the deploy steps as DOCKER_HOST. */
+    readonly dockerHost?: string;
+    /** ISO 8601 creation time of a test school, or undefined. */
+    readonly createdAt?: string;
+}
+
+export interface PythonTarget {
+    readonly module: string;
+    readonly attribute: string;
+    /** `module:attribute` as written. */
+    readonly spec: string;
+}
+
+type Kind = "string" | "integer" | "boolean" | "array";
+
+interface KeySpec {
+    readonly kind: Kind;
+    readonly default: string | number | boolean | readonly string[];
+    readonly description: string;
+}
+
+/** The one list of config keys, with their defaults. Pulumi.yaml documents exactly these. */
+export const CONFIG_KEYS = {
+    appSource: {
+        kind: "string",
+        default: "demo-app",
+        description: "Folder of the Flask app's source (relative to the project folder or absolute).",
+    },
+    wsgiApp: { kind: "string", default: "app:app", description: "WSGI target `module:attribute`." },
+    initHook: {
+        kind: "string",
+        default: "app:init_app",
+        description: 'Function run once before gunicorn forks (`module:function`); "" disables it.',
+    },
+    staticPath: { kind: "string", default: "static", description: "Static files folder inside the app." },
+    dataPath: { kind: "string", default: "data", description: "SQLite data folder inside the app (a volume)." },
+    uploadsPath: {
+        kind: "string",
+        default: "instance/uploads",
+        description: "Uploads folder inside the app (a volume).",
+    },
+    databaseFile: {
+        kind: "string",
+        default: "lernmanager.db",
+        description: "SQLite file inside the data folder that /healthz proves readable.",
+    },
+    staticUrl: { kind: "string", default: "/static/", description: "URL prefix nginx serves static files under." },
+    downloadsPrefix: {
+        kind: "string",
+        default: "/protected-files/",
+        description: "Internal prefix for X-Accel-Redirect downloads from the uploads volume.",
+    },
+    workers: { kind: "integer", default: 4, description: "gunicorn worker processes (1-64)." },
+    threads: { kind: "integer", default: 2, description: "Threads per gunicorn worker (1-64)." },
+    appAccessLog: {
+        kind: "boolean",
+        default: false,
+        description:
+            "Also log every request in gunicorn (with the app's own time, rt_us). nginx logs every request anyway, with the time it waited for the app (urt); each log line costs the Docker host CPU, so this is off unless you are looking into the app.",
+    },
+    uploadLimitMb: {
+        kind: "integer",
+        default: 64,
+        description: "Largest request body in MiB, enforced by nginx and passed to the app as MAX_UPLOAD_MB.",
+    },
+    bindAddress: {
+        kind: "string",
+        default: "127.0.0.1",
+        description: "Host address nginx's port is published on (0.0.0.0 for all interfaces).",
+    },
+    port: { kind: "integer", default: 8080, description: "Host port nginx is published on (1-65535)." },
+    pythonImage: {
+        kind: "string",
+        default: "python:3.12-slim-bookworm",
+        description: "Base image of the app (Debian-based, with python3 and /bin/sh); pin a tag.",
+    },
+    nginxImage: {
+        kind: "string",
+        default: "nginx:1.27-bookworm",
+        description: "Base image of nginx (Debian-based: the health check uses bash); pin a tag.",
+    },
+    appEnv: {
+        kind: "array",
+        default: [],
+        description: "Extra environment for the app, a list of NAME=value strings.",
+    },
+    protectData: {
+        kind: "boolean",
+        default: false,
+        description: "Protect the data and uploads volumes (protect + retainOnDelete).",
+    },
+    loginPath: { kind: "string", default: "/login", description: "Path whose POSTs are rate-limited per client IP." },
+    loginRatePerMinute: {
+        kind: "integer",
+        default: 30,
+        description: "Login POSTs allowed per client IP and minute (bursts of 10 pass at once); 0 turns the limit off.",
+    },
+    appMemoryMb: { kind: "integer", default: 1024, description: "Memory limit of the app container in MiB." },
+    nginxMemoryMb: { kind: "integer", default: 512, description: "Memory limit of the nginx container in MiB." },
+    pidsLimit: {
+        kind: "integer",
+        default: 512,
+        description: "Process/thread limit of each container (its user's nproc ulimit).",
+    },
+    backupKeep: {
+        kind: "integer",
+        default: 10,
+        description: "Online SQLite backups kept in the backups volume (one is taken before every new app image).",
+    },
+    migrateCommand: {
+        kind: "string",
+        default: "",
+        description:
+            'Shell command run once per new image in a one-off container before it takes traffic; "" runs the init hook.',
+    },
+    createdAt: {
+        kind: "string",
+        default: "",
+        description: "When a test school was created (ISO 8601, set by `npm run school`); informational.",
+    },
+} as const satisfies Record<string, KeySpec>;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
