@@ -5,47 +5,7 @@
  * the inputs and options the engine would hand to the Docker provider. Output: the same objects
  * created through the Docker Engine API (dockerode), in Pulumi's order: network, volumes, image
  * builds, then containers (app before nginx; `wait: true` waits for "healthy" like the provider).
- *
- * Every input field is mapped explicitly (table below). A field this helper does not know fails
- * loudly, so a new field in the program can never be silently ignored.
- *
- * | @pulumi/docker input                | Engine API                                              |
- * |-------------------------------------|---------------------------------------------------------|
- * | Network.name / driver / labels      | POST /networks/create Name / Driver / Labels            |
- * | Volume.name / labels                | POST /volumes/create Name / Labels                      |
- * | Image.imageName                     | POST /build t=imageName                                 |
- * | Image.build.context / dockerfile    | build context tar (.dockerignore honoured) + dockerfile |
- * | Image.build.args                    | buildargs                                               |
- * | Image.build.builderVersion BuilderV1| version=1 (classic builder)                             |
- * | Image.skipPush                      | (nothing is pushed)                                     |
- * | Image.buildOnPreview                | (preview only; an update always builds)                 |
- * | Image output repoDigest             | the built image id (sha256:...)                         |
- * | Container.name (absent: auto-name)  | name, or `<logical name>-<7 random hex>`                |
- * | Container.image                     | Image (resolved to the image id)                        |
- * | Container.envs                      | Env                                                     |
- * | Container.labels [{label,value}]    | Labels                                                  |
- * | Container.networksAdvanced          | HostConfig.NetworkMode + NetworkingConfig.EndpointsConfig[name].Aliases |
- * | Container.ports                     | ExposedPorts + HostConfig.PortBindings {HostIp, HostPort} |
- * | Container.mounts                    | HostConfig.Mounts {Type, Source, Target, ReadOnly}      |
- * | Container.readOnly                  | HostConfig.ReadonlyRootfs                               |
- * | Container.tmpfs                     | HostConfig.Tmpfs                                        |
- * | Container.init                      | HostConfig.Init                                         |
- * | Container.restart                   | HostConfig.RestartPolicy.Name                           |
- * | Container.healthcheck               | Healthcheck {Test, Interval, Timeout, Retries, StartPeriod} (durations in ns) |
- * | Container.capabilities.adds/drops   | HostConfig.CapAdd / CapDrop                             |
- * | Container.securityOpts              | HostConfig.SecurityOpt                                  |
- * | Container.memory (MiB)              | HostConfig.Memory (bytes)                               |
- * | Container.ulimits                   | HostConfig.Ulimits {Name, Soft, Hard}                   |
- * | Container.logDriver / logOpts       | HostConfig.LogConfig {Type, Config}                     |
- * | Container.sysctls                   | HostConfig.Sysctls                                      |
- * | Container.wait / waitTimeout        | poll State.Health.Status until "healthy" (timeout s)    |
- * | Container.destroyGraceSeconds       | stop timeout t on removal                               |
- * | RandomPassword                      | (value already chosen in the mocks: stable like state)  |
- * | docker Provider (no host)           | this engine (a `host` is not mapped: it would be another engine) |
- * | command Command create/interpreter  | run `interpreter... create` here, env = process env + environment; non-zero fails |
- * | command Command triggers            | on update: a changed trigger (or script/env) runs create again (a replace) |
- * | command Command delete              | run on teardown, after the containers (Pulumi deletes dependents first) |
- * | component resources                 | (nothing: they only group children)                     |
+ * Each input field is mapped to the Engine API explicitly: see engineMapping.ts.
  */
 import { spawn, spawnSync } from "child_process";
 import { randomBytes } from "crypto";
@@ -53,65 +13,29 @@ import Docker from "dockerode";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import {
+    BUILD_FIELDS,
+    checkFields,
+    COMMAND,
+    COMMAND_FIELDS,
+    CONTAINER,
+    containerCreateBody,
+    IMAGE,
+    IMAGE_FIELDS,
+    NETWORK,
+    NETWORK_FIELDS,
+    PASSIVE,
+    PROVIDER,
+    PROVIDER_FIELDS,
+    UnmappedFieldError,
+    VOLUME,
+    VOLUME_FIELDS,
+} from "./engineMapping";
 import { Registration } from "./mocks";
 
+export { containerCreateBody, UnmappedFieldError } from "./engineMapping";
+
 export const docker = new Docker();
-
-const NETWORK = "docker:index/network:Network";
-const VOLUME = "docker:index/volume:Volume";
-const IMAGE = "docker:index/image:Image";
-const CONTAINER = "docker:index/container:Container";
-const COMMAND = "command:local:Command";
-const PROVIDER = "pulumi:providers:docker";
-const PASSIVE = new Set(["random:index/randomPassword:RandomPassword"]);
-const COMMAND_FIELDS = new Set(["create", "delete", "interpreter", "environment", "triggers"]);
-const PROVIDER_FIELDS = new Set(["host", "version"]);
-
-const NETWORK_FIELDS = new Set(["name", "driver", "labels"]);
-const VOLUME_FIELDS = new Set(["name", "labels"]);
-// buildOnPreview only matters to `pulumi preview`; an `up` builds either way.
-const IMAGE_FIELDS = new Set(["imageName", "skipPush", "build", "buildOnPreview"]);
-const BUILD_FIELDS = new Set(["context", "dockerfile", "args", "builderVersion"]);
-const CONTAINER_FIELDS = new Set([
-    "name",
-    "image",
-    "envs",
-    "labels",
-    "networksAdvanced",
-    "ports",
-    "mounts",
-    "readOnly",
-    "tmpfs",
-    "init",
-    "restart",
-    "healthcheck",
-    "capabilities",
-    "securityOpts",
-    "memory",
-    "ulimits",
-    "logDriver",
-    "logOpts",
-    "wait",
-    "waitTimeout",
-    "destroyGraceSeconds",
-    "sysctls",
-]);
-const HEALTH_FIELDS = new Set(["tests", "interval", "timeout", "retries", "startPeriod"]);
-const MOUNT_FIELDS = new Set(["type", "source", "target", "readOnly"]);
-const PORT_FIELDS = new Set(["internal", "external", "ip", "protocol"]);
-const NET_ADV_FIELDS = new Set(["name", "aliases"]);
-
-export class UnmappedFieldError extends Error {}
-
-function checkFields(what: string, value: Record<string, unknown>, known: Set<string>) {
-    for (const key of Object.keys(value)) {
-        if (value[key] !== undefined && !known.has(key)) {
-            throw new UnmappedFieldError(
-                `realize: ${what} has field "${key}" that the test helper does not map to the Engine API; map it in test/support/realize.ts`,
-            );
-        }
-    }
-}
 
 /** One created object, for teardown and for the tests to look at. */
 export interface Created {
@@ -145,70 +69,6 @@ export interface Realization {
 export interface RealizeOptions {
     /** Called with progress lines. */
     readonly log?: (line: string) => void;
-}
-
-/** Maps one Container registration to the Engine API's create body (exported for unit tests). */
-export function containerCreateBody(reg: Registration, imageId: string, name: string): Docker.ContainerCreateOptions {
-    const i = reg.inputs;
-    checkFields(`Container ${reg.name}`, i, CONTAINER_FIELDS);
-    const body: Docker.ContainerCreateOptions = { name, Image: imageId, Env: i.envs ?? [], Labels: {}, HostConfig: {} };
-    const host = body.HostConfig!;
-    for (const l of i.labels ?? []) body.Labels![l.label] = l.value;
-    const nets = (i.networksAdvanced ?? []) as Record<string, any>[];
-    if (nets.length > 1) throw new UnmappedFieldError("realize: more than one network per container is not mapped");
-    for (const n of nets) {
-        checkFields(`Container ${reg.name} networksAdvanced`, n, NET_ADV_FIELDS);
-        host.NetworkMode = n.name;
-        body.NetworkingConfig = { EndpointsConfig: { [n.name]: { Aliases: n.aliases ?? [] } } };
-    }
-    if (i.ports?.length) {
-        body.ExposedPorts = {};
-        host.PortBindings = {};
-        for (const p of i.ports) {
-            checkFields(`Container ${reg.name} ports`, p, PORT_FIELDS);
-            const key = `${p.internal}/${p.protocol ?? "tcp"}`;
-            body.ExposedPorts[key] = {};
-            host.PortBindings[key] = [{ HostIp: p.ip ?? "", HostPort: String(p.external ?? "") }];
-        }
-    }
-    host.Mounts = (i.mounts ?? []).map((m: Record<string, any>) => {
-        checkFields(`Container ${reg.name} mounts`, m, MOUNT_FIELDS);
-        return { Type: m.type, Source: m.source, Target: m.target, ReadOnly: !!m.readOnly };
-    });
-    if (i.readOnly !== undefined) host.ReadonlyRootfs = i.readOnly;
-    if (i.tmpfs) host.Tmpfs = i.tmpfs;
-    if (i.init !== undefined) host.Init = i.init;
-    if (i.restart) host.RestartPolicy = { Name: i.restart };
-    if (i.healthcheck) {
-        checkFields(`Container ${reg.name} healthcheck`, i.healthcheck, HEALTH_FIELDS);
-        const h = i.healthcheck;
-        body.Healthcheck = {
-            Test: h.tests,
-            Interval: nanos(h.interval),
-            Timeout: nanos(h.timeout),
-            Retries: h.retries,
-            StartPeriod: nanos(h.startPeriod),
-        };
-    }
-    if (i.capabilities) {
-        checkFields(`Container ${reg.name} capabilities`, i.capabilities, new Set(["adds", "drops"]));
-        if (i.capabilities.adds) host.CapAdd = i.capabilities.adds;
-        if (i.capabilities.drops) host.CapDrop = i.capabilities.drops;
-    }
-    if (i.securityOpts) host.SecurityOpt = i.securityOpts;
-    if (i.memory) host.Memory = i.memory * 1024 * 1024;
-    if (i.ulimits) host.Ulimits = i.ulimits.map((u: any) => ({ Name: u.name, Soft: u.soft, Hard: u.hard }));
-    if (i.logDriver) host.LogConfig = { Type: i.logDriver, Config: i.logOpts ?? {} };
-    if (i.sysctls) host.Sysctls = i.sysctls;
-    return body;
-}
-
-function nanos(duration: string | undefined): number | undefined {
-    if (duration === undefined) return undefined;
-    const m = /^(\d+)(ms|s|m)$/.exec(duration);
-    if (!m) throw new UnmappedFieldError(`realize: duration ${duration} is not mapped`);
-    const unit = { ms: 1e6, s: 1e9, m: 60e9 }[m[2] as "ms" | "s" | "m"];
-    return Number(m[1]) * unit;
 }
 
 /** Builds one image the way the provider does (context tar + dockerfile + args), returns its id. */
