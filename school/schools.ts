@@ -1,133 +1,29 @@
-import { CONFIG_KEYS, type ConfigKey } from "../lib/config";
 import { formatAge, formatTime } from "./age";
-import { SchoolError } from "./errors";
+import { describeFailure, SchoolError } from "./errors";
+import {
+    assertDestroyable,
+    checkDestroyArgument,
+    configKey,
+    CREATED_AT_TAG,
+    FIRST_PORT,
+    isProtected,
+    LAST_PORT,
+    schoolConfig,
+    schoolNameOf,
+    schoolStackName,
+    shortStackName,
+    STACK_PREFIX,
+} from "./rules";
 import type { OutputSink, SchoolWorkspace } from "./workspace";
 
-export { SchoolError } from "./errors";
+export { describeFailure, SchoolError } from "./errors";
+export * from "./rules";
 
 /**
  * Test schools: throwaway stacks `school-<name>` of this project, each the demo app on its own
- * port of 127.0.0.1. The functions here hold the rules (names, config template, port choice,
- * what may be destroyed); all Pulumi work goes through the injected `SchoolWorkspace`.
+ * port of 127.0.0.1. The rules (names, config template, what may be destroyed) are in rules.ts;
+ * here is the work (port choice, create, destroy, list), all through the injected `SchoolWorkspace`.
  */
-
-/** Pulumi project name = config namespace (Pulumi.yaml `name`). */
-export const PROJECT = "lernmanager";
-/** Every test school's stack is named `school-<name>`. */
-export const STACK_PREFIX = "school-";
-/** Ports are picked from here upwards. */
-export const FIRST_PORT = 8100;
-export const LAST_PORT = 65535;
-export const MAX_NAME_LENGTH = 30;
-/** Names a school may not have: they read like the real stacks. */
-export const RESERVED_NAMES: readonly string[] = ["prod", "dev"];
-/** Stack tag mirroring `createdAt`: tags live in the state backend, Pulumi.<stack>.yaml only on the machine that made it. */
-export const CREATED_AT_TAG = `${PROJECT}:createdAt`;
-
-const NAME_RE = /^(?:[a-z]|[a-z][a-z0-9-]*[a-z0-9])$/;
-const NAME_RULE =
-    `a school name is lowercase and DNS-safe: a letter, then letters, digits or hyphens, ending in a letter or digit, ` +
-    `at most ${MAX_NAME_LENGTH} characters (for example berlin or pr-42)`;
-
-/** The full config key of one of the program's keys: `lernmanager:<key>`. */
-export const configKey = (key: ConfigKey): string => `${PROJECT}:${key}`;
-
-function checkNameShape(name: string): void {
-    if (!NAME_RE.test(name) || name.length > MAX_NAME_LENGTH) {
-        const why =
-            name.length > MAX_NAME_LENGTH
-                ? `is ${name.length} characters long`
-                : name === ""
-                  ? "is empty"
-                  : "is not allowed";
-        throw new SchoolError(`school name ${JSON.stringify(name)} ${why}: ${NAME_RULE}`);
-    }
-}
-
-/** Checks a school name; throws a SchoolError naming the rule and an example otherwise. */
-export function validateSchoolName(name: string): string {
-    checkNameShape(name);
-    if (RESERVED_NAMES.includes(name)) {
-        throw new SchoolError(
-            `school name ${JSON.stringify(name)} is reserved (it reads like the real stack ${name}); pick another, for example berlin`,
-        );
-    }
-    if (name.startsWith(STACK_PREFIX)) {
-        throw new SchoolError(
-            `school name ${JSON.stringify(name)} starts with "${STACK_PREFIX}"; give the name without it, for example ` +
-                `${name.slice(STACK_PREFIX.length) || "berlin"} (the stack is then ${name})`,
-        );
-    }
-    return name;
-}
-
-/**
- * The checks on a `destroy` argument that need no backend: never prod, and the shape of a school
- * name (with or without `school-`). Whether it is an existing school, or an existing stack that is
- * not one (dev), is decided against the stack list.
- */
-export function checkDestroyArgument(arg: string): void {
-    if (arg === "prod") assertDestroyable("prod", {});
-    if (RESERVED_NAMES.includes(arg)) return;
-    checkNameShape(arg.startsWith(STACK_PREFIX) ? arg.slice(STACK_PREFIX.length) : arg);
-}
-
-/** `berlin` -> `school-berlin`. */
-export function schoolStackName(name: string): string {
-    return `${STACK_PREFIX}${validateSchoolName(name)}`;
-}
-
-/** The last segment of a stack name as listed (`org/school-berlin` -> `school-berlin`). */
-const shortStackName = (stack: string): string => stack.slice(stack.lastIndexOf("/") + 1);
-
-/** `school-berlin` (or `org/school-berlin`) -> `berlin`; undefined for stacks that are not test schools. */
-export function schoolNameOf(stack: string): string | undefined {
-    const short = shortStackName(stack);
-    return short.startsWith(STACK_PREFIX) && short.length > STACK_PREFIX.length
-        ? short.slice(STACK_PREFIX.length)
-        : undefined;
-}
-
-/** The fixed part of every test school's config (the rest is per school: port, createdAt, appEnv). */
-export const SCHOOL_TEMPLATE = {
-    appSource: "demo-app",
-    bindAddress: "127.0.0.1",
-    protectData: "false",
-} as const satisfies Partial<Record<ConfigKey, string>>;
-
-/** One `pulumi config set` call. */
-export interface ConfigEntry {
-    readonly key: string;
-    readonly value: string;
-    /** `--path` (for list entries such as `lernmanager:appEnv[0]`). */
-    readonly path?: boolean;
-}
-
-export interface SchoolConfigInput {
-    readonly port: number;
-    readonly demoData: boolean;
-    readonly createdAt: Date | string;
-}
-
-/**
- * The config of one test school: the template, its own port, its creation time, and
- * `appEnv: [DEMO_DATA=1|0]`. appEnv is written as a real list (`--path appEnv[0]`), which is what
- * Pulumi.yaml declares (`type: array`).
- */
-export function schoolConfig(input: SchoolConfigInput): ConfigEntry[] {
-    const createdAt = typeof input.createdAt === "string" ? input.createdAt : input.createdAt.toISOString();
-    const entries: ConfigEntry[] = [
-        ...Object.entries(SCHOOL_TEMPLATE).map(([key, value]) => ({ key: configKey(key as ConfigKey), value })),
-        { key: configKey("port"), value: String(input.port) },
-        { key: configKey("createdAt"), value: createdAt },
-        { key: `${configKey("appEnv")}[0]`, value: `DEMO_DATA=${input.demoData ? 1 : 0}`, path: true },
-    ];
-    for (const e of entries) {
-        const bare = e.key.slice(PROJECT.length + 1).replace(/\[\d+\]$/, "");
-        if (!(bare in CONFIG_KEYS)) throw new Error(`school template uses unknown config key ${e.key}`);
-    }
-    return entries;
-}
 
 /** What the school functions need from the outside world. */
 export interface SchoolDeps {
@@ -172,9 +68,6 @@ async function readSchool(ws: SchoolWorkspace, s: { name: string; stack: string 
     return { ...s, config, createdAt };
 }
 
-const isProtected = (config: Readonly<Record<string, string>>): boolean =>
-    config[configKey("protectData")]?.trim().toLowerCase() === "true";
-
 /**
  * The first port from FIRST_PORT up that no other school's config uses and that is free on
  * 127.0.0.1 right now.
@@ -188,28 +81,6 @@ export async function pickPort(
         if (await isPortFree(port)) return port;
     }
     throw new SchoolError(`no free port between ${FIRST_PORT} and ${LAST_PORT} on 127.0.0.1; pass one with --port N`);
-}
-
-/**
- * One line for a failure. A Pulumi CLI failure's message holds the whole stdout and stderr
- * (`code: 255\n stdout: ...\n stderr: error: ...`): its last `error:` line is the cause (joined with
- * the next line when it ends in a colon). Everything else: the first meaningful line.
- */
-export function describeFailure(err: unknown): string {
-    if (err instanceof SchoolError) return err.message;
-    const text = err instanceof Error ? err.message : String(err);
-    const lines = text
-        .split("\n")
-        .map((l) => l.trim().replace(/^(stdout|stderr|err\?):\s*/, ""))
-        .filter((l) => l !== "" && !/^code: -?\d+$/.test(l));
-    let i = -1;
-    lines.forEach((l, n) => {
-        if (/^error:/i.test(l)) i = n;
-    });
-    if (i < 0) return lines[0] ?? "unknown error";
-    let line = lines[i].replace(/^error:\s*/i, "");
-    if (line.endsWith(":") && i + 1 < lines.length) line = `${line} ${lines[i + 1]}`;
-    return line;
 }
 
 export interface CreateOptions {
@@ -314,28 +185,6 @@ export async function createSchool(deps: SchoolDeps, opts: CreateOptions): Promi
     const url = typeof outputs.url === "string" ? outputs.url : `http://127.0.0.1:${port}/`;
     log(`School ${opts.name} is up: ${url}`);
     return { name: opts.name, stack: target, port, url, created: !existing };
-}
-
-/**
- * Throws unless `stack` may be destroyed by this command: it must be named `school-*` (so never
- * prod or dev) and its config must not say `protectData: true`.
- */
-export function assertDestroyable(stack: string, config: Readonly<Record<string, string>>): void {
-    const short = shortStackName(stack);
-    if (short === "prod") {
-        throw new SchoolError(`refusing to destroy prod: it is the production stack, not a test school`);
-    }
-    if (schoolNameOf(stack) === undefined) {
-        throw new SchoolError(
-            `refusing to destroy ${stack}: only test schools (stacks named ${STACK_PREFIX}*) can be destroyed with this command`,
-        );
-    }
-    if (isProtected(config)) {
-        throw new SchoolError(
-            `refusing to destroy ${stack}: its config has ${configKey("protectData")} = true (its data is protected); ` +
-                `use \`pulumi destroy --stack ${stack}\` yourself if you really mean it`,
-        );
-    }
 }
 
 /** Turns the `destroy` argument (a school name, or `school-<name>`) into a listed stack. */
