@@ -8,13 +8,9 @@
 # assert statements.
 
 import hashlib
-import io
 import mimetypes
 import os
-import random
-import sqlite3
 import threading
-from datetime import datetime, timedelta, timezone
 
 from flask import (
     Flask,
@@ -30,25 +26,16 @@ from flask import (
     url_for,
 )
 from flask_caching import Cache
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.styles import getSampleStyleSheet
-from reportlab.lib.units import mm
-from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 from werkzeug.utils import secure_filename
 
-BASE_DIR = os.path.dirname(os.path.abspath(__file__))
-DATA_DIR = os.path.join(BASE_DIR, "data")
-DB_PATH = os.path.join(DATA_DIR, "lernmanager.db")
-INSTANCE_DIR = os.path.join(BASE_DIR, "instance")
-UPLOAD_DIR = os.path.join(INSTANCE_DIR, "uploads")
+# init_app is the init hook (LM_INIT_HOOK=app:init_app), imported here for it.
+from demo_db import INSTANCE_DIR, UPLOAD_DIR, close_db, get_db, init_app, utc_timestamp  # noqa: F401
+from demo_report import build_class_report, format_date
+
 CACHE_DIR = os.environ.get("CACHE_DIR") or os.path.join(INSTANCE_DIR, "cache")
 
 REPORT_CACHE_TIMEOUT = 3600
-DEMO_ADMIN = "admin"
-DEMO_STUDENT_PASSWORD = "lernen"
-DEMO_HASH_METHOD = "pbkdf2:sha256:1000"
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -75,171 +62,8 @@ SECRET_FINGERPRINT = hashlib.sha256(SECRET_KEY.encode("utf-8")).hexdigest()[:16]
 # Database
 # --------------------------------------------------------------------------
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS classes (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS users (
-    id INTEGER PRIMARY KEY,
-    username TEXT NOT NULL UNIQUE,
-    password_hash TEXT NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('admin', 'student')),
-    class_id INTEGER REFERENCES classes(id)
-);
-CREATE TABLE IF NOT EXISTS tasks (
-    id INTEGER PRIMARY KEY,
-    title TEXT NOT NULL,
-    description TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS progress (
-    user_id INTEGER NOT NULL,
-    task_id INTEGER NOT NULL,
-    done_at TEXT NOT NULL,
-    PRIMARY KEY (user_id, task_id)
-);
-CREATE TABLE IF NOT EXISTS init_log (
-    id INTEGER PRIMARY KEY,
-    at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS writes (
-    id INTEGER PRIMARY KEY,
-    write_id TEXT,
-    user_id INTEGER,
-    task_id INTEGER,
-    at TEXT
-);
-CREATE INDEX IF NOT EXISTS idx_writes_write_id ON writes (write_id);
-"""
-
-DEMO_TASKS = [
-    ("Bruchrechnung: Grundlagen",
-     "Erweitere und kürze die Brüche auf dem Arbeitsblatt 3. Notiere zu jeder "
-     "Aufgabe deinen Rechenweg und markiere die Ergebnisse, bei denen du unsicher bist."),
-    ("Lesetagebuch: Kapitel 1–4",
-     "Fasse die ersten vier Kapitel von „Tschick“ in eigenen Worten zusammen "
-     "(je fünf bis acht Sätze) und beschreibe eine Figur, die dir besonders aufgefallen ist."),
-    ("Englisch: Simple Past",
-     "Bearbeite im Workbook die Seiten 24 und 25. Schreibe danach zehn eigene "
-     "Sätze über dein letztes Wochenende im Simple Past."),
-    ("Biologie: Aufbau der Pflanzenzelle",
-     "Zeichne eine Pflanzenzelle und beschrifte Zellwand, Zellmembran, Zellkern, "
-     "Chloroplasten und Vakuole. Erkläre in zwei Sätzen den Unterschied zur Tierzelle."),
-    ("Geschichte: Leben im Mittelalter",
-     "Recherchiere den Alltag auf einer Burg und gestalte ein Plakat im Format A3. "
-     "Gib mindestens zwei Quellen an."),
-    ("Erdkunde: Klimazonen der Erde",
-     "Ordne die Klimadiagramme M1 bis M6 den passenden Klimazonen zu und begründe "
-     "deine Entscheidung jeweils mit Temperatur und Niederschlag."),
-    ("Mathematik: Prozentrechnung im Alltag",
-     "Löse die Aufgaben zu Rabatten und Mehrwertsteuer aus dem Buch (S. 112, Nr. 4–9). "
-     "Erfinde eine eigene Textaufgabe mit Lösung."),
-    ("Physik: Stromkreise",
-     "Baue mit dem Experimentierkasten eine Reihen- und eine Parallelschaltung auf. "
-     "Miss die Spannungen und halte die Ergebnisse im Versuchsprotokoll fest."),
-    ("Deutsch: Argumentation",
-     "Schreibe eine Erörterung (ca. eine Seite) zur Frage: „Sollten Handys in der "
-     "Schule erlaubt sein?“ Achte auf These, Argument und Beispiel."),
-    ("Kunst: Perspektive zeichnen",
-     "Zeichne einen Straßenzug in Zentralperspektive mit einem Fluchtpunkt. "
-     "Verwende Bleistift und Lineal; Hilfslinien dürfen sichtbar bleiben."),
-    ("Informatik: Algorithmen im Alltag",
-     "Beschreibe einen Alltagsvorgang (z. B. Zähneputzen) als Algorithmus mit "
-     "Verzweigung und Schleife und stelle ihn als Struktogramm dar."),
-    ("Musik: Rhythmus und Takt",
-     "Übe die Rhythmusübungen 1–5 mit Bodypercussion. Notiere selbst einen "
-     "viertaktigen Rhythmus im 4/4-Takt und stelle ihn der Gruppe vor."),
-]
-
-
-def _now():
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _connect():
-    os.makedirs(DATA_DIR, exist_ok=True)
-    conn = sqlite3.connect(DB_PATH, timeout=10)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA busy_timeout=10000")
-    return conn
-
-
-def get_db():
-    conn = g.get("db")
-    if conn is None:
-        conn = _connect()
-        g.db = conn
-    return conn
-
-
-@app.teardown_appcontext
-def close_db(exc):
-    conn = g.pop("db", None)
-    if conn is not None:
-        conn.close()
-
-
-def init_app():
-    # Deliberately NOT safe against concurrent callers (same as the real
-    # app): the "does an admin exist?" check and the inserts below are not
-    # serialised. The deployment stack guarantees a single caller.
-    os.makedirs(DATA_DIR, exist_ok=True)
-    os.makedirs(UPLOAD_DIR, exist_ok=True)
-    conn = _connect()
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(SCHEMA)
-        conn.execute("INSERT INTO init_log (at) VALUES (?)", (_now(),))
-        conn.commit()
-
-        admin = conn.execute("SELECT id FROM users WHERE role = 'admin' LIMIT 1").fetchone()
-        if admin is None:
-            _create_demo_data(conn)
-            conn.commit()
-    finally:
-        conn.close()
-
-
-def _create_demo_data(conn):
-    admin_password = os.environ.get("ADMIN_PASSWORD") or "admin"
-    conn.execute(
-        "INSERT INTO users (username, password_hash, role, class_id) VALUES (?, ?, 'admin', NULL)",
-        (DEMO_ADMIN, generate_password_hash(admin_password, method=DEMO_HASH_METHOD)),
-    )
-    if os.environ.get("DEMO_DATA", "1") == "0":
-        # Only the first admin (a test school that starts empty).
-        return
-    class_id = conn.execute("INSERT INTO classes (name) VALUES ('7a')").lastrowid
-
-    student_ids = []
-    for n in range(1, 31):
-        cur = conn.execute(
-            "INSERT INTO users (username, password_hash, role, class_id) VALUES (?, ?, 'student', ?)",
-            (
-                "student%02d" % n,
-                generate_password_hash(DEMO_STUDENT_PASSWORD, method=DEMO_HASH_METHOD),
-                class_id,
-            ),
-        )
-        student_ids.append(cur.lastrowid)
-
-    task_ids = []
-    for title, description in DEMO_TASKS:
-        cur = conn.execute("INSERT INTO tasks (title, description) VALUES (?, ?)", (title, description))
-        task_ids.append(cur.lastrowid)
-
-    # Deterministic, plausible progress: earlier tasks are done by more students.
-    rng = random.Random(7)
-    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=28)
-    rows = []
-    for uid in student_ids:
-        diligence = rng.uniform(0.2, 0.95)
-        for index, tid in enumerate(task_ids):
-            chance = diligence * (1.0 - index / (len(task_ids) + 2))
-            if rng.random() < chance:
-                done_at = start + timedelta(days=2 * index + rng.randint(0, 5), minutes=rng.randint(0, 600))
-                rows.append((uid, tid, done_at.isoformat()))
-    conn.executemany("INSERT OR IGNORE INTO progress (user_id, task_id, done_at) VALUES (?, ?, ?)", rows)
+# Schema, connections and the init hook are in demo_db.py.
+app.teardown_appcontext(close_db)
 
 
 # --------------------------------------------------------------------------
@@ -296,13 +120,6 @@ def user_tasks(user_id):
     ]
 
 
-def format_date(value):
-    if not value:
-        return ""
-    try:
-        return datetime.fromisoformat(value).strftime("%d.%m.%Y, %H:%M")
-    except ValueError:
-        return value
 
 
 app.jinja_env.filters["datum"] = format_date
@@ -408,7 +225,7 @@ def task_done(task_id):
         if isinstance(payload, dict):
             write_id = payload.get("write_id")
 
-    now = _now()
+    now = utc_timestamp()
     db = get_db()
     db.execute("BEGIN IMMEDIATE")
     try:
@@ -465,134 +282,6 @@ def api_write_lookup(write_id):
 # --------------------------------------------------------------------------
 # PDF report
 # --------------------------------------------------------------------------
-
-def build_class_report(class_id):
-    db = get_db()
-    klass = db.execute("SELECT id, name FROM classes WHERE id = ?", (class_id,)).fetchone()
-    if klass is None:
-        return None
-    students = db.execute(
-        "SELECT id, username FROM users WHERE class_id = ? AND role = 'student' ORDER BY username",
-        (class_id,),
-    ).fetchall()
-    tasks = db.execute("SELECT id, title, description FROM tasks ORDER BY id").fetchall()
-    done = {}
-    for r in db.execute(
-        "SELECT p.user_id, p.task_id, p.done_at FROM progress p JOIN users u ON u.id = p.user_id "
-        "WHERE u.class_id = ?",
-        (class_id,),
-    ):
-        done[(r["user_id"], r["task_id"])] = r["done_at"]
-
-    styles = getSampleStyleSheet()
-    small = styles["BodyText"].clone("small", fontSize=8, leading=10)
-    created = datetime.now().strftime("%d.%m.%Y %H:%M")
-    story = [
-        Paragraph("Lernstandsbericht Klasse %s" % klass["name"], styles["Title"]),
-        Paragraph(
-            "Erstellt am %s &middot; %d Schülerinnen und Schüler &middot; %d Aufgaben"
-            % (created, len(students), len(tasks)),
-            styles["Normal"],
-        ),
-        Spacer(1, 6 * mm),
-    ]
-
-    # Overview: students x tasks.
-    header = ["Name"] + ["A%d" % (i + 1) for i in range(len(tasks))] + ["Summe", "%"]
-    matrix = [header]
-    for s in students:
-        marks = ["x" if (s["id"], t["id"]) in done else "-" for t in tasks]
-        n = marks.count("x")
-        pct = round(100 * n / len(tasks)) if tasks else 0
-        matrix.append([s["username"]] + marks + [str(n), "%d %%" % pct])
-    totals = ["Erledigt"]
-    for t in tasks:
-        totals.append(str(sum(1 for s in students if (s["id"], t["id"]) in done)))
-    totals += ["", ""]
-    matrix.append(totals)
-
-    table = Table(matrix, repeatRows=1)
-    style = [
-        ("FONT", (0, 0), (-1, -1), "Helvetica", 8),
-        ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
-        ("FONT", (0, -1), (-1, -1), "Helvetica-Bold", 8),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#1f4e79")),
-        ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
-        ("ALIGN", (1, 0), (-1, -1), "CENTER"),
-        ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#9aa7b4")),
-        ("ROWBACKGROUNDS", (0, 1), (-1, -2), [colors.white, colors.HexColor("#eef3f8")]),
-        ("BACKGROUND", (0, -1), (-1, -1), colors.HexColor("#dde7f0")),
-    ]
-    for row_index, s in enumerate(students, start=1):
-        for col_index, t in enumerate(tasks, start=1):
-            if (s["id"], t["id"]) in done:
-                style.append(("TEXTCOLOR", (col_index, row_index), (col_index, row_index), colors.HexColor("#1b7a3a")))
-    table.setStyle(TableStyle(style))
-    story += [Paragraph("Übersicht", styles["Heading2"]), table, PageBreak()]
-
-    # Legend of tasks.
-    story.append(Paragraph("Aufgaben", styles["Heading2"]))
-    legend = [["Nr.", "Titel", "Beschreibung"]]
-    for i, t in enumerate(tasks, start=1):
-        legend.append(["A%d" % i, Paragraph(t["title"], small), Paragraph(t["description"], small)])
-    legend_table = Table(legend, colWidths=[12 * mm, 60 * mm, 180 * mm], repeatRows=1)
-    legend_table.setStyle(
-        TableStyle(
-            [
-                ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 9),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#1f4e79")),
-                ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#9aa7b4")),
-            ]
-        )
-    )
-    story += [legend_table, PageBreak()]
-
-    # Details per task: who finished when.
-    story.append(Paragraph("Details je Aufgabe", styles["Heading2"]))
-    for i, t in enumerate(tasks, start=1):
-        story.append(Paragraph("A%d – %s" % (i, t["title"]), styles["Heading3"]))
-        rows = [["Name", "Status", "Erledigt am"]]
-        for s in students:
-            at = done.get((s["id"], t["id"]))
-            rows.append([s["username"], "erledigt" if at else "offen", format_date(at)])
-        detail = Table(rows, colWidths=[50 * mm, 30 * mm, 50 * mm], repeatRows=1)
-        detail.setStyle(
-            TableStyle(
-                [
-                    ("FONT", (0, 0), (-1, -1), "Helvetica", 7),
-                    ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 7),
-                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde7f0")),
-                    ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#c3ccd6")),
-                    ("TOPPADDING", (0, 0), (-1, -1), 1),
-                    ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
-                ]
-            )
-        )
-        story += [detail, Spacer(1, 4 * mm)]
-
-    def footer(canvas, doc):
-        canvas.saveState()
-        canvas.setFont("Helvetica", 7)
-        canvas.drawString(15 * mm, 8 * mm, "Lernmanager – Klasse %s" % klass["name"])
-        canvas.drawRightString(doc.pagesize[0] - 15 * mm, 8 * mm, "Seite %d" % doc.page)
-        canvas.restoreState()
-
-    buf = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buf,
-        pagesize=landscape(A4),
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=15 * mm,
-        bottomMargin=15 * mm,
-        title="Lernstandsbericht Klasse %s" % klass["name"],
-        author="Lernmanager",
-    )
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    return buf.getvalue()
-
 
 @app.get("/report/class/<int:class_id>.pdf")
 def class_report(class_id):
