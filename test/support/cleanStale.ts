@@ -3,12 +3,14 @@ import Docker from "dockerode";
 /**
  * Removes what an interrupted earlier run of the real-engine suite left behind: every container,
  * network and volume whose stack label names a test stack (`e2e-*`, `school-e2e-*`). Nothing else
- * on the engine is touched.
+ * on the engine is touched. `LM_E2E_STALE` (a regular expression) narrows it, so that two
+ * developers' runs on one engine leave each other's stacks alone, e.g. `LM_E2E_STALE='^e2e-jobs'`.
  */
 export default async function cleanStale(): Promise<void> {
     const docker = new Docker();
+    const pattern = new RegExp(process.env.LM_E2E_STALE || "^(school-)?e2e-");
     const isTest = (labels: Record<string, string> | undefined) =>
-        /^(school-)?e2e-/.test(labels?.["dev.lernmanager.stack"] ?? "");
+        pattern.test(labels?.["dev.lernmanager.stack"] ?? "");
     for (const c of await docker.listContainers({ all: true, filters: { label: ["dev.lernmanager.stack"] } })) {
         if (isTest(c.Labels))
             await docker
