@@ -5,7 +5,7 @@ import { StackConfig } from "../lib/config";
 import { backupScript, imageJanitorScripts, migrationScript, smokeTestScript } from "../lib/deploySteps";
 import { renderGunicornConf } from "../lib/gunicornConf";
 import { LAYOUT } from "../lib/layout";
-import { StackNames } from "../lib/names";
+import { persistentVolumeName, StackNames } from "../lib/names";
 import { renderNginxConf } from "../lib/nginxConf";
 import { AppImage } from "./appImage";
 import { AppService } from "./appService";
@@ -48,7 +48,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
 
         this.storage = new Storage(
             `${name}-storage`,
-            { names, stack: args.stack, protectData: config.protectData },
+            { names, stack: args.stack, protectData: config.protectData, persistentPaths: config.persistentPaths },
             { parent: this },
         );
 
@@ -64,11 +64,13 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                 dataPath: config.dataPath,
                 uploadsPath: config.uploadsPath,
                 staticPath: config.staticPath,
+                extraPaths: [...config.persistentPaths, ...config.scratchPaths],
                 databaseFile: config.databaseFile,
                 gunicornConf: renderGunicornConf({
                     workers: config.workers,
                     threads: config.threads,
                     accessLog: config.appAccessLog,
+                    initHookInWorkers: !!config.initHook && config.initInWorkers,
                 }),
             },
             { parent: this },
@@ -130,6 +132,11 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                         cacheVolume: names.volumes.cache,
                         dataPath: config.dataPath,
                         uploadsPath: config.uploadsPath,
+                        persistent: config.persistentPaths.map((p) => ({
+                            path: p,
+                            volume: persistentVolumeName(names.prefix, p),
+                        })),
+                        scratchPaths: config.scratchPaths,
                         envNames: ["SECRET_KEY", ...Object.keys(env)],
                         command: config.migrateCommand,
                     }),
@@ -143,6 +150,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                         this.storage.data,
                         this.storage.uploads,
                         this.storage.cache,
+                        ...this.storage.persistent.map((p) => p.volume),
                     ],
                 },
                 { parent: this },
@@ -162,6 +170,8 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                 },
                 dataPath: config.dataPath,
                 uploadsPath: config.uploadsPath,
+                persistent: this.storage.persistent.map((p) => ({ path: p.path, volume: p.volume.name })),
+                scratchPaths: config.scratchPaths,
                 env,
                 secretKey: secretKey.result,
                 memoryMb: config.appMemoryMb,

@@ -1,5 +1,8 @@
 import { LAYOUT } from "./layout";
 
+/** Memory-backed scratch folders of the app (counted against its memory limit). */
+export const SCRATCH_TMPFS = "rw,nosuid,nodev,size=512m,mode=1777";
+
 /**
  * Shell scripts of the one-off steps around a deploy. Each runs on the machine that runs Pulumi,
  * through the docker CLI, against the stack's Docker host (DOCKER_HOST, when set, is the same
@@ -34,6 +37,10 @@ export interface MigrationStep extends StepBase {
     readonly cacheVolume: string;
     readonly dataPath: string;
     readonly uploadsPath: string;
+    /** The app's further persistent folders and their volumes' names. @default [] */
+    readonly persistent?: readonly { readonly path: string; readonly volume: string }[];
+    /** The app's scratch folders (a tmpfs each, as in the app container). @default [] */
+    readonly scratchPaths?: readonly string[];
     /** Names of environment variables handed to the container (values come from the step's environment). */
     readonly envNames: readonly string[];
     /** Shell command run in /app instead of the init hook, or undefined to run the init hook. */
@@ -96,11 +103,15 @@ export function migrationScript(s: MigrationStep): string {
         volume(s.dataVolume, `${LAYOUT.appDir}/${s.dataPath}`),
         volume(s.uploadsVolume, `${LAYOUT.appDir}/${s.uploadsPath}`),
         volume(s.cacheVolume, LAYOUT.cacheDir),
+        ...(s.persistent ?? []).map((p) => volume(p.volume, `${LAYOUT.appDir}/${p.path}`)),
+        ...(s.scratchPaths ?? []).map((p) => `--tmpfs ${q(`${LAYOUT.appDir}/${p}:${SCRATCH_TMPFS}`)}`),
         ...s.envNames.map((name) => `-e ${name}`),
     ];
-    return s.command
-        ? run(s, "migrate", options, "/bin/sh", ["-c", q(`cd ${LAYOUT.appDir} && ${s.command}`)])
-        : run(s, "migrate", options, "python3", ["-OO", `${LAYOUT.runtimeDir}/lm_init.py`]);
+    // Then the preflight: a new version that cannot become healthy fails the deploy here, with the
+    // reason, rather than after the app container's whole health-check wait.
+    const preflight = `python3 -OO ${LAYOUT.runtimeDir}/lm_preflight.py`;
+    const migrate = s.command ? s.command : `python3 -OO ${LAYOUT.runtimeDir}/lm_init.py`;
+    return run(s, "migrate", options, "/bin/sh", ["-c", q(`cd ${LAYOUT.appDir} && ${migrate} && ${preflight}`)]);
 }
 
 /** After the deploy: nginx's health, the new app's /healthz, one page and one static file, through nginx. */

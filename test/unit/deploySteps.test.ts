@@ -72,8 +72,29 @@ describe("deploy step scripts", () => {
             command: "python3 manage.py migrate --it's",
         });
         expect(custom).toContain("--entrypoint /bin/sh");
-        expect(custom).toContain(`'cd /app && python3 manage.py migrate --it'\\''s'`);
+        expect(custom).toContain(
+            `'cd /app && python3 manage.py migrate --it'\\''s && python3 -OO /opt/lernmanager/lm_preflight.py'`,
+        );
         expect(spawnSync("bash", ["-n"], { input: custom }).status).toBe(0);
+    });
+
+    test("migration: then the preflight, with the app's scratch tmpfs and further persistent volumes", () => {
+        expect(migration).toMatch(/lm_init\.py && python3 -OO \/opt\/lernmanager\/lm_preflight\.py'/);
+        const withFolders = migrationScript({
+            ...base,
+            network: "n",
+            dataVolume: "d",
+            uploadsVolume: "u",
+            cacheVolume: "c",
+            dataPath: "data",
+            uploadsPath: "up",
+            envNames: [],
+            persistent: [{ path: "instance/reports", volume: "lm-keep-instance-reports" }],
+            scratchPaths: ["instance/tmp"],
+        });
+        expect(withFolders).toContain("--mount 'type=volume,source=lm-keep-instance-reports,target=/app/instance/reports'");
+        expect(withFolders).toContain("--tmpfs '/app/instance/tmp:rw,nosuid,nodev,size=512m,mode=1777'");
+        expect(spawnSync("bash", ["-n"], { input: withFolders }).status).toBe(0);
     });
 
     test("smoke test: through nginx on the stack's network", () => {

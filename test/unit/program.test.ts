@@ -15,10 +15,10 @@ describe("the declared stack (Pulumi mocks)", () => {
     const app = () => run.named("lernmanager-unit-app");
     const nginx = () => run.named("lernmanager-unit-nginx");
 
-    test("declares a network, five volumes, three images, two containers, four deploy steps and a secret", () => {
+    test("declares a network, six volumes (one for instance/reports), three images, two containers, four deploy steps and a secret", () => {
         const count = (t: string) => run.ofType(t).length;
         expect(count("docker:index/network:Network")).toBe(1);
-        expect(count(VOLUME)).toBe(5);
+        expect(count(VOLUME)).toBe(6);
         expect(count(COMMAND)).toBe(4);
         expect(count("pulumi:providers:docker")).toBe(1);
         expect(count(IMAGE)).toBe(3);
@@ -41,6 +41,7 @@ describe("the declared stack (Pulumi mocks)", () => {
             "lernmanager-unit-uploads": { target: "/app/instance/uploads", ro: false },
             "lernmanager-unit-static": { target: "/srv/static", ro: false },
             "lernmanager-unit-cache": { target: "/var/cache/lernmanager", ro: false },
+            "lernmanager-unit-keep-instance-reports": { target: "/app/instance/reports", ro: false },
         });
         expect(mounts(nginx())).toEqual({
             "lernmanager-unit-static": { target: "/srv/static", ro: true },
