@@ -1,7 +1,11 @@
 import { LAYOUT } from "./layout";
 
-/** Memory-backed scratch folders of the app (counted against its memory limit). */
-export const SCRATCH_TMPFS = "rw,nosuid,nodev,size=512m,mode=1777";
+/**
+ * Memory-backed scratch folders of the app (counted against its memory limit), owned by the app's
+ * user. `uid`/`gid` and not `mode=1777`: Docker 20.10 mounts a tmpfs inside the app folder as root
+ * 0755 whatever `mode` says (checked), and the app could not write there.
+ */
+export const SCRATCH_TMPFS = `rw,nosuid,nodev,size=512m,uid=${LAYOUT.appUid},gid=${LAYOUT.appUid}`;
 
 /**
  * Shell scripts of the one-off steps around a deploy. Each runs on the machine that runs Pulumi,

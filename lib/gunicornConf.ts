@@ -71,6 +71,11 @@ bind = ["0.0.0.0:${LAYOUT.appPort}"]
 # connections, then serves the ones still queued on the listener instead of leaving them to be reset
 # when it closes (files/runtime/lm_drain.py): nginx cannot resend a POST it already sent.
 worker_class = "lm_drain.DrainingThreadWorker"
+# ...only when the whole server stops: a single worker restarted (SIGTERM, HUP) leaves the shared
+# listening socket to the others.
+import lm_drain  # noqa: E402
+
+lm_drain.install_stop_marker()
 # The app is imported once, in the master, and the workers are forked from it: a faster start than
 # every worker importing it at the same time, and the imported code is shared between them.
 preload_app = True

@@ -93,7 +93,7 @@ describe("deploy step scripts", () => {
             scratchPaths: ["instance/tmp"],
         });
         expect(withFolders).toContain("--mount 'type=volume,source=lm-keep-instance-reports,target=/app/instance/reports'");
-        expect(withFolders).toContain("--tmpfs '/app/instance/tmp:rw,nosuid,nodev,size=512m,mode=1777'");
+        expect(withFolders).toContain("--tmpfs '/app/instance/tmp:rw,nosuid,nodev,size=512m,uid=10001,gid=10001'");
         expect(spawnSync("bash", ["-n"], { input: withFolders }).status).toBe(0);
     });
 
