@@ -238,7 +238,9 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
     const appEnv = parseEnv(given.get("appEnv"), `${ns}appEnv`, problems);
     const settings = appSettings(given);
     for (const name of Object.keys(appEnv)) {
-        const key = (Object.keys(CONFIG_KEYS) as ConfigKey[]).find((k) => (CONFIG_KEYS[k] as { env?: string }).env === name);
+        const key = (Object.keys(CONFIG_KEYS) as ConfigKey[]).find(
+            (k) => (CONFIG_KEYS[k] as { env?: string }).env === name,
+        );
         if (key)
             problems.push(
                 `${ns}appEnv sets ${name}, which has its own key ${ns}${key}. Fix: \`pulumi config set ${key}${

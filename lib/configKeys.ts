@@ -122,7 +122,12 @@ export const CONFIG_KEYS = {
         env: "SCHOOL_ADDRESS",
         description: "The school's postal address for the imprint (SCHOOL_ADDRESS).",
     },
-    schoolEmail: { kind: "string", default: "", env: "SCHOOL_EMAIL", description: "The school's e-mail (SCHOOL_EMAIL)." },
+    schoolEmail: {
+        kind: "string",
+        default: "",
+        env: "SCHOOL_EMAIL",
+        description: "The school's e-mail (SCHOOL_EMAIL).",
+    },
     dsbContact: {
         kind: "string",
         default: "",
@@ -154,7 +159,8 @@ export const CONFIG_KEYS = {
         default: "",
         env: "GRADING_SERVICE_CALLBACK_SECRET",
         secret: true,
-        description: "Secret the grading service signs its callbacks with (GRADING_SERVICE_CALLBACK_SECRET); set with --secret.",
+        description:
+            "Secret the grading service signs its callbacks with (GRADING_SERVICE_CALLBACK_SECRET); set with --secret.",
     },
     staticUrl: { kind: "string", default: "/static/", description: "URL prefix nginx serves static files under." },
     downloadsPrefix: {

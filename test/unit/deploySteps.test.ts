@@ -92,7 +92,9 @@ describe("deploy step scripts", () => {
             persistent: [{ path: "instance/reports", volume: "lm-keep-instance-reports" }],
             scratchPaths: ["instance/tmp"],
         });
-        expect(withFolders).toContain("--mount 'type=volume,source=lm-keep-instance-reports,target=/app/instance/reports'");
+        expect(withFolders).toContain(
+            "--mount 'type=volume,source=lm-keep-instance-reports,target=/app/instance/reports'",
+        );
         expect(withFolders).toContain("--tmpfs '/app/instance/tmp:rw,nosuid,nodev,size=512m,uid=10001,gid=10001'");
         expect(spawnSync("bash", ["-n"], { input: withFolders }).status).toBe(0);
     });
