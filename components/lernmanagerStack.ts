@@ -229,7 +229,11 @@ export class LernmanagerStack extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        const host = config.bindAddress === "0.0.0.0" ? "localhost" : config.bindAddress;
+        // Published on all interfaces: the Docker host's name (from docker:host) when it is remote.
+        const remote = config.dockerHost
+            ? /^(?:ssh|tcp):\/\/(?:[^@/]*@)?([^:/]+)/.exec(config.dockerHost)?.[1]
+            : undefined;
+        const host = config.bindAddress === "0.0.0.0" ? (remote ?? "localhost") : config.bindAddress;
         this.url = config.port === 80 ? `http://${host}/` : `http://${host}:${config.port}/`;
         this.registerOutputs({ url: this.url, appVersion: this.appImage.version });
     }

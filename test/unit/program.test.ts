@@ -282,6 +282,15 @@ describe("config flows into the declaration", () => {
         }
         expect(run.named("lernmanager-prod-nginx").inputs.ports[0]).toMatchObject({ ip: "0.0.0.0", external: 80 });
         expect(run.outputs.url).toBe("http://localhost/");
+        const remote = await runProgram(
+            testConfig({
+                "lernmanager:bindAddress": "0.0.0.0",
+                "lernmanager:port": "80",
+                "docker:host": "ssh://admin@schulserver.example:2222",
+            }),
+            { stack: "prod" },
+        );
+        expect(remote.outputs.url).toBe("http://schulserver.example/");
     });
 
     test("workers, threads, access log, upload limit and extra env reach the image and the container", async () => {
