@@ -3,7 +3,8 @@
  * Docker and Command providers) to the Docker Engine API, used by realize.ts.
  *
  * Every input field is mapped explicitly (table below). A field this helper does not know fails
- * loudly, so a new field in the program can never be silently ignored.
+ * loudly, so a new field in the program can never be silently ignored. What happens across several
+ * runs (read-back, diff, replace, destroy) follows engineRules.ts, each rule with its source link.
  *
  * | @pulumi/docker input                | Engine API                                              |
  * |-------------------------------------|---------------------------------------------------------|
