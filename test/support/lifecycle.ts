@@ -72,8 +72,20 @@ interface Stored {
 /** The mocked Image output the engine replaces with the built image's id. */
 export const mockDigest = (imageName: string) => `mock-digest:${imageName}`;
 
+/** An `up` that failed; its report says what it did before. */
+export class UpFailed extends Error {
+    constructor(
+        message: string,
+        readonly report: UpReport,
+    ) {
+        super(message);
+    }
+}
+
 export class LifecycleEngine {
     readonly state = new Map<string, Stored>();
+    /** Old resources whose delete failed: kept in the state, tried again by every later `up`. */
+    readonly pendingDeletes: Stored[] = [];
     private readonly log: (line: string) => void;
 
     constructor(opts: { log?: (line: string) => void } = {}) {
@@ -120,16 +132,26 @@ export class LifecycleEngine {
                 report.updates.push({ name: reg.name, fields: diff.fields });
             }
         }
-        // Resources the program no longer declares, then the replaced ones: after everything else.
+        // Resources the program no longer declares, then the replaced ones (and those an earlier
+        // update failed to delete, still in the state as pending deletes): after everything else.
         const declared = new Set(ordered.map((r) => r.name));
         const gone = [...this.state.values()].filter((s) => !declared.has(s.name)).reverse();
-        for (const s of [...gone, ...pending.reverse()]) {
-            await this.delete(s, report.commandsRun);
+        const failures: string[] = [];
+        const retry = this.pendingDeletes.splice(0);
+        for (const s of [...gone, ...pending.reverse(), ...retry]) {
+            try {
+                await this.delete(s, report.commandsRun);
+            } catch (e) {
+                this.pendingDeletes.push(s);
+                failures.push(`delete of ${s.name} failed: ${(e as Error).message}`);
+                continue;
+            }
             if (gone.includes(s)) {
                 this.state.delete(s.name);
                 report.deletes.push(s.name);
             }
         }
+        if (failures.length) throw new UpFailed(failures.join("\n"), report);
         return report;
     }
 

@@ -4,12 +4,15 @@
  * test/e2e/lifecycleEngine.test.ts.
  */
 import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { destroyRefusal } from "../../components/destroyGuard";
 import { ConfigError } from "../../lib/config";
 import { DEFAULT_DOCKER_HOST, dockerEndpoint } from "../../lib/dockerEndpoint";
 import { PROJECT_DIR } from "../../lib/paths";
 import { IMAGE_CHECK, goDuration, NEITHER, parseGoDuration } from "../support/engineRules";
-import { diffResource, predictedReadBack } from "../support/lifecycle";
+import { diffResource, LifecycleEngine, predictedReadBack, UpFailed } from "../support/lifecycle";
 import { ProgramRun, Registration, runProgram, testConfig } from "../support/mocks";
 
 const CONTAINER = "docker:index/container:Container";
@@ -167,5 +170,46 @@ describe("one Docker endpoint for the provider and the deploy steps (finding 8)"
                     DOCKER_HOST: host,
                 });
         }
+    });
+});
+
+describe("the stand-in engine's replace of a command (pulumi-command + the engine's pending deletes)", () => {
+    const command = (triggers: string[], del: string, log: string): Registration => ({
+        type: COMMAND,
+        name: "step",
+        inputs: {
+            create: `echo "create $V" >> ${log}`,
+            delete: del,
+            interpreter: ["/bin/bash", "-c"],
+            environment: { V: triggers[0] },
+            triggers,
+        },
+        secretInputs: [],
+        custom: true,
+        opts: { dependsOn: [] },
+        rawProps: {},
+        order: 0,
+    });
+    const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "lm-lc-"));
+
+    test("creates the new one first and runs the old one's delete at the end, with the old environment", async () => {
+        const log = path.join(tmp(), "log");
+        const engine = new LifecycleEngine();
+        await engine.up([command(["v1"], `echo "delete $V" >> ${log}`, log)]);
+        const report = await engine.up([command(["v2"], `echo "delete $V" >> ${log}`, log)]);
+        expect(report.replaces).toEqual([{ name: "step", fields: ["environment", "triggers"] }]);
+        expect(report.commandsRun).toEqual(["step create", "step delete"]);
+        expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual(["create v1", "create v2", "delete v1"]);
+    });
+
+    test("a failing delete fails that up and stays pending: every later up tries it again and fails", async () => {
+        const log = path.join(tmp(), "log");
+        const engine = new LifecycleEngine();
+        await engine.up([command(["v1"], "exit 1", log)]);
+        await expect(engine.up([command(["v2"], "exit 1", log)])).rejects.toThrow(UpFailed);
+        expect(engine.pendingDeletes.map((s) => s.name)).toEqual(["step"]);
+        const again = await engine.up([command(["v2"], "exit 1", log)]).catch((e: UpFailed) => e);
+        expect(again).toBeInstanceOf(UpFailed);
+        expect((again as UpFailed).report.commandsRun).toEqual(["step delete"]);
     });
 });
