@@ -130,7 +130,8 @@ export interface ImageJanitor {
  *   every new image, and a replaced command's delete runs at the end of that update (issue 12, finding 1).
  * - `buildLeftovers` removes the containers the classic builder left behind (the Docker provider's
  *   native Image never sets `Remove`, so every build step leaves one): exactly the created/exited
- *   containers with a builder step command (`/bin/sh -c ...`), no stack label, and an image whose
+ *   containers already committed into an image (a finished step, never one of a build still
+ *   running), with a builder step command (`/bin/sh -c ...`), no stack label, and an image whose
  *   parent chain reaches a layer below an image in $LM_BUILT (space-separated ids) — never a
  *   container of a built image itself, never one of a stack.
  * - `destroy` is the delete of a resource that is never replaced (no triggers) and that every
@@ -155,8 +156,13 @@ export function imageJanitorScripts(j: ImageJanitor): { prune: string; buildLeft
         buildLeftovers: [
             "set -euo pipefail",
             `known=$(for image in $LM_BUILT; do docker history -q --no-trunc "$image" | tail -n +2; done | grep '^sha256:' | sort -u || true)`,
+            // Containers already committed into an image: finished build steps, never one in flight.
+            // (API 1.41: newer APIs omit an image's source container.)
+            "images=$(docker image ls -aq --no-trunc | sort -u)",
+            `committed=$( (DOCKER_API_VERSION=1.41 docker image inspect --format '{{.Container}}' $images 2>/dev/null || docker image inspect --format '{{.Container}}' $images 2>/dev/null || true) | sort -u)`,
             "removed=0",
             "for c in $(docker ps -aq --no-trunc --filter status=created --filter status=exited); do",
+            '  grep -qxF "$c" <<<"$committed" || continue',
             `  info=$(docker inspect --format '{{.Image}}|{{index .Config.Labels "dev.lernmanager.stack"}}|{{json .Config.Cmd}}' "$c" 2>/dev/null) || continue`,
             "  IFS='|' read -r image stack cmd <<<\"$info\"",
             '  [ -z "$stack" ] || continue',

@@ -3,6 +3,7 @@
  * stand-in engine (test/support/lifecycle.ts, rules in engineRules.ts) on the real Docker engine.
  * Stacks e2e-lc-dev and e2e-lc-prod (run with LM_E2E_STALE='^e2e-lc').
  */
+import { spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -41,16 +42,27 @@ async function leftovers(stack: string) {
     };
 }
 
-/** Stopped containers the classic builder left from the layers of the given images (no stack label). */
+/**
+ * Stopped containers the classic builder left from the layers of the given images (no stack label).
+ * Only containers already committed into an image count: a step of another build still running on
+ * this shared engine is not a leftover.
+ */
 async function buildLeftovers(imageIds: string[]): Promise<string[]> {
     const layers = new Set<string>();
     for (const id of imageIds) {
         for (const h of (await docker.getImage(id).history()).slice(1))
             if (h.Id.startsWith("sha256:")) layers.add(h.Id);
     }
+    const committed = new Set(
+        spawnSync(
+            "/bin/bash",
+            ["-c", "docker image inspect --format '{{.Container}}' $(docker image ls -aq --no-trunc | sort -u)"],
+            { encoding: "utf8", maxBuffer: 1 << 26 },
+        ).stdout.split("\n"),
+    );
     const found: string[] = [];
     for (const c of await docker.listContainers({ all: true, filters: { status: ["created", "exited"] } })) {
-        if (c.Labels?.["dev.lernmanager.stack"]) continue;
+        if (c.Labels?.["dev.lernmanager.stack"] || !committed.has(c.Id)) continue;
         let id: string | undefined = c.ImageID;
         for (let i = 0; id && i < 64; i++) {
             if (layers.has(id)) {
