@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { hashFolder, hashStrings } from "../lib/contentHash";
-import { FILES_DIR } from "../lib/paths";
+import { FILES_DIR, projectRelative } from "../lib/paths";
 
 export interface AppImageArgs {
     /** Repository of the runtime image (tag = content hash), e.g. `lernmanager-dev-runtime`. */
@@ -11,6 +11,8 @@ export interface AppImageArgs {
     readonly appRepository: string;
     /** Base image with python3 and /bin/sh. Plain string: it is part of the content hash. */
     readonly baseImage: string;
+    /** Platform the images are built for, e.g. `linux/amd64` (the school server's, not this machine's). */
+    readonly platform: string;
     /** Absolute path of the app source (the app image's build context). */
     readonly appSource: string;
     /** WSGI target `module:attribute`. */
@@ -43,6 +45,8 @@ export class AppImage extends pulumi.ComponentResource {
     public readonly image: docker.Image;
     /** Local image id (`sha256:...`) of the app image: what the container runs. */
     public readonly imageId: pulumi.Output<string>;
+    /** `repository:tag` of the runtime image (the app build's FROM: pruning must keep it). */
+    public readonly runtimeName: string;
     /** `repository:tag` of the app image. */
     public readonly imageName: string;
     /** Content hash of the app image's inputs; reported by /healthz as `version`. */
@@ -54,16 +58,18 @@ export class AppImage extends pulumi.ComponentResource {
         const runtimeDir = path.join(FILES_DIR, "runtime");
         const runtimeTag = hashStrings(hashFolder(runtimeDir), args.baseImage);
         const runtimeName = `${args.runtimeRepository}:${runtimeTag}`;
+        this.runtimeName = runtimeName;
         this.runtime = new docker.Image(
             `${name}-runtime`,
             {
                 imageName: runtimeName,
                 skipPush: true,
                 build: {
-                    context: runtimeDir,
-                    dockerfile: path.join(runtimeDir, "Dockerfile"),
+                    context: projectRelative(runtimeDir),
+                    dockerfile: projectRelative(path.join(runtimeDir, "Dockerfile")),
                     args: { BASE_IMAGE: args.baseImage },
                     builderVersion: "BuilderV1",
+                    platform: args.platform,
                 },
             },
             { parent: this },
@@ -95,10 +101,11 @@ export class AppImage extends pulumi.ComponentResource {
                 imageName: this.imageName,
                 skipPush: true,
                 build: {
-                    context: args.appSource,
-                    dockerfile: appDockerfile,
+                    context: projectRelative(args.appSource),
+                    dockerfile: projectRelative(appDockerfile),
                     args: buildArgs,
                     builderVersion: "BuilderV1",
+                    platform: args.platform,
                 },
             },
             { parent: this, dependsOn: [this.runtime] },

@@ -2,6 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { SCRATCH_TMPFS } from "../lib/deploySteps";
 import { LAYOUT } from "../lib/layout";
+import { REPLACE_ON_CHANGES } from "./webServer";
 
 export interface AppServiceArgs {
     /** Image id the container runs (AppImage.imageId). */
@@ -39,13 +40,15 @@ export interface AppServiceArgs {
 /**
  * The app's health check: /healthz through Python (slim images have no curl).
  * interval 5 s, timeout 4 s, 3 retries, 60 s start period (init may create the schema).
+ * Durations as the provider reads them back (Go's time.Duration.String(): 60 s is "1m0s"), so a
+ * second `up` sees no change (issue 12, finding 2).
  */
 export const APP_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
     tests: ["CMD", "python3", `${LAYOUT.runtimeDir}/healthcheck.py`],
     interval: "5s",
     timeout: "4s",
     retries: 3,
-    startPeriod: "60s",
+    startPeriod: "1m0s",
 };
 
 /** The app container's tmpfs mounts: /tmp and the app's scratch folders. */
@@ -111,12 +114,18 @@ export class AppService extends pulumi.ComponentResource {
                 capabilities: { drops: ["ALL"] },
                 securityOpts: ["no-new-privileges:true"],
                 memory: args.memoryMb ?? 1024,
+                memorySwap: args.memoryMb ?? 1024,
                 ulimits: [{ name: "nproc", soft: args.pidsLimit ?? 512, hard: args.pidsLimit ?? 512 }],
                 logDriver: "json-file",
                 logOpts: { "max-size": "10m", "max-file": "5" },
                 labels: [...args.labels, { label: "dev.lernmanager.role", value: "app" }],
             },
-            { parent: this, dependsOn: args.after, replaceOnChanges: ["healthcheck"], deleteBeforeReplace: false },
+            {
+                parent: this,
+                dependsOn: args.after,
+                replaceOnChanges: [...REPLACE_ON_CHANGES],
+                deleteBeforeReplace: false,
+            },
         );
 
         this.registerOutputs({ container: this.container.name });

@@ -1,5 +1,6 @@
 export * from "./appImage";
 export * from "./appService";
+export * from "./destroyGuard";
 export * from "./lernmanagerStack";
 export * from "./storage";
 export * from "./webServer";

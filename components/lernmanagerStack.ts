@@ -20,6 +20,8 @@ export interface LernmanagerStackArgs {
     readonly names: StackNames;
     /** Stack name, written into every Docker object's label. */
     readonly stack: string;
+    /** DOCKER_HOST (and TLS settings) of the provider, for the deploy steps' docker CLI (lib/dockerEndpoint.ts). */
+    readonly dockerEnv: Readonly<Record<string, string>>;
 }
 
 /**
@@ -35,8 +37,12 @@ export class LernmanagerStack extends pulumi.ComponentResource {
     public readonly app: AppService;
     public readonly web: WebServer;
     public readonly smokeTest: DeployStep;
-    /** Prunes old image tags after a deploy; removes all of the stack's images on destroy. */
+    /** Prunes old image tags after each new app image (no delete: its replacement is harmless). */
     public readonly images: DeployStep;
+    /** Removes the containers the image builds left behind, after each build. */
+    public readonly buildLeftovers: DeployStep;
+    /** Never replaced; its delete removes all of the stack's images, on destroy only, after the containers. */
+    public readonly imageCleanup: DeployStep;
     /** Where the app answers (the host's address when published on 0.0.0.0). */
     public readonly url: string;
 
@@ -58,6 +64,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                 runtimeRepository: names.images.runtime,
                 appRepository: names.images.app,
                 baseImage: config.pythonImage,
+                platform: config.platform,
                 appSource: config.appSource,
                 wsgiApp: config.wsgiApp.spec,
                 initHook: config.initHook?.spec,
@@ -86,20 +93,29 @@ export class LernmanagerStack extends pulumi.ComponentResource {
         const stepEnv: Record<string, pulumi.Input<string>> = {
             LM_IMAGE: this.appImage.imageId,
             LM_VERSION: this.appImage.version,
-            ...(config.dockerHost ? { DOCKER_HOST: config.dockerHost } : {}),
+            ...args.dockerEnv,
         };
         const onNewImage = [this.appImage.imageId];
 
         const janitor = imageJanitorScripts({ repositories: Object.values(names.images), keep: 2 });
+        // Same logical name and triggers as the janitor before issue 12, so that on an existing stack the
+        // first `up` updates it (dropping the old delete from its state) instead of replacing it.
         this.images = new DeployStep(
             `${name}-images`,
             {
-                script: janitor.create,
-                deleteScript: janitor.delete,
-                environment: config.dockerHost ? { DOCKER_HOST: config.dockerHost } : {},
+                script: janitor.prune,
+                environment: {
+                    ...args.dockerEnv,
+                    LM_KEEP_REFS: `${this.appImage.runtimeName} ${this.appImage.imageName}`,
+                },
                 triggers: [this.appImage.imageId],
                 after: [this.appImage.image, this.appImage.runtime],
             },
+            { parent: this },
+        );
+        this.imageCleanup = new DeployStep(
+            `${name}-image-cleanup`,
+            { script: "true", deleteScript: janitor.destroy, environment: args.dockerEnv, triggers: [], after: [] },
             { parent: this },
         );
 
@@ -176,8 +192,8 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                 secretKey: secretKey.result,
                 memoryMb: config.appMemoryMb,
                 pidsLimit: config.pidsLimit,
-                // After the janitor too: on destroy it goes after the containers that use the images.
-                after: [(this.migration ?? this.backup).command, this.images.command],
+                // After the image clean-up too: on destroy it goes after the containers that use the images.
+                after: [(this.migration ?? this.backup).command, this.images.command, this.imageCleanup.command],
                 labels,
             },
             { parent: this },
@@ -189,6 +205,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                 repository: names.images.nginx,
                 containerName: names.nginxContainer,
                 baseImage: config.nginxImage,
+                platform: config.platform,
                 nginxConf: renderNginxConf({
                     staticUrl: config.staticUrl,
                     downloadsPrefix: config.downloadsPrefix,
@@ -204,6 +221,19 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                 memoryMb: config.nginxMemoryMb,
                 pidsLimit: config.pidsLimit,
                 labels,
+            },
+            { parent: this },
+        );
+
+        this.buildLeftovers = new DeployStep(
+            `${name}-build-leftovers`,
+            {
+                script: janitor.buildLeftovers,
+                environment: pulumi
+                    .all([this.appImage.runtime.repoDigest, this.appImage.imageId, this.web.image.repoDigest])
+                    .apply((ids) => ({ ...args.dockerEnv, LM_BUILT: ids.join(" ") })),
+                triggers: [this.appImage.runtime.repoDigest, this.appImage.imageId, this.web.image.repoDigest],
+                after: [this.appImage.runtime, this.appImage.image, this.web.image],
             },
             { parent: this },
         );

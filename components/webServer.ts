@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { hashFolder, hashStrings } from "../lib/contentHash";
 import { LAYOUT } from "../lib/layout";
-import { FILES_DIR } from "../lib/paths";
+import { FILES_DIR, projectRelative } from "../lib/paths";
 
 export interface WebServerArgs {
     /** Repository of the nginx image (tag = content hash). */
@@ -12,6 +12,8 @@ export interface WebServerArgs {
     readonly containerName: string;
     /** Base nginx image (Debian-based). Plain string: part of the content hash. */
     readonly baseImage: string;
+    /** Platform the image is built for, e.g. `linux/amd64`. */
+    readonly platform: string;
     /** Text of nginx.conf (from renderNginxConf). */
     readonly nginxConf: string;
     /** Name of the stack's private network. */
@@ -42,6 +44,13 @@ export const NGINX_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
     startPeriod: "20s",
 };
 
+/**
+ * Container fields kreuzwerker v4.5.0 marks neither ForceNew nor updates in `ContainerUpdate`: a
+ * change would show in every diff and never reach the container, so it replaces the container.
+ * Their values must be written as the provider reads them back (durations: test/support/engineRules.ts).
+ */
+export const REPLACE_ON_CHANGES = ["healthcheck", "tmpfs", "init"] as const;
+
 /** Kernel settings of nginx's own network namespace. */
 export const NGINX_SYSCTLS = { "net.ipv4.tcp_tw_reuse": "1" } as const;
 
@@ -61,13 +70,14 @@ export class WebServer extends pulumi.ComponentResource {
                 imageName: `${args.repository}:${tag}`,
                 skipPush: true,
                 build: {
-                    context,
-                    dockerfile: path.join(context, "Dockerfile"),
+                    context: projectRelative(context),
+                    dockerfile: projectRelative(path.join(context, "Dockerfile")),
                     args: {
                         BASE_IMAGE: args.baseImage,
                         NGINX_CONF: Buffer.from(args.nginxConf, "utf8").toString("base64"),
                     },
                     builderVersion: "BuilderV1",
+                    platform: args.platform,
                 },
             },
             { parent: this },
@@ -99,6 +109,9 @@ export class WebServer extends pulumi.ComponentResource {
                 capabilities: { drops: ["ALL"] },
                 securityOpts: ["no-new-privileges:true"],
                 memory: args.memoryMb ?? 512,
+                // Declared (no swap): Docker would set twice the first memory, refuse a raise beyond it
+                // and the provider would read it back as a diff (issue 12, finding 6).
+                memorySwap: args.memoryMb ?? 512,
                 ulimits: [
                     { name: "nproc", soft: args.pidsLimit ?? 512, hard: args.pidsLimit ?? 512 },
                     { name: "nofile", soft: 8192, hard: 8192 },
@@ -110,7 +123,8 @@ export class WebServer extends pulumi.ComponentResource {
             {
                 parent: this,
                 dependsOn: [args.app],
-                replaceOnChanges: ["healthcheck"],
+                // Fields the provider neither replaces nor updates in place (issue 12, finding 7).
+                replaceOnChanges: [...REPLACE_ON_CHANGES],
                 // A fixed name and a published port cannot exist twice: stop the old one first.
                 deleteBeforeReplace: true,
             },

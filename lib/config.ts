@@ -235,6 +235,13 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         );
     }
 
+    const platform = str("platform");
+    if (!/^linux\/(amd64|arm64|arm\/v[67]|386|ppc64le|s390x|riscv64)$/.test(platform)) {
+        problems.push(
+            `${show("platform")}: must be the school server's Docker platform, e.g. linux/amd64 or linux/arm64. ${fix("platform", "linux/amd64")}`,
+        );
+    }
+
     const appEnv = parseEnv(given.get("appEnv"), `${ns}appEnv`, problems);
     const settings = appSettings(given);
     for (const name of Object.keys(appEnv)) {
@@ -272,6 +279,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         port: int("port", 1, 65535, "the host port"),
         pythonImage: image("pythonImage"),
         nginxImage: image("nginxImage"),
+        platform,
         appEnv,
         protectData: bool("protectData"),
         loginPath,

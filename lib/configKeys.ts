@@ -36,6 +36,8 @@ export interface StackConfig {
     readonly port: number;
     readonly pythonImage: string;
     readonly nginxImage: string;
+    /** Platform the images are built for (`os/arch`), e.g. linux/amd64. */
+    readonly platform: string;
     readonly appEnv: Readonly<Record<string, string>>;
     readonly protectData: boolean;
     readonly loginPath: string;
@@ -196,6 +198,12 @@ export const CONFIG_KEYS = {
         kind: "string",
         default: "nginx:1.27-bookworm",
         description: "Base image of nginx (Debian-based: the health check uses bash); pin a tag.",
+    },
+    platform: {
+        kind: "string",
+        default: "linux/amd64",
+        description:
+            "Platform the images are built for (the school server's, e.g. linux/arm64 for an ARM server); without it the provider would use the architecture of the machine running pulumi.",
     },
     appEnv: {
         kind: "array",

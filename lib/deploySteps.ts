@@ -138,30 +138,70 @@ export interface ImageJanitor {
 }
 
 /**
- * Keeps the stack's images from piling up: after every new image, each repository keeps its newest
- * `keep` tags (and any in use); on `pulumi destroy`, every tag of the stack's repositories goes
- * (the Docker provider leaves built images behind otherwise).
+ * Keeps the stack's images from piling up. Three scripts, for three resources with different lives:
+ * - `prune` runs after every new image: each repository keeps its newest `keep` tags, every tag in
+ *   $LM_KEEP_REFS (the images this deploy declares, e.g. the runtime image the next app build starts
+ *   FROM) and any tag a container uses (Docker refuses those). It has no delete: it is replaced with
+ *   every new image, and a replaced command's delete runs at the end of that update (issue 12, finding 1).
+ * - `buildLeftovers` removes the containers the classic builder left behind (the Docker provider's
+ *   native Image never sets `Remove`, so every build step leaves one): exactly the created/exited
+ *   containers already committed into an image (a finished step, never one of a build still
+ *   running), with a builder step command (`/bin/sh -c ...`), no stack label, and an image whose
+ *   parent chain reaches a layer below an image in $LM_BUILT (space-separated ids) — never a
+ *   container of a built image itself, never one of a stack.
+ * - `destroy` is the delete of a resource that is never replaced (no triggers) and that every
+ *   container depends on, so it runs only on `pulumi destroy`, after the containers are gone:
+ *   every tag of the stack's repositories goes (the Docker provider leaves built images behind).
  */
-export function imageJanitorScripts(j: ImageJanitor): { create: string; delete: string } {
+export function imageJanitorScripts(j: ImageJanitor): { prune: string; buildLeftovers: string; destroy: string } {
     if (!Number.isInteger(j.keep) || j.keep < 1) throw new Error(`imageJanitorScripts: keep must be 1 or more`);
     const repos = j.repositories.map(q).join(" ");
     return {
-        create: [
+        prune: [
             "set -euo pipefail",
+            'keep=" ${LM_KEEP_REFS:-} "',
             `for repo in ${repos}; do`,
             `  docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo" | tail -n +${j.keep + 1} | while read -r ref; do`,
+            '    case "$keep" in *" $ref "*) continue ;; esac',
             '    docker rmi "$ref" >/dev/null 2>&1 && echo "removed old image $ref" || true',
             "  done",
             "done",
             "",
         ].join("\n"),
-        delete: [
+        buildLeftovers: [
             "set -euo pipefail",
+            `known=$(for image in $LM_BUILT; do docker history -q --no-trunc "$image" | tail -n +2; done | grep '^sha256:' | sort -u || true)`,
+            // Containers already committed into an image: finished build steps, never one in flight.
+            // (API 1.41: newer APIs omit an image's source container.)
+            "images=$(docker image ls -aq --no-trunc | sort -u)",
+            `committed=$( (DOCKER_API_VERSION=1.41 docker image inspect --format '{{.Container}}' $images 2>/dev/null || docker image inspect --format '{{.Container}}' $images 2>/dev/null || true) | sort -u)`,
+            "removed=0",
+            "for c in $(docker ps -aq --no-trunc --filter status=created --filter status=exited); do",
+            '  grep -qxF "$c" <<<"$committed" || continue',
+            `  info=$(docker inspect --format '{{.Image}}|{{index .Config.Labels "dev.lernmanager.stack"}}|{{json .Config.Cmd}}' "$c" 2>/dev/null) || continue`,
+            "  IFS='|' read -r image stack cmd <<<\"$info\"",
+            '  [ -z "$stack" ] || continue',
+            `  case "$cmd" in '["/bin/sh","-c",'*) ;; *) continue ;; esac`,
+            "  hit=0; id=$image",
+            "  for _ in $(seq 64); do",
+            '    if grep -qxF "$id" <<<"$known"; then hit=1; break; fi',
+            `    id=$(docker image inspect --format '{{.Parent}}' "$id" 2>/dev/null) || break`,
+            '    [ -n "$id" ] || break',
+            "  done",
+            '  if [ "$hit" = 1 ] && docker rm "$c" >/dev/null 2>&1; then removed=$((removed + 1)); fi',
+            "done",
+            'echo "removed $removed containers left by the image builds"',
+            "",
+        ].join("\n"),
+        destroy: [
+            "set -euo pipefail",
+            "failed=0",
             `for repo in ${repos}; do`,
-            `  docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo" | while read -r ref; do`,
-            '    docker rmi "$ref" >/dev/null && echo "removed image $ref"',
+            `  for ref in $(docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo"); do`,
+            '    if docker rmi "$ref" >/dev/null; then echo "removed image $ref"; else failed=1; fi',
             "  done",
             "done",
+            'exit "$failed"',
             "",
         ].join("\n"),
     };

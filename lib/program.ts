@@ -1,7 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { LernmanagerStack } from "../components";
+import { DestroyGuard, LernmanagerStack } from "../components";
 import { loadConfig } from "./config";
+import { dockerEndpoint } from "./dockerEndpoint";
 import { stackNames } from "./names";
 import { PROJECT_DIR } from "./paths";
 
@@ -22,12 +23,27 @@ export interface ProgramOutputs {
 export function main(opts?: pulumi.ComponentResourceOptions): ProgramOutputs {
     const project = pulumi.getProject();
     const stack = pulumi.getStack();
-    const config = loadConfig(pulumi.runtime.allConfig(), { project, projectDir: PROJECT_DIR });
+    const raw = pulumi.runtime.allConfig();
+    const config = loadConfig(raw, { project, projectDir: PROJECT_DIR });
+    const endpoint = dockerEndpoint(raw, process.env);
     const names = stackNames(project, stack);
-    // An explicit provider: the whole stack targets `docker:host` (local engine when unset), and the
-    // deploy steps get the same host as DOCKER_HOST.
-    const provider = new docker.Provider(`${names.prefix}-docker`, { host: config.dockerHost }, opts);
-    const deployment = new LernmanagerStack(names.prefix, { config, names, stack }, { ...opts, providers: [provider] });
+    // An explicit provider: the whole stack targets one endpoint, and the deploy steps' docker CLI the same.
+    const provider = new docker.Provider(
+        `${names.prefix}-docker`,
+        { host: endpoint.host, certPath: endpoint.certPath },
+        opts,
+    );
+    const deployment = new LernmanagerStack(
+        names.prefix,
+        { config, names, stack, dockerEnv: endpoint.env },
+        { ...opts, providers: [provider] },
+    );
+    // Created last, deleted first: while protectData is on, `pulumi destroy` removes nothing.
+    new DestroyGuard(
+        `${names.prefix}-destroy-guard`,
+        { protectData: config.protectData, stack, after: [deployment] },
+        opts,
+    );
     return {
         url: deployment.url,
         appVersion: deployment.appImage.version,

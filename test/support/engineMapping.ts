@@ -3,7 +3,8 @@
  * Docker and Command providers) to the Docker Engine API, used by realize.ts.
  *
  * Every input field is mapped explicitly (table below). A field this helper does not know fails
- * loudly, so a new field in the program can never be silently ignored.
+ * loudly, so a new field in the program can never be silently ignored. What happens across several
+ * runs (read-back, diff, replace, destroy) follows engineRules.ts, each rule with its source link.
  *
  * | @pulumi/docker input                | Engine API                                              |
  * |-------------------------------------|---------------------------------------------------------|
@@ -13,6 +14,8 @@
  * | Image.build.context / dockerfile    | build context tar (.dockerignore honoured) + dockerfile |
  * | Image.build.args                    | buildargs                                               |
  * | Image.build.builderVersion BuilderV1| version=1 (classic builder)                             |
+ * | Image.build.platform                | platform (the provider's Check sets linux/<arch> when unset) |
+ * | Image.build (no `remove` field)     | rm=0: the native Image never sets Remove (engineRules.ts) |
  * | Image.skipPush                      | (nothing is pushed)                                     |
  * | Image.buildOnPreview                | (preview only; an update always builds)                 |
  * | Image output repoDigest             | the built image id (sha256:...)                         |
@@ -31,19 +34,21 @@
  * | Container.capabilities.adds/drops   | HostConfig.CapAdd / CapDrop                             |
  * | Container.securityOpts              | HostConfig.SecurityOpt                                  |
  * | Container.memory (MiB)              | HostConfig.Memory (bytes)                               |
+ * | Container.memorySwap (MiB)          | HostConfig.MemorySwap (bytes; unset: Docker sets 2x Memory) |
  * | Container.ulimits                   | HostConfig.Ulimits {Name, Soft, Hard}                   |
  * | Container.logDriver / logOpts       | HostConfig.LogConfig {Type, Config}                     |
  * | Container.sysctls                   | HostConfig.Sysctls                                      |
  * | Container.wait / waitTimeout        | poll State.Health.Status until "healthy" (timeout s)    |
  * | Container.destroyGraceSeconds       | stop timeout t on removal                               |
  * | RandomPassword                      | (value already chosen in the mocks: stable like state)  |
- * | docker Provider (no host)           | this engine (a `host` is not mapped: it would be another engine) |
+ * | docker Provider host                | this engine when it names it (unix socket / $DOCKER_HOST); another host is not mapped |
  * | command Command create/interpreter  | run `interpreter... create` here, env = process env + environment; non-zero fails |
  * | command Command triggers            | on update: a changed trigger (or script/env) runs create again (a replace) |
  * | command Command delete              | run on teardown, after the containers (Pulumi deletes dependents first) |
  * | component resources                 | (nothing: they only group children)                     |
  */
 import Docker from "dockerode";
+import { parseGoDuration } from "./engineRules";
 import { Registration } from "./mocks";
 
 export const NETWORK = "docker:index/network:Network";
@@ -54,13 +59,13 @@ export const COMMAND = "command:local:Command";
 export const PROVIDER = "pulumi:providers:docker";
 export const PASSIVE = new Set(["random:index/randomPassword:RandomPassword"]);
 export const COMMAND_FIELDS = new Set(["create", "delete", "interpreter", "environment", "triggers"]);
-export const PROVIDER_FIELDS = new Set(["host", "version"]);
+export const PROVIDER_FIELDS = new Set(["host", "version", "certPath"]);
 
 export const NETWORK_FIELDS = new Set(["name", "driver", "labels"]);
 export const VOLUME_FIELDS = new Set(["name", "labels"]);
 // buildOnPreview only matters to `pulumi preview`; an `up` builds either way.
 export const IMAGE_FIELDS = new Set(["imageName", "skipPush", "build", "buildOnPreview"]);
-export const BUILD_FIELDS = new Set(["context", "dockerfile", "args", "builderVersion"]);
+export const BUILD_FIELDS = new Set(["context", "dockerfile", "args", "builderVersion", "platform"]);
 const CONTAINER_FIELDS = new Set([
     "name",
     "image",
@@ -77,6 +82,7 @@ const CONTAINER_FIELDS = new Set([
     "capabilities",
     "securityOpts",
     "memory",
+    "memorySwap",
     "ulimits",
     "logDriver",
     "logOpts",
@@ -152,6 +158,7 @@ export function containerCreateBody(reg: Registration, imageId: string, name: st
     }
     if (i.securityOpts) host.SecurityOpt = i.securityOpts;
     if (i.memory) host.Memory = i.memory * 1024 * 1024;
+    if (i.memorySwap) host.MemorySwap = i.memorySwap > 0 ? i.memorySwap * 1024 * 1024 : i.memorySwap;
     if (i.ulimits) host.Ulimits = i.ulimits.map((u: any) => ({ Name: u.name, Soft: u.soft, Hard: u.hard }));
     if (i.logDriver) host.LogConfig = { Type: i.logDriver, Config: i.logOpts ?? {} };
     if (i.sysctls) host.Sysctls = i.sysctls;
@@ -160,8 +167,9 @@ export function containerCreateBody(reg: Registration, imageId: string, name: st
 
 function nanos(duration: string | undefined): number | undefined {
     if (duration === undefined) return undefined;
-    const m = /^(\d+)(ms|s|m)$/.exec(duration);
-    if (!m) throw new UnmappedFieldError(`realize: duration ${duration} is not mapped`);
-    const unit = { ms: 1e6, s: 1e9, m: 60e9 }[m[2] as "ms" | "s" | "m"];
-    return Number(m[1]) * unit;
+    try {
+        return parseGoDuration(duration);
+    } catch {
+        throw new UnmappedFieldError(`realize: duration ${duration} is not mapped`);
+    }
 }

@@ -122,7 +122,7 @@ export async function runProgram(config: Record<string, string>, options: RunOpt
             },
             rawProps: args.props,
         };
-        seen.set(args.name, entry);
+        seen.set(`${args.type}::${args.name}`, entry); // a component and its child may share a name
         pending.push(
             (async () => {
                 entry.opts.dependsOn.push(...(await Promise.all(depList.map(urnOf))));
@@ -152,7 +152,7 @@ export async function runProgram(config: Record<string, string>, options: RunOpt
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
 
     const registrations: Registration[] = registered.map((r, order) => {
-        const s = seen.get(r.name);
+        const s = seen.get(`${r.type}::${r.name}`);
         return { ...r, order, opts: s?.opts ?? { dependsOn: [] }, rawProps: s?.rawProps ?? {} };
     });
     return {

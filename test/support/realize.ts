@@ -31,6 +31,8 @@ import {
     VOLUME,
     VOLUME_FIELDS,
 } from "./engineMapping";
+import { PROJECT_DIR } from "../../lib/paths";
+import { IMAGE_CHECK } from "./engineRules";
 import { Registration } from "./mocks";
 
 export { containerCreateBody, UnmappedFieldError } from "./engineMapping";
@@ -81,10 +83,13 @@ export async function buildImage(reg: Registration, log: (l: string) => void): P
     if (b.builderVersion !== "BuilderV1")
         throw new UnmappedFieldError(`realize: builderVersion ${b.builderVersion} is not mapped (only BuilderV1)`);
 
+    // Paths as the provider resolves them: relative to its working directory, the project folder.
+    const context = path.resolve(PROJECT_DIR, b.context);
+    const dockerfilePath = path.resolve(PROJECT_DIR, b.dockerfile);
     // Context as the Docker CLI sends it: the folder minus .dockerignore, plus a dockerfile from outside.
     const staging = fs.mkdtempSync(path.join(os.tmpdir(), "lm-ctx-"));
     try {
-        const ignore = path.join(b.context, ".dockerignore");
+        const ignore = path.join(context, ".dockerignore");
         const excludes = fs.existsSync(ignore)
             ? fs
                   .readFileSync(ignore, "utf8")
@@ -94,7 +99,7 @@ export async function buildImage(reg: Registration, log: (l: string) => void): P
             : [];
         const args = [
             "-C",
-            b.context,
+            context,
             ...excludes.map((e) => `--exclude=./${e.replace(/^\.?\//, "").replace(/\/$/, "")}`),
             "-cf",
             "-",
@@ -104,10 +109,10 @@ export async function buildImage(reg: Registration, log: (l: string) => void): P
         if (packed.status !== 0) throw new Error(`tar failed: ${packed.stderr}`);
         const unpacked = spawnSync("tar", ["-C", staging, "-xf", "-"], { input: packed.stdout });
         if (unpacked.status !== 0) throw new Error(`tar failed: ${unpacked.stderr}`);
-        let dockerfile = path.relative(b.context, b.dockerfile);
+        let dockerfile = path.relative(context, dockerfilePath);
         if (dockerfile.startsWith("..") || path.isAbsolute(dockerfile)) {
             dockerfile = ".lernmanager.Dockerfile";
-            fs.copyFileSync(b.dockerfile, path.join(staging, dockerfile));
+            fs.copyFileSync(dockerfilePath, path.join(staging, dockerfile));
         }
         const tar = spawnSync("tar", ["-C", staging, "-cf", "-", "."], { maxBuffer: 1 << 30 });
         const stream = await docker.buildImage(
@@ -117,8 +122,9 @@ export async function buildImage(reg: Registration, log: (l: string) => void): P
                 dockerfile,
                 buildargs: b.args ?? {},
                 version: "1",
-                rm: true,
-                forcerm: true,
+                // As the provider sends it: Remove is never set, so the Go client sends rm=0.
+                rm: false,
+                platform: b.platform ?? IMAGE_CHECK.defaultPlatform(process.arch),
             } as Docker.ImageBuildOptions,
         );
         const lines: string[] = [];
@@ -275,8 +281,11 @@ export async function realize(registrations: Registration[], opts: RealizeOption
                     break;
                 case PROVIDER:
                     checkFields(`Provider ${reg.name}`, reg.inputs, PROVIDER_FIELDS);
-                    if (reg.inputs.host)
+                    // The program always names its endpoint (lib/dockerEndpoint.ts); only this engine's is mapped.
+                    if (reg.inputs.host && reg.inputs.host !== localEngine())
                         throw new UnmappedFieldError(`realize: provider host ${reg.inputs.host} is not mapped`);
+                    if (reg.inputs.certPath)
+                        throw new UnmappedFieldError(`realize: provider certPath ${reg.inputs.certPath} is not mapped`);
                     break;
                 default:
                     throw new UnmappedFieldError(`realize: resource type ${reg.type} (${reg.name}) is not mapped`);
@@ -314,6 +323,11 @@ export async function runCommand(reg: Registration, log: (l: string) => void): P
     if (code !== 0) throw new Error(`command ${reg.name} failed (exit ${code}):\n${output}`);
     log(`ran ${reg.name}: ${output.trim().split("\n").slice(-1)[0] ?? ""}`);
     return output;
+}
+
+/** The engine dockerode talks to, as the program's endpoint names it. */
+export function localEngine(): string {
+    return process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
 }
 
 function labels(list: { label: string; value: string }[] | undefined): Record<string, string> {

@@ -15,11 +15,12 @@ describe("the declared stack (Pulumi mocks)", () => {
     const app = () => run.named("lernmanager-unit-app");
     const nginx = () => run.named("lernmanager-unit-nginx");
 
-    test("declares a network, six volumes (one for instance/reports), three images, two containers, four deploy steps and a secret", () => {
+    test("declares a network, six volumes (one for instance/reports), three images, two containers, seven deploy steps and a secret", () => {
         const count = (t: string) => run.ofType(t).length;
         expect(count("docker:index/network:Network")).toBe(1);
         expect(count(VOLUME)).toBe(6);
-        expect(count(COMMAND)).toBe(4);
+        // backup, migrate, smoke, image prune, build leftovers, image clean-up, destroy guard
+        expect(count(COMMAND)).toBe(7);
         expect(count("pulumi:providers:docker")).toBe(1);
         expect(count(IMAGE)).toBe(3);
         expect(count(CONTAINER)).toBe(2);
@@ -147,8 +148,13 @@ describe("the declared stack (Pulumi mocks)", () => {
     test("every resource is parented under the stack component", () => {
         const top = run.registrations.filter((r) => r.type === "lernmanager:index:LernmanagerStack");
         expect(top).toHaveLength(1);
+        // The destroy guard stands beside the stack: it depends on all of it.
+        const guard = run.registrations.filter((r) => r.type === "lernmanager:deploy:DestroyGuard");
+        expect(guard).toHaveLength(1);
+        expect(run.named("lernmanager-unit-destroy-guard").opts.dependsOn).toEqual(["lernmanager-unit"]);
         for (const r of run.registrations) {
-            if (r !== top[0] && r.type !== "pulumi:providers:docker") expect(r.opts.parent).toBeDefined();
+            if (r !== top[0] && r !== guard[0] && r.type !== "pulumi:providers:docker")
+                expect(r.opts.parent).toBeDefined();
         }
         const components = run.registrations.filter((r) => !r.custom).map((r) => r.type);
         expect(components.sort()).toEqual([
@@ -158,6 +164,9 @@ describe("the declared stack (Pulumi mocks)", () => {
             "lernmanager:deploy:DeployStep",
             "lernmanager:deploy:DeployStep",
             "lernmanager:deploy:DeployStep",
+            "lernmanager:deploy:DeployStep",
+            "lernmanager:deploy:DeployStep",
+            "lernmanager:deploy:DestroyGuard",
             "lernmanager:index:LernmanagerStack",
             "lernmanager:storage:Storage",
             "lernmanager:web:WebServer",
@@ -192,7 +201,11 @@ describe("deploy steps (@pulumi/command)", () => {
             expect.arrayContaining(["lernmanager-steps-storage-data", "lernmanager-steps-storage-backups"]),
         );
         expect(step("migrate").opts.dependsOn).toContain("lernmanager-steps-backup");
-        expect(step("app").opts.dependsOn).toEqual(["lernmanager-steps-migrate", "lernmanager-steps-images"]);
+        expect(step("app").opts.dependsOn).toEqual([
+            "lernmanager-steps-migrate",
+            "lernmanager-steps-images",
+            "lernmanager-steps-image-cleanup",
+        ]);
         expect(step("smoke").opts.dependsOn).toEqual(
             expect.arrayContaining(["lernmanager-steps-nginx", "lernmanager-steps-app"]),
         );
@@ -229,36 +242,49 @@ describe("deploy steps (@pulumi/command)", () => {
 
     test("without an init hook or migration command there is no migration step", async () => {
         const bare = await runProgram(testConfig({ "lernmanager:initHook": "" }), { stack: "bare" });
-        expect(bare.ofType(COMMAND).map((c) => c.name)).toEqual([
-            "lernmanager-bare-images",
-            "lernmanager-bare-backup",
-            "lernmanager-bare-smoke",
-        ]);
+        expect(
+            bare
+                .ofType(COMMAND)
+                .map((c) => c.name.replace("lernmanager-bare-", ""))
+                .sort(),
+        ).toEqual(["backup", "build-leftovers", "destroy-guard", "image-cleanup", "images", "smoke"]);
         expect(bare.named("lernmanager-bare-app").opts.dependsOn).toEqual([
             "lernmanager-bare-backup",
             "lernmanager-bare-images",
+            "lernmanager-bare-image-cleanup",
         ]);
     });
 
     test("the image janitor keeps 2 tags per repository after each new image and removes all on destroy", () => {
-        const janitor = step("images");
-        expect(janitor.inputs.triggers).toEqual([appImageId()]);
+        const prune = step("images");
+        expect(prune.inputs.triggers).toEqual([appImageId()]);
+        // Replaced with every new image: it must have no delete (issue 12, finding 1).
+        expect(prune.inputs.delete).toBeUndefined();
+        expect(prune.inputs.create).toContain("tail -n +3");
+        expect(prune.inputs.environment.LM_KEEP_REFS.split(" ")).toEqual([
+            run.named("lernmanager-steps-image-runtime").inputs.imageName,
+            run.named("lernmanager-steps-image-app").inputs.imageName,
+        ]);
+        const cleanup = step("image-cleanup");
+        expect(cleanup.inputs.triggers).toEqual([]);
         for (const repo of ["runtime", "app", "nginx"]) {
-            expect(janitor.inputs.create).toContain(`'lernmanager-steps-${repo}'`);
-            expect(janitor.inputs.delete).toContain(`'lernmanager-steps-${repo}'`);
+            expect(prune.inputs.create).toContain(`'lernmanager-steps-${repo}'`);
+            expect(cleanup.inputs.delete).toContain(`'lernmanager-steps-${repo}'`);
         }
-        expect(janitor.inputs.create).toContain("tail -n +3");
         // Containers depend on it, so a destroy deletes them first and the images after.
-        expect(step("app").opts.dependsOn).toContain("lernmanager-steps-images");
+        expect(step("app").opts.dependsOn).toContain("lernmanager-steps-image-cleanup");
     });
 
     test("docker:host targets the provider and the deploy steps at the same host", async () => {
         const remote = await runProgram(testConfig({ "docker:host": "ssh://admin@schulserver" }), { stack: "remote" });
         expect(remote.named("lernmanager-remote-docker").inputs.host).toBe("ssh://admin@schulserver");
-        for (const c of remote.ofType(COMMAND))
+        for (const c of remote.ofType(COMMAND).filter((c) => !c.name.endsWith("destroy-guard")))
             expect(c.inputs.environment.DOCKER_HOST).toBe("ssh://admin@schulserver");
-        expect(run.named("lernmanager-steps-docker").inputs.host).toBeUndefined();
-        expect(step("backup").inputs.environment.DOCKER_HOST).toBeUndefined();
+        // Unset: the provider's default (or $DOCKER_HOST), written out so both sides use the same.
+        const host = process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
+        expect(run.named("lernmanager-steps-docker").inputs.host).toBe(host);
+        for (const c of run.ofType(COMMAND).filter((c) => !c.name.endsWith("destroy-guard")))
+            expect(c.inputs.environment.DOCKER_HOST).toBe(host);
     });
 });
 

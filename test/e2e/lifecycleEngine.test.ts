@@ -1,0 +1,228 @@
+/**
+ * Issue 12: what a real `pulumi up`, a second `up`, an update and `destroy` do, played by the
+ * stand-in engine (test/support/lifecycle.ts, rules in engineRules.ts) on the real Docker engine.
+ * Stacks e2e-lc-dev and e2e-lc-prod (run with LM_E2E_STALE='^e2e-lc').
+ */
+import { spawnSync } from "child_process";
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { destroyRefusal } from "../../components/destroyGuard";
+import { freePort, request } from "../support/http";
+import { LifecycleEngine, mockDigest, UpReport } from "../support/lifecycle";
+import { runProgram, testConfig } from "../support/mocks";
+import { docker } from "../support/realize";
+import { copyOfDemoApp } from "../support/stack";
+
+jest.setTimeout(600000);
+
+const log = (stack: string) => (l: string) => process.stdout.write(`    [${stack}] ${l}\n`);
+const names = (list: { name: string }[] | string[]) =>
+    list.map((x) => (typeof x === "string" ? x : x.name).replace(/^lernmanager-e2e-lc-\w+-/, "")).sort();
+const summary = (r: UpReport) => ({
+    creates: names(r.creates),
+    updates: names(r.updates),
+    replaces: names(r.replaces),
+    deletes: names(r.deletes),
+    commandsRun: r.commandsRun,
+    builds: names(r.builds),
+});
+const NOTHING = { creates: [], updates: [], replaces: [], deletes: [], commandsRun: [], builds: [] };
+
+/** Every object with the stack's label, and every tag of its image repositories. */
+async function leftovers(stack: string) {
+    const filters = { label: [`dev.lernmanager.stack=${stack}`] };
+    const repos = ["runtime", "app", "nginx"].map((r) => `lernmanager-${stack}-${r}`);
+    const images = (await docker.listImages()).flatMap((i) => i.RepoTags ?? []);
+    return {
+        containers: (await docker.listContainers({ all: true, filters })).map((c) => c.Names[0]).sort(),
+        networks: (await docker.listNetworks({ filters })).map((n) => n.Name).sort(),
+        volumes: ((await docker.listVolumes({ filters })).Volumes ?? []).map((v) => v.Name).sort(),
+        images: images.filter((t) => repos.includes(t.split(":")[0])).sort(),
+    };
+}
+
+/**
+ * Stopped containers the classic builder left from the layers of the given images (no stack label).
+ * Only containers already committed into an image count: a step of another build still running on
+ * this shared engine is not a leftover.
+ */
+async function buildLeftovers(imageIds: string[]): Promise<string[]> {
+    const layers = new Set<string>();
+    for (const id of imageIds) {
+        for (const h of (await docker.getImage(id).history()).slice(1))
+            if (h.Id.startsWith("sha256:")) layers.add(h.Id);
+    }
+    const committed = new Set(
+        spawnSync(
+            "/bin/bash",
+            ["-c", "docker image inspect --format '{{.Container}}' $(docker image ls -aq --no-trunc | sort -u)"],
+            { encoding: "utf8", maxBuffer: 1 << 26 },
+        ).stdout.split("\n"),
+    );
+    const found: string[] = [];
+    for (const c of await docker.listContainers({ all: true, filters: { status: ["created", "exited"] } })) {
+        if (c.Labels?.["dev.lernmanager.stack"] || !committed.has(c.Id)) continue;
+        let id: string | undefined = c.ImageID;
+        for (let i = 0; id && i < 64; i++) {
+            if (layers.has(id)) {
+                found.push(`${c.Id.slice(0, 12)} (${c.Command})`);
+                break;
+            }
+            id = await docker
+                .getImage(id)
+                .inspect()
+                .then((x) => x.Parent || undefined)
+                .catch(() => undefined);
+        }
+    }
+    return found;
+}
+
+async function forceRemove(stack: string) {
+    const filters = { label: [`dev.lernmanager.stack=${stack}`] };
+    for (const c of await docker.listContainers({ all: true, filters }))
+        await docker
+            .getContainer(c.Id)
+            .remove({ force: true })
+            .catch(() => undefined);
+    for (const n of await docker.listNetworks({ filters }))
+        await docker
+            .getNetwork(n.Id)
+            .remove()
+            .catch(() => undefined);
+    for (const v of (await docker.listVolumes({ filters })).Volumes ?? [])
+        await docker
+            .getVolume(v.Name)
+            .remove()
+            .catch(() => undefined);
+    for (const t of (await leftovers(stack)).images)
+        await docker
+            .getImage(t)
+            .remove()
+            .catch(() => undefined);
+}
+
+describe("a dev stack: up, up again, an app change, an nginx change, more memory, destroy", () => {
+    const stack = "e2e-lc-dev";
+    const engine = new LifecycleEngine({ log: log(stack) });
+    const app = copyOfDemoApp();
+    const key = randomBytes(32).toString("hex");
+    let config: Record<string, string>;
+    const up = async () =>
+        engine.up((await runProgram(testConfig(config), { stack, secretKey: key, imageId: mockDigest })).registrations);
+    const container = (suffix: string) => docker.getContainer(engine.state.get(`lernmanager-${stack}-${suffix}`)!.id);
+
+    beforeAll(async () => {
+        config = { "lernmanager:port": String(await freePort()), "lernmanager:appSource": app.dir };
+    });
+    afterAll(async () => {
+        await forceRemove(stack);
+        app.remove();
+    });
+
+    const builtImages = () =>
+        ["image-runtime", "image-app", "nginx-image"].map((n) => engine.state.get(`lernmanager-${stack}-${n}`)!.id);
+
+    test("the first up creates everything and leaves no container from the image builds (finding 4)", async () => {
+        const first = await up();
+        expect(first.replaces).toEqual([]);
+        expect(first.creates.length).toBe(engine.state.size);
+        expect((await request(Number(config["lernmanager:port"]), "/healthz")).status).toBe(200);
+        expect(await buildLeftovers(builtImages())).toEqual([]);
+    });
+
+    test("a second up with nothing changed creates, updates, replaces, deletes and runs nothing (findings 2, 6)", async () => {
+        // Health-check durations as the provider reads them back ("1m0s"), the memory swap declared.
+        expect(summary(await up())).toEqual(NOTHING);
+    });
+
+    test("a one-line app change: only the app image, the app container and the steps tied to a new image", async () => {
+        const before = { nginx: (await container("nginx").inspect()).Id, app: (await container("app").inspect()).Id };
+        fs.appendFileSync(path.join(app.dir, "static/css/app.css"), `\n.lc-${randomBytes(3).toString("hex")} {}\n`);
+        const report = await up();
+
+        expect(names(report.updates)).toEqual(["image-app"]);
+        expect(names(report.replaces)).toEqual(["app", "backup", "build-leftovers", "images", "migrate", "smoke"]);
+        expect(report.creates).toEqual([]);
+        // Finding 1: no replaced step runs a delete (the old janitor's delete was the destroy script).
+        expect(report.commandsRun.filter((c) => c.endsWith(" delete"))).toEqual([]);
+        expect((await container("nginx").inspect()).Id).toBe(before.nginx);
+        expect((await container("app").inspect()).Id).not.toBe(before.app);
+
+        // Every image a container uses still exists, the runtime image the next app build starts FROM too.
+        for (const c of ["app", "nginx"]) await docker.getImage((await container(c).inspect()).Image).inspect();
+        await docker.getImage(engine.state.get(`lernmanager-${stack}-image-runtime`)!.inputs.imageName).inspect();
+        // Finding 4: no container left by the builds.
+        expect(await buildLeftovers(builtImages())).toEqual([]);
+
+        expect(summary(await up())).toEqual(NOTHING);
+    });
+
+    test("an nginx-only change: the nginx image, its container and the steps tied to it", async () => {
+        const appBefore = (await container("app").inspect()).Id;
+        config = { ...config, "lernmanager:loginRatePerMinute": "20" };
+        const report = await up();
+        expect(names(report.updates)).toEqual(["nginx-image"]);
+        expect(names(report.replaces)).toEqual(["build-leftovers", "nginx", "smoke"]);
+        expect((await container("app").inspect()).Id).toBe(appBefore);
+        expect((await request(Number(config["lernmanager:port"]), "/healthz")).status).toBe(200);
+        expect(summary(await up())).toEqual(NOTHING);
+    });
+
+    test("raising appMemoryMb beyond twice its first value is an update in place (finding 6)", async () => {
+        const id = (await container("app").inspect()).Id;
+        config = { ...config, "lernmanager:appMemoryMb": "2560" };
+        const report = await up();
+        expect(report.updates).toEqual([{ name: `lernmanager-${stack}-app`, fields: ["memory", "memorySwap"] }]);
+        expect(report.replaces).toEqual([]);
+        const info = await container("app").inspect();
+        expect(info.Id).toBe(id);
+        expect(info.HostConfig.Memory).toBe(2560 * 1024 * 1024);
+        expect(summary(await up())).toEqual(NOTHING);
+    });
+
+    test("destroy of a dev stack leaves nothing: containers, network, volumes and images", async () => {
+        const report = await engine.destroy();
+        expect(report.failed).toEqual([]);
+        expect(report.kept).toEqual([]);
+        expect(await leftovers(stack)).toEqual({ containers: [], networks: [], volumes: [], images: [] });
+    });
+});
+
+describe("a prod-like stack (protectData on): destroy removes nothing", () => {
+    const stack = "e2e-lc-prod";
+    const engine = new LifecycleEngine({ log: log(stack) });
+    const key = randomBytes(32).toString("hex");
+    let config: Record<string, string>;
+    const up = async () =>
+        engine.up((await runProgram(testConfig(config), { stack, secretKey: key, imageId: mockDigest })).registrations);
+
+    beforeAll(async () => {
+        config = { "lernmanager:port": String(await freePort()), "lernmanager:protectData": "true" };
+    });
+    afterAll(() => forceRemove(stack));
+
+    test("destroy fails on the guard with a clear message and leaves the service and its data", async () => {
+        await up();
+        const before = await leftovers(stack);
+        const report = await engine.destroy();
+
+        expect(report.deleted).toEqual([]);
+        expect(report.failed).toEqual([{ name: `lernmanager-${stack}-destroy-guard`, error: expect.any(String) }]);
+        expect(report.failed[0].error).toContain(destroyRefusal(stack));
+        expect(report.kept.length).toBe(engine.state.size);
+        expect(await leftovers(stack)).toEqual(before);
+        expect((await request(Number(config["lernmanager:port"]), "/healthz")).status).toBe(200);
+    });
+
+    test("with protectData turned off and an up, destroy removes everything", async () => {
+        config = { ...config, "lernmanager:protectData": "false" };
+        const report = await up();
+        expect(names(report.updates)).toEqual(["destroy-guard"]);
+        expect(report.replaces).toEqual([]);
+        const destroyed = await engine.destroy();
+        expect(destroyed.failed).toEqual([]);
+        expect(await leftovers(stack)).toEqual({ containers: [], networks: [], volumes: [], images: [] });
+    });
+});

@@ -1,0 +1,504 @@
+/**
+ * A stand-in for Pulumi's engine across several runs of the program (`up`, `up` again, `destroy`),
+ * on a real Docker engine, following the rules in engineRules.ts (each with its source link):
+ * a state per resource as the provider stores it (containers read back from the engine), the diff
+ * of the next program run against that state by the provider's per-field rules (replace / update in
+ * place / an update that changes nothing), replacements that create the new resource first and
+ * delete the old one at the end of the update (a command's `delete` included), and a destroy in
+ * antichains, dependents first, with protect's and a failed delete's real consequences.
+ *
+ * Every `up` returns a report of what it did, for the tests to assert on.
+ */
+import { randomBytes } from "crypto";
+import Docker from "dockerode";
+import * as fs from "fs";
+import * as path from "path";
+import { hashFolder, hashStrings } from "../../lib/contentHash";
+import { PROJECT_DIR } from "../../lib/paths";
+import { COMMAND, CONTAINER, IMAGE, NETWORK, PASSIVE, PROVIDER, VOLUME } from "./engineMapping";
+import {
+    COMMAND_REPLACE_FIELDS,
+    FORCE_NEW,
+    goDuration,
+    IMAGE_CHECK,
+    NEITHER,
+    readBackHealthcheck,
+    STATE_ONLY,
+    UPDATED,
+} from "./engineRules";
+import { Registration } from "./mocks";
+import { buildImage, containerCreateBody, docker, runCommand, waitHealthy } from "./realize";
+
+export interface Change {
+    readonly name: string;
+    readonly fields: string[];
+}
+
+/** What one `up` did. */
+export interface UpReport {
+    creates: string[];
+    /** Updates in place (including those that change nothing on the object: see `NEITHER`). */
+    updates: Change[];
+    replaces: Change[];
+    deletes: string[];
+    /** Scripts run, as `<resource> create|update|delete`. */
+    commandsRun: string[];
+    /** Image builds, by resource name. */
+    builds: string[];
+}
+
+export interface DestroyReport {
+    deleted: string[];
+    failed: { name: string; error: string }[];
+    /** Still in the state afterwards (failed, protected or skipped because a dependent failed). */
+    kept: string[];
+    commandsRun: string[];
+}
+
+/** One resource as the engine keeps it in the stack's state. */
+interface Stored {
+    readonly type: string;
+    readonly name: string;
+    /** Inputs after Check, merged with what the provider read back. */
+    inputs: Record<string, any>;
+    /** Physical id: container id, image id, network id, volume name, command name. */
+    id: string;
+    /** Container name on the engine. */
+    physicalName?: string;
+    deps: Set<string>;
+    opts: Registration["opts"];
+}
+
+/** The mocked Image output the engine replaces with the built image's id. */
+export const mockDigest = (imageName: string) => `mock-digest:${imageName}`;
+
+/** An `up` that failed; its report says what it did before. */
+export class UpFailed extends Error {
+    constructor(
+        message: string,
+        readonly report: UpReport,
+    ) {
+        super(message);
+    }
+}
+
+export class LifecycleEngine {
+    readonly state = new Map<string, Stored>();
+    /** Old resources whose delete failed: kept in the state, tried again by every later `up`. */
+    readonly pendingDeletes: Stored[] = [];
+    private readonly log: (line: string) => void;
+
+    constructor(opts: { log?: (line: string) => void } = {}) {
+        this.log = opts.log ?? (() => undefined);
+    }
+
+    /** Applies a run of the program (registrations from runProgram with `imageId: mockDigest`). */
+    async up(regs: Registration[]): Promise<UpReport> {
+        const report: UpReport = { creates: [], updates: [], replaces: [], deletes: [], commandsRun: [], builds: [] };
+        const pending: Stored[] = [];
+        const outputs = new Map<string, { value: string; owner: string }>();
+        for (const s of this.state.values()) this.publish(s, outputs);
+        const descendants = customDescendants(regs);
+        const ordered = regs.filter(isManaged).sort((a, b) => rank(a) - rank(b) || a.order - b.order);
+        for (const reg of ordered) {
+            const deps = new Set<string>();
+            for (const d of reg.opts.dependsOn) for (const x of descendants(d)) deps.add(x);
+            const inputs = checkInputs(reg, resolveOutputs(reg.inputs, outputs, deps));
+            const old = this.state.get(reg.name);
+            if (!old) {
+                const created = await this.create(reg, inputs, deps, report);
+                this.publish(created, outputs);
+                report.creates.push(reg.name);
+                continue;
+            }
+            const diff = diffResource(reg, old.inputs, inputs);
+            old.opts = reg.opts; // protect, retainOnDelete...: state-only changes
+            if (diff.kind === "same") {
+                old.deps = deps;
+                continue;
+            }
+            if (diff.kind === "replace") {
+                if (old.opts.protect) throw new Error(`${reg.name} is protected and cannot be replaced`);
+                const deleteFirst = reg.type === CONTAINER ? reg.opts.deleteBeforeReplace !== false : false;
+                if (deleteFirst) await this.delete(old, report.commandsRun);
+                const created = await this.create(reg, inputs, deps, report);
+                if (!deleteFirst) pending.push(old);
+                this.publish(created, outputs);
+                report.replaces.push({ name: reg.name, fields: diff.fields });
+            } else {
+                await this.update(reg, old, inputs, diff.fields, report);
+                old.deps = deps;
+                this.publish(old, outputs);
+                report.updates.push({ name: reg.name, fields: diff.fields });
+            }
+        }
+        // Resources the program no longer declares, then the replaced ones (and those an earlier
+        // update failed to delete, still in the state as pending deletes): after everything else.
+        const declared = new Set(ordered.map((r) => r.name));
+        const gone = [...this.state.values()].filter((s) => !declared.has(s.name)).reverse();
+        const failures: string[] = [];
+        const retry = this.pendingDeletes.splice(0);
+        for (const s of [...gone, ...pending.reverse(), ...retry]) {
+            try {
+                await this.delete(s, report.commandsRun);
+            } catch (e) {
+                this.pendingDeletes.push(s);
+                failures.push(`delete of ${s.name} failed: ${(e as Error).message}`);
+                continue;
+            }
+            if (gone.includes(s)) {
+                this.state.delete(s.name);
+                report.deletes.push(s.name);
+            }
+        }
+        if (failures.length) throw new UpFailed(failures.join("\n"), report);
+        return report;
+    }
+
+    /** `pulumi destroy`: antichains of resources no other remaining resource depends on. */
+    async destroy(): Promise<DestroyReport> {
+        const report: DestroyReport = { deleted: [], failed: [], kept: [], commandsRun: [] };
+        const remaining = new Set(this.state.keys());
+        const excluded = new Set<string>();
+        const dependsOn = (a: string) => this.allDeps(a);
+        for (;;) {
+            const ready = [...remaining].filter(
+                (r) => !excluded.has(r) && ![...remaining].some((o) => o !== r && dependsOn(o).has(r)),
+            );
+            if (!ready.length) break;
+            for (const name of ready) {
+                const s = this.state.get(name)!;
+                remaining.delete(name);
+                try {
+                    if (s.opts.protect)
+                        throw new Error(`resource ${name} is protected; unprotect it before deleting (protect: true)`);
+                    if (!s.opts.retainOnDelete) await this.delete(s, report.commandsRun);
+                    this.state.delete(name);
+                    report.deleted.push(name);
+                } catch (e) {
+                    report.failed.push({ name, error: (e as Error).message });
+                    for (const d of this.transitiveDeps(name)) excluded.add(d);
+                }
+            }
+        }
+        report.kept = [...this.state.keys()];
+        return report;
+    }
+
+    /** Explicit dependencies plus the implicit ones a real engine records (inputs from outputs, names used). */
+    private allDeps(name: string): Set<string> {
+        const s = this.state.get(name)!;
+        const out = new Set(s.deps);
+        // Containers and commands use the networks and volumes they name; everything uses what it was built from.
+        const text = JSON.stringify(s.inputs);
+        for (const o of this.state.values()) {
+            if (o.name === name) continue;
+            if ((o.type === NETWORK || o.type === VOLUME) && s.type !== NETWORK && s.type !== VOLUME) {
+                if (text.includes(`"${o.inputs.name}"`) || text.includes(`'${o.inputs.name}'`)) out.add(o.name);
+            }
+        }
+        return out;
+    }
+
+    private transitiveDeps(name: string): Set<string> {
+        const seen = new Set<string>();
+        const visit = (n: string) => {
+            for (const d of this.state.has(n) ? this.allDeps(n) : []) {
+                if (!seen.has(d)) {
+                    seen.add(d);
+                    visit(d);
+                }
+            }
+        };
+        visit(name);
+        return seen;
+    }
+
+    private publish(s: Stored, outputs: Map<string, { value: string; owner: string }>) {
+        if (s.type === IMAGE) outputs.set(mockDigest(s.inputs.imageName), { value: s.id, owner: s.name });
+        if (s.type === CONTAINER) {
+            outputs.set(`${s.name}-id`, { value: s.id, owner: s.name });
+            outputs.set(`${s.name}-a1b2c3d`, { value: s.physicalName!, owner: s.name });
+        }
+    }
+
+    private async create(reg: Registration, inputs: Record<string, any>, deps: Set<string>, report: UpReport) {
+        const s: Stored = { type: reg.type, name: reg.name, inputs, id: "", deps, opts: reg.opts };
+        switch (reg.type) {
+            case NETWORK:
+                s.id = (
+                    await docker.createNetwork({
+                        Name: inputs.name,
+                        Driver: inputs.driver,
+                        CheckDuplicate: true,
+                        Labels: labels(inputs.labels),
+                    })
+                ).id;
+                break;
+            case VOLUME:
+                await docker.createVolume({ Name: inputs.name, Labels: labels(inputs.labels) });
+                s.id = inputs.name;
+                break;
+            case IMAGE:
+                s.id = await buildImage({ ...reg, inputs: withoutDigest(inputs) }, this.log);
+                report.builds.push(reg.name);
+                break;
+            case CONTAINER: {
+                const name = inputs.name ?? `${reg.name}-${randomBytes(4).toString("hex").slice(0, 7)}`;
+                const image = await docker.getImage(inputs.image).inspect();
+                const c = await docker.createContainer(containerCreateBody({ ...reg, inputs }, image.Id, name));
+                s.id = c.id;
+                s.physicalName = name;
+                this.state.set(reg.name, s); // in the state even if it never gets healthy (a partial create)
+                await c.start();
+                if (inputs.wait) await waitHealthy(c, inputs.waitTimeout ?? 60);
+                s.inputs = { ...inputs, ...readBack(await c.inspect()) };
+                this.log(`started ${name}`);
+                break;
+            }
+            case COMMAND:
+                await runCommand({ ...reg, inputs }, this.log);
+                report.commandsRun.push(`${reg.name} create`);
+                s.id = reg.name;
+                break;
+        }
+        this.state.set(reg.name, s);
+        return s;
+    }
+
+    private async update(reg: Registration, old: Stored, inputs: Record<string, any>, fields: string[], r: UpReport) {
+        switch (reg.type) {
+            case IMAGE:
+                old.id = await buildImage({ ...reg, inputs: withoutDigest(inputs) }, this.log);
+                r.builds.push(reg.name);
+                old.inputs = inputs;
+                break;
+            case CONTAINER: {
+                const c = docker.getContainer(old.id);
+                if (fields.some((f) => UPDATED.has(f))) {
+                    const update: Record<string, unknown> = {
+                        Memory: (inputs.memory ?? 0) * 1024 * 1024,
+                        RestartPolicy: { Name: inputs.restart ?? "no" },
+                    };
+                    if (inputs.memorySwap) update.MemorySwap = inputs.memorySwap * 1024 * 1024;
+                    await c.update(update);
+                }
+                // Fields the provider neither replaces nor updates keep what the container has.
+                old.inputs = { ...inputs, ...readBack(await c.inspect()) };
+                break;
+            }
+            case COMMAND: {
+                const script = inputs.update ?? inputs.create;
+                if (script) {
+                    await runCommand({ ...reg, inputs: { ...inputs, create: script } }, this.log);
+                    r.commandsRun.push(`${reg.name} update`);
+                }
+                old.inputs = inputs;
+                break;
+            }
+            default:
+                throw new Error(`update of a ${reg.type} (${reg.name}: ${fields.join(", ")}) is not mapped`);
+        }
+    }
+
+    private async delete(s: Stored, commandsRun: string[]) {
+        switch (s.type) {
+            case CONTAINER: {
+                const c = docker.getContainer(s.id);
+                await c.stop({ t: s.inputs.destroyGraceSeconds ?? 10 }).catch(ignore(304, 404));
+                await c.remove({ v: false }).catch(ignore(404));
+                break;
+            }
+            case COMMAND:
+                if (s.inputs.delete) {
+                    commandsRun.push(`${s.name} delete`);
+                    await runCommand(
+                        { ...registrationOf(s), inputs: { ...s.inputs, create: s.inputs.delete } },
+                        this.log,
+                    );
+                }
+                break;
+            case NETWORK:
+                await docker.getNetwork(s.id).remove().catch(ignore(404));
+                break;
+            case VOLUME:
+                await docker.getVolume(s.id).remove().catch(ignore(404));
+                break;
+            case IMAGE:
+                break; // the native Image's Delete does nothing
+        }
+    }
+}
+
+/** What the provider reads back from a container (KF `resourceDockerContainerRead`). */
+export function readBack(info: Docker.ContainerInspectInfo): Record<string, any> {
+    const h = info.Config.Healthcheck as Record<string, any> | undefined;
+    const host = info.HostConfig;
+    const out: Record<string, any> = {
+        memory: (host.Memory ?? 0) / 1024 / 1024,
+        restart: host.RestartPolicy?.Name,
+        readOnly: host.ReadonlyRootfs,
+        init: host.Init ?? false,
+        tmpfs: host.Tmpfs ?? {},
+    };
+    if ((host.MemorySwap ?? 0) > 0) out.memorySwap = host.MemorySwap! / 1024 / 1024;
+    if (h) {
+        out.healthcheck = {
+            tests: h.Test,
+            interval: goDuration(h.Interval ?? 0),
+            timeout: goDuration(h.Timeout ?? 0),
+            startPeriod: goDuration(h.StartPeriod ?? 0),
+            retries: h.Retries,
+        };
+    }
+    return out;
+}
+
+/** The read-back predicted from the declaration alone (Docker's default swap: twice the memory). */
+export function predictedReadBack(inputs: Record<string, any>): Record<string, any> {
+    const out: Record<string, any> = { ...inputs };
+    if (inputs.healthcheck) out.healthcheck = readBackHealthcheck(inputs.healthcheck);
+    if (inputs.memory && !inputs.memorySwap) out.memorySwap = inputs.memory * 2;
+    return out;
+}
+
+/** The native Image's Check: platform defaulted from the machine, a digest of the context's contents. */
+export function checkInputs(reg: Registration, inputs: Record<string, any>, arch = process.arch) {
+    if (reg.type !== IMAGE) return inputs;
+    const b = inputs.build;
+    const context = path.resolve(PROJECT_DIR, b.context);
+    const dockerfile = fs.readFileSync(path.resolve(PROJECT_DIR, b.dockerfile), "utf8");
+    return {
+        ...inputs,
+        build: {
+            ...b,
+            platform: b.platform ?? IMAGE_CHECK.defaultPlatform(arch),
+            contextDigest: hashStrings(hashFolder(context), dockerfile),
+        },
+    };
+}
+
+/** replace / update / same for one resource, by the provider's rules (engineRules.ts). */
+export function diffResource(
+    reg: Registration,
+    olds: Record<string, any>,
+    news: Record<string, any>,
+): { kind: "same" | "update" | "replace"; fields: string[] } {
+    const keys = new Set([...Object.keys(news), ...(reg.type === CONTAINER ? ["memorySwap"] : [])]);
+    const fields = [...keys].filter(
+        (k) => k !== "__unused" && JSON.stringify(canonical(olds[k])) !== JSON.stringify(canonical(news[k])),
+    );
+    if (!fields.length) return { kind: "same", fields };
+    const replaceOn = new Set(reg.opts.replaceOnChanges ?? []);
+    const forceNew =
+        reg.type === CONTAINER
+            ? FORCE_NEW
+            : reg.type === COMMAND
+              ? COMMAND_REPLACE_FIELDS
+              : reg.type === IMAGE
+                ? new Set<string>()
+                : new Set(Object.keys(news));
+    if (fields.some((f) => forceNew.has(f) || replaceOn.has(f))) return { kind: "replace", fields };
+    if (reg.type === CONTAINER) {
+        const unknown = fields.filter((f) => !UPDATED.has(f) && !STATE_ONLY.has(f) && !NEITHER.has(f));
+        if (unknown.length) throw new Error(`diff of ${reg.name}: fields ${unknown.join(", ")} are not classified`);
+    }
+    return { kind: "update", fields };
+}
+
+function canonical(v: unknown): unknown {
+    if (Array.isArray(v)) return v.map(canonical);
+    if (v && typeof v === "object") {
+        return Object.fromEntries(
+            Object.entries(v as Record<string, unknown>)
+                .filter(([, x]) => x !== undefined)
+                .sort(([a], [b]) => a.localeCompare(b))
+                .map(([k, x]) => [k, canonical(x)]),
+        );
+    }
+    return v;
+}
+
+function resolveOutputs(value: any, outputs: Map<string, { value: string; owner: string }>, deps: Set<string>): any {
+    if (typeof value === "string") {
+        const hit = outputs.get(value);
+        if (hit) {
+            deps.add(hit.owner);
+            return hit.value;
+        }
+        // Space-separated lists of outputs (e.g. LM_BUILT) and outputs inside text.
+        let out = value;
+        for (const [mock, real] of outputs) {
+            if (mock.startsWith("mock-digest:") && out.includes(mock)) {
+                out = out.split(mock).join(real.value);
+                deps.add(real.owner);
+            }
+        }
+        return out;
+    }
+    if (Array.isArray(value)) return value.map((v) => resolveOutputs(v, outputs, deps));
+    if (value && typeof value === "object")
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveOutputs(v, outputs, deps)]));
+    return value;
+}
+
+/**
+ * Custom resources under a (component) resource, for `dependsOn` a component (the SDK waits for all
+ * of its descendants). A DeployStep's command has the same name as its component.
+ */
+function customDescendants(regs: Registration[]): (name: string) => string[] {
+    const children = new Map<string, string[]>();
+    for (const r of regs)
+        if (r.opts.parent && r.opts.parent !== r.name)
+            children.set(r.opts.parent, [...(children.get(r.opts.parent) ?? []), r.name]);
+    const managed = new Set(regs.filter(isManaged).map((r) => r.name));
+    return (root: string) => {
+        const out: string[] = [];
+        const seen = new Set<string>();
+        const walk = (name: string) => {
+            if (seen.has(name)) return;
+            seen.add(name);
+            if (managed.has(name)) out.push(name);
+            for (const c of children.get(name) ?? []) walk(c);
+        };
+        walk(root);
+        return out;
+    };
+}
+
+function isManaged(r: Registration): boolean {
+    return r.custom && !PASSIVE.has(r.type) && r.type !== PROVIDER;
+}
+
+function rank(reg: Registration): number {
+    return { [NETWORK]: 1, [VOLUME]: 1, [IMAGE]: 2 }[reg.type] ?? 3;
+}
+
+function withoutDigest(inputs: Record<string, any>): Record<string, any> {
+    const { contextDigest: _digest, ...build } = inputs.build;
+    void _digest;
+    return { ...inputs, build };
+}
+
+function registrationOf(s: Stored): Registration {
+    return {
+        type: s.type,
+        name: s.name,
+        inputs: s.inputs,
+        secretInputs: [],
+        custom: true,
+        opts: s.opts,
+        rawProps: {},
+        order: 0,
+    };
+}
+
+function labels(list: { label: string; value: string }[] | undefined): Record<string, string> {
+    return Object.fromEntries((list ?? []).map((l) => [l.label, l.value]));
+}
+
+const ignore =
+    (...codes: number[]) =>
+    (e: { statusCode?: number }) => {
+        if (!codes.includes(e.statusCode ?? 0)) throw e;
+    };

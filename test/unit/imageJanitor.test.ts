@@ -1,0 +1,76 @@
+/**
+ * The image janitor's scripts (lib/deploySteps.ts) against a fake `docker` on PATH that lists tags
+ * and records what is removed: what the prune keeps, and that the destroy-time removal reports a
+ * failure instead of hiding it.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { imageJanitorScripts } from "../../lib/deploySteps";
+
+const janitor = imageJanitorScripts({ repositories: ["lm-runtime", "lm-app"], keep: 2 });
+
+/** Runs a script with a fake docker: `image ls` prints `tags[repo]` (newest first), `rmi` fails for `inUse`. */
+function withFakeDocker(script: string, tags: Record<string, string[]>, inUse: string[], env: Record<string, string>) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-fake-docker-"));
+    const log = path.join(dir, "rmi.log");
+    const listing = Object.entries(tags)
+        .map(([repo, list]) => `  ${repo}) printf '%s\\n' ${list.map((t) => `'${repo}:${t}'`).join(" ")} ;;`)
+        .join("\n");
+    fs.writeFileSync(
+        path.join(dir, "docker"),
+        [
+            "#!/bin/bash",
+            'if [ "$1 $2" = "image ls" ]; then',
+            '  case "${@: -1}" in',
+            listing,
+            "  esac",
+            "  exit 0",
+            "fi",
+            'if [ "$1" = rmi ]; then',
+            `  case " ${inUse.join(" ")} " in *" $2 "*) echo "conflict: $2 is in use" >&2; exit 1 ;; esac`,
+            `  echo "$2" >> '${log}'`,
+            "  exit 0",
+            "fi",
+            "exit 2",
+        ].join("\n"),
+        { mode: 0o755 },
+    );
+    const result = spawnSync("/bin/bash", ["-c", script], {
+        env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, ...env },
+        encoding: "utf8",
+    });
+    const removed = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { status: result.status, removed, stderr: result.stderr };
+}
+
+describe("image prune (after each new app image; no delete)", () => {
+    test("keeps the two newest tags, the refs this deploy declares and those in use; removes the rest", () => {
+        const r = withFakeDocker(
+            janitor.prune,
+            { "lm-runtime": ["r3", "r2", "r1"], "lm-app": ["a4", "a3", "a2", "a1"] },
+            ["lm-app:a2"],
+            // The runtime tag the next app build starts FROM is the oldest here: still kept.
+            { LM_KEEP_REFS: "lm-runtime:r1 lm-app:a4" },
+        );
+        expect(r.status).toBe(0);
+        expect(r.removed).toEqual(["lm-app:a1"]);
+    });
+});
+
+describe("image clean-up (the delete of a resource that is never replaced: destroy only)", () => {
+    test("removes every tag of the stack's repositories", () => {
+        const r = withFakeDocker(janitor.destroy, { "lm-runtime": ["r1"], "lm-app": ["a2", "a1"] }, [], {});
+        expect(r.status).toBe(0);
+        expect(r.removed).toEqual(["lm-runtime:r1", "lm-app:a2", "lm-app:a1"]);
+    });
+
+    test("a tag that cannot go fails the delete, after trying all the others", () => {
+        const r = withFakeDocker(janitor.destroy, { "lm-runtime": ["r1"], "lm-app": ["a2", "a1"] }, ["lm-app:a2"], {});
+        expect(r.status).toBe(1);
+        expect(r.removed).toEqual(["lm-runtime:r1", "lm-app:a1"]);
+        expect(r.stderr).toContain("conflict: lm-app:a2 is in use");
+    });
+});
