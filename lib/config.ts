@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 
 import { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
+import { parseJobs } from "./jobs";
 
 export { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
 
@@ -230,6 +231,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
     }
 
     const appEnv = parseEnv(given.get("appEnv"), `${ns}appEnv`, problems);
+    const jobs = parseJobs(given.get("jobs"), `${ns}jobs`, problems);
 
     const config: StackConfig = {
         appSource,
@@ -260,6 +262,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         migrateCommand: str("migrateCommand").trim() || undefined,
         dockerHost,
         createdAt: createdAt || undefined,
+        jobs,
     };
     if (problems.length > 0) throw new ConfigError(problems);
     return config;
