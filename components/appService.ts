@@ -2,11 +2,10 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { LAYOUT } from "../lib/layout";
 
-export interface AppServiceArgs {
+/** What every container running the app's code shares (the app container, the job scheduler). */
+export interface AppContainerArgs {
     /** Image id the container runs (AppImage.imageId). */
     readonly image: pulumi.Input<string>;
-    /** Name of the stack's private network. */
-    readonly network: pulumi.Input<string>;
     /** Volume names. */
     readonly volumes: {
         readonly data: pulumi.Input<string>;
@@ -25,10 +24,46 @@ export interface AppServiceArgs {
     readonly memoryMb?: number;
     /** nproc limit of the container user (the provider has no pids-limit field). @default 512 */
     readonly pidsLimit?: number;
+}
+
+export interface AppServiceArgs extends AppContainerArgs {
+    /** Name of the stack's private network. */
+    readonly network: pulumi.Input<string>;
     /** Resources the container is created after (the deploy steps before it). @default [] */
     readonly after?: pulumi.Resource[];
     /** Labels on the container. */
     readonly labels: pulumi.Input<docker.types.input.ContainerLabel>[];
+}
+
+/**
+ * The part of the app container's spec that every container running the app's code gets the same:
+ * the image, the environment (SECRET_KEY included, secret), the volumes and tmpfs, the hardening
+ * (read-only root, no capabilities, no-new-privileges), the limits and the log rotation.
+ */
+export function appContainerSpec(args: AppContainerArgs) {
+    const envs = pulumi
+        .output(args.secretKey)
+        .apply((key) => [`SECRET_KEY=${key}`, ...Object.entries(args.env).map(([k, v]) => `${k}=${v}`)]);
+    return {
+        image: args.image,
+        envs: pulumi.secret(envs),
+        mounts: [
+            { type: "volume", source: args.volumes.data, target: `${LAYOUT.appDir}/${args.dataPath}` },
+            { type: "volume", source: args.volumes.uploads, target: `${LAYOUT.appDir}/${args.uploadsPath}` },
+            { type: "volume", source: args.volumes.static, target: LAYOUT.staticDir },
+            { type: "volume", source: args.volumes.cache, target: LAYOUT.cacheDir },
+        ],
+        readOnly: true,
+        tmpfs: { "/tmp": "rw,nosuid,nodev,size=256m,mode=1777" },
+        init: true,
+        restart: "unless-stopped",
+        capabilities: { drops: ["ALL"] },
+        securityOpts: ["no-new-privileges:true"],
+        memory: args.memoryMb ?? 1024,
+        ulimits: [{ name: "nproc", soft: args.pidsLimit ?? 512, hard: args.pidsLimit ?? 512 }],
+        logDriver: "json-file",
+        logOpts: { "max-size": "10m", "max-file": "5" },
+    } satisfies docker.ContainerArgs;
 }
 
 /**
@@ -65,37 +100,16 @@ export class AppService extends pulumi.ComponentResource {
     constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lernmanager:app:AppService", name, {}, opts);
 
-        const envs = pulumi
-            .output(args.secretKey)
-            .apply((key) => [`SECRET_KEY=${key}`, ...Object.entries(args.env).map(([k, v]) => `${k}=${v}`)]);
-
         this.container = new docker.Container(
             name,
             {
-                image: args.image,
-                envs: pulumi.secret(envs),
+                ...appContainerSpec(args),
                 networksAdvanced: [{ name: args.network, aliases: [LAYOUT.appAlias] }],
-                mounts: [
-                    { type: "volume", source: args.volumes.data, target: `${LAYOUT.appDir}/${args.dataPath}` },
-                    { type: "volume", source: args.volumes.uploads, target: `${LAYOUT.appDir}/${args.uploadsPath}` },
-                    { type: "volume", source: args.volumes.static, target: LAYOUT.staticDir },
-                    { type: "volume", source: args.volumes.cache, target: LAYOUT.cacheDir },
-                ],
-                readOnly: true,
-                tmpfs: { "/tmp": "rw,nosuid,nodev,size=256m,mode=1777" },
                 sysctls: APP_SYSCTLS,
-                init: true,
-                restart: "unless-stopped",
                 healthcheck: APP_HEALTHCHECK,
                 wait: true,
                 waitTimeout: 180,
                 destroyGraceSeconds: APP_STOP_GRACE_SECONDS,
-                capabilities: { drops: ["ALL"] },
-                securityOpts: ["no-new-privileges:true"],
-                memory: args.memoryMb ?? 1024,
-                ulimits: [{ name: "nproc", soft: args.pidsLimit ?? 512, hard: args.pidsLimit ?? 512 }],
-                logDriver: "json-file",
-                logOpts: { "max-size": "10m", "max-file": "5" },
                 labels: [...args.labels, { label: "dev.lernmanager.role", value: "app" }],
             },
             { parent: this, dependsOn: args.after, replaceOnChanges: ["healthcheck"], deleteBeforeReplace: false },

@@ -1,5 +1,6 @@
 export * from "./appImage";
 export * from "./appService";
 export * from "./lernmanagerStack";
+export * from "./scheduler";
 export * from "./storage";
 export * from "./webServer";

@@ -8,8 +8,9 @@ import { LAYOUT } from "../lib/layout";
 import { StackNames } from "../lib/names";
 import { renderNginxConf } from "../lib/nginxConf";
 import { AppImage } from "./appImage";
-import { AppService } from "./appService";
+import { AppContainerArgs, AppService } from "./appService";
 import { DeployStep } from "./deployStep";
+import { Scheduler } from "./scheduler";
 import { Storage } from "./storage";
 import { WebServer } from "./webServer";
 
@@ -33,6 +34,8 @@ export class LernmanagerStack extends pulumi.ComponentResource {
     public readonly backup: DeployStep;
     public readonly migration?: DeployStep;
     public readonly app: AppService;
+    /** Runs the scheduled jobs (config `jobs`); absent when there are none. */
+    public readonly scheduler?: Scheduler;
     public readonly web: WebServer;
     public readonly smokeTest: DeployStep;
     /** Prunes old image tags after a deploy; removes all of the stack's images on destroy. */
@@ -149,29 +152,37 @@ export class LernmanagerStack extends pulumi.ComponentResource {
             );
         }
 
+        // The app container and the scheduler share image, environment, volumes and hardening.
+        const appContainer: AppContainerArgs = {
+            image: this.appImage.imageId,
+            volumes: {
+                data: this.storage.data.name,
+                uploads: this.storage.uploads.name,
+                static: this.storage.static.name,
+                cache: this.storage.cache.name,
+            },
+            dataPath: config.dataPath,
+            uploadsPath: config.uploadsPath,
+            env,
+            secretKey: secretKey.result,
+            memoryMb: config.appMemoryMb,
+            pidsLimit: config.pidsLimit,
+        };
+        // After the janitor too: on destroy it goes after the containers that use the images.
+        const afterSteps = [(this.migration ?? this.backup).command, this.images.command];
         this.app = new AppService(
             `${name}-app`,
-            {
-                image: this.appImage.imageId,
-                network: this.storage.network.name,
-                volumes: {
-                    data: this.storage.data.name,
-                    uploads: this.storage.uploads.name,
-                    static: this.storage.static.name,
-                    cache: this.storage.cache.name,
-                },
-                dataPath: config.dataPath,
-                uploadsPath: config.uploadsPath,
-                env,
-                secretKey: secretKey.result,
-                memoryMb: config.appMemoryMb,
-                pidsLimit: config.pidsLimit,
-                // After the janitor too: on destroy it goes after the containers that use the images.
-                after: [(this.migration ?? this.backup).command, this.images.command],
-                labels,
-            },
+            { ...appContainer, network: this.storage.network.name, after: afterSteps, labels },
             { parent: this },
         );
+
+        if (config.jobs.length > 0) {
+            this.scheduler = new Scheduler(
+                `${name}-scheduler`,
+                { ...appContainer, jobs: config.jobs, network: this.storage.network.name, after: afterSteps, labels },
+                { parent: this },
+            );
+        }
 
         this.web = new WebServer(
             `${name}-nginx`,
