@@ -14,7 +14,7 @@ from app import app
 from demo_db import INSTANCE_DIR, get_db
 from demo_report import build_class_report
 
-REPORTS_DIR = os.environ.get("REPORTS_DIR") or os.path.join(INSTANCE_DIR, "reports")
+REPORTS_DIR = os.path.abspath(os.environ.get("REPORTS_DIR") or os.path.join(INSTANCE_DIR, "reports"))
 
 
 def main():

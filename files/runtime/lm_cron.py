@@ -46,7 +46,8 @@ RETIRED_KEPT = 50
 POLL_SECONDS = 5
 
 class State:
-    """The state shared by all schedulers of a stack (data volume), read and written under the lock."""
+    """The state shared by all schedulers of a stack (data volume), read and written under the lock.
+    One object per use (`with State(dir) as s:`): the job threads use it at the same time."""
 
     def __init__(self, directory):
         self.path = os.path.join(directory, STATE_FILE)
@@ -99,14 +100,14 @@ class Job:
 
 class Scheduler:
     def __init__(self, jobs, app_dir, state_dir, me, version):
-        self.jobs, self.app_dir, self.state, self.me, self.version = jobs, app_dir, State(state_dir), me, version
+        self.jobs, self.app_dir, self.state_dir, self.me, self.version = jobs, app_dir, state_dir, me, version
         self.running, self.failed = {}, {}
         self.superseded_since = None
         self.stopping = threading.Event()
         self.health_lock = threading.Lock()
 
     def claim(self):
-        with self.state as s:
+        with State(self.state_dir) as s:
             if self.me in s["retired"]:
                 return False
             previous = s.get("owner") or {}
@@ -122,7 +123,7 @@ class Scheduler:
     def due(self, now_minute):
         """Under the lock: the (job, tick) pairs to fire now, each recorded as fired."""
         fire = []
-        with self.state as s:
+        with State(self.state_dir) as s:
             owner = (s.get("owner") or {}).get("id")
             if owner != self.me:
                 if self.superseded_since is None:
@@ -178,26 +179,21 @@ class Scheduler:
             code = 127
         seconds = time.time() - started
         log("job %s tick %s: exit code %d after %.1f s%s" % (job.name, when, code, seconds, "" if code == 0 else " FAILED"))
-        result = {
-            "tick": when,
-            "started": iso_utc(started),
-            "seconds": round(seconds, 1),
-            "exitCode": code,
-            "scheduler": self.me,
-            "version": self.version,
-            "outputTail": list(tail),
-        }
-        with self.state as s:
-            rec = s["jobs"].setdefault(job.name, {})
-            rec["last_run"] = result
-            if code != 0:
-                rec["last_failure"] = result
-        with self.health_lock:
-            if code == 0:
-                self.failed.pop(job.name, None)
-            else:
-                self.failed[job.name] = when
-        self.running.pop(job.name, None)
+        result = {"tick": when, "started": iso_utc(started), "seconds": round(seconds, 1), "exitCode": code,
+                  "scheduler": self.me, "version": self.version, "outputTail": list(tail)}
+        try:
+            with State(self.state_dir) as s:
+                rec = s["jobs"].setdefault(job.name, {})
+                rec["last_run"] = result
+                if code != 0:
+                    rec["last_failure"] = result
+        finally:
+            with self.health_lock:
+                if code == 0:
+                    self.failed.pop(job.name, None)
+                else:
+                    self.failed[job.name] = when
+            self.running.pop(job.name, None)
 
     def write_health(self):
         with self.health_lock:

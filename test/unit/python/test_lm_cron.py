@@ -5,6 +5,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import unittest
 from contextlib import redirect_stdout
 from datetime import datetime, timezone
@@ -174,6 +175,24 @@ class RunTest(Quiet):
         self.assertEqual(jobs["bad"]["last_failure"]["outputTail"], ["boom"])
         self.assertEqual(s.failed, {"bad": "2026-11-30T10:00+01:00"})
         self.assertEqual(s.running, {})
+
+    def test_runs_in_parallel_threads_share_the_state_file_safely(self):
+        jobs = [job("job%d" % i, "* * * * *", "sleep 0.%d; echo %d" % (i % 3, i)) for i in range(8)]
+        s = self.scheduler("a", jobs)
+        s.claim()
+        m = minute("2026-11-30 10:00")
+        threads = []
+        for j, t in s.due(m):
+            th = threading.Thread(target=s.run, args=(j, t, m))
+            s.running[j.name] = th
+            threads.append(th)
+            th.start()
+        for th in threads:
+            th.join(10)
+        self.assertEqual(s.running, {})
+        state = self.state()["jobs"]
+        self.assertEqual(sorted(n for n in state if state[n]["last_run"]["exitCode"] == 0), sorted(j.name for j in jobs))
+        self.assertNotIn("Traceback", self.out.getvalue())
 
 
 class HealthTest(Quiet):
