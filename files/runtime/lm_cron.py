@@ -151,9 +151,10 @@ class Scheduler:
                 del s["jobs"][name]
         return fire
 
-    def run(self, job, tick, now_minute):
+    def run(self, job, tick):
         when = iso(tick, job)
-        late = " (caught up, %d min late)" % (now_minute - tick) if tick < now_minute else ""
+        delay = time.time() - tick * 60
+        late = " (caught up, %d s late)" % delay if delay > 2 * POLL_SECONDS else ""
         log("job %s tick %s: start%s: %s" % (job.name, when, late, job.command))
         env = dict(os.environ, LM_JOB_NAME=job.name, LM_JOB_TICK=when)
         env["PYTHONPATH"] = self.app_dir + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -218,7 +219,7 @@ class Scheduler:
             minute = minute_of(now)
             if self.superseded_since is None and minute != checked:
                 for job, tick in self.due(minute):
-                    t = threading.Thread(target=self.run, args=(job, tick, minute), name=job.name)
+                    t = threading.Thread(target=self.run, args=(job, tick), name=job.name)
                     self.running[job.name] = t
                     t.start()
                 checked = minute

@@ -164,7 +164,7 @@ class RunTest(Quiet):
         m = minute("2026-11-30 10:00")
         for j, t in s.due(m):
             s.running[j.name] = None
-            s.run(j, t, m)
+            s.run(j, t)
         out = self.out.getvalue()
         self.assertIn("[job ok 2026-11-30T10:00+01:00] in %s as ok" % self.dir.name, out)
         self.assertIn("job bad tick 2026-11-30T10:00+01:00: exit code 3", out)
@@ -183,7 +183,7 @@ class RunTest(Quiet):
         m = minute("2026-11-30 10:00")
         threads = []
         for j, t in s.due(m):
-            th = threading.Thread(target=s.run, args=(j, t, m))
+            th = threading.Thread(target=s.run, args=(j, t))
             s.running[j.name] = th
             threads.append(th)
             th.start()
