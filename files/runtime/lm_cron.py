@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lm_cronexpr import CronError, Schedule, latest_tick, local_time, minute_of  # noqa: F401 (tests use them)
 
@@ -280,6 +280,9 @@ def main(argv):
     state_dir = os.path.join(app_dir, os.environ.get("LM_DATA_PATH", "data"))
     try:
         jobs = [Job(spec) for spec in json.loads(args.jobs or "[]")]
+    except ZoneInfoNotFoundError as e:
+        log("time zone not found in this image (%s): the base image needs tzdata (/usr/share/zoneinfo)" % e)
+        return 2
     except (ValueError, KeyError, TypeError) as e:
         log("invalid --jobs: %s" % e)
         return 2

@@ -194,6 +194,13 @@ class RunTest(Quiet):
         self.assertEqual(sorted(n for n in state if state[n]["last_run"]["exitCode"] == 0), sorted(j.name for j in jobs))
         self.assertNotIn("Traceback", self.out.getvalue())
 
+    def test_bad_jobs_or_a_missing_time_zone_stop_the_scheduler_with_a_reason(self):
+        bad_tz = json.dumps([{"name": "a", "schedule": "* * * * *", "command": "true", "timeZone": "Mars/Base"}])
+        self.assertEqual(lm_cron.main(["--jobs", bad_tz]), 2)
+        self.assertIn("time zone not found in this image", self.out.getvalue())
+        self.assertEqual(lm_cron.main(["--jobs", '[{"name": "a", "schedule": "* * *", "command": "true"}]']), 2)
+        self.assertIn("invalid --jobs: needs 5 fields", self.out.getvalue())
+
 
 class HealthTest(Quiet):
     def setUp(self):
