@@ -2,10 +2,11 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { LAYOUT } from "../lib/layout";
 
-/** What every container running the app's code shares (the app container, the job scheduler). */
-export interface AppContainerArgs {
+export interface AppServiceArgs {
     /** Image id the container runs (AppImage.imageId). */
     readonly image: pulumi.Input<string>;
+    /** Name of the stack's private network. */
+    readonly network: pulumi.Input<string>;
     /** Volume names. */
     readonly volumes: {
         readonly data: pulumi.Input<string>;
@@ -24,11 +25,6 @@ export interface AppContainerArgs {
     readonly memoryMb?: number;
     /** nproc limit of the container user (the provider has no pids-limit field). @default 512 */
     readonly pidsLimit?: number;
-}
-
-export interface AppServiceArgs extends AppContainerArgs {
-    /** Name of the stack's private network. */
-    readonly network: pulumi.Input<string>;
     /** Resources the container is created after (the deploy steps before it). @default [] */
     readonly after?: pulumi.Resource[];
     /** Labels on the container. */
@@ -40,7 +36,7 @@ export interface AppServiceArgs extends AppContainerArgs {
  * the image, the environment (SECRET_KEY included, secret), the volumes and tmpfs, the hardening
  * (read-only root, no capabilities, no-new-privileges), the limits and the log rotation.
  */
-export function appContainerSpec(args: AppContainerArgs) {
+export function appContainerSpec(args: AppServiceArgs) {
     const envs = pulumi
         .output(args.secretKey)
         .apply((key) => [`SECRET_KEY=${key}`, ...Object.entries(args.env).map(([k, v]) => `${k}=${v}`)]);
@@ -96,9 +92,12 @@ export const APP_SYSCTLS = { "net.ipv4.tcp_syncookies": "0" } as const;
  */
 export class AppService extends pulumi.ComponentResource {
     public readonly container: docker.Container;
+    /** The arguments it was created with: the scheduler runs with the same (components/scheduler.ts). */
+    public readonly args: AppServiceArgs;
 
     constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lernmanager:app:AppService", name, {}, opts);
+        this.args = args;
 
         this.container = new docker.Container(
             name,

@@ -8,7 +8,7 @@ import { LAYOUT } from "../lib/layout";
 import { StackNames } from "../lib/names";
 import { renderNginxConf } from "../lib/nginxConf";
 import { AppImage } from "./appImage";
-import { AppContainerArgs, AppService } from "./appService";
+import { AppService } from "./appService";
 import { DeployStep } from "./deployStep";
 import { Scheduler } from "./scheduler";
 import { Storage } from "./storage";
@@ -152,34 +152,35 @@ export class LernmanagerStack extends pulumi.ComponentResource {
             );
         }
 
-        // The app container and the scheduler share image, environment, volumes and hardening.
-        const appContainer: AppContainerArgs = {
-            image: this.appImage.imageId,
-            volumes: {
-                data: this.storage.data.name,
-                uploads: this.storage.uploads.name,
-                static: this.storage.static.name,
-                cache: this.storage.cache.name,
-            },
-            dataPath: config.dataPath,
-            uploadsPath: config.uploadsPath,
-            env,
-            secretKey: secretKey.result,
-            memoryMb: config.appMemoryMb,
-            pidsLimit: config.pidsLimit,
-        };
-        // After the janitor too: on destroy it goes after the containers that use the images.
-        const afterSteps = [(this.migration ?? this.backup).command, this.images.command];
         this.app = new AppService(
             `${name}-app`,
-            { ...appContainer, network: this.storage.network.name, after: afterSteps, labels },
+            {
+                image: this.appImage.imageId,
+                network: this.storage.network.name,
+                volumes: {
+                    data: this.storage.data.name,
+                    uploads: this.storage.uploads.name,
+                    static: this.storage.static.name,
+                    cache: this.storage.cache.name,
+                },
+                dataPath: config.dataPath,
+                uploadsPath: config.uploadsPath,
+                env,
+                secretKey: secretKey.result,
+                memoryMb: config.appMemoryMb,
+                pidsLimit: config.pidsLimit,
+                // After the janitor too: on destroy it goes after the containers that use the images.
+                after: [(this.migration ?? this.backup).command, this.images.command],
+                labels,
+            },
             { parent: this },
         );
 
+        // The jobs run with exactly the app container's image, environment, volumes and hardening.
         if (config.jobs.length > 0) {
             this.scheduler = new Scheduler(
                 `${name}-scheduler`,
-                { ...appContainer, jobs: config.jobs, network: this.storage.network.name, after: afterSteps, labels },
+                { ...this.app.args, jobs: config.jobs },
                 { parent: this },
             );
         }

@@ -2,17 +2,15 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { JobSpec } from "../lib/jobs";
 import { LAYOUT } from "../lib/layout";
-import { AppContainerArgs, appContainerSpec } from "./appService";
+import { appContainerSpec, AppServiceArgs } from "./appService";
 
-export interface SchedulerArgs extends AppContainerArgs {
+/**
+ * The app container's arguments (`AppService.args`: image, environment, volumes, limits; the network,
+ * joined without the app's alias; the steps it comes after, i.e. the migration; the labels) plus the jobs.
+ */
+export interface SchedulerArgs extends AppServiceArgs {
     /** The jobs (validated by lib/config.ts); at least one. */
     readonly jobs: readonly JobSpec[];
-    /** Name of the stack's private network (joined without the app's alias: nginx never sends it requests). */
-    readonly network: pulumi.Input<string>;
-    /** Resources the container is created after: the migration, so it runs the migrated database's image. @default [] */
-    readonly after?: pulumi.Resource[];
-    /** Labels on the container. */
-    readonly labels: pulumi.Input<docker.types.input.ContainerLabel>[];
 }
 
 /**
