@@ -38,6 +38,44 @@ export interface AppServiceArgs {
 }
 
 /**
+ * The part of the app container's spec that every container running the app's code gets the same:
+ * the image, the environment (SECRET_KEY included, secret), the volumes and tmpfs, the hardening
+ * (read-only root, no capabilities, no-new-privileges), the limits and the log rotation.
+ */
+export function appContainerSpec(args: AppServiceArgs) {
+    const envs = pulumi
+        .output(args.secretKey)
+        .apply((key) => [`SECRET_KEY=${key}`, ...Object.entries(args.env).map(([k, v]) => `${k}=${v}`)]);
+    return {
+        image: args.image,
+        envs: pulumi.secret(envs),
+        mounts: [
+            { type: "volume", source: args.volumes.data, target: `${LAYOUT.appDir}/${args.dataPath}` },
+            { type: "volume", source: args.volumes.uploads, target: `${LAYOUT.appDir}/${args.uploadsPath}` },
+            { type: "volume", source: args.volumes.static, target: LAYOUT.staticDir },
+            { type: "volume", source: args.volumes.cache, target: LAYOUT.cacheDir },
+            ...(args.persistent ?? []).map((p) => ({
+                type: "volume",
+                source: p.volume,
+                target: `${LAYOUT.appDir}/${p.path}`,
+            })),
+        ],
+        readOnly: true,
+        tmpfs: appTmpfs(args.scratchPaths ?? []),
+        init: true,
+        restart: "unless-stopped",
+        capabilities: { drops: ["ALL"] },
+        securityOpts: ["no-new-privileges:true"],
+        memory: args.memoryMb ?? 1024,
+        // No swap (the provider reads memory_swap back; Docker would otherwise set twice the memory).
+        memorySwap: args.memoryMb ?? 1024,
+        ulimits: [{ name: "nproc", soft: args.pidsLimit ?? 512, hard: args.pidsLimit ?? 512 }],
+        logDriver: "json-file",
+        logOpts: { "max-size": "10m", "max-file": "5" },
+    } satisfies docker.ContainerArgs;
+}
+
+/**
  * The app's health check: /healthz through Python (slim images have no curl).
  * interval 5 s, timeout 4 s, 3 retries, 60 s start period (init may create the schema).
  * Durations as the provider reads them back (Go's time.Duration.String(): 60 s is "1m0s"), so a
@@ -77,47 +115,23 @@ export const APP_SYSCTLS = { "net.ipv4.tcp_syncookies": "0" } as const;
  */
 export class AppService extends pulumi.ComponentResource {
     public readonly container: docker.Container;
+    /** The arguments it was created with: the scheduler runs with the same (components/scheduler.ts). */
+    public readonly args: AppServiceArgs;
 
     constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lernmanager:app:AppService", name, {}, opts);
-
-        const envs = pulumi
-            .output(args.secretKey)
-            .apply((key) => [`SECRET_KEY=${key}`, ...Object.entries(args.env).map(([k, v]) => `${k}=${v}`)]);
+        this.args = args;
 
         this.container = new docker.Container(
             name,
             {
-                image: args.image,
-                envs: pulumi.secret(envs),
+                ...appContainerSpec(args),
                 networksAdvanced: [{ name: args.network, aliases: [LAYOUT.appAlias] }],
-                mounts: [
-                    { type: "volume", source: args.volumes.data, target: `${LAYOUT.appDir}/${args.dataPath}` },
-                    { type: "volume", source: args.volumes.uploads, target: `${LAYOUT.appDir}/${args.uploadsPath}` },
-                    { type: "volume", source: args.volumes.static, target: LAYOUT.staticDir },
-                    { type: "volume", source: args.volumes.cache, target: LAYOUT.cacheDir },
-                    ...(args.persistent ?? []).map((p) => ({
-                        type: "volume",
-                        source: p.volume,
-                        target: `${LAYOUT.appDir}/${p.path}`,
-                    })),
-                ],
-                readOnly: true,
-                tmpfs: appTmpfs(args.scratchPaths ?? []),
                 sysctls: APP_SYSCTLS,
-                init: true,
-                restart: "unless-stopped",
                 healthcheck: APP_HEALTHCHECK,
                 wait: true,
                 waitTimeout: 180,
                 destroyGraceSeconds: APP_STOP_GRACE_SECONDS,
-                capabilities: { drops: ["ALL"] },
-                securityOpts: ["no-new-privileges:true"],
-                memory: args.memoryMb ?? 1024,
-                memorySwap: args.memoryMb ?? 1024,
-                ulimits: [{ name: "nproc", soft: args.pidsLimit ?? 512, hard: args.pidsLimit ?? 512 }],
-                logDriver: "json-file",
-                logOpts: { "max-size": "10m", "max-file": "5" },
                 labels: [...args.labels, { label: "dev.lernmanager.role", value: "app" }],
             },
             {

@@ -10,6 +10,7 @@ import { renderNginxConf } from "../lib/nginxConf";
 import { AppImage } from "./appImage";
 import { AppService } from "./appService";
 import { DeployStep } from "./deployStep";
+import { Scheduler } from "./scheduler";
 import { Storage } from "./storage";
 import { WebServer } from "./webServer";
 
@@ -35,6 +36,8 @@ export class LernmanagerStack extends pulumi.ComponentResource {
     public readonly backup: DeployStep;
     public readonly migration?: DeployStep;
     public readonly app: AppService;
+    /** Runs the scheduled jobs (config `jobs`); absent when there are none. */
+    public readonly scheduler?: Scheduler;
     public readonly web: WebServer;
     public readonly smokeTest: DeployStep;
     /** Prunes old image tags after each new app image (no delete: its replacement is harmless). */
@@ -198,6 +201,15 @@ export class LernmanagerStack extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+
+        // The jobs run with exactly the app container's image, environment, volumes and hardening.
+        if (config.jobs.length > 0) {
+            this.scheduler = new Scheduler(
+                `${name}-scheduler`,
+                { ...this.app.args, jobs: config.jobs },
+                { parent: this },
+            );
+        }
 
         this.web = new WebServer(
             `${name}-nginx`,

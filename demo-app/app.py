@@ -35,6 +35,7 @@ from werkzeug.utils import secure_filename
 from demo_db import INSTANCE_DIR, UPLOAD_DIR, close_db, get_db, init_app, utc_timestamp  # noqa: F401
 from demo_report import build_class_report, format_date
 import demo_analytics
+from demo_jobs import register_cli
 
 CACHE_DIR = os.environ.get("CACHE_DIR") or os.path.join(INSTANCE_DIR, "cache")
 
@@ -47,6 +48,7 @@ if not SECRET_KEY:
 app = Flask(__name__)
 app.secret_key = SECRET_KEY
 app.config["MAX_CONTENT_LENGTH"] = int(os.environ.get("MAX_UPLOAD_MB") or "64") * 1024 * 1024
+register_cli(app)  # flask --app app auto-attendance (demo_jobs.py)
 
 os.makedirs(CACHE_DIR, exist_ok=True)
 cache = Cache(

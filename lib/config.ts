@@ -4,6 +4,7 @@ import * as path from "path";
 import { appSettings, checkMountedFolders, parsePathList } from "./appContract";
 import { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
 import { persistentVolumeName } from "./names";
+import { parseJobs } from "./jobs";
 
 export { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
 
@@ -255,6 +256,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
                 } <value>\` and remove it from appEnv.`,
             );
     }
+    const jobs = parseJobs(given.get("jobs"), `${ns}jobs`, problems);
 
     const config: StackConfig = {
         appSource,
@@ -291,6 +293,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         migrateCommand: str("migrateCommand").trim() || undefined,
         dockerHost,
         createdAt: createdAt || undefined,
+        jobs,
     };
     if (problems.length > 0) throw new ConfigError(problems);
     return config;

@@ -5,6 +5,8 @@
  * resource exists. Components receive these values; they never read Pulumi config themselves.
  * Every key is documented in Pulumi.yaml with the same default (a unit test keeps them equal).
  */
+import type { JobSpec } from "./jobs";
+
 export interface StackConfig {
     /** Absolute path of the app source folder. */
     readonly appSource: string;
@@ -52,6 +54,8 @@ export interface StackConfig {
     readonly dockerHost?: string;
     /** ISO 8601 creation time of a test school, or undefined. */
     readonly createdAt?: string;
+    /** Scheduled jobs run by the scheduler container (none: no scheduler). */
+    readonly jobs: readonly JobSpec[];
 }
 
 export interface PythonTarget {
@@ -61,7 +65,8 @@ export interface PythonTarget {
     readonly spec: string;
 }
 
-type Kind = "string" | "integer" | "boolean" | "array";
+/** "objects": a list of objects, declared in Pulumi.yaml without a `type` (its schema has no object items). */
+type Kind = "string" | "integer" | "boolean" | "array" | "objects";
 
 interface KeySpec {
     readonly kind: Kind;
@@ -239,6 +244,12 @@ export const CONFIG_KEYS = {
         default: "",
         description:
             'Shell command run once per new image in a one-off container before it takes traffic; "" runs the init hook.',
+    },
+    jobs: {
+        kind: "objects",
+        default: [],
+        description:
+            "Scheduled jobs, a list of {name, schedule (cron, 5 fields), command (run in the app folder), timeZone (IANA, default UTC)}; run by a scheduler container of the app image with the app's volumes and environment.",
     },
     createdAt: {
         kind: "string",

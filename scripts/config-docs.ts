@@ -12,12 +12,12 @@ import { PROJECT_DIR } from "../lib/paths";
 export function renderConfigBlock(): string {
     const lines = ["config:"];
     for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
-        lines.push(`  ${key}:`, `    type: ${spec.kind}`);
+        lines.push(`  ${key}:`);
+        // Pulumi's project schema has no type for a list of objects: such a key is declared untyped.
+        if (spec.kind !== "objects") lines.push(`    type: ${spec.kind}`);
         if (spec.kind === "array") lines.push("    items:", "      type: string");
         lines.push(`    description: ${JSON.stringify(spec.description)}`);
-        lines.push(
-            `    default: ${spec.kind === "array" ? JSON.stringify(spec.default) : JSON.stringify(spec.default)}`,
-        );
+        lines.push(`    default: ${JSON.stringify(spec.default)}`);
     }
     return lines.join("\n") + "\n";
 }
@@ -27,9 +27,10 @@ const cell = (text: string) => text.replace(/\|/g, "\\|");
 /** docs/config.md: every key with its type, default and description. */
 export function renderConfigTable(): string {
     const rows = Object.entries(CONFIG_KEYS).map(([key, spec]) => {
-        const def = spec.kind === "array" ? JSON.stringify(spec.default) : JSON.stringify(spec.default);
+        const def = JSON.stringify(spec.default);
+        const kind = spec.kind === "objects" ? "list of objects" : spec.kind === "array" ? "list" : spec.kind;
         const secret = "secret" in spec && spec.secret ? " **secret**" : "";
-        return `| \`${key}\` | ${spec.kind}${secret} | \`${cell(def)}\` | ${cell(spec.description)} |`;
+        return `| \`${key}\` | ${kind}${secret} | \`${cell(def)}\` | ${cell(spec.description)} |`;
     });
     return [
         "# Config keys",

@@ -21,6 +21,7 @@
  * | Image output repoDigest             | the built image id (sha256:...)                         |
  * | Container.name (absent: auto-name)  | name, or `<logical name>-<7 random hex>`                |
  * | Container.image                     | Image (resolved to the image id)                        |
+ * | Container.entrypoints / command     | Entrypoint / Cmd                                        |
  * | Container.envs                      | Env                                                     |
  * | Container.labels [{label,value}]    | Labels                                                  |
  * | Container.networksAdvanced          | HostConfig.NetworkMode + NetworkingConfig.EndpointsConfig[name].Aliases |
@@ -69,6 +70,8 @@ export const BUILD_FIELDS = new Set(["context", "dockerfile", "args", "builderVe
 const CONTAINER_FIELDS = new Set([
     "name",
     "image",
+    "entrypoints",
+    "command",
     "envs",
     "labels",
     "networksAdvanced",
@@ -114,6 +117,8 @@ export function containerCreateBody(reg: Registration, imageId: string, name: st
     checkFields(`Container ${reg.name}`, i, CONTAINER_FIELDS);
     const body: Docker.ContainerCreateOptions = { name, Image: imageId, Env: i.envs ?? [], Labels: {}, HostConfig: {} };
     const host = body.HostConfig!;
+    if (i.entrypoints) body.Entrypoint = i.entrypoints;
+    if (i.command) body.Cmd = i.command;
     for (const l of i.labels ?? []) body.Labels![l.label] = l.value;
     const nets = (i.networksAdvanced ?? []) as Record<string, any>[];
     if (nets.length > 1) throw new UnmappedFieldError("realize: more than one network per container is not mapped");
