@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 
 import { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
+import { migrationSettings } from "./migrationConfig";
 
 export { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
 
@@ -230,6 +231,16 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
     }
 
     const appEnv = parseEnv(given.get("appEnv"), `${ns}appEnv`, problems);
+    const appSourceExists = fs.existsSync(appSource) && fs.statSync(appSource).isDirectory();
+    const steps = migrationSettings({
+        get: str,
+        isSet: (key) => given.has(key),
+        ns,
+        appSource,
+        appSourceExists,
+        dataPath,
+        problems,
+    });
 
     const config: StackConfig = {
         appSource,
@@ -258,6 +269,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         pidsLimit: int("pidsLimit", 64, 100000, "the pids limit"),
         backupKeep: int("backupKeep", 1, 1000, "the number of backups kept"),
         migrateCommand: str("migrateCommand").trim() || undefined,
+        ...steps,
         dockerHost,
         createdAt: createdAt || undefined,
     };

@@ -36,10 +36,33 @@ export interface StackConfig {
     readonly backupKeep: number;
     /** Migration command, or undefined to run the init hook. */
     readonly migrateCommand?: string;
+    /** The app's migrations folder, run by the migrate step, or undefined when off (`migrationsPath: ""`). */
+    readonly migrations?: MigrationsConfig;
+    /** Where the default admin password is replaced, or undefined when off (`adminTable: ""`). */
+    readonly adminPassword?: AdminPasswordConfig;
     /** `docker:host` (the Docker provider's key), also handed to the deploy steps as DOCKER_HOST. */
     readonly dockerHost?: string;
     /** ISO 8601 creation time of a test school, or undefined. */
     readonly createdAt?: string;
+}
+
+/** The app's migration scripts (lib/migrationConfig.ts). */
+export interface MigrationsConfig {
+    /** Folder inside the app, e.g. `migrate`. */
+    readonly folder: string;
+    /** File name pattern (fnmatch), e.g. `migrate_*.py`. */
+    readonly pattern: string;
+    /** Done-file relative to the app folder, inside dataPath, e.g. `data/migrations_done.txt`. */
+    readonly doneFile: string;
+}
+
+/** Where the app keeps its admin and which password it creates it with (lib/migrationConfig.ts). */
+export interface AdminPasswordConfig {
+    readonly table: string;
+    readonly usernameColumn: string;
+    readonly hashColumn: string;
+    readonly username: string;
+    readonly defaultPassword: string;
 }
 
 export interface PythonTarget {
@@ -150,6 +173,49 @@ export const CONFIG_KEYS = {
         default: "",
         description:
             'Shell command run once per new image in a one-off container before it takes traffic; "" runs the init hook.',
+    },
+    migrationsPath: {
+        kind: "string",
+        default: "migrate",
+        description:
+            'Folder of the app\'s migration scripts. Each one not yet listed in migrationsDoneFile runs once, in name order, from the app folder with PYTHONPATH set to it, before a new image takes traffic; the first failure fails the deploy. "" turns the runner off.',
+    },
+    migrationsPattern: {
+        kind: "string",
+        default: "migrate_*.py",
+        description: "File name pattern of the migration scripts in migrationsPath (* and ? wildcards, ends in .py).",
+    },
+    migrationsDoneFile: {
+        kind: "string",
+        default: "data/migrations_done.txt",
+        description:
+            "File inside dataPath listing the migrations that ran, one file name a line (appended after each success).",
+    },
+    adminTable: {
+        kind: "string",
+        default: "admin",
+        description:
+            "Table of the app's admin users. While adminUsername's password there still verifies adminDefaultPassword, the migrate step replaces it with a generated one (secret stack output adminPassword); a changed password is never touched. \"\" turns this off.",
+    },
+    adminUsernameColumn: {
+        kind: "string",
+        default: "username",
+        description: "Column of adminTable holding the user name.",
+    },
+    adminPasswordColumn: {
+        kind: "string",
+        default: "password_hash",
+        description: "Column of adminTable holding the werkzeug password hash.",
+    },
+    adminUsername: {
+        kind: "string",
+        default: "admin",
+        description: "The admin the app's init hook creates with the default password.",
+    },
+    adminDefaultPassword: {
+        kind: "string",
+        default: "admin",
+        description: "The password the app's init hook gives that admin (public: it is in the app's source).",
     },
     createdAt: {
         kind: "string",

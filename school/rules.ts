@@ -88,6 +88,8 @@ export const SCHOOL_TEMPLATE = {
     appSource: "demo-app",
     bindAddress: "127.0.0.1",
     protectData: "false",
+    // The demo app keeps its admin in `users` (the real app, and the default: `admin`).
+    adminTable: "users",
 } as const satisfies Partial<Record<ConfigKey, string>>;
 
 /** One `pulumi config set` call. */

@@ -72,7 +72,10 @@ describe("deploy step scripts", () => {
             command: "python3 manage.py migrate --it's",
         });
         expect(custom).toContain("--entrypoint /bin/sh");
-        expect(custom).toContain(`'cd /app && python3 manage.py migrate --it'\\''s'`);
+        // Run in /app instead of the hook (quoting checked in test/unit/migrations.test.ts).
+        expect(custom).toContain("cd /app; env -u LM_ADMIN_PASSWORD /bin/sh -c ");
+        expect(custom).toContain("python3 manage.py migrate --it");
+        expect(custom).not.toContain("lm_init.py");
         expect(spawnSync("bash", ["-n"], { input: custom }).status).toBe(0);
     });
 
