@@ -118,6 +118,119 @@ test("a new image runs no migration again, and a password the admin changed surv
     expect(await loginStatus("admin")).toBe("login as admin answered 401");
 });
 
+// The runner's and the helper's details, in the app image as deployed (PYTHONOPTIMIZE=2, read-only
+// root, user 10001), on scratch folders in the data volume.
+const RUNNER_PROBE = `
+import json, os, shutil, subprocess, sys, tempfile
+root = tempfile.mkdtemp(dir="/app/data")
+try:
+    os.makedirs(root + "/migrate"); os.makedirs(root + "/data")
+    files = {
+        "helper.py": "VALUE = 42\\n",
+        "migrate/migrate_001_env.py": (
+            "import json, os, sys, helper\\n"
+            "json.dump({'cwd': os.getcwd(), 'pythonpath': os.environ.get('PYTHONPATH'), 'optimize': sys.flags.optimize,"
+            " 'admin': 'LM_ADMIN_PASSWORD' in os.environ, 'flask_env': os.environ.get('FLASK_ENV'), 'helper': helper.VALUE},"
+            " open('data/env.json', 'w'))\\n"
+        ),
+        "migrate/migrate_002_fails.py": "import sys\\nprint('002 says why')\\nsys.exit(7)\\n",
+        "migrate/migrate_003_never.py": "open('data/never', 'w')\\n",
+        "migrate/_migrate_not_matched.py": "open('data/not_matched', 'w')\\n",
+        "migrate/README.txt": "not a migration\\n",
+        "data/migrations_done.txt": "migrate_000_old.py",
+    }
+    for name, text in files.items():
+        open(os.path.join(root, name), "w").write(text)
+    args = ["--app-dir", root, "--folder", "migrate", "--pattern", "migrate_*.py", "--done-file", "data/migrations_done.txt"]
+    run = subprocess.run([sys.executable, "-OO", "/opt/lernmanager/lm_migrate.py", *args],
+                         env={**os.environ, "LM_ADMIN_PASSWORD": "never-seen"}, capture_output=True, text=True)
+    print(json.dumps({
+        "code": run.returncode, "output": run.stdout + run.stderr,
+        "done": open(root + "/data/migrations_done.txt").read(),
+        "env": json.load(open(root + "/data/env.json")), "root": root,
+        "never": os.path.exists(root + "/data/never"), "not_matched": os.path.exists(root + "/data/not_matched"),
+    }))
+finally:
+    shutil.rmtree(root)
+`;
+
+const ADMIN_PROBE = `
+import json, os, shutil, sqlite3, subprocess, sys, tempfile
+from werkzeug.security import check_password_hash, generate_password_hash
+root = tempfile.mkdtemp(dir="/app/data")
+try:
+    db = root + "/mbi_tracker.db"
+    c = sqlite3.connect(db)
+    # The real Lernmanager's admin table, its admin created like its init_app (werkzeug's default method).
+    c.execute("CREATE TABLE admin (id INTEGER PRIMARY KEY AUTOINCREMENT, username TEXT UNIQUE NOT NULL, password_hash TEXT NOT NULL)")
+    c.execute("INSERT INTO admin (username, password_hash) VALUES ('admin', ?)", (generate_password_hash("admin"),))
+    c.execute("INSERT INTO admin (username, password_hash) VALUES ('other', ?)", (generate_password_hash("admin"),))
+    c.commit()
+    def helper(table, password):
+        env = {k: v for k, v in os.environ.items() if k != "LM_ADMIN_PASSWORD"}
+        if password: env["LM_ADMIN_PASSWORD"] = password
+        r = subprocess.run([sys.executable, "-OO", "/opt/lernmanager/lm_admin.py", "--database", db, "--table", table,
+                            "--user-column", "username", "--hash-column", "password_hash", "--username", "admin",
+                            "--default-password", "admin"], env=env, capture_output=True, text=True)
+        return {"code": r.returncode, "output": r.stdout + r.stderr}
+    out = {"wrong_table": helper("users", "n3w-Passw0rd"), "no_password": helper("admin", ""),
+           "first": helper("admin", "n3w-Passw0rd"), "second": helper("admin", "another-one")}
+    rows = dict(c.execute("SELECT username, password_hash FROM admin").fetchall())
+    out["admin_new"] = check_password_hash(rows["admin"], "n3w-Passw0rd")
+    out["admin_default"] = check_password_hash(rows["admin"], "admin")
+    out["admin_prefix"] = rows["admin"].split(":")[0]
+    out["other_default"] = check_password_hash(rows["other"], "admin")
+    print(json.dumps(out))
+finally:
+    shutil.rmtree(root)
+`;
+
+test("the runner in the app image: name order, app folder, PYTHONPATH, no -OO and no LM_ADMIN_*, stops at the first failure", async () => {
+    const r = JSON.parse((await s.exec(s.app(), ["python3", "-c", RUNNER_PROBE])).output.trim().split("\n").pop()!);
+    expect(r.code).toBe(7);
+    // A hand-written done-file without its last newline keeps its entry; the failed one is not recorded.
+    expect(r.done).toBe("migrate_000_old.py\nmigrate_001_env.py\n");
+    expect(r.env).toEqual({
+        cwd: r.root,
+        pythonpath: r.root,
+        optimize: 0,
+        admin: false,
+        flask_env: "production",
+        helper: 42,
+    });
+    expect(r.never).toBe(false);
+    expect(r.not_matched).toBe(false);
+    expect(r.output).toContain(
+        "3 in migrate/ (migrate_*.py), 0 already done (listed in data/migrations_done.txt), 3 to run",
+    );
+    expect(r.output).toMatch(
+        /migrate_001_env\.py ran in [\d.]+ s \(recorded\)\n[^\n]*running migrate_002_fails\.py\n002 says why\n/,
+    );
+    expect(r.output).toContain("migrate_002_fails.py FAILED with exit code 7");
+    expect(r.output).toContain("1 later migration(s) not run");
+    expect(r.output).not.toContain("never-seen");
+});
+
+test("the admin helper in the app image, on the real app's admin table: replaces the default once, never a changed one", async () => {
+    const r = JSON.parse((await s.exec(s.app(), ["python3", "-c", ADMIN_PROBE])).output.trim().split("\n").pop()!);
+    expect(r.wrong_table.code).toBe(2);
+    expect(r.wrong_table.output).toContain("the database has no table 'users'");
+    expect(r.wrong_table.output).toContain("pulumi config set adminTable");
+    expect(r.no_password.code).toBe(2);
+    expect(r.first).toEqual({
+        code: 0,
+        output: "[lernmanager] admin password: the default password of 'admin' is replaced by the generated one (stack output adminPassword)\n",
+    });
+    expect(r.second.output).toContain("'admin' has a password of its own (not the default): left as it is");
+    expect(r.admin_new).toBe(true);
+    expect(r.admin_default).toBe(false);
+    // The real app's verify_password accepts werkzeug hashes by these prefixes only.
+    expect(["pbkdf2", "scrypt"]).toContain(r.admin_prefix);
+    // Only the configured user.
+    expect(r.other_default).toBe(true);
+    for (const part of [r.first, r.second]) expect(part.output).not.toMatch(/n3w-Passw0rd|another-one/);
+});
+
 test("a failing migration fails the deploy: the running version keeps serving, the done-file stops before it", async () => {
     const dir = path.join(app.dir, "migrate");
     const migration = (body: string) =>
