@@ -21,6 +21,8 @@ export interface AppImageArgs {
     readonly dataPath: string;
     readonly uploadsPath: string;
     readonly staticPath: string;
+    /** Further persistent and scratch folders inside the app (volumes or tmpfs, owned by the app user). @default [] */
+    readonly extraPaths?: readonly string[];
     /** SQLite file inside dataPath that /healthz reads. */
     readonly databaseFile: string;
     /** Text of gunicorn.conf.py (from renderGunicornConf). */
@@ -73,6 +75,7 @@ export class AppImage extends pulumi.ComponentResource {
             DATA_PATH: args.dataPath,
             UPLOADS_PATH: args.uploadsPath,
             STATIC_PATH: args.staticPath,
+            EXTRA_PATHS: (args.extraPaths ?? []).join(" "),
             WSGI_APP: args.wsgiApp,
             INIT_HOOK: args.initHook ?? "",
             DATABASE_FILE: args.databaseFile,
@@ -80,7 +83,7 @@ export class AppImage extends pulumi.ComponentResource {
         };
         this.version = hashStrings(
             runtimeTag,
-            hashFolder(args.appSource, [args.dataPath, args.uploadsPath, "instance"]),
+            hashFolder(args.appSource, [args.dataPath, args.uploadsPath, "instance", ...(args.extraPaths ?? [])]),
             hashFolder(FILES_DIR, ["runtime", "nginx"]),
             JSON.stringify(buildArgs),
         );

@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { SCRATCH_TMPFS } from "../lib/deploySteps";
 import { LAYOUT } from "../lib/layout";
 
 export interface AppServiceArgs {
@@ -17,6 +18,10 @@ export interface AppServiceArgs {
     /** Folders inside the app that the data and uploads volumes are mounted on. */
     readonly dataPath: string;
     readonly uploadsPath: string;
+    /** Further persistent folders inside the app and the volumes they live on. @default [] */
+    readonly persistent?: readonly { readonly path: string; readonly volume: pulumi.Input<string> }[];
+    /** Folders inside the app on a tmpfs (scratch space). @default [] */
+    readonly scratchPaths?: readonly string[];
     /** The app's environment besides SECRET_KEY (lib/appEnv.ts `appEnvironment`). */
     readonly env: Readonly<Record<string, string>>;
     /** SECRET_KEY (secret; kept in the stack's state). */
@@ -42,6 +47,14 @@ export const APP_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
     retries: 3,
     startPeriod: "60s",
 };
+
+/** The app container's tmpfs mounts: /tmp and the app's scratch folders. */
+export function appTmpfs(scratchPaths: readonly string[]): Record<string, string> {
+    return {
+        "/tmp": "rw,nosuid,nodev,size=256m,mode=1777",
+        ...Object.fromEntries(scratchPaths.map((p) => [`${LAYOUT.appDir}/${p}`, SCRATCH_TMPFS])),
+    };
+}
 
 /** Seconds in-flight requests get after SIGTERM: gunicorn's graceful_timeout (30) plus margin. */
 export const APP_STOP_GRACE_SECONDS = 40;
@@ -80,9 +93,14 @@ export class AppService extends pulumi.ComponentResource {
                     { type: "volume", source: args.volumes.uploads, target: `${LAYOUT.appDir}/${args.uploadsPath}` },
                     { type: "volume", source: args.volumes.static, target: LAYOUT.staticDir },
                     { type: "volume", source: args.volumes.cache, target: LAYOUT.cacheDir },
+                    ...(args.persistent ?? []).map((p) => ({
+                        type: "volume",
+                        source: p.volume,
+                        target: `${LAYOUT.appDir}/${p.path}`,
+                    })),
                 ],
                 readOnly: true,
-                tmpfs: { "/tmp": "rw,nosuid,nodev,size=256m,mode=1777" },
+                tmpfs: appTmpfs(args.scratchPaths ?? []),
                 sysctls: APP_SYSCTLS,
                 init: true,
                 restart: "unless-stopped",

@@ -11,7 +11,7 @@ import {
 } from "../lib/deploySteps";
 import { renderGunicornConf } from "../lib/gunicornConf";
 import { LAYOUT } from "../lib/layout";
-import { StackNames } from "../lib/names";
+import { persistentVolumeName, StackNames } from "../lib/names";
 import { renderNginxConf } from "../lib/nginxConf";
 import { AppImage } from "./appImage";
 import { AppService } from "./appService";
@@ -56,7 +56,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
 
         this.storage = new Storage(
             `${name}-storage`,
-            { names, stack: args.stack, protectData: config.protectData },
+            { names, stack: args.stack, protectData: config.protectData, persistentPaths: config.persistentPaths },
             { parent: this },
         );
 
@@ -72,11 +72,13 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                 dataPath: config.dataPath,
                 uploadsPath: config.uploadsPath,
                 staticPath: config.staticPath,
+                extraPaths: [...config.persistentPaths, ...config.scratchPaths],
                 databaseFile: config.databaseFile,
                 gunicornConf: renderGunicornConf({
                     workers: config.workers,
                     threads: config.threads,
                     accessLog: config.appAccessLog,
+                    initHookInWorkers: !!config.initHook && config.initInWorkers,
                 }),
             },
             { parent: this },
@@ -143,6 +145,11 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                         cacheVolume: names.volumes.cache,
                         dataPath: config.dataPath,
                         uploadsPath: config.uploadsPath,
+                        persistent: config.persistentPaths.map((p) => ({
+                            path: p,
+                            volume: persistentVolumeName(names.prefix, p),
+                        })),
+                        scratchPaths: config.scratchPaths,
                         envNames: ["SECRET_KEY", ...Object.keys(env)],
                         command: config.migrateCommand,
                         initHook: config.initHook !== undefined,
@@ -167,6 +174,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                         this.storage.data,
                         this.storage.uploads,
                         this.storage.cache,
+                        ...this.storage.persistent.map((p) => p.volume),
                     ],
                 },
                 { parent: this },
@@ -186,6 +194,8 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                 },
                 dataPath: config.dataPath,
                 uploadsPath: config.uploadsPath,
+                persistent: this.storage.persistent.map((p) => ({ path: p.path, volume: p.volume.name })),
+                scratchPaths: config.scratchPaths,
                 env,
                 secretKey: secretKey.result,
                 memoryMb: config.appMemoryMb,
@@ -243,7 +253,11 @@ export class LernmanagerStack extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        const host = config.bindAddress === "0.0.0.0" ? "localhost" : config.bindAddress;
+        // Published on all interfaces: the Docker host's name (from docker:host) when it is remote.
+        const remote = config.dockerHost
+            ? /^(?:ssh|tcp):\/\/(?:[^@/]*@)?([^:/]+)/.exec(config.dockerHost)?.[1]
+            : undefined;
+        const host = config.bindAddress === "0.0.0.0" ? (remote ?? "localhost") : config.bindAddress;
         this.url = config.port === 80 ? `http://${host}/` : `http://${host}:${config.port}/`;
         this.registerOutputs({ url: this.url, appVersion: this.appImage.version });
     }

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { StackNames } from "../lib/names";
+import { persistentVolumeName, StackNames } from "../lib/names";
 
 export interface StorageArgs {
     /** Physical names of the stack's network and volumes. */
@@ -12,6 +12,15 @@ export interface StorageArgs {
      * `retainOnDelete` (removing them from the program leaves them on the host). @default false
      */
     readonly protectData: boolean;
+    /** The app's further persistent folders (config persistentPaths), one volume each. @default [] */
+    readonly persistentPaths?: readonly string[];
+}
+
+/** A volume for one of the app's further persistent folders. */
+export interface PersistentFolder {
+    /** Folder inside the app, e.g. `instance/reports`. */
+    readonly path: string;
+    readonly volume: docker.Volume;
 }
 
 /**
@@ -26,6 +35,8 @@ export class Storage extends pulumi.ComponentResource {
     public readonly cache: docker.Volume;
     /** Online SQLite backups (kept like the data when protected). */
     public readonly backups: docker.Volume;
+    /** The app's further persistent folders (kept like the data when protected). */
+    public readonly persistent: PersistentFolder[];
 
     constructor(name: string, args: StorageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lernmanager:storage:Storage", name, {}, opts);
@@ -53,6 +64,17 @@ export class Storage extends pulumi.ComponentResource {
         this.static = volume("static", { parent: this });
         this.cache = volume("cache", { parent: this });
         this.backups = volume("backups", kept);
+        this.persistent = (args.persistentPaths ?? []).map((folder) => ({
+            path: folder,
+            volume: new docker.Volume(
+                persistentVolumeName(name, folder),
+                {
+                    name: persistentVolumeName(args.names.prefix, folder),
+                    labels: [...labels, { label: "dev.lernmanager.volume", value: `keep:${folder}` }],
+                },
+                kept,
+            ),
+        }));
 
         this.registerOutputs({
             network: this.network.name,

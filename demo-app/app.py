@@ -8,8 +8,10 @@
 # assert statements.
 
 import hashlib
+import hmac
 import mimetypes
 import os
+import secrets
 import threading
 
 from flask import (
@@ -32,6 +34,7 @@ from werkzeug.utils import secure_filename
 # init_app is the init hook (LM_INIT_HOOK=app:init_app), imported here for it.
 from demo_db import INSTANCE_DIR, UPLOAD_DIR, close_db, get_db, init_app, utc_timestamp  # noqa: F401
 from demo_report import build_class_report, format_date
+import demo_analytics
 
 CACHE_DIR = os.environ.get("CACHE_DIR") or os.path.join(INSTANCE_DIR, "cache")
 
@@ -134,6 +137,27 @@ def index():
     return redirect(url_for("login"))
 
 
+def csrf_token():
+    # Like the real app (Flask-WTF): a token in the session, echoed by every form.
+    token = session.get("csrf_token")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session["csrf_token"] = token
+    return token
+
+
+app.jinja_env.globals["csrf_token"] = csrf_token
+
+
+@app.after_request
+def _record_page_view(response):
+    # Every request queues one analytics event (the writer thread of this process stores it).
+    if not request.path.startswith("/api/analytics/"):
+        user_id = session.get("user_id")
+        demo_analytics.record(request.path, request.method, response.status_code, user_id)
+    return response
+
+
 @app.get("/login")
 def login():
     return render_template("login.html", error=None, username="")
@@ -141,6 +165,10 @@ def login():
 
 @app.post("/login")
 def login_post():
+    sent = request.form.get("csrf_token") or ""
+    expected = session.get("csrf_token") or ""
+    if not expected or not hmac.compare_digest(sent, expected):
+        return "CSRF token missing or invalid", 400
     username = (request.form.get("username") or "").strip()
     password = request.form.get("password") or ""
     row = get_db().execute(
@@ -155,6 +183,7 @@ def login_post():
         return html, 401
     session.clear()
     session["user_id"] = row["id"]
+    csrf_token()
     if row["role"] == "admin":
         return redirect(url_for("admin"))
     return redirect(url_for("dashboard"))
@@ -339,10 +368,18 @@ def download(name):
 # Diagnostics and admin
 # --------------------------------------------------------------------------
 
+@app.get("/api/analytics/count")
+def api_analytics_count():
+    (count,) = get_db().execute("SELECT COUNT(*) FROM analytics_events").fetchone()
+    return jsonify({"count": count})
+
+
 @app.get("/whoami")
 def whoami():
     return jsonify(
         {
+            "analytics_writer": demo_analytics.writer_alive(),
+            "settings_loaded_by": app.config.get("SETTINGS_LOADED_BY"),
             "remote_addr": request.remote_addr,
             "client_ip": client_ip(),
             "pid": os.getpid(),

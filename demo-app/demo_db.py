@@ -16,6 +16,8 @@ DATA_DIR = os.path.join(BASE_DIR, "data")
 DB_PATH = os.path.join(DATA_DIR, "lernmanager.db")
 INSTANCE_DIR = os.path.join(BASE_DIR, "instance")
 UPLOAD_DIR = os.path.join(INSTANCE_DIR, "uploads")
+# Scratch space (large uploads, imports); the real app writes here too and exports it as TMPDIR.
+TMP_DIR = os.path.join(INSTANCE_DIR, "tmp")
 
 DEMO_ADMIN = "admin"
 DEMO_STUDENT_PASSWORD = "lernen"
@@ -56,6 +58,19 @@ CREATE TABLE IF NOT EXISTS writes (
     at TEXT
 );
 CREATE INDEX IF NOT EXISTS idx_writes_write_id ON writes (write_id);
+CREATE TABLE IF NOT EXISTS analytics_events (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    method TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    user_id INTEGER
+);
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 DEMO_TASKS = [
@@ -125,11 +140,20 @@ def close_db(exc):
 
 
 def init_app():
-    # Deliberately NOT safe against concurrent callers (same as the real
-    # app): the "does an admin exist?" check and the inserts below are not
-    # serialised. The deployment stack guarantees a single caller.
+    # Like the real app's init_app(), and per process: creates its folders (instance/tmp too: on a
+    # read-only root that needs a writable mount there), the schema, the first admin (admin/admin
+    # unless ADMIN_PASSWORD is set) when none exists, loads its settings into app.config and starts
+    # this process's analytics writer thread.
+    # Deliberately NOT safe against concurrent callers on an empty database (same as the real
+    # app): the "does an admin exist?" check and the inserts below are not serialised. The
+    # deployment stack runs it once alone before the WSGI server forks.
+    import demo_analytics
+
     os.makedirs(DATA_DIR, exist_ok=True)
     os.makedirs(UPLOAD_DIR, exist_ok=True)
+    os.makedirs(TMP_DIR, exist_ok=True)
+    _load_settings()
+    demo_analytics.start_writer()
     conn = connect()
     try:
         conn.execute("PRAGMA journal_mode=WAL")
@@ -143,6 +167,15 @@ def init_app():
             conn.commit()
     finally:
         conn.close()
+
+
+def _load_settings():
+    # The real app loads its settings into app.config in every process; a process whose init did
+    # not run has none (the pages then show no school name).
+    import app as app_module  # imported lazily: app.py imports this module
+
+    app_module.app.config["SCHOOL_NAME"] = os.environ.get("SCHOOL_NAME", "")
+    app_module.app.config["SETTINGS_LOADED_BY"] = os.getpid()
 
 
 def _create_demo_data(conn):

@@ -4,9 +4,12 @@ ARG RUNTIME_IMAGE
 FROM ${RUNTIME_IMAGE} AS source
 ARG DATA_PATH=data
 ARG UPLOADS_PATH=instance/uploads
+ARG EXTRA_PATHS=
 COPY . /src
-# Local state never enters the image: data, uploads and caches are volumes.
-RUN rm -rf "/src/${DATA_PATH}" "/src/${UPLOADS_PATH}" /src/.git /src/.venv /src/venv \
+# Local state never enters the image: data, uploads, the app's further persistent and scratch
+# folders (EXTRA_PATHS, space-separated) and caches are volumes or tmpfs.
+RUN for p in ${EXTRA_PATHS}; do rm -rf "/src/$p"; done \
+    && rm -rf "/src/${DATA_PATH}" "/src/${UPLOADS_PATH}" /src/.git /src/.venv /src/venv \
     && find /src -name __pycache__ -prune -exec rm -rf {} + \
     && touch /src/requirements.txt
 
@@ -17,11 +20,13 @@ COPY --from=source /src /app
 ARG DATA_PATH=data
 ARG UPLOADS_PATH=instance/uploads
 ARG STATIC_PATH=static
+ARG EXTRA_PATHS=
 # The app's own code compiled for -OO (a syntax error fails the build), and the folders that
 # become volumes created for the non-root user so fresh volumes inherit that owner.
 RUN python3 -OO /opt/lernmanager/precompile.py --strict /app \
     && mkdir -p "/app/${DATA_PATH}" "/app/${UPLOADS_PATH}" /srv/static /var/cache/lernmanager \
-    && chown 10001:10001 "/app/${DATA_PATH}" "/app/${UPLOADS_PATH}" /srv/static /var/cache/lernmanager
+    && chown 10001:10001 "/app/${DATA_PATH}" "/app/${UPLOADS_PATH}" /srv/static /var/cache/lernmanager \
+    && for p in ${EXTRA_PATHS}; do mkdir -p "/app/$p" && chown 10001:10001 "/app/$p"; done
 ARG WSGI_APP=app:app
 ARG INIT_HOOK=
 ARG DATABASE_FILE=app.db

@@ -1,13 +1,21 @@
 import * as fs from "fs";
 import * as path from "path";
 import { StackConfig } from "./config";
+import { LAYOUT } from "./layout";
 
-/** The app's environment besides SECRET_KEY: production mode, the upload limit, the download prefix, appEnv. */
+/**
+ * The app's environment besides SECRET_KEY: production mode, the upload limit, the download prefix,
+ * TMPDIR on the first scratch folder, the app's settings and secret settings from config, appEnv.
+ * It holds secrets: whoever passes it on wraps it in `pulumi.secret`.
+ */
 export function appEnvironment(config: StackConfig): Record<string, string> {
     return {
         FLASK_ENV: "production",
         MAX_UPLOAD_MB: String(config.uploadLimitMb),
         LM_ACCEL_REDIRECT_PREFIX: config.downloadsPrefix,
+        ...(config.scratchPaths.length ? { TMPDIR: `${LAYOUT.appDir}/${config.scratchPaths[0]}` } : {}),
+        ...config.appSettings,
+        ...config.appSecrets,
         ...config.appEnv,
     };
 }

@@ -1,8 +1,10 @@
 import * as fs from "fs";
 import * as path from "path";
 
+import { appSettings, checkMountedFolders, parsePathList } from "./appContract";
 import { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
 import { migrationSettings } from "./migrationConfig";
+import { persistentVolumeName } from "./names";
 
 export { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
 
@@ -170,28 +172,32 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         }
     }
 
-    const paths: [ConfigKey, string][] = [
-        ["staticPath", staticPath],
-        ["dataPath", dataPath],
-        ["uploadsPath", uploadsPath],
-    ];
-    for (let i = 0; i < paths.length; i++) {
-        for (let j = i + 1; j < paths.length; j++) {
-            const [ka, a] = paths[i];
-            const [kb, b] = paths[j];
-            if (a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`)) {
-                problems.push(
-                    `${ns}${ka} = ${JSON.stringify(a)} and ${ns}${kb} = ${JSON.stringify(b)} overlap: each becomes its own ` +
-                        `volume, so they must be separate folders. Fix: \`pulumi config set ${kb} ${CONFIG_KEYS[kb].default}\``,
-                );
-            }
-        }
-    }
+    const scratchPaths = parsePathList("scratchPaths", given.get("scratchPaths"), ns, problems);
+    const persistentPaths = parsePathList("persistentPaths", given.get("persistentPaths"), ns, problems);
+    const volumeNames = persistentPaths.map((p) => persistentVolumeName("", p));
+    volumeNames.forEach((v, i) => {
+        if (volumeNames.indexOf(v) !== i)
+            problems.push(
+                `${ns}persistentPaths[${i}] = ${JSON.stringify(persistentPaths[i])} would share a volume name with ` +
+                    `${JSON.stringify(persistentPaths[volumeNames.indexOf(v)])}. Fix: rename one of the folders.`,
+            );
+    });
+    checkMountedFolders(
+        [
+            ["staticPath", staticPath],
+            ["dataPath", dataPath],
+            ["uploadsPath", uploadsPath],
+            ...scratchPaths.map((p, i): [string, string] => [`scratchPaths[${i}]`, p]),
+            ...persistentPaths.map((p, i): [string, string] => [`persistentPaths[${i}]`, p]),
+        ],
+        ns,
+        problems,
+    );
 
     const databaseFile = str("databaseFile");
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(databaseFile)) {
         problems.push(
-            `${show("databaseFile")}: must be a file name inside ${dataPath}/ (no folders). ${fix("databaseFile", "lernmanager.db")}`,
+            `${show("databaseFile")}: must be a file name inside ${dataPath}/ (no folders). ${fix("databaseFile", "mbi_tracker.db")}`,
         );
     }
 
@@ -231,6 +237,18 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
     }
 
     const appEnv = parseEnv(given.get("appEnv"), `${ns}appEnv`, problems);
+    const settings = appSettings(given);
+    for (const name of Object.keys(appEnv)) {
+        const key = (Object.keys(CONFIG_KEYS) as ConfigKey[]).find(
+            (k) => (CONFIG_KEYS[k] as { env?: string }).env === name,
+        );
+        if (key)
+            problems.push(
+                `${ns}appEnv sets ${name}, which has its own key ${ns}${key}. Fix: \`pulumi config set ${key}${
+                    (CONFIG_KEYS[key] as { secret?: boolean }).secret ? " --secret" : ""
+                } <value>\` and remove it from appEnv.`,
+            );
+    }
     const appSourceExists = fs.existsSync(appSource) && fs.statSync(appSource).isDirectory();
     const steps = migrationSettings({
         get: str,
@@ -250,6 +268,11 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         dataPath,
         uploadsPath,
         databaseFile,
+        scratchPaths,
+        persistentPaths,
+        initInWorkers: bool("initInWorkers"),
+        appSettings: settings.settings,
+        appSecrets: settings.secrets,
         staticUrl,
         downloadsPrefix,
         workers: int("workers", 1, 64, "the number of gunicorn workers"),

@@ -16,6 +16,16 @@ export interface StackConfig {
     readonly dataPath: string;
     readonly uploadsPath: string;
     readonly databaseFile: string;
+    /** Folders inside the app on a tmpfs (the first is TMPDIR). */
+    readonly scratchPaths: readonly string[];
+    /** Further folders inside the app kept on volumes (besides dataPath and uploadsPath). */
+    readonly persistentPaths: readonly string[];
+    /** Run the init hook in every gunicorn worker after the fork too. */
+    readonly initInWorkers: boolean;
+    /** The app's settings (SCHOOL_NAME, ...) from config: environment name → value, only those set. */
+    readonly appSettings: Readonly<Record<string, string>>;
+    /** The app's secret settings (LLM_API_KEY, ...): environment name → value, only those set. */
+    readonly appSecrets: Readonly<Record<string, string>>;
     readonly staticUrl: string;
     readonly downloadsPrefix: string;
     readonly workers: number;
@@ -78,6 +88,10 @@ interface KeySpec {
     readonly kind: Kind;
     readonly default: string | number | boolean | readonly string[];
     readonly description: string;
+    /** The app's environment variable this key sets (app settings), when it is one. */
+    readonly env?: string;
+    /** Set it with `pulumi config set --secret`; it reaches only the app's (secret) environment. */
+    readonly secret?: boolean;
 }
 
 /** The one list of config keys, with their defaults. Pulumi.yaml documents exactly these. */
@@ -102,8 +116,74 @@ export const CONFIG_KEYS = {
     },
     databaseFile: {
         kind: "string",
-        default: "lernmanager.db",
-        description: "SQLite file inside the data folder that /healthz proves readable.",
+        default: "mbi_tracker.db",
+        description:
+            "SQLite file inside the data folder that /healthz proves readable (the real Lernmanager: mbi_tracker.db). A deploy whose app does not create it fails at once, naming the .db files it found.",
+    },
+    scratchPaths: {
+        kind: "array",
+        default: [],
+        description:
+            "Folders inside the app on a tmpfs (writable scratch space on the read-only root, emptied at every start), e.g. instance/tmp; the first is also the app's TMPDIR.",
+    },
+    persistentPaths: {
+        kind: "array",
+        default: [],
+        description:
+            "Further folders inside the app kept on volumes across deploys besides dataPath and uploadsPath, e.g. instance/reports; protected like the data when protectData is on.",
+    },
+    initInWorkers: {
+        kind: "boolean",
+        default: true,
+        description:
+            "Also run the init hook in every gunicorn worker right after the fork, for apps that start threads or load settings per process in it (it always runs once before the fork, alone).",
+    },
+    schoolName: { kind: "string", default: "", env: "SCHOOL_NAME", description: "The school's name (SCHOOL_NAME)." },
+    schoolAddress: {
+        kind: "string",
+        default: "",
+        env: "SCHOOL_ADDRESS",
+        description: "The school's postal address for the imprint (SCHOOL_ADDRESS).",
+    },
+    schoolEmail: {
+        kind: "string",
+        default: "",
+        env: "SCHOOL_EMAIL",
+        description: "The school's e-mail (SCHOOL_EMAIL).",
+    },
+    dsbContact: {
+        kind: "string",
+        default: "",
+        env: "DSB_CONTACT",
+        description: "Contact of the data-protection officer, shown in the privacy notice (DSB_CONTACT).",
+    },
+    privacyAuthority: {
+        kind: "string",
+        default: "",
+        env: "PRIVACY_AUTHORITY",
+        description: "The data-protection supervisory authority, shown in the privacy notice (PRIVACY_AUTHORITY).",
+    },
+    llmApiKey: {
+        kind: "string",
+        default: "",
+        env: "LLM_API_KEY",
+        secret: true,
+        description: "API key of the optional LLM service (LLM_API_KEY); set with --secret.",
+    },
+    gradingServiceToken: {
+        kind: "string",
+        default: "",
+        env: "GRADING_SERVICE_TOKEN",
+        secret: true,
+        description: "Token of the optional grading service (GRADING_SERVICE_TOKEN); set with --secret.",
+    },
+    gradingServiceCallbackSecret: {
+        kind: "string",
+        default: "",
+        env: "GRADING_SERVICE_CALLBACK_SECRET",
+        secret: true,
+        description:
+            "Secret the grading service signs its callbacks with (GRADING_SERVICE_CALLBACK_SECRET); set with --secret.",
     },
     staticUrl: { kind: "string", default: "/static/", description: "URL prefix nginx serves static files under." },
     downloadsPrefix: {
@@ -153,8 +233,9 @@ export const CONFIG_KEYS = {
     loginPath: { kind: "string", default: "/login", description: "Path whose POSTs are rate-limited per client IP." },
     loginRatePerMinute: {
         kind: "integer",
-        default: 30,
-        description: "Login POSTs allowed per client IP and minute (bursts of 10 pass at once); 0 turns the limit off.",
+        default: 60,
+        description:
+            "Login POSTs allowed per client IP and minute, all of them at once if they come together (a class behind one school address logs in within seconds); beyond that 429 with a short German page. 0 turns the limit off.",
     },
     appMemoryMb: { kind: "integer", default: 1024, description: "Memory limit of the app container in MiB." },
     nginxMemoryMb: { kind: "integer", default: 512, description: "Memory limit of the nginx container in MiB." },

@@ -2,6 +2,13 @@ import type { AdminPasswordConfig, MigrationsConfig } from "./configKeys";
 import { LAYOUT } from "./layout";
 
 /**
+ * Memory-backed scratch folders of the app (counted against its memory limit), owned by the app's
+ * user. `uid`/`gid` and not `mode=1777`: Docker 20.10 mounts a tmpfs inside the app folder as root
+ * 0755 whatever `mode` says (checked), and the app could not write there.
+ */
+export const SCRATCH_TMPFS = `rw,nosuid,nodev,size=512m,uid=${LAYOUT.appUid},gid=${LAYOUT.appUid}`;
+
+/**
  * Shell scripts of the one-off steps around a deploy. Each runs on the machine that runs Pulumi,
  * through the docker CLI, against the stack's Docker host (DOCKER_HOST, when set, is the same
  * `docker:host` the provider uses), in a throwaway container of the new app image ($LM_IMAGE).
@@ -35,6 +42,10 @@ export interface MigrationStep extends StepBase {
     readonly cacheVolume: string;
     readonly dataPath: string;
     readonly uploadsPath: string;
+    /** The app's further persistent folders and their volumes' names. @default [] */
+    readonly persistent?: readonly { readonly path: string; readonly volume: string }[];
+    /** The app's scratch folders (a tmpfs each, as in the app container). @default [] */
+    readonly scratchPaths?: readonly string[];
     /** Names of environment variables handed to the container (values come from the step's environment). */
     readonly envNames: readonly string[];
     /** Shell command run in /app instead of the init hook, or undefined to run the init hook. */
@@ -110,9 +121,9 @@ export const ADMIN_PASSWORD_ENV = "LM_ADMIN_PASSWORD";
 
 /**
  * Once per new image, before it takes traffic, in one container with the app's volumes and
- * environment: the init hook (or `command`), then the app's pending migrations, then the default
- * admin password replaced. The first failure stops the step and fails the deploy. Only the last
- * part sees the generated password.
+ * environment: the init hook (or `command`), the app's pending migrations, the preflight, then the
+ * default admin password replaced. The first failure stops the step and fails the deploy. Only the
+ * last part sees the generated password.
  */
 export function migrationScript(s: MigrationStep): string {
     const options = [
@@ -120,14 +131,16 @@ export function migrationScript(s: MigrationStep): string {
         volume(s.dataVolume, `${LAYOUT.appDir}/${s.dataPath}`),
         volume(s.uploadsVolume, `${LAYOUT.appDir}/${s.uploadsPath}`),
         volume(s.cacheVolume, LAYOUT.cacheDir),
+        ...(s.persistent ?? []).map((p) => volume(p.volume, `${LAYOUT.appDir}/${p.path}`)),
+        ...(s.scratchPaths ?? []).map((p) => `--tmpfs ${q(`${LAYOUT.appDir}/${p}:${SCRATCH_TMPFS}`)}`),
         ...s.envNames.map((name) => `-e ${name}`),
         ...(s.adminPassword ? [`-e ${ADMIN_PASSWORD_ENV}`] : []),
     ];
     const py = (file: string, args: string[] = []) => [`python3 -OO ${LAYOUT.runtimeDir}/${file}`, ...args].join(" ");
-    const withoutPassword = `env -u ${ADMIN_PASSWORD_ENV}`;
+    const withoutPassword = s.adminPassword ? `env -u ${ADMIN_PASSWORD_ENV} ` : "";
     const parts = ["set -e", `cd ${LAYOUT.appDir}`];
-    if (s.command) parts.push(`${withoutPassword} /bin/sh -c ${q(s.command)}`);
-    else if (s.initHook ?? true) parts.push(`${withoutPassword} ${py("lm_init.py")}`);
+    if (s.command) parts.push(`${withoutPassword}/bin/sh -c ${q(s.command)}`);
+    else if (s.initHook ?? true) parts.push(`${withoutPassword}${py("lm_init.py")}`);
     const m = s.migrations;
     if (m) {
         parts.push(
@@ -138,6 +151,9 @@ export function migrationScript(s: MigrationStep): string {
             ]),
         );
     }
+    // Then the preflight: a new version that cannot become healthy fails the deploy here, with the
+    // reason, rather than after the app container's whole health-check wait.
+    parts.push(`${withoutPassword}${py("lm_preflight.py")}`);
     const a = s.adminPassword;
     if (a) {
         parts.push(
@@ -151,8 +167,6 @@ export function migrationScript(s: MigrationStep): string {
             ]),
         );
     }
-    if (parts.length === 2)
-        throw new Error("migrationScript: nothing to run (no init hook, command, migrations or admin password)");
     return run(s, "migrate", options, "/bin/sh", ["-c", q(parts.join("; "))]);
 }
 

@@ -12,6 +12,12 @@ export interface GunicornSettings {
      */
     readonly accessLog?: boolean;
     /**
+     * Run the app's init hook (LM_INIT_HOOK) again in every worker right after the fork, for apps
+     * whose init starts threads (an analytics writer) or loads settings per process: a thread of the
+     * master does not survive the fork. It already ran once, alone, before gunicorn started. @default false
+     */
+    readonly initHookInWorkers?: boolean;
+    /**
      * Seconds a request may run before its worker is restarted. The app makes outbound calls of up
      * to 60 s, so this is twice that. @default 120
      */
@@ -41,7 +47,7 @@ export const GUNICORN_DEFAULTS = {
  * the app image (a change replaces the app container).
  */
 export function renderGunicornConf(settings: GunicornSettings): string {
-    const { accessLog = false, ...numbers } = settings;
+    const { accessLog = false, initHookInWorkers = false, ...numbers } = settings;
     const s = { ...GUNICORN_DEFAULTS, ...numbers };
     for (const [name, value] of Object.entries(s)) {
         if (!Number.isInteger(value) || value < 1) {
@@ -65,6 +71,11 @@ bind = ["0.0.0.0:${LAYOUT.appPort}"]
 # connections, then serves the ones still queued on the listener instead of leaving them to be reset
 # when it closes (files/runtime/lm_drain.py): nginx cannot resend a POST it already sent.
 worker_class = "lm_drain.DrainingThreadWorker"
+# ...only when the whole server stops: a single worker restarted (SIGTERM, HUP) leaves the shared
+# listening socket to the others.
+import lm_drain  # noqa: E402
+
+lm_drain.install_stop_marker()
 # The app is imported once, in the master, and the workers are forked from it: a faster start than
 # every worker importing it at the same time, and the imported code is shared between them.
 preload_app = True
@@ -89,7 +100,20 @@ accesslog = None`
 }
 errorlog = "-"
 loglevel = "info"
+${
+    initHookInWorkers
+        ? `
 
+def post_fork(server, worker):
+    # The app's init hook once more in this worker (it ran alone before gunicorn started): it starts
+    # the app's per-process threads and loads its settings in this process. A failure here is a
+    # worker boot error: gunicorn stops and the container is not healthy.
+    import lm_init
+
+    lm_init.run_in_worker()
+`
+        : ""
+}
 
 def on_exit(server):
     # Listeners are closed and in-flight requests done. Stay a moment so that nginx, whose DNS

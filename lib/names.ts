@@ -67,3 +67,15 @@ export function stackNames(project: string, stack: string): StackNames {
         label: STACK_LABEL,
     };
 }
+
+/**
+ * The volume that keeps one of the app's further persistent folders (config persistentPaths), e.g.
+ * `instance/reports` → `lernmanager-prod-keep-instance-reports`.
+ */
+export function persistentVolumeName(prefix: string, folder: string): string {
+    const slug = folder
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, "-")
+        .replace(/^-|-$/g, "");
+    return `${prefix}-keep-${slug}`;
+}

@@ -111,11 +111,20 @@ export function renderNginxConf(settings: NginxSettings): string {
     const loginLimit =
         s.loginRatePerMinute > 0
             ? `
+        # A whole minute's logins may come at once (a class behind one school address); beyond
+        # that 429 with a short German page.
         location = ${s.loginPath} {
-            limit_req zone=lm_login burst=10 nodelay;
+            limit_req zone=lm_login burst=${s.loginRatePerMinute} nodelay;
+            error_page 429 /lernmanager-too-many-logins.html;
             set $lm_app ${app};
 ${proxy}
 ${retry}
+        }
+        location = /lernmanager-too-many-logins.html {
+            internal;
+            root /etc/nginx/lernmanager;
+            add_header Retry-After 60 always;
+            add_header Cache-Control "no-store" always;
         }
 `
             : "";

@@ -88,6 +88,8 @@ export const SCHOOL_TEMPLATE = {
     appSource: "demo-app",
     bindAddress: "127.0.0.1",
     protectData: "false",
+    // The demo app's contract (as in Pulumi.dev.yaml).
+    databaseFile: "lernmanager.db",
     // The demo app keeps its admin in `users` (the real app, and the default: `admin`).
     adminTable: "users",
 } as const satisfies Partial<Record<ConfigKey, string>>;
@@ -118,6 +120,8 @@ export function schoolConfig(input: SchoolConfigInput): ConfigEntry[] {
         { key: configKey("port"), value: String(input.port) },
         { key: configKey("createdAt"), value: createdAt },
         { key: `${configKey("appEnv")}[0]`, value: `DEMO_DATA=${input.demoData ? 1 : 0}`, path: true },
+        { key: `${configKey("scratchPaths")}[0]`, value: "instance/tmp", path: true },
+        { key: `${configKey("persistentPaths")}[0]`, value: "instance/reports", path: true },
     ];
     for (const e of entries) {
         const bare = e.key.slice(PROJECT.length + 1).replace(/\[\d+\]$/, "");

@@ -24,13 +24,23 @@ install_packages() {
   command -v wrk >/dev/null || missing+=(wrk)
   [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
   if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]} from Debian"
+    log "installing from Debian: ${missing[*]}"
+    log "  (docker.io: the real-engine tests; debootstrap: the offline base images; wrk: the load tests and"
+    log "   benchmark; nginx-light: \`nginx -t\` of the generated config in the unit tests)"
+    local nginx_was_running=no
+    pgrep -x nginx >/dev/null 2>&1 && nginx_was_running=yes
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # nginx-light's package starts a system nginx on :80 on some machines. Stop it only when this
+    # install started it: a system nginx that ran before is not ours to touch.
+    if [[ " ${missing[*]} " == *" nginx-light "* ]] && [ "$nginx_was_running" = no ]; then
+      if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
+        log "stopping the system nginx that installing nginx-light just started"; as_root systemctl stop nginx || true
+      elif [ -f /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then
+        log "stopping the system nginx that installing nginx-light just started"; as_root kill "$(cat /run/nginx.pid)" || true
+      fi
+    fi
   fi
-  # nginx-light's package starts a system nginx on :80 on some machines; the tests never use it.
-  if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then as_root systemctl stop nginx || true; fi
-  if [ -f /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then as_root kill "$(cat /run/nginx.pid)" || true; fi
 }
 
 start_dockerd() {

@@ -1,19 +1,25 @@
 /**
  * One session cookie per simulated student (student01..student30). The logins run inside the app
- * container against the app's own port: nginx rate-limits login POSTs per client address (30/min,
- * by design against password guessing), which would make 30 logins through it take a minute.
+ * container against the app's own port, so that nginx's per-address login limit never enters the
+ * figures.
  * The cookie is Flask's signed session, valid for every request of that student afterwards.
  */
 import Docker from "dockerode";
 import { execIn } from "../../test/support/stack";
 
 const LOGIN_SCRIPT = `
-import http.client, json, sys, urllib.parse
+import http.client, json, re, sys, urllib.parse
 cookies = []
 for n in range(1, int(sys.argv[1]) + 1):
+    # As a browser: the form first (session cookie + CSRF token), then the POST.
     conn = http.client.HTTPConnection("127.0.0.1", 8000, timeout=30)
-    body = urllib.parse.urlencode({"username": "student%02d" % n, "password": "lernen"})
-    conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded"})
+    conn.request("GET", "/login")
+    form = conn.getresponse()
+    page = form.read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    jar = [h.split(";", 1)[0] for k, h in form.getheaders() if k.lower() == "set-cookie"]
+    body = urllib.parse.urlencode({"username": "student%02d" % n, "password": "lernen", "csrf_token": token})
+    conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": "; ".join(jar)})
     r = conn.getresponse()
     r.read()
     cookie = [h.split(";", 1)[0] for k, h in r.getheaders() if k.lower() == "set-cookie"]

@@ -1,6 +1,6 @@
 /**
  * The four ways to serve the demo app, each started on 127.0.0.1 only:
- *   flask-dev  Flask's built-in server (`python3 -m flask --app app run`) from the app image, after init
+ *   flask-dev  Flask's built-in server (threaded, as `flask run`) from the app image, in the process that ran init
  *   waitress   the demo app's run.py (init, then waitress with 32 threads), from the app image
  *   gunicorn   the app container exactly as declared, plus its port published (no nginx)
  *   stack      the whole declared stack (nginx -> gunicorn), realized as the program declares it
@@ -166,10 +166,12 @@ export async function startVariant(
             return baseline(
                 name,
                 appImageId,
+                // Flask's development server (threaded, as `flask run`), in the process that ran the
+                // init hook: the app's analytics writer runs there, as under waitress and gunicorn.
                 [
-                    "/bin/sh",
+                    "python3",
                     "-c",
-                    "python3 /opt/lernmanager/lm_init.py && exec python3 -m flask --app app run --host 0.0.0.0 --port 8000",
+                    'from app import app, init_app; init_app(); app.run(host="0.0.0.0", port=8000, threaded=True)',
                 ],
                 [],
             );

@@ -23,10 +23,18 @@ So the kernel is made to stop admitting connections first, with no privileges ne
     worker takes is closed, not served, and that worker plugs again before it closes. So when the last
     copy closes, the queue holds only a plug, and only the plug is reset.
 
+All of this only when the whole server stops (the master's Arbiter.stop(), marked by
+install_stop_marker() from gunicorn.conf.py). A single worker that stops while the others go on (a
+graceful restart with SIGTERM, a HUP reload, max_requests) must leave the shared listening socket
+alone: `listen(0)` and a plug on it would throttle every other worker, for good (the backlog is the
+socket's, and the workers forked later inherit it). Such a worker stops like plain gthread: the
+other workers take what is queued.
+
 Selected in gunicorn.conf.py with worker_class = "lm_drain.DrainingThreadWorker". It overrides
 get_thread_pool(), which gunicorn documents as the place to customise the pool, and queues
 connections the way gthread's own accept() does.
 """
+import os
 import select
 import socket
 import struct
@@ -42,6 +50,35 @@ PLUG_SOURCE = "127.0.0.2"
 PLUG_WAIT_SECONDS = 0.02
 # Bound on one listener's drain; past it the socket is closed as gunicorn would (and logged).
 DRAIN_LIMIT_SECONDS = 2.0
+
+
+# Created by the master when the whole server stops, before it signals its workers (/tmp is the
+# container's own tmpfs); the name carries the master's pid, which the workers know as their parent.
+STOPPING_FLAG = "/tmp/.lernmanager-stopping-{pid}"
+
+
+def install_stop_marker():
+    """In the master (gunicorn.conf.py): mark the server as stopping before Arbiter.stop() signals the workers."""
+    from gunicorn.arbiter import Arbiter
+
+    original = Arbiter.stop
+    if getattr(original, "lm_marks_stopping", False):
+        return
+
+    def stop(self, graceful=True):
+        try:
+            open(STOPPING_FLAG.format(pid=os.getpid()), "w").close()
+        except OSError:
+            pass
+        return original(self, graceful)
+
+    stop.lm_marks_stopping = True
+    Arbiter.stop = stop
+
+
+def server_stopping():
+    """In a worker: True when its master is stopping the whole server (not only this worker)."""
+    return os.path.exists(STOPPING_FLAG.format(pid=os.getppid()))
 
 
 def queued_connections(sock):
@@ -82,7 +119,7 @@ class DrainingThreadWorker(ThreadWorker):
     def drain_listeners(self):
         """Plugs each listener, serving what was queued, then closes it. Returns connections served."""
         served = 0
-        if self.quitting:
+        if self.quitting or not server_stopping():
             return served
         for listener in list(self.sockets):
             sock = getattr(listener, "sock", listener)

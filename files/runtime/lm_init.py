@@ -34,6 +34,20 @@ def main():
         write_marker(os.path.join(data_dir, MARKER), os.environ.get("LM_APP_VERSION", ""))
 
 
+def run_in_worker():
+    """The init hook again, in a gunicorn worker right after the fork (gunicorn.conf.py post_fork).
+
+    The app module is already imported (preload_app), so this calls the same function object; the
+    hook's per-process work (threads, settings) happens in this worker. Its schema work finds
+    everything in place: the hook already ran alone before gunicorn started.
+    """
+    spec = os.environ["LM_INIT_HOOK"]
+    module_name, attribute = spec.split(":", 1)
+    started = time.monotonic()
+    getattr(importlib.import_module(module_name), attribute)()
+    print(f"[lernmanager] init hook {spec} ran in worker {os.getpid()} in {time.monotonic() - started:.2f} s", flush=True)
+
+
 def write_marker(path, version):
     """Atomically records an app version in a marker file (nothing for an unknown version).
     Also used by lm_static.py for the static volume's marker."""

@@ -26,7 +26,27 @@ VERSION = os.environ.get("LM_APP_VERSION", "unknown")
 HEALTH_PATH = "/healthz"
 
 
+def missing_database():
+    """None when the database file exists; else why not, naming the file and the .db files present."""
+    if os.path.isfile(DATABASE):
+        return None
+    folder = os.path.dirname(DATABASE)
+    try:
+        found = sorted(n for n in os.listdir(folder) if n.endswith(".db"))
+    except OSError:
+        found = []
+    return (
+        f"the database file {DATABASE} does not exist; .db files in {folder}: "
+        + (", ".join(found) if found else "none")
+        + ". Fix: set the stack's databaseFile to the file the app creates"
+        + (f" (`pulumi config set databaseFile {found[0]}`)" if len(found) == 1 else "")
+    )
+
+
 def health():
+    missing = missing_database()
+    if missing:
+        return 503, {"status": "unavailable", "error": missing, "version": VERSION}
     try:
         uri = "file:" + urllib.parse.quote(DATABASE) + "?mode=ro"
         con = sqlite3.connect(uri, uri=True, timeout=2)

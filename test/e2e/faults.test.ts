@@ -9,6 +9,7 @@ import { runLoad } from "../support/load";
 import { runProgram, testConfig } from "../support/mocks";
 import { docker, realize } from "../support/realize";
 import { containerLogs, gunicornProcesses, liveStack, LiveStack } from "../support/stack";
+import { settledEvents } from "../support/analytics";
 
 jest.setTimeout(600000);
 
@@ -75,6 +76,7 @@ test("gunicorn (as shipped) sends a response's head with its first body bytes, i
 const WORKER_KILLS = Number(process.env.LM_WORKER_KILLS ?? 4);
 
 test(`gunicorn workers killed under load (${WORKER_KILLS} kills): 0 failed requests`, async () => {
+    const eventsBefore = await settledEvents(s.port);
     const killedPids: number[] = [];
     const killing = (async () => {
         for (let i = 0; i < WORKER_KILLS; i++) {
@@ -95,6 +97,10 @@ test(`gunicorn workers killed under load (${WORKER_KILLS} kills): 0 failed reque
     await killing;
     await eventually(20, async () => (await gunicornProcesses(s.app())).workers.length === 4, "4 workers again");
     const after = await gunicornProcesses(s.app());
+    // A SIGKILLed worker runs no atexit handler: the analytics events its writer had not yet written
+    // (at most its last 0.5 s) are lost. Measured, not avoidable by the stack (a graceful restart
+    // loses none: test/e2e/appContract.test.ts).
+    const recordedEvents = (await settledEvents(s.port)) - eventsBefore;
     // A worker killed between the head and the body of a response would cut it mid-transfer
     // (nginx can't resend half a response): files/runtime/lm_whole_head.py sends both in one write.
     figure("killWorker", {
@@ -103,7 +109,13 @@ test(`gunicorn workers killed under load (${WORKER_KILLS} kills): 0 failed reque
         failedRequests: load.failed,
         failures: load.failures,
         p99Ms: load.p99Ms,
+        analyticsEvents: recordedEvents,
     });
+    console.log(`worker kills: ${load.requests} requests, ${recordedEvents} analytics events recorded`);
+    // (a GET whose worker died after queuing its event and before answering is retried elsewhere: at most
+    // one per thread of a killed worker is counted twice)
+    expect(recordedEvents).toBeLessThanOrEqual(load.requests + 2 * WORKER_KILLS);
+    expect(recordedEvents).toBeGreaterThan(load.requests * 0.8);
     expect(killedPids).toHaveLength(WORKER_KILLS);
     for (const pid of killedPids) expect(after.workers.map((w) => w.pid)).not.toContain(pid);
     expect(load.requests).toBeGreaterThan(300 * WORKER_KILLS);

@@ -12,6 +12,7 @@ import { runLoad } from "../support/load";
 import { docker } from "../support/realize";
 import { containerLogs, copyOfDemoApp, liveStack, LiveStack, redeclare } from "../support/stack";
 import { recordFigure } from "../support/figures";
+import { settledEvents } from "../support/analytics";
 
 jest.setTimeout(600000);
 
@@ -31,15 +32,22 @@ test("an app update under 32 connections of reads and writes: 0 failed requests,
     const cookies = await Promise.all(
         Array.from({ length: 30 }, (_, i) => login(s.port, `student${String(i + 1).padStart(2, "0")}`, "lernen")),
     );
+    const eventsBefore = await settledEvents(s.port);
     fs.appendFileSync(path.join(app.dir, "app.py"), `\n# release ${randomBytes(4).toString("hex")}\n`);
     const next = await redeclare(s, { "lernmanager:appSource": app.dir });
     const before = (await request(s.port, "/healthz")).json().version;
 
     let updateSeconds = 0;
+    // The deploy's smoke test requests "/" through nginx once: one more analytics event.
+    let smokeTests = 0;
     const update = (async () => {
         await new Promise((r) => setTimeout(r, 2000)); // load is running before the update starts
         const t0 = Date.now();
-        const replaced = await s.realization.update(next.registrations);
+        const replaced = await s.realization.update(next.registrations, {
+            log: (line) => {
+                if (/^ran \S+-smoke\b/.test(line)) smokeTests++;
+            },
+        });
         updateSeconds = (Date.now() - t0) / 1000;
         await new Promise((r) => setTimeout(r, 3000)); // and keeps running after it
         return replaced;
@@ -49,6 +57,10 @@ test("an app update under 32 connections of reads and writes: 0 failed requests,
     expect(replaced).toEqual(["lernmanager-e2e-zdt-app"]);
     expect((await request(s.port, "/healthz")).json().version).not.toBe(before);
 
+    // Every request that reached the app queued one analytics event; the old container's workers
+    // wrote theirs at their graceful exit.
+    const recordedEvents = (await settledEvents(s.port)) - eventsBefore;
+
     // Every acknowledged write is in the database.
     const missing: string[] = [];
     for (const id of load.acknowledgedWrites) {
@@ -56,7 +68,7 @@ test("an app update under 32 connections of reads and writes: 0 failed requests,
     }
     console.log(
         `zero-downtime update: ${load.requests} requests in ${load.seconds.toFixed(1)} s (update ${updateSeconds.toFixed(1)} s), ` +
-            `${load.failed} failed ${JSON.stringify(load.failures)}, ${load.acknowledgedWrites.length} writes acknowledged, ${missing.length} missing, p99 ${load.p99Ms} ms`,
+            `${load.failed} failed ${JSON.stringify(load.failures)}, ${load.acknowledgedWrites.length} writes acknowledged, ${missing.length} missing, ${recordedEvents} analytics events, p99 ${load.p99Ms} ms`,
     );
     recordFigure("zeroDowntimeUpdate", {
         requests: load.requests,
@@ -64,6 +76,7 @@ test("an app update under 32 connections of reads and writes: 0 failed requests,
         failures: load.failures,
         acknowledgedWrites: load.acknowledgedWrites.length,
         lostWrites: missing.length,
+        analyticsEvents: recordedEvents,
         updateSeconds,
         p50Ms: load.p50Ms,
         p99Ms: load.p99Ms,
@@ -77,6 +90,8 @@ test("an app update under 32 connections of reads and writes: 0 failed requests,
     expect(load.acknowledgedWrites.length).toBeGreaterThan(100);
     expect(missing).toEqual([]);
     expect(load.failures).toEqual({});
+    expect(smokeTests).toBe(1);
+    expect(recordedEvents).toBe(load.requests + smokeTests);
 });
 
 // 48 clients, each opening a new connection per request straight to the app container (the way

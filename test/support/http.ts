@@ -81,15 +81,38 @@ export async function eventually(seconds: number, check: () => Promise<boolean>,
     throw new Error(`${what}: not true within ${seconds} s${lastError ? ` (last error: ${String(lastError)})` : ""}`);
 }
 
-/** Logs in as a demo user and returns the session cookie. */
+/** The session cookie a response sets, as a Cookie header value. */
+const sessionCookie = (res: { headers: Record<string, string | string[] | undefined> }): string =>
+    ([] as string[])
+        .concat(res.headers["set-cookie"] ?? [])
+        .map((c) => c.split(";")[0])
+        .join("; ");
+
+/**
+ * Logs in as a demo user the way a browser does (GET the form: session cookie + CSRF token; POST it
+ * back) and returns the session cookie. Returns the POST's status as an error unless it is 302.
+ */
 export async function login(port: number, username: string, password: string): Promise<string> {
+    const res = await loginAttempt(port, username, password);
+    if (res.status !== 302) throw new Error(`login as ${username} answered ${res.status}`);
+    return res.cookie;
+}
+
+/** One login as a browser does it; the status of the POST and the session cookie it set. */
+export async function loginAttempt(
+    port: number,
+    username: string,
+    password: string,
+): Promise<{ status: number; cookie: string; body: string }> {
+    const form = await request(port, "/login");
+    const token = /name="csrf_token" value="([^"]+)"/.exec(form.text())?.[1];
+    if (form.status !== 200 || !token) throw new Error(`GET /login answered ${form.status} without a CSRF token`);
     const res = await request(port, "/login", {
         method: "POST",
-        headers: { "Content-Type": "application/x-www-form-urlencoded" },
-        body: `username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`,
+        headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: sessionCookie(form) },
+        body: `csrf_token=${encodeURIComponent(token)}&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`,
     });
-    if (res.status !== 302) throw new Error(`login as ${username} answered ${res.status}`);
-    const cookie = (res.headers["set-cookie"] ?? []).map((c) => c.split(";")[0]).join("; ");
-    if (!cookie) throw new Error("login set no cookie");
-    return cookie;
+    const cookie = sessionCookie(res);
+    if (res.status === 302 && !cookie) throw new Error("login set no cookie");
+    return { status: res.status, cookie, body: res.text() };
 }

@@ -224,6 +224,10 @@ export function testConfig(overrides: Record<string, string> = {}): Record<strin
         "lernmanager:appSource": "demo-app",
         "lernmanager:pythonImage": "lernmanager-test/python:bookworm-1",
         "lernmanager:nginxImage": "lernmanager-test/nginx:bookworm-1",
+        // The demo app's contract (as in Pulumi.dev.yaml).
+        "lernmanager:databaseFile": "lernmanager.db",
+        "lernmanager:scratchPaths": '["instance/tmp"]',
+        "lernmanager:persistentPaths": '["instance/reports"]',
         // The demo app keeps its admin in `users` (the real app: `admin`).
         "lernmanager:adminTable": "users",
     };

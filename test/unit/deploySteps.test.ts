@@ -73,10 +73,32 @@ describe("deploy step scripts", () => {
         });
         expect(custom).toContain("--entrypoint /bin/sh");
         // Run in /app instead of the hook (quoting checked in test/unit/migrations.test.ts).
-        expect(custom).toContain("cd /app; env -u LM_ADMIN_PASSWORD /bin/sh -c ");
+        expect(custom).toContain("cd /app; /bin/sh -c ");
         expect(custom).toContain("python3 manage.py migrate --it");
         expect(custom).not.toContain("lm_init.py");
+        expect(custom).toMatch(/migrate --it.*; python3 -OO \/opt\/lernmanager\/lm_preflight.py/);
         expect(spawnSync("bash", ["-n"], { input: custom }).status).toBe(0);
+    });
+
+    test("migration: then the preflight, with the app's scratch tmpfs and further persistent volumes", () => {
+        expect(migration).toMatch(/lm_init\.py; python3 -OO \/opt\/lernmanager\/lm_preflight\.py'/);
+        const withFolders = migrationScript({
+            ...base,
+            network: "n",
+            dataVolume: "d",
+            uploadsVolume: "u",
+            cacheVolume: "c",
+            dataPath: "data",
+            uploadsPath: "up",
+            envNames: [],
+            persistent: [{ path: "instance/reports", volume: "lm-keep-instance-reports" }],
+            scratchPaths: ["instance/tmp"],
+        });
+        expect(withFolders).toContain(
+            "--mount 'type=volume,source=lm-keep-instance-reports,target=/app/instance/reports'",
+        );
+        expect(withFolders).toContain("--tmpfs '/app/instance/tmp:rw,nosuid,nodev,size=512m,uid=10001,gid=10001'");
+        expect(spawnSync("bash", ["-n"], { input: withFolders }).status).toBe(0);
     });
 
     test("smoke test: through nginx on the stack's network", () => {

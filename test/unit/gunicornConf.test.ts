@@ -1,3 +1,4 @@
+import { spawnSync } from "child_process";
 import { renderGunicornConf } from "../../lib/gunicornConf";
 
 describe("renderGunicornConf", () => {
@@ -35,6 +36,24 @@ describe("renderGunicornConf", () => {
     test("holds each response's head back until its body (lm_whole_head, from the runtime folder)", () => {
         expect(conf).toContain('sys.path.insert(0, os.environ.get("LM_RUNTIME_DIR", "/opt/lernmanager"))');
         expect(conf).toMatch(/^import lm_whole_head.*\n\nlm_whole_head\.install\(\)$/m);
+    });
+
+    test("the init hook again in every worker after the fork only when asked (initInWorkers)", () => {
+        expect(conf).not.toContain("def post_fork");
+        const perWorker = renderGunicornConf({ workers: 4, threads: 2, initHookInWorkers: true });
+        expect(perWorker).toMatch(
+            /^def post_fork\(server, worker\):\n(\s+#.*\n)+\s+import lm_init\n\n\s+lm_init\.run_in_worker\(\)$/m,
+        );
+        // Still valid Python (gunicorn's own parser is Python's).
+        expect(
+            spawnSync("python3", ["-c", "import ast,sys; ast.parse(sys.stdin.read())"], {
+                input: perWorker,
+            }).status,
+        ).toBe(0);
+    });
+
+    test("the listener is drained only when the whole server stops (the master marks it)", () => {
+        expect(conf).toMatch(/^import lm_drain.*\n\nlm_drain\.install_stop_marker\(\)$/m);
     });
 
     test("rejects impossible values", () => {

@@ -135,7 +135,7 @@ const innerScript = (script: string): string => {
 describe("the migrate step's script", () => {
     const script = migrationScript(step);
 
-    test("valid bash; in one container: init hook, then migrations, then the admin password; stops at the first failure", () => {
+    test("valid bash; in one container: init hook, migrations, preflight, admin password; stops at the first failure", () => {
         expect(spawnSync("bash", ["-n"], { input: script }).status).toBe(0);
         const inner = innerScript(script);
         const parts = inner.split("; ");
@@ -145,11 +145,13 @@ describe("the migrate step's script", () => {
         expect(parts[3]).toBe(
             'python3 -OO /opt/lernmanager/lm_migrate.py --folder migrate --pattern "migrate_*.py" --done-file data/migrations_done.txt',
         );
-        expect(parts[4]).toBe(
+        // The preflight (the new version can become healthy) before the password is touched.
+        expect(parts[4]).toBe("env -u LM_ADMIN_PASSWORD python3 -OO /opt/lernmanager/lm_preflight.py");
+        expect(parts[5]).toBe(
             "python3 -OO /opt/lernmanager/lm_admin.py --database /app/data/mbi_tracker.db --table admin " +
                 "--user-column username --hash-column password_hash --username admin --default-password admin",
         );
-        expect(parts).toHaveLength(5);
+        expect(parts).toHaveLength(6);
     });
 
     test("the generated password comes in by name only, and only the last part sees it", () => {
@@ -179,13 +181,12 @@ describe("the migrate step's script", () => {
         expect(inner).toMatch(/lm_migrate\.py.*; python3 -OO \/opt\/lernmanager\/lm_admin\.py/);
     });
 
-    test("without an init hook only the runner and the password run; with nothing to run it refuses", () => {
+    test("without an init hook: the runner, the preflight and the password", () => {
         const inner = innerScript(migrationScript({ ...step, initHook: false }));
         expect(inner).not.toContain("lm_init.py");
-        expect(inner).toContain("lm_migrate.py");
-        expect(() =>
-            migrationScript({ ...step, initHook: false, migrations: undefined, adminPassword: undefined }),
-        ).toThrow(/nothing to run/);
+        expect(inner).toMatch(
+            /^set -e; cd \/app; python3 -OO \/opt\/lernmanager\/lm_migrate\.py .*lm_preflight\.py; .*lm_admin\.py/,
+        );
     });
 
     test("is stable (snapshot)", () => {

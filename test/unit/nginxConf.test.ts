@@ -121,7 +121,10 @@ describe("renderNginxConf", () => {
 
     test("rate-limits login POSTs only, and can switch the limit off", () => {
         expect(conf).toContain("limit_req_zone $lm_login_key zone=lm_login:10m rate=30r/m;");
-        expect(location(conf, "= /login")).toContain("limit_req zone=lm_login burst=10 nodelay;");
+        // A minute's worth may arrive at once (a class behind one address), then 429 with a German page.
+        expect(location(conf, "= /login")).toContain("limit_req zone=lm_login burst=30 nodelay;");
+        expect(location(conf, "= /login")).toContain("error_page 429 /lernmanager-too-many-logins.html;");
+        expect(location(conf, "= /lernmanager-too-many-logins.html")).toContain("internal;");
         const off = renderNginxConf({ ...settings, loginRatePerMinute: 0 });
         expect(off).not.toContain("limit_req");
     });

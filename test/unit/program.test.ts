@@ -15,10 +15,10 @@ describe("the declared stack (Pulumi mocks)", () => {
     const app = () => run.named("lernmanager-unit-app");
     const nginx = () => run.named("lernmanager-unit-nginx");
 
-    test("declares a network, five volumes, three images, two containers, four deploy steps and two secrets", () => {
+    test("declares a network, six volumes (one for instance/reports), three images, two containers, four deploy steps and two secrets", () => {
         const count = (t: string) => run.ofType(t).length;
         expect(count("docker:index/network:Network")).toBe(1);
-        expect(count(VOLUME)).toBe(5);
+        expect(count(VOLUME)).toBe(6);
         expect(count(COMMAND)).toBe(4);
         expect(count("pulumi:providers:docker")).toBe(1);
         expect(count(IMAGE)).toBe(3);
@@ -42,6 +42,7 @@ describe("the declared stack (Pulumi mocks)", () => {
             "lernmanager-unit-uploads": { target: "/app/instance/uploads", ro: false },
             "lernmanager-unit-static": { target: "/srv/static", ro: false },
             "lernmanager-unit-cache": { target: "/var/cache/lernmanager", ro: false },
+            "lernmanager-unit-keep-instance-reports": { target: "/app/instance/reports", ro: false },
         });
         expect(mounts(nginx())).toEqual({
             "lernmanager-unit-static": { target: "/srv/static", ro: true },
@@ -285,6 +286,15 @@ describe("config flows into the declaration", () => {
         }
         expect(run.named("lernmanager-prod-nginx").inputs.ports[0]).toMatchObject({ ip: "0.0.0.0", external: 80 });
         expect(run.outputs.url).toBe("http://localhost/");
+        const remote = await runProgram(
+            testConfig({
+                "lernmanager:bindAddress": "0.0.0.0",
+                "lernmanager:port": "80",
+                "docker:host": "ssh://admin@schulserver.example:2222",
+            }),
+            { stack: "prod" },
+        );
+        expect(remote.outputs.url).toBe("http://schulserver.example/");
     });
 
     test("workers, threads, access log, upload limit and extra env reach the image and the container", async () => {

@@ -4,6 +4,7 @@ import * as YAML from "yaml";
 import { CONFIG_KEYS } from "../../lib/config";
 import { LAYOUT } from "../../lib/layout";
 import { FILES_DIR, PROJECT_DIR } from "../../lib/paths";
+import { renderConfigBlock, renderConfigTable } from "../../scripts/config-docs";
 
 const read = (...p: string[]) => fs.readFileSync(path.join(...p), "utf8");
 
@@ -23,6 +24,15 @@ describe("Pulumi.yaml documents exactly the keys the loader reads", () => {
             expect({ key, default: declared.default }).toEqual({ key, default: spec.default });
             expect(declared.description).toBe(spec.description);
         }
+    });
+
+    test("its config block is the one scripts/config-docs.ts writes from CONFIG_KEYS", () => {
+        const text = read(PROJECT_DIR, "Pulumi.yaml");
+        expect(text.slice(text.indexOf("\nconfig:\n") + 1)).toBe(renderConfigBlock());
+    });
+
+    test("docs/config.md is the table scripts/config-docs.ts writes from CONFIG_KEYS", () => {
+        expect(read(PROJECT_DIR, "docs", "config.md")).toBe(renderConfigTable());
     });
 
     test.each(["prod", "dev"])("Pulumi.%s.yaml sets only known keys", (stack) => {

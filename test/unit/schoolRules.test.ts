@@ -79,10 +79,13 @@ describe("config from the template", () => {
             { key: "lernmanager:appSource", value: "demo-app" },
             { key: "lernmanager:bindAddress", value: "127.0.0.1" },
             { key: "lernmanager:protectData", value: "false" },
+            { key: "lernmanager:databaseFile", value: "lernmanager.db" },
             { key: "lernmanager:adminTable", value: "users" },
             { key: "lernmanager:port", value: "8101" },
             { key: "lernmanager:createdAt", value: "2025-11-20T12:00:00.000Z" },
             { key: "lernmanager:appEnv[0]", value: "DEMO_DATA=1", path: true },
+            { key: "lernmanager:scratchPaths[0]", value: "instance/tmp", path: true },
+            { key: "lernmanager:persistentPaths[0]", value: "instance/reports", path: true },
         ]);
         const without = schoolConfig({ port: 8100, demoData: false, createdAt: NOW });
         expect(without.find((e) => e.key.startsWith("lernmanager:appEnv"))?.value).toBe("DEMO_DATA=0");
@@ -104,6 +107,8 @@ describe("config from the template", () => {
         expect(config.appSource).toBe(path.join(PROJECT_DIR, "demo-app"));
         expect(config.appEnv).toEqual({ DEMO_DATA: "1" });
         expect(config.createdAt).toBe(NOW.toISOString());
+        expect(config.scratchPaths).toEqual(["instance/tmp"]);
+        expect(config.persistentPaths).toEqual(["instance/reports"]);
     });
 });
 

@@ -1,0 +1,75 @@
+// The parts of the config that describe the app's contract with the stack beyond its WSGI target:
+// extra folders (scratch on tmpfs, persistent on volumes) and its settings from config.
+import { CONFIG_KEYS, type ConfigKey } from "./configKeys";
+
+const REL_PATH_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
+
+/** Same or nested folders: `a` and `a/b` cannot both be their own mount. */
+export function overlaps(a: string, b: string): boolean {
+    return a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
+}
+
+/**
+ * A list of relative folders inside the app (JSON list, as Pulumi hands a YAML list to a program).
+ * Each problem names the key, the entry and the fix.
+ */
+export function parsePathList(key: ConfigKey, value: string | undefined, ns: string, problems: string[]): string[] {
+    if (value === undefined || value === "") return [...(CONFIG_KEYS[key].default as readonly string[])];
+    const fix = `Fix: e.g. \`pulumi config set --path '${key}[0]' instance/tmp\``;
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(value);
+    } catch {
+        parsed = undefined;
+    }
+    if (!Array.isArray(parsed)) {
+        problems.push(`${ns}${key} = ${JSON.stringify(value)}: must be a list of folders inside the app. ${fix}`);
+        return [];
+    }
+    const out: string[] = [];
+    parsed.forEach((entry: unknown, i: number) => {
+        const v = typeof entry === "string" ? entry.replace(/\/+$/, "") : "";
+        if (!REL_PATH_RE.test(v) || v.split("/").some((part) => part === ".." || part === ".")) {
+            problems.push(
+                `${ns}${key}[${i}] = ${JSON.stringify(entry)}: must be a relative folder inside the app (letters, ` +
+                    `digits, . _ - and /; no "..", no leading /). ${fix}`,
+            );
+        } else if (out.includes(v)) {
+            problems.push(`${ns}${key}[${i}] = ${JSON.stringify(entry)}: listed twice. Fix: keep one entry.`);
+        } else out.push(v);
+    });
+    return out;
+}
+
+/** Folders the stack mounts in the app (each its own volume or tmpfs), by the key that names them. */
+export function checkMountedFolders(folders: [string, string][], ns: string, problems: string[]): void {
+    for (let i = 0; i < folders.length; i++) {
+        for (let j = i + 1; j < folders.length; j++) {
+            const [ka, a] = folders[i];
+            const [kb, b] = folders[j];
+            if (overlaps(a, b)) {
+                problems.push(
+                    `${ns}${ka} = ${JSON.stringify(a)} and ${ns}${kb} = ${JSON.stringify(b)} overlap: each becomes its own ` +
+                        `volume or tmpfs, so they must be separate folders. Fix: change or remove one of them ` +
+                        `(\`pulumi config rm ${kb.replace(/\[\d+\]$/, "")}\`).`,
+                );
+            }
+        }
+    }
+}
+
+/** The app's settings from config (keys with `env`): environment name → value, split by secrecy. */
+export function appSettings(given: ReadonlyMap<string, string>): {
+    settings: Record<string, string>;
+    secrets: Record<string, string>;
+} {
+    const settings: Record<string, string> = {};
+    const secrets: Record<string, string> = {};
+    for (const [key, spec] of Object.entries(CONFIG_KEYS) as [ConfigKey, (typeof CONFIG_KEYS)[ConfigKey]][]) {
+        if (!("env" in spec)) continue;
+        const value = given.get(key) ?? "";
+        if (value === "") continue;
+        ("secret" in spec && spec.secret ? secrets : settings)[spec.env] = value;
+    }
+    return { settings, secrets };
+}

@@ -1,0 +1,101 @@
+import { CONFIG_KEYS, ConfigError, loadConfig } from "../../lib/config";
+import { PROJECT_DIR } from "../../lib/paths";
+import { runProgram, testConfig } from "../support/mocks";
+
+const ctx = { project: "lernmanager", projectDir: PROJECT_DIR };
+const load = (values: Record<string, string>) =>
+    loadConfig(Object.fromEntries(Object.entries(values).map(([k, v]) => [`lernmanager:${k}`, v])), ctx);
+const problems = (values: Record<string, string>): string[] => {
+    try {
+        load(values);
+    } catch (e) {
+        if (e instanceof ConfigError) return [...e.problems];
+        throw e;
+    }
+    return [];
+};
+
+describe("the app's contract in config", () => {
+    test("defaults: the real Lernmanager's database file, no extra folders, init in every worker", () => {
+        const c = load({});
+        expect(c.databaseFile).toBe("mbi_tracker.db");
+        expect(c.scratchPaths).toEqual([]);
+        expect(c.persistentPaths).toEqual([]);
+        expect(c.initInWorkers).toBe(true);
+        expect(c.loginRatePerMinute).toBe(60);
+        expect(c.appSettings).toEqual({});
+        expect(c.appSecrets).toEqual({});
+    });
+
+    test("scratch and persistent folders are lists of folders inside the app", () => {
+        const c = load({ scratchPaths: '["instance/tmp/"]', persistentPaths: '["instance/reports"]' });
+        expect(c.scratchPaths).toEqual(["instance/tmp"]);
+        expect(c.persistentPaths).toEqual(["instance/reports"]);
+        expect(problems({ scratchPaths: '["../etc"]' })[0]).toMatch(
+            /^lernmanager:scratchPaths\[0\] = "\.\.\/etc": must be a relative folder .*Fix: /,
+        );
+        expect(problems({ persistentPaths: "instance/reports" })[0]).toMatch(/persistentPaths = .*must be a list/);
+        expect(problems({ scratchPaths: '["instance/uploads/tmp"]' })[0]).toMatch(
+            /uploadsPath = "instance\/uploads" and lernmanager:scratchPaths\[0\] = "instance\/uploads\/tmp" overlap/,
+        );
+        expect(problems({ persistentPaths: '["instance/reports", "instance-reports"]' })[0]).toMatch(
+            /persistentPaths\[1\] = "instance-reports" would share a volume name with "instance\/reports"/,
+        );
+    });
+
+    test("the school's settings and secret keys become the app's environment; appEnv may not set them", () => {
+        const c = load({ schoolName: "Gesamtschule Am Walde", dsbContact: "dsb@example.org", llmApiKey: "sk-1" });
+        expect(c.appSettings).toEqual({ SCHOOL_NAME: "Gesamtschule Am Walde", DSB_CONTACT: "dsb@example.org" });
+        expect(c.appSecrets).toEqual({ LLM_API_KEY: "sk-1" });
+        expect(problems({ appEnv: '["LLM_API_KEY=sk-2"]' })[0]).toBe(
+            "lernmanager:appEnv sets LLM_API_KEY, which has its own key lernmanager:llmApiKey. Fix: `pulumi config set llmApiKey --secret <value>` and remove it from appEnv.",
+        );
+        const secretKeys = Object.entries(CONFIG_KEYS)
+            .filter(([, spec]) => "secret" in spec && spec.secret)
+            .map(([k]) => k);
+        expect(secretKeys).toEqual(["llmApiKey", "gradingServiceToken", "gradingServiceCallbackSecret"]);
+    });
+
+    test("secret settings reach only secret inputs (the app's env, the migrate step's environment), never an output", async () => {
+        const value = "sk-secret-value-1234";
+        const run = await runProgram(testConfig({ "lernmanager:llmApiKey": value }), { stack: "unit-secret" });
+        const app = run.named("lernmanager-unit-secret-app");
+        expect(app.inputs.envs).toContain(`LLM_API_KEY=${value}`);
+        for (const reg of run.registrations) {
+            for (const [field, input] of Object.entries(reg.inputs)) {
+                if (JSON.stringify(input).includes(value))
+                    expect({ reg: reg.name, field, secret: reg.secretInputs.includes(field) }).toEqual({
+                        reg: reg.name,
+                        field,
+                        secret: true,
+                    });
+            }
+        }
+        expect(JSON.stringify(run.outputs)).not.toContain(value);
+    });
+
+    test("the app container: TMPDIR on the first scratch folder, a tmpfs owned by the app user, a volume per persistent folder", async () => {
+        const run = await runProgram(testConfig(), { stack: "unit-folders" });
+        const app = run.named("lernmanager-unit-folders-app");
+        expect(app.inputs.envs).toContain("TMPDIR=/app/instance/tmp");
+        expect(app.inputs.tmpfs["/app/instance/tmp"]).toBe("rw,nosuid,nodev,size=512m,uid=10001,gid=10001");
+        expect(app.inputs.mounts).toContainEqual({
+            type: "volume",
+            source: "lernmanager-unit-folders-keep-instance-reports",
+            target: "/app/instance/reports",
+        });
+        const reports = run.named("lernmanager-unit-folders-storage-keep-instance-reports");
+        expect(reports.inputs.name).toBe("lernmanager-unit-folders-keep-instance-reports");
+    });
+
+    test("prod: the persistent folder's volume is protected and retained like the data", async () => {
+        const run = await runProgram(
+            testConfig({ "lernmanager:protectData": "true", "lernmanager:persistentPaths": '["instance/reports"]' }),
+            { stack: "unit-prot" },
+        );
+        expect(run.named("lernmanager-unit-prot-storage-keep-instance-reports").opts).toMatchObject({
+            protect: true,
+            retainOnDelete: true,
+        });
+    });
+});
