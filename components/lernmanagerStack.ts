@@ -125,6 +125,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                     backupsVolume: names.volumes.backups,
                     databasePath: `${LAYOUT.appDir}/${config.dataPath}/${config.databaseFile}`,
                     keep: config.backupKeep,
+                    doneFile: config.migrations && `${LAYOUT.appDir}/${config.migrations.doneFile}`,
                 }),
                 environment: stepEnv,
                 triggers: onNewImage,

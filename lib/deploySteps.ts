@@ -33,6 +33,8 @@ export interface BackupStep extends StepBase {
     readonly databasePath: string;
     /** Backups kept (oldest removed first). */
     readonly keep: number;
+    /** The migrations done-file inside the image (e.g. /app/data/migrations_done.txt), kept with each backup. */
+    readonly doneFile?: string;
 }
 
 export interface MigrationStep extends StepBase {
@@ -112,6 +114,7 @@ export function backupScript(s: BackupStep): string {
             "--dir /backups",
             `--keep ${s.keep}`,
             '--label "$LM_VERSION"',
+            ...(s.doneFile ? [`--done-file ${q(s.doneFile)}`] : []),
         ],
     );
 }

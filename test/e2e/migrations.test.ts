@@ -4,10 +4,13 @@
  * migration fails the deploy and leaves the running version serving, the default admin password
  * stops working and the generated one works, and a password an admin changed survives a redeploy.
  */
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { login, request } from "../support/http";
+import { runCommand } from "../support/realize";
 import { copyOfDemoApp, liveStack, LiveStack, redeclare } from "../support/stack";
+import { PROJECT_DIR } from "../../lib/paths";
 
 jest.setTimeout(420000);
 
@@ -284,4 +287,26 @@ test("a failing migration fails the deploy: the running version keeps serving, t
         "migrate_006_after.py",
     ]);
     expect(await schemaNames()).toContain("never_created");
+});
+
+test("a backup keeps the done-file; restoring it puts the database and the done-file back together", async () => {
+    const seen = await doneFile();
+    expect(seen).toHaveLength(6);
+    // The backup step as declared, run as it would be for the next image.
+    const out = await runCommand((await redeclare(s)).named(`lernmanager-${STACK}-backup`), log);
+    expect(out).toMatch(/backup: wrote \/backups\/\S+\.db/);
+    // Later: one more migration ran and was recorded.
+    await py("db.execute('CREATE TABLE later_table (id INTEGER)'); db.commit()");
+    await s.exec(s.app(), ["sh", "-c", "echo migrate_007_later.py >> /app/data/migrations_done.txt"]);
+    expect(await doneFile()).toHaveLength(7);
+
+    const restored = execFileSync("bash", ["scripts/restore-backup.sh", STACK, "latest"], {
+        cwd: PROJECT_DIR,
+        encoding: "utf8",
+    });
+    expect(restored).toContain(
+        "restore: /app/data/migrations_done.txt lists the 6 migration(s) that backup had seen; the next deploy runs the ones after them",
+    );
+    expect(await doneFile()).toEqual(seen);
+    expect(await schemaNames()).not.toContain("later_table");
 });

@@ -234,12 +234,21 @@ describe("the declared stack (Pulumi mocks)", () => {
         expect(run.secretOutputs).toEqual(["adminPassword"]);
     });
 
+    test("each backup keeps the done-file beside it (a restore puts both back together)", () => {
+        expect(run.named("lernmanager-mig-backup").inputs.create).toContain(
+            "--done-file '/app/data/migrations_done.txt'",
+        );
+    });
+
     test('with adminTable "" there is no admin password, no output, no LM_ADMIN_PASSWORD', async () => {
         const off = await runProgram(testConfig({ "lernmanager:adminTable": "" }), { stack: "off" });
         expect(off.ofType("random:index/randomPassword:RandomPassword")).toHaveLength(1);
         expect(off.outputs.adminPassword).toBeUndefined();
         expect(off.named("lernmanager-off-migrate").inputs.environment.LM_ADMIN_PASSWORD).toBeUndefined();
         expect(off.named("lernmanager-off-migrate").inputs.create).not.toContain("lm_admin.py");
+        const noRunner = await runProgram(testConfig({ "lernmanager:migrationsPath": "" }), { stack: "norunner" });
+        expect(noRunner.named("lernmanager-norunner-backup").inputs.create).not.toContain("--done-file");
+        expect(noRunner.named("lernmanager-norunner-migrate").inputs.create).not.toContain("lm_migrate.py");
     });
 
     test("with no init hook the migrate step still runs the migrations (and runs no hook)", async () => {
