@@ -36,7 +36,9 @@ describe("first start on empty volumes", () => {
     test("the init hook ran in the migrate step; the app container's start skipped it (marker for its version)", async () => {
         const logs = await s.logs(s.app());
         expect(logs).toMatch(/init hook app:init_app already ran for version \w+ on this database: skipped/);
-        expect(logs).not.toMatch(/init hook app:init_app ran in/);
+        // Not before the fork (the migrate step ran it), but in each of the 4 workers after it (initInWorkers).
+        expect(logs).not.toMatch(/init hook app:init_app ran in [\d.]+ s/);
+        expect(logs.match(/init hook app:init_app ran in worker \d+/g)).toHaveLength(4);
         const version = (await s.exec(s.app(), ["sh", "-c", "echo $LM_APP_VERSION"])).output.trim();
         const marker = await s.exec(s.app(), ["cat", "/app/data/.lernmanager-init"]);
         expect(marker.output.trim()).toBe(version);
@@ -65,16 +67,19 @@ describe("first start on empty volumes", () => {
             const info = await c.inspect();
             const logs = await containerLogs(c);
             results.push(`start ${i}: admins=${admins} init_runs=${inits} restarts=${info.RestartCount}`);
-            expect({ i, admins, inits, restarts: info.RestartCount }).toEqual({ i, admins: 1, inits: 1, restarts: 0 });
+            // One run alone before the fork (schema, first admin), then one in each of the 4 workers.
+            expect({ i, admins, inits, restarts: info.RestartCount }).toEqual({ i, admins: 1, inits: 5, restarts: 0 });
             expect(logs).not.toMatch(/Traceback|IntegrityError|database is locked|Worker failed to boot/);
-            expect(logs.match(/init hook app:init_app ran/g)).toHaveLength(1);
+            expect(logs.match(/init hook app:init_app ran in [\d.]+ s/g)).toHaveLength(1);
+            expect(logs.match(/init hook app:init_app ran in worker/g)).toHaveLength(4);
             await c.stop({ t: 40 });
             if (i === 5) {
                 // Started again on the same database, the same version: the hook is not run again.
                 await c.start();
                 await waitHealthy(c, 120);
                 const again = await containerLogs(c);
-                expect(again.match(/init hook app:init_app ran/g)).toHaveLength(1);
+                expect(again.match(/init hook app:init_app ran in [\d.]+ s/g)).toHaveLength(1);
+                expect(again.match(/init hook app:init_app ran in worker/g)).toHaveLength(8);
                 expect(again).toMatch(/init hook app:init_app already ran for version \w+ on this database: skipped/);
                 expect(again).toMatch(/static files already synced for version \w+: skipped/);
                 await c.stop({ t: 40 });
