@@ -249,16 +249,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
                 } <value>\` and remove it from appEnv.`,
             );
     }
-    const appSourceExists = fs.existsSync(appSource) && fs.statSync(appSource).isDirectory();
-    const steps = migrationSettings({
-        get: str,
-        isSet: (key) => given.has(key),
-        ns,
-        appSource,
-        appSourceExists,
-        dataPath,
-        problems,
-    });
+    const steps = migrationSettings({ get: str, isSet: (k) => given.has(k), ns, appSource, dataPath, problems });
 
     const config: StackConfig = {
         appSource,

@@ -1,5 +1,7 @@
 // The stack's configuration keys and the typed configuration `loadConfig` (lib/config.ts) makes of them.
 
+import { MIGRATION_KEYS } from "./migrationKeys";
+
 /**
  * The typed configuration of one stack, read and validated in one place (`loadConfig`) before any
  * resource exists. Components receive these values; they never read Pulumi config themselves.
@@ -255,49 +257,7 @@ export const CONFIG_KEYS = {
         description:
             'Shell command run once per new image in a one-off container before it takes traffic; "" runs the init hook.',
     },
-    migrationsPath: {
-        kind: "string",
-        default: "migrate",
-        description:
-            'Folder of the app\'s migration scripts. Each one not yet listed in migrationsDoneFile runs once, in name order, from the app folder with PYTHONPATH set to it, before a new image takes traffic; the first failure fails the deploy. "" turns the runner off.',
-    },
-    migrationsPattern: {
-        kind: "string",
-        default: "migrate_*.py",
-        description: "File name pattern of the migration scripts in migrationsPath (* and ? wildcards, ends in .py).",
-    },
-    migrationsDoneFile: {
-        kind: "string",
-        default: "data/migrations_done.txt",
-        description:
-            "File inside dataPath listing the migrations that ran, one file name a line (appended after each success).",
-    },
-    adminTable: {
-        kind: "string",
-        default: "admin",
-        description:
-            "Table of the app's admin users. While adminUsername's password there still verifies adminDefaultPassword, the migrate step replaces it with a generated one (secret stack output adminPassword); a changed password is never touched. \"\" turns this off.",
-    },
-    adminUsernameColumn: {
-        kind: "string",
-        default: "username",
-        description: "Column of adminTable holding the user name.",
-    },
-    adminPasswordColumn: {
-        kind: "string",
-        default: "password_hash",
-        description: "Column of adminTable holding the werkzeug password hash.",
-    },
-    adminUsername: {
-        kind: "string",
-        default: "admin",
-        description: "The admin the app's init hook creates with the default password.",
-    },
-    adminDefaultPassword: {
-        kind: "string",
-        default: "admin",
-        description: "The password the app's init hook gives that admin (public: it is in the app's source).",
-    },
+    ...MIGRATION_KEYS,
     createdAt: {
         kind: "string",
         default: "",

@@ -10,9 +10,8 @@ export interface MigrationConfigContext {
     readonly isSet: (key: ConfigKey) => boolean;
     /** `lernmanager:` */
     readonly ns: string;
-    /** Absolute path of the app source, and whether it is a folder. */
+    /** Absolute path of the app source. */
     readonly appSource: string;
-    readonly appSourceExists: boolean;
     /** The validated data folder inside the app (e.g. `data`). */
     readonly dataPath: string;
     readonly problems: string[];
@@ -49,7 +48,7 @@ export function migrationSettings(ctx: MigrationConfigContext): {
             ok = false;
         } else if (
             ctx.isSet("migrationsPath") &&
-            ctx.appSourceExists &&
+            fs.existsSync(ctx.appSource) &&
             !fs.existsSync(path.join(ctx.appSource, folder))
         ) {
             // Only when set: with the default, an app without the folder simply has no migrations.
