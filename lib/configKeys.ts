@@ -255,7 +255,7 @@ export const CONFIG_KEYS = {
         kind: "string",
         default: "",
         description:
-            'Shell command run once per new image in a one-off container before it takes traffic; "" runs the init hook.',
+            'Shell command run once per new image in a one-off container before it takes traffic, instead of the init hook (the migrations in migrationsPath and the admin password follow it); "" runs the init hook.',
     },
     ...MIGRATION_KEYS,
     createdAt: {
