@@ -5,7 +5,7 @@
 import { createSchool, destroySchools, listSchools } from "../../school/schools";
 import { isPortFreeOnLoopback } from "../../school/ports";
 import { engineWorkspace } from "../support/engineWorkspace";
-import { request } from "../support/http";
+import { loginAttempt, request } from "../support/http";
 import { docker } from "../support/realize";
 
 jest.setTimeout(600000);
@@ -52,12 +52,7 @@ test("two schools coexist; destroying one leaves the other untouched and nothing
     }
     expect((await listSchools(deps)).map((r) => r.name)).toEqual(["e2e-berlin", "e2e-hamburg"]);
     // Demo data only where asked for.
-    const studentLogin = (port: number) =>
-        request(port, "/login", {
-            method: "POST",
-            headers: { "Content-Type": "application/x-www-form-urlencoded" },
-            body: "username=student01&password=lernen",
-        });
+    const studentLogin = (port: number) => loginAttempt(port, "student01", "lernen");
     expect((await studentLogin(berlin.port)).status).toBe(302);
     expect((await studentLogin(hamburg.port)).status).toBe(401);
 
