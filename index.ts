@@ -10,3 +10,5 @@ export const appImage = outputs.appImage;
 export const appContainer = outputs.appContainer;
 export const nginxContainer = outputs.nginxContainer;
 export const volumes = outputs.volumes;
+// Replaced the app's default admin password: `pulumi stack output adminPassword --show-secrets`.
+export const adminPassword = outputs.adminPassword;

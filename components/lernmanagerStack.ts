@@ -2,7 +2,13 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { appEnvironment, smokeStaticFile } from "../lib/appEnv";
 import { StackConfig } from "../lib/config";
-import { backupScript, imageJanitorScripts, migrationScript, smokeTestScript } from "../lib/deploySteps";
+import {
+    ADMIN_PASSWORD_ENV,
+    backupScript,
+    imageJanitorScripts,
+    migrationScript,
+    smokeTestScript,
+} from "../lib/deploySteps";
 import { renderGunicornConf } from "../lib/gunicornConf";
 import { LAYOUT } from "../lib/layout";
 import { persistentVolumeName, StackNames } from "../lib/names";
@@ -48,6 +54,8 @@ export class LernmanagerStack extends pulumi.ComponentResource {
     public readonly imageCleanup: DeployStep;
     /** Where the app answers (the host's address when published on 0.0.0.0). */
     public readonly url: string;
+    /** The admin password that replaced the app's default one (secret), unless `adminTable` is "". */
+    public readonly adminPassword?: pulumi.Output<string>;
 
     constructor(name: string, args: LernmanagerStackArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lernmanager:index:LernmanagerStack", name, {}, opts);
@@ -92,6 +100,11 @@ export class LernmanagerStack extends pulumi.ComponentResource {
             { length: 64, special: false },
             { parent: this },
         );
+        // Replaces the app's well-known default admin password on a fresh database (lm_admin.py).
+        const adminPassword = config.adminPassword
+            ? new random.RandomPassword(`${name}-admin-password`, { length: 24, special: false }, { parent: this })
+            : undefined;
+        this.adminPassword = adminPassword ? pulumi.secret(adminPassword.result) : undefined;
         const env = appEnvironment(config);
         const stepEnv: Record<string, pulumi.Input<string>> = {
             LM_IMAGE: this.appImage.imageId,
@@ -131,6 +144,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                     backupsVolume: names.volumes.backups,
                     databasePath: `${LAYOUT.appDir}/${config.dataPath}/${config.databaseFile}`,
                     keep: config.backupKeep,
+                    doneFile: config.migrations && `${LAYOUT.appDir}/${config.migrations.doneFile}`,
                 }),
                 environment: stepEnv,
                 triggers: onNewImage,
@@ -139,7 +153,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        if (config.initHook || config.migrateCommand) {
+        if (config.initHook || config.migrateCommand || config.migrations || config.adminPassword) {
             this.migration = new DeployStep(
                 `${name}-migrate`,
                 {
@@ -158,9 +172,20 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                         scratchPaths: config.scratchPaths,
                         envNames: ["SECRET_KEY", ...Object.keys(env)],
                         command: config.migrateCommand,
+                        initHook: config.initHook !== undefined,
+                        migrations: config.migrations,
+                        adminPassword: config.adminPassword && {
+                            ...config.adminPassword,
+                            databasePath: `${LAYOUT.appDir}/${config.dataPath}/${config.databaseFile}`,
+                        },
                     }),
                     environment: pulumi.secret(
-                        pulumi.output(secretKey.result).apply((key) => ({ ...stepEnv, ...env, SECRET_KEY: key })),
+                        pulumi.all([secretKey.result, adminPassword?.result]).apply(([key, admin]) => ({
+                            ...stepEnv,
+                            ...env,
+                            SECRET_KEY: key,
+                            ...(admin === undefined ? {} : { [ADMIN_PASSWORD_ENV]: admin }),
+                        })),
                     ),
                     triggers: onNewImage,
                     after: [

@@ -3,6 +3,7 @@ import * as path from "path";
 
 import { appSettings, checkMountedFolders, parsePathList } from "./appContract";
 import { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
+import { migrationSettings } from "./migrationConfig";
 import { persistentVolumeName } from "./names";
 import { parseJobs } from "./jobs";
 
@@ -257,6 +258,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
             );
     }
     const jobs = parseJobs(given.get("jobs"), `${ns}jobs`, problems);
+    const steps = migrationSettings({ get: str, isSet: (k) => given.has(k), ns, appSource, dataPath, problems });
 
     const config: StackConfig = {
         appSource,
@@ -291,6 +293,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         pidsLimit: int("pidsLimit", 64, 100000, "the pids limit"),
         backupKeep: int("backupKeep", 1, 1000, "the number of backups kept"),
         migrateCommand: str("migrateCommand").trim() || undefined,
+        ...steps,
         dockerHost,
         createdAt: createdAt || undefined,
         jobs,

@@ -1,5 +1,7 @@
 // The stack's configuration keys and the typed configuration `loadConfig` (lib/config.ts) makes of them.
 
+import { MIGRATION_KEYS } from "./migrationKeys";
+
 /**
  * The typed configuration of one stack, read and validated in one place (`loadConfig`) before any
  * resource exists. Components receive these values; they never read Pulumi config themselves.
@@ -50,12 +52,35 @@ export interface StackConfig {
     readonly backupKeep: number;
     /** Migration command, or undefined to run the init hook. */
     readonly migrateCommand?: string;
+    /** The app's migrations folder, run by the migrate step, or undefined when off (`migrationsPath: ""`). */
+    readonly migrations?: MigrationsConfig;
+    /** Where the default admin password is replaced, or undefined when off (`adminTable: ""`). */
+    readonly adminPassword?: AdminPasswordConfig;
     /** `docker:host` (the Docker provider's key), also handed to the deploy steps as DOCKER_HOST. */
     readonly dockerHost?: string;
     /** ISO 8601 creation time of a test school, or undefined. */
     readonly createdAt?: string;
     /** Scheduled jobs run by the scheduler container (none: no scheduler). */
     readonly jobs: readonly JobSpec[];
+}
+
+/** The app's migration scripts (lib/migrationConfig.ts). */
+export interface MigrationsConfig {
+    /** Folder inside the app, e.g. `migrate`. */
+    readonly folder: string;
+    /** File name pattern (fnmatch), e.g. `migrate_*.py`. */
+    readonly pattern: string;
+    /** Done-file relative to the app folder, inside dataPath, e.g. `data/migrations_done.txt`. */
+    readonly doneFile: string;
+}
+
+/** Where the app keeps its admin and which password it creates it with (lib/migrationConfig.ts). */
+export interface AdminPasswordConfig {
+    readonly table: string;
+    readonly usernameColumn: string;
+    readonly hashColumn: string;
+    readonly username: string;
+    readonly defaultPassword: string;
 }
 
 export interface PythonTarget {
@@ -243,7 +268,7 @@ export const CONFIG_KEYS = {
         kind: "string",
         default: "",
         description:
-            'Shell command run once per new image in a one-off container before it takes traffic; "" runs the init hook.',
+            'Shell command run once per new image in a one-off container before it takes traffic, instead of the init hook (the migrations in migrationsPath and the admin password follow it); "" runs the init hook.',
     },
     jobs: {
         kind: "objects",
@@ -251,6 +276,7 @@ export const CONFIG_KEYS = {
         description:
             "Scheduled jobs, a list of {name, schedule (cron, 5 fields), command (run in the app folder), timeZone (IANA, default UTC)}; run by a scheduler container of the app image with the app's volumes and environment.",
     },
+    ...MIGRATION_KEYS,
     createdAt: {
         kind: "string",
         default: "",

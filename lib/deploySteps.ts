@@ -1,3 +1,4 @@
+import type { AdminPasswordConfig, MigrationsConfig } from "./configKeys";
 import { LAYOUT } from "./layout";
 
 /**
@@ -32,6 +33,8 @@ export interface BackupStep extends StepBase {
     readonly databasePath: string;
     /** Backups kept (oldest removed first). */
     readonly keep: number;
+    /** The migrations done-file inside the image (e.g. /app/data/migrations_done.txt), kept with each backup. */
+    readonly doneFile?: string;
 }
 
 export interface MigrationStep extends StepBase {
@@ -49,6 +52,18 @@ export interface MigrationStep extends StepBase {
     readonly envNames: readonly string[];
     /** Shell command run in /app instead of the init hook, or undefined to run the init hook. */
     readonly command?: string;
+    /** Run the init hook (lm_init.py) when there is no command. @default true */
+    readonly initHook?: boolean;
+    /** The app's migrations folder (lm_migrate.py), after the hook; undefined: none. */
+    readonly migrations?: MigrationsConfig;
+    /**
+     * Replace the default admin password (lm_admin.py), last; undefined: never. The new password
+     * comes from the step's environment as LM_ADMIN_PASSWORD, never from the text.
+     */
+    readonly adminPassword?: AdminPasswordConfig & {
+        /** SQLite file path inside the app image, e.g. /app/data/mbi_tracker.db. */
+        readonly databasePath: string;
+    };
 }
 
 export interface SmokeStep extends StepBase {
@@ -74,6 +89,9 @@ function run(step: StepBase, kind: string, options: string[], entrypoint: string
     ].join("\n");
 }
 
+/** An argument inside the `sh -c '...'` text: bare when plain, else double-quoted, else single-quoted. */
+const arg = (s: string) => (/^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : /^[^"$`\\!]*$/.test(s) ? `"${s}"` : q(s));
+
 const volume = (source: string, target: string) => `--mount ${q(`type=volume,source=${source},target=${target}`)}`;
 
 /** Online SQLite backup (backup API) into the backups volume before the app container is replaced. */
@@ -96,11 +114,20 @@ export function backupScript(s: BackupStep): string {
             "--dir /backups",
             `--keep ${s.keep}`,
             '--label "$LM_VERSION"',
+            ...(s.doneFile ? [`--done-file ${q(s.doneFile)}`] : []),
         ],
     );
 }
 
-/** The app's migrations (default: its init hook) once per new image, before it takes traffic. */
+/** Variable the generated admin password reaches the migrate step's container in. */
+export const ADMIN_PASSWORD_ENV = "LM_ADMIN_PASSWORD";
+
+/**
+ * Once per new image, before it takes traffic, in one container with the app's volumes and
+ * environment: the init hook (or `command`), the app's pending migrations, the preflight, then the
+ * default admin password replaced. The first failure stops the step and fails the deploy. Only the
+ * last part sees the generated password.
+ */
 export function migrationScript(s: MigrationStep): string {
     const options = [
         `--network ${q(s.network)}`,
@@ -110,12 +137,40 @@ export function migrationScript(s: MigrationStep): string {
         ...(s.persistent ?? []).map((p) => volume(p.volume, `${LAYOUT.appDir}/${p.path}`)),
         ...(s.scratchPaths ?? []).map((p) => `--tmpfs ${q(`${LAYOUT.appDir}/${p}:${SCRATCH_TMPFS}`)}`),
         ...s.envNames.map((name) => `-e ${name}`),
+        ...(s.adminPassword ? [`-e ${ADMIN_PASSWORD_ENV}`] : []),
     ];
+    const py = (file: string, args: string[] = []) => [`python3 -OO ${LAYOUT.runtimeDir}/${file}`, ...args].join(" ");
+    const withoutPassword = s.adminPassword ? `env -u ${ADMIN_PASSWORD_ENV} ` : "";
+    const parts = ["set -e", `cd ${LAYOUT.appDir}`];
+    if (s.command) parts.push(`${withoutPassword}/bin/sh -c ${q(s.command)}`);
+    else if (s.initHook ?? true) parts.push(`${withoutPassword}${py("lm_init.py")}`);
+    const m = s.migrations;
+    if (m) {
+        parts.push(
+            py("lm_migrate.py", [
+                `--folder ${arg(m.folder)}`,
+                `--pattern ${arg(m.pattern)}`,
+                `--done-file ${arg(m.doneFile)}`,
+            ]),
+        );
+    }
     // Then the preflight: a new version that cannot become healthy fails the deploy here, with the
     // reason, rather than after the app container's whole health-check wait.
-    const preflight = `python3 -OO ${LAYOUT.runtimeDir}/lm_preflight.py`;
-    const migrate = s.command ? s.command : `python3 -OO ${LAYOUT.runtimeDir}/lm_init.py`;
-    return run(s, "migrate", options, "/bin/sh", ["-c", q(`cd ${LAYOUT.appDir} && ${migrate} && ${preflight}`)]);
+    parts.push(`${withoutPassword}${py("lm_preflight.py")}`);
+    const a = s.adminPassword;
+    if (a) {
+        parts.push(
+            py("lm_admin.py", [
+                `--database ${arg(a.databasePath)}`,
+                `--table ${arg(a.table)}`,
+                `--user-column ${arg(a.usernameColumn)}`,
+                `--hash-column ${arg(a.hashColumn)}`,
+                `--username ${arg(a.username)}`,
+                `--default-password ${arg(a.defaultPassword)}`,
+            ]),
+        );
+    }
+    return run(s, "migrate", options, "/bin/sh", ["-c", q(parts.join("; "))]);
 }
 
 /** After the deploy: nginx's health, the new app's /healthz, one page and one static file, through nginx. */

@@ -14,6 +14,8 @@ export interface ProgramOutputs {
     readonly appContainer: pulumi.Output<string>;
     readonly nginxContainer: pulumi.Output<string>;
     readonly volumes: Record<string, pulumi.Output<string>>;
+    /** The generated admin password (secret); undefined when `adminTable` is "". */
+    readonly adminPassword?: pulumi.Output<string>;
 }
 
 /**
@@ -57,5 +59,6 @@ export function main(opts?: pulumi.ComponentResourceOptions): ProgramOutputs {
             cache: deployment.storage.cache.name,
             backups: deployment.storage.backups.name,
         },
+        ...(deployment.adminPassword ? { adminPassword: deployment.adminPassword } : {}),
     };
 }

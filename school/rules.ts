@@ -90,6 +90,8 @@ export const SCHOOL_TEMPLATE = {
     protectData: "false",
     // The demo app's contract (as in Pulumi.dev.yaml).
     databaseFile: "lernmanager.db",
+    // The demo app keeps its admin in `users` (the real app, and the default: `admin`).
+    adminTable: "users",
 } as const satisfies Partial<Record<ConfigKey, string>>;
 
 /** One `pulumi config set` call. */

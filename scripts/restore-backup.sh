@@ -30,4 +30,6 @@ if [ "$from" = "--list" ] || [ "${3:-}" = "--list" ]; then
   run list --dir /backups
   exit 0
 fi
-run restore --database "$database" --dir /backups --from "$from"
+# The migrations done-file goes back with the database (lm_migrate.py; key migrationsDoneFile).
+run restore --database "$database" --dir /backups --from "$from" \
+  --done-file "${LM_MIGRATIONS_DONE_FILE:-${data_dir}/migrations_done.txt}"

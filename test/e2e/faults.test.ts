@@ -358,9 +358,15 @@ test("forged X-Forwarded-For / X-Real-IP have no effect on the address the app s
 
 test("a missing required setting (SECRET_KEY) fails the deploy on health instead of reporting running", async () => {
     // The program always sets SECRET_KEY; here it is removed from what the engine receives, as a
-    // broken setting would be. Without an init hook there is no migration step to fail first.
+    // broken setting would be. Without an init hook, migrations and admin password there is no
+    // migration step to fail first.
     const run = await runProgram(
-        testConfig({ "lernmanager:initHook": "", "lernmanager:port": String(await freePort()) }),
+        testConfig({
+            "lernmanager:initHook": "",
+            "lernmanager:migrationsPath": "",
+            "lernmanager:adminTable": "",
+            "lernmanager:port": String(await freePort()),
+        }),
         {
             stack: "e2e-nokey",
         },

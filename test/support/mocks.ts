@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 
 /** One resource the program registered, as Pulumi's mocks and a transformation saw it. */
@@ -28,6 +29,8 @@ export interface Registration {
 export interface ProgramRun {
     readonly registrations: Registration[];
     readonly outputs: Record<string, unknown>;
+    /** Names of the stack outputs that are secret Outputs (encrypted in state, masked by the CLI). */
+    readonly secretOutputs: string[];
     /** Registrations of one type, e.g. "docker:index/container:Container". */
     ofType(type: string): Registration[];
     /** The one custom (non-component) resource whose name ends with `suffix`. */
@@ -90,8 +93,14 @@ export async function runProgram(config: Record<string, string>, options: RunOpt
                     state.name = `${args.name}-a1b2c3d`;
                 }
                 if (args.type === "random:index/randomPassword:RandomPassword") {
-                    state.result =
-                        options.secretKey ?? "mock-secret-key-0123456789abcdef0123456789abcdef0123456789abcdef01234567";
+                    // The secret key as chosen; any other password a stable value of its own (like state).
+                    state.result = args.name.endsWith("-secret-key")
+                        ? (options.secretKey ??
+                          "mock-secret-key-0123456789abcdef0123456789abcdef0123456789abcdef01234567")
+                        : `mockpw${createHash("sha256")
+                              .update(`${args.name}:${options.secretKey ?? ""}`)
+                              .digest("hex")
+                              .slice(0, 26)}`;
                 }
                 return { id: `${args.name}-id`, state };
             },
@@ -142,9 +151,11 @@ export async function runProgram(config: Record<string, string>, options: RunOpt
         throw Object.assign(err as Error, { registeredBeforeError: registered.length });
     }
     const outputs: Record<string, unknown> = {};
+    const secretOutputs: string[] = [];
     await Promise.all(
         Object.entries(out).map(async ([key, value]) => {
             outputs[key] = await resolveDeep(value);
+            if (pulumi.Output.isInstance(value) && (await pulumi.isSecret(value))) secretOutputs.push(key);
         }),
     );
     await Promise.all(pending);
@@ -158,6 +169,7 @@ export async function runProgram(config: Record<string, string>, options: RunOpt
     return {
         registrations,
         outputs,
+        secretOutputs,
         ofType: (type) => registrations.filter((r) => r.type === type),
         named: (suffix) => {
             const found = registrations.filter((r) => r.custom && r.name.endsWith(suffix));
@@ -216,6 +228,8 @@ export function testConfig(overrides: Record<string, string> = {}): Record<strin
         "lernmanager:databaseFile": "lernmanager.db",
         "lernmanager:scratchPaths": '["instance/tmp"]',
         "lernmanager:persistentPaths": '["instance/reports"]',
+        // The demo app keeps its admin in `users` (the real app: `admin`).
+        "lernmanager:adminTable": "users",
     };
     return { ...base, ...overrides };
 }

@@ -72,14 +72,16 @@ describe("deploy step scripts", () => {
             command: "python3 manage.py migrate --it's",
         });
         expect(custom).toContain("--entrypoint /bin/sh");
-        expect(custom).toContain(
-            `'cd /app && python3 manage.py migrate --it'\\''s && python3 -OO /opt/lernmanager/lm_preflight.py'`,
-        );
+        // Run in /app instead of the hook (quoting checked in test/unit/migrations.test.ts).
+        expect(custom).toContain("cd /app; /bin/sh -c ");
+        expect(custom).toContain("python3 manage.py migrate --it");
+        expect(custom).not.toContain("lm_init.py");
+        expect(custom).toMatch(/migrate --it.*; python3 -OO \/opt\/lernmanager\/lm_preflight.py/);
         expect(spawnSync("bash", ["-n"], { input: custom }).status).toBe(0);
     });
 
     test("migration: then the preflight, with the app's scratch tmpfs and further persistent volumes", () => {
-        expect(migration).toMatch(/lm_init\.py && python3 -OO \/opt\/lernmanager\/lm_preflight\.py'/);
+        expect(migration).toMatch(/lm_init\.py; python3 -OO \/opt\/lernmanager\/lm_preflight\.py'/);
         const withFolders = migrationScript({
             ...base,
             network: "n",

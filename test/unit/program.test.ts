@@ -15,7 +15,7 @@ describe("the declared stack (Pulumi mocks)", () => {
     const app = () => run.named("lernmanager-unit-app");
     const nginx = () => run.named("lernmanager-unit-nginx");
 
-    test("declares a network, six volumes (one for instance/reports), three images, two containers, seven deploy steps and a secret", () => {
+    test("declares a network, six volumes (one for instance/reports), three images, two containers, seven deploy steps and two secrets", () => {
         const count = (t: string) => run.ofType(t).length;
         expect(count("docker:index/network:Network")).toBe(1);
         expect(count(VOLUME)).toBe(6);
@@ -24,7 +24,8 @@ describe("the declared stack (Pulumi mocks)", () => {
         expect(count("pulumi:providers:docker")).toBe(1);
         expect(count(IMAGE)).toBe(3);
         expect(count(CONTAINER)).toBe(2);
-        expect(count("random:index/randomPassword:RandomPassword")).toBe(1);
+        // SECRET_KEY and the admin password (test/unit/migrations.test.ts).
+        expect(count("random:index/randomPassword:RandomPassword")).toBe(2);
     });
 
     test("only nginx publishes a port, on the configured host address", () => {
@@ -240,8 +241,11 @@ describe("deploy steps (@pulumi/command)", () => {
         expect(step("backup").inputs.environment.SECRET_KEY).toBeUndefined();
     });
 
-    test("without an init hook or migration command there is no migration step", async () => {
-        const bare = await runProgram(testConfig({ "lernmanager:initHook": "" }), { stack: "bare" });
+    test("without an init hook, migration command, migrations or admin password there is no migration step", async () => {
+        const bare = await runProgram(
+            testConfig({ "lernmanager:initHook": "", "lernmanager:migrationsPath": "", "lernmanager:adminTable": "" }),
+            { stack: "bare" },
+        );
         expect(
             bare
                 .ofType(COMMAND)

@@ -117,6 +117,7 @@ describe("create", () => {
             "setConfig school-berlin lernmanager:bindAddress 127.0.0.1",
             "setConfig school-berlin lernmanager:protectData false",
             "setConfig school-berlin lernmanager:databaseFile lernmanager.db",
+            "setConfig school-berlin lernmanager:adminTable users",
             "setConfig school-berlin lernmanager:port 8100",
             "setConfig school-berlin lernmanager:createdAt 2025-11-20T12:00:00.000Z",
             "setConfig school-berlin lernmanager:appEnv[0] --path DEMO_DATA=1",

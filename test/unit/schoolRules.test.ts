@@ -80,6 +80,7 @@ describe("config from the template", () => {
             { key: "lernmanager:bindAddress", value: "127.0.0.1" },
             { key: "lernmanager:protectData", value: "false" },
             { key: "lernmanager:databaseFile", value: "lernmanager.db" },
+            { key: "lernmanager:adminTable", value: "users" },
             { key: "lernmanager:port", value: "8101" },
             { key: "lernmanager:createdAt", value: "2025-11-20T12:00:00.000Z" },
             { key: "lernmanager:appEnv[0]", value: "DEMO_DATA=1", path: true },
