@@ -1,6 +1,7 @@
 // The parts of the config that describe the app's contract with the stack beyond its WSGI target:
 // extra folders (scratch on tmpfs, persistent on volumes) and its settings from config.
 import { CONFIG_KEYS, type ConfigKey } from "./configKeys";
+import { parseList } from "./configList";
 
 const REL_PATH_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
 
@@ -16,16 +17,8 @@ export function overlaps(a: string, b: string): boolean {
 export function parsePathList(key: ConfigKey, value: string | undefined, ns: string, problems: string[]): string[] {
     if (value === undefined || value === "") return [...(CONFIG_KEYS[key].default as readonly string[])];
     const fix = `Fix: e.g. \`pulumi config set --path '${key}[0]' instance/tmp\``;
-    let parsed: unknown;
-    try {
-        parsed = JSON.parse(value);
-    } catch {
-        parsed = undefined;
-    }
-    if (!Array.isArray(parsed)) {
-        problems.push(`${ns}${key} = ${JSON.stringify(value)}: must be a list of folders inside the app. ${fix}`);
-        return [];
-    }
+    const parsed = parseList(value, `${ns}${key}`, "a list of folders inside the app", fix, problems);
+    if (!parsed) return [];
     const out: string[] = [];
     parsed.forEach((entry: unknown, i: number) => {
         const v = typeof entry === "string" ? entry.replace(/\/+$/, "") : "";

@@ -2,6 +2,8 @@ import * as fs from "fs";
 import * as path from "path";
 
 import { appSettings, checkMountedFolders, parsePathList } from "./appContract";
+import { parseEnv } from "./configList";
+import { closestKey } from "./configHints";
 import { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
 import { migrationSettings } from "./migrationConfig";
 import { persistentVolumeName } from "./names";
@@ -32,9 +34,7 @@ const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1
 // Docker reference: [registry[:port]/]name[/name...][:tag][@sha256:...]
 const IMAGE_RE =
     /^(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$/;
-const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Environment the stack sets itself; appEnv may not override it. */
-export const RESERVED_ENV = ["SECRET_KEY", "PYTHONOPTIMIZE", "PYTHONDONTWRITEBYTECODE", "MAX_UPLOAD_MB"];
+export { RESERVED_ENV } from "./configList";
 
 /**
  * Reads and validates all config of the project namespace.
@@ -305,71 +305,4 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
 function moduleExists(root: string, module: string): boolean {
     const rel = module.replace(/\./g, "/");
     return fs.existsSync(path.join(root, `${rel}.py`)) || fs.existsSync(path.join(root, rel, "__init__.py"));
-}
-
-function parseEnv(value: string | undefined, key: string, problems: string[]): Record<string, string> {
-    if (value === undefined || value === "") return {};
-    const fixText = "Fix: set entries as NAME=value, e.g. `pulumi config set --path 'appEnv[0]' TZ=Europe/Berlin`.";
-    let parsed: unknown;
-    try {
-        parsed = JSON.parse(value);
-    } catch {
-        parsed = undefined;
-    }
-    if (!Array.isArray(parsed)) {
-        problems.push(`${key} = ${JSON.stringify(value)}: must be a list of NAME=value strings. ${fixText}`);
-        return {};
-    }
-    const env: Record<string, string> = {};
-    parsed.forEach((entry: unknown, i: number) => {
-        const where = `${key}[${i}] = ${JSON.stringify(entry)}`;
-        if (typeof entry !== "string" || !entry.includes("=")) {
-            problems.push(`${where}: must be a NAME=value string. ${fixText}`);
-            return;
-        }
-        const name = entry.slice(0, entry.indexOf("="));
-        if (!ENV_NAME_RE.test(name)) {
-            problems.push(
-                `${where}: ${name} is not a valid environment variable name (letters, digits, _). ${fixText}`,
-            );
-        } else if (RESERVED_ENV.includes(name) || name.startsWith("LM_")) {
-            problems.push(
-                `${where}: ${name} is set by the stack itself and cannot be overridden ` +
-                    `(SECRET_KEY comes from @pulumi/random, MAX_UPLOAD_MB from uploadLimitMb). ` +
-                    `Fix: \`pulumi config rm --path '${key.split(":")[1]}[${i}]'\`.`,
-            );
-        } else if (name in env) {
-            problems.push(`${where}: ${name} is set twice. Fix: keep one entry for ${name}.`);
-        } else {
-            env[name] = entry.slice(name.length + 1);
-        }
-    });
-    return env;
-}
-
-function closestKey(key: string): string | undefined {
-    let best: string | undefined;
-    let bestDistance = Infinity;
-    for (const candidate of Object.keys(CONFIG_KEYS)) {
-        const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
-        if (d < bestDistance) {
-            bestDistance = d;
-            best = candidate;
-        }
-    }
-    return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-    for (let i = 1; i <= a.length; i++) {
-        let prev = row[0];
-        row[0] = i;
-        for (let j = 1; j <= b.length; j++) {
-            const tmp = row[j];
-            row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-            prev = tmp;
-        }
-    }
-    return row[b.length];
 }

@@ -3,6 +3,7 @@
  * scheduler in the container (files/runtime/lm_cron.py) parses the same expressions the same way; a
  * unit test runs both over the same table.
  */
+import { parseList } from "./configList";
 
 /** One job as the scheduler receives it. */
 export interface JobSpec {
@@ -126,16 +127,8 @@ const EXAMPLE =
 export function parseJobs(value: string | undefined, key: string, problems: string[]): JobSpec[] {
     if (value === undefined || value.trim() === "") return [];
     const fixList = `Fix: set it in Pulumi.<stack>.yaml as a list of objects, e.g.\n    ${EXAMPLE}`;
-    let parsed: unknown;
-    try {
-        parsed = JSON.parse(value);
-    } catch {
-        parsed = undefined;
-    }
-    if (!Array.isArray(parsed)) {
-        problems.push(`${key} = ${JSON.stringify(value)}: must be a list of jobs. ${fixList}`);
-        return [];
-    }
+    const parsed = parseList(value, key, "a list of jobs", fixList, problems);
+    if (!parsed) return [];
     const jobs: JobSpec[] = [];
     const seen = new Set<string>();
     parsed.forEach((entry: unknown, i: number) => {
