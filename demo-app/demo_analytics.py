@@ -16,8 +16,11 @@ import threading
 
 from demo_db import DB_PATH, utc_timestamp
 
-QUEUE_SIZE = 1000
+QUEUE_SIZE = 10000
+# The writer waits this long for a first event, then writes everything queued in one transaction,
+# and waits BATCH_SECONDS before the next write (at most ~10 commits a second per process).
 FLUSH_SECONDS = 0.5
+BATCH_SECONDS = 0.1
 
 log = logging.getLogger("lernmanager.analytics")
 
@@ -83,13 +86,17 @@ def _drain(q):
 
 
 def _run(q, stop):
-    while not stop.wait(FLUSH_SECONDS):
-        batch = _drain(q)
-        if batch:
-            try:
-                _write(batch)
-            except Exception:  # keep the thread alive; the events of this batch are lost
-                log.exception("Analytics: writing %d events failed", len(batch))
+    while not stop.is_set():
+        try:
+            first = q.get(timeout=FLUSH_SECONDS)
+        except queue.Empty:
+            continue
+        batch = [first] + _drain(q)
+        try:
+            _write(batch)
+        except Exception:  # keep the thread alive; the events of this batch are lost
+            log.exception("Analytics: writing %d events failed", len(batch))
+        stop.wait(BATCH_SECONDS)
 
 
 def _flush_at_exit(q, stop, thread):
