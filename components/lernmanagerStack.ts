@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { appEnvironment, smokeStaticFile } from "../lib/appEnv";
+import { appEnvironment, publishedUrl, smokeStaticFile } from "../lib/appEnv";
 import { StackConfig } from "../lib/config";
 import {
     ADMIN_PASSWORD_ENV,
@@ -296,12 +296,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        // Published on all interfaces: the Docker host's name (from docker:host) when it is remote.
-        const remote = config.dockerHost
-            ? /^(?:ssh|tcp):\/\/(?:[^@/]*@)?([^:/]+)/.exec(config.dockerHost)?.[1]
-            : undefined;
-        const host = config.bindAddress === "0.0.0.0" ? (remote ?? "localhost") : config.bindAddress;
-        this.url = config.port === 80 ? `http://${host}/` : `http://${host}:${config.port}/`;
+        this.url = publishedUrl(config);
         this.registerOutputs({ url: this.url, appVersion: this.appImage.version });
     }
 }

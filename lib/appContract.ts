@@ -2,6 +2,7 @@
 // extra folders (scratch on tmpfs, persistent on volumes) and its settings from config.
 import { CONFIG_KEYS, type ConfigKey } from "./configKeys";
 import { parseList } from "./configList";
+import { persistentVolumeName } from "./names";
 
 const REL_PATH_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
 
@@ -65,4 +66,17 @@ export function appSettings(given: ReadonlyMap<string, string>): {
         ("secret" in spec && spec.secret ? secrets : settings)[spec.env] = value;
     }
     return { settings, secrets };
+}
+
+/** Two persistent folders whose volume names would be the same (e.g. `a/b` and `a-b`). */
+export function checkPersistentVolumeNames(paths: readonly string[], ns: string, problems: string[]): void {
+    const names = paths.map((p) => persistentVolumeName("", p));
+    names.forEach((v, i) => {
+        const first = names.indexOf(v);
+        if (first !== i)
+            problems.push(
+                `${ns}persistentPaths[${i}] = ${JSON.stringify(paths[i])} would share a volume name with ` +
+                    `${JSON.stringify(paths[first])}. Fix: rename one of the folders.`,
+            );
+    });
 }

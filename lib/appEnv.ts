@@ -42,3 +42,10 @@ export function smokeStaticFile(config: StackConfig): string | undefined {
     const pick = files.find((f) => f.endsWith(".css")) ?? files[0];
     return pick ? `${config.staticUrl}${pick}` : undefined;
 }
+
+/** Where the app answers: the published address, or (on all interfaces) the Docker host's name from docker:host. */
+export function publishedUrl(config: StackConfig): string {
+    const remote = config.dockerHost ? /^(?:ssh|tcp):\/\/(?:[^@/]*@)?([^:/]+)/.exec(config.dockerHost)?.[1] : undefined;
+    const host = config.bindAddress === "0.0.0.0" ? (remote ?? "localhost") : config.bindAddress;
+    return config.port === 80 ? `http://${host}/` : `http://${host}:${config.port}/`;
+}

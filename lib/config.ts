@@ -1,12 +1,11 @@
 import * as fs from "fs";
 import * as path from "path";
 
-import { appSettings, checkMountedFolders, parsePathList } from "./appContract";
+import { appSettings, checkMountedFolders, checkPersistentVolumeNames, parsePathList } from "./appContract";
 import { parseEnv } from "./configList";
 import { closestKey } from "./configHints";
 import { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
 import { migrationSettings } from "./migrationConfig";
-import { persistentVolumeName } from "./names";
 import { parseJobs } from "./jobs";
 
 export { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
@@ -175,14 +174,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
 
     const scratchPaths = parsePathList("scratchPaths", given.get("scratchPaths"), ns, problems);
     const persistentPaths = parsePathList("persistentPaths", given.get("persistentPaths"), ns, problems);
-    const volumeNames = persistentPaths.map((p) => persistentVolumeName("", p));
-    volumeNames.forEach((v, i) => {
-        if (volumeNames.indexOf(v) !== i)
-            problems.push(
-                `${ns}persistentPaths[${i}] = ${JSON.stringify(persistentPaths[i])} would share a volume name with ` +
-                    `${JSON.stringify(persistentPaths[volumeNames.indexOf(v)])}. Fix: rename one of the folders.`,
-            );
-    });
+    checkPersistentVolumeNames(persistentPaths, ns, problems);
     checkMountedFolders(
         [
             ["staticPath", staticPath],
