@@ -55,8 +55,8 @@ export function formatImport(r: ImportReport, stack: string, showSecrets = false
         const f = r.target.folders[t.folder] ?? { files: 0, bytes: 0 };
         const fresh = r.createdVolumes.includes(t.volume)
             ? "new"
-            : r.emptied.includes(`/target/${t.folder}`)
-              ? "emptied first"
+            : r.emptied.includes(t.folder)
+              ? "what it held replaced"
               : "existing, empty";
         out.push(`  ${t.folder}/ -> volume ${t.volume} (${fresh}): ${f.files} files, ${size(f.bytes)}`);
     }

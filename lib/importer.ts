@@ -81,11 +81,13 @@ export interface TargetSummary {
     databases: Record<string, { integrity: string; rows: Record<string, number> }>;
     migrationsDone?: string[];
     databaseFound: boolean;
+    emptied: string[];
 }
 
 export interface ImportReport {
     readonly targets: ImportTarget[];
     readonly createdVolumes: string[];
+    /** Folders whose volumes held something that the import replaced (--overwrite). */
     readonly emptied: string[];
     readonly source: SourceSummary;
     readonly target: TargetSummary;
@@ -186,10 +188,11 @@ export async function runImport(opts: ImportOptions): Promise<ImportReport> {
     ];
 
     const check = await run("docker", helper(["check", ...(opts.overwrite ? ["--overwrite"] : []), ...mountDirs]), env);
-    const checked = summaryLine<{ notEmpty?: string[]; emptied?: string[] }>(check.stdout);
-    if (check.code === 3 && checked?.notEmpty)
+    const checked = summaryLine<{ notEmpty: string[] }>(check.stdout);
+    const volumeOf = (dir: string) => targets.find((t) => `/target/${t.folder}` === dir)?.volume ?? dir;
+    if (check.code === 3 && checked)
         throw new ImportError(
-            `the stack's volumes are not empty (${checked.notEmpty.join(", ")}); nothing was copied. ` +
+            `the stack's volumes are not empty (${checked.notEmpty.map(volumeOf).join(", ")}); nothing was copied. ` +
                 `Fix: add --overwrite to replace what they hold with the old install's data.`,
         );
     if (check.code !== 0 || !checked) throw new ImportError(`the import helper failed: ${check.stderr.trim()}`);
@@ -202,7 +205,12 @@ export async function runImport(opts: ImportOptions): Promise<ImportReport> {
     const pack = spawn(packCmd, packArgs, { stdio: ["pipe", "pipe", "pipe"] });
     const unpack = spawn(
         "docker",
-        helper(["unpack", `${opts.config.dataPath}/${opts.config.databaseFile}`, ...mountDirs]),
+        helper([
+            "unpack",
+            `${opts.config.dataPath}/${opts.config.databaseFile}`,
+            ...mountDirs,
+            ...(opts.overwrite ? ["--overwrite"] : []),
+        ]),
         {
             env: { ...process.env, ...env },
             stdio: ["pipe", "pipe", "pipe"],
@@ -229,7 +237,7 @@ export async function runImport(opts: ImportOptions): Promise<ImportReport> {
     return {
         targets,
         createdVolumes,
-        emptied: checked.emptied ?? [],
+        emptied: target.emptied,
         source,
         target,
         seconds: (Date.now() - started) / 1000,

@@ -5,6 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
+import { stackFileConfig, withBaseStack } from "../lib/baseStack";
 import { ConfigError, loadConfig } from "../lib/config";
 import { dockerEndpoint } from "../lib/dockerEndpoint";
 import { ImportError, parseSource, runImport } from "../lib/importer";
@@ -20,20 +21,14 @@ the stack's first \`pulumi up\`. Refuses volumes that already hold something unl
 Prints the old .env's settings as \`pulumi config set\` commands (secret values hidden unless
 --show-secrets). An ssh:// source uses your ssh config and keys (ssh, then python3 on the server).`;
 
-/** Pulumi.<stack>.yaml as Pulumi hands config to a program: lists and objects as JSON text, secrets left out. */
-export function stackConfig(projectDir: string, stack: string): Record<string, string> {
-    const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
-    if (!fs.existsSync(file))
+/** The stack's config as the program sees it (its file on top of its baseStack's); no Pulumi CLI needed. */
+export function stackConfig(projectDir: string, project: string, stack: string): Record<string, string> {
+    const raw = stackFileConfig(projectDir, stack);
+    if (!raw)
         throw new ImportError(
-            `${file} does not exist. Fix: \`pulumi stack init ${stack}\` and set its config first (docs/school-settings.md)`,
+            `${path.join(projectDir, `Pulumi.${stack}.yaml`)} does not exist. Fix: \`pulumi stack init ${stack}\` and set its config first (docs/school-settings.md)`,
         );
-    const config = (YAML.parse(fs.readFileSync(file, "utf8"))?.config ?? {}) as Record<string, unknown>;
-    const raw: Record<string, string> = {};
-    for (const [key, value] of Object.entries(config)) {
-        if (value && typeof value === "object" && "secure" in value) continue;
-        raw[key] = typeof value === "string" ? value : JSON.stringify(value);
-    }
-    return raw;
+    return withBaseStack(raw, project, projectDir);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -46,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const project = (YAML.parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as { name: string })
         .name;
-    const raw = stackConfig(PROJECT_DIR, stack);
+    const raw = stackConfig(PROJECT_DIR, project, stack);
     const config = loadConfig(raw, { project, projectDir: PROJECT_DIR });
     const endpoint = dockerEndpoint(raw, process.env);
     console.log(`Importing into stack ${stack} on ${endpoint.host} ...`);

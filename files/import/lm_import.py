@@ -9,10 +9,11 @@ Three modes, one file (it is sent as a script, so it needs nothing installed but
                           left out (the backup holds their content). The last stderr line is
                           `LMIMPORT {json}`: files, bytes, rows per table, the old .env's values.
   check [--overwrite] DIR...  in a helper container with the stack's volumes mounted: refuses (exit 3)
-                          when a DIR is not empty, or empties them with --overwrite.
-  unpack DBFILE DIR...    in the same helper: extracts the stream from stdin into the DIRs only,
-                          gives everything to the app's user, checks the database (integrity_check)
-                          and prints `LMIMPORT {json}` with what arrived.
+                          when a DIR is not empty, unless --overwrite (before the old server is read).
+  unpack DBFILE DIR... [--overwrite]  in the same helper: extracts the stream from stdin into a
+                          staging folder in each DIR, and only once it is complete replaces what the
+                          DIRs held; gives everything to the app's user, checks the database
+                          (integrity_check) and prints `LMIMPORT {json}` with what arrived.
 """
 import json
 import os
@@ -114,40 +115,66 @@ def pack(root, folders):
     print("LMIMPORT " + json.dumps(summary, sort_keys=True), file=sys.stderr, flush=True)
 
 
+STAGE = ".lm-import-new"
+
+
 def check(dirs, overwrite):
     full = [d for d in dirs if os.listdir(d)]
+    print("LMIMPORT " + json.dumps({"side": "target", "notEmpty": full}), flush=True)
     if full and not overwrite:
-        print("LMIMPORT " + json.dumps({"side": "target", "notEmpty": full}), flush=True)
         sys.exit(3)
-    for d in full:
-        for entry in os.listdir(d):
-            path = os.path.join(d, entry)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-            else:
-                os.remove(path)
-    print("LMIMPORT " + json.dumps({"side": "target", "emptied": full}), flush=True)
 
 
-def inside(name, roots):
-    norm = os.path.normpath(name)
-    return not norm.startswith(("/", "..")) and any(norm == r or norm.startswith(r + "/") for r in roots)
-
-
-def unpack(database, dirs):
-    roots = [os.path.relpath(d, "/target") for d in dirs]
-    tar = tarfile.open(fileobj=sys.stdin.buffer, mode="r|")
-    refused = []
-    for member in tar:
-        if not (member.isfile() or member.isdir()) or not inside(member.name, roots):
-            refused.append(member.name)
+def clear(folder, keep=None):
+    for entry in os.listdir(folder):
+        if entry == keep:
             continue
-        # Names are checked above; the filter argument only silences Python 3.12+'s warning.
-        trusted = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
-        tar.extract(member, "/target", set_attrs=False, **trusted)
-    tar.close()
-    summary = {"side": "target", "refused": refused, "folders": {}, "databases": {}}
+        path = os.path.join(folder, entry)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+
+
+def unpack(database, dirs, overwrite):
+    """Extracts into a staging folder in each volume first: a source that fails half-way leaves the
+    volumes as they were; only a complete stream replaces what they held (with --overwrite)."""
+    roots = [os.path.relpath(d, "/target") for d in dirs]
+    stages = {r: os.path.join("/target", r, STAGE) for r in roots}
+    for stage in stages.values():
+        shutil.rmtree(stage, ignore_errors=True)
+        os.makedirs(stage)
+    refused = []
+    # Names are checked below; the filter argument only silences Python 3.12+'s warning.
+    trusted = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+    try:
+        tar = tarfile.open(fileobj=sys.stdin.buffer, mode="r|")
+        for member in tar:
+            name = os.path.normpath(member.name)
+            root = next((r for r in roots if name == r or name.startswith(r + "/")), None)
+            if root is None or name.startswith(("/", "..")) or not (member.isfile() or member.isdir()):
+                refused.append(member.name)
+                continue
+            if name == root:
+                continue
+            member.name = os.path.relpath(os.path.join(stages[root], name[len(root) + 1:]), "/target")
+            tar.extract(member, "/target", set_attrs=False, **trusted)
+        tar.close()
+    except BaseException:
+        for stage in stages.values():
+            shutil.rmtree(stage, ignore_errors=True)
+        raise
+    summary = {"side": "target", "refused": refused, "folders": {}, "databases": {}, "emptied": []}
     for d, rel in zip(dirs, roots):
+        if [e for e in os.listdir(d) if e != STAGE]:
+            if not overwrite:
+                shutil.rmtree(stages[rel], ignore_errors=True)
+                sys.exit(f"import: {d} is no longer empty; nothing was changed there")
+            clear(d, keep=STAGE)
+            summary["emptied"].append(rel)
+        for entry in os.listdir(stages[rel]):
+            os.rename(os.path.join(stages[rel], entry), os.path.join(d, entry))
+        os.rmdir(stages[rel])
         files = size = 0
         for dirpath, _, filenames in os.walk(d):
             os.chown(dirpath, APP_UID, APP_UID)
@@ -177,6 +204,6 @@ if __name__ == "__main__":
     elif mode == "check":
         check([a for a in args if a != "--overwrite"], "--overwrite" in args)
     elif mode == "unpack":
-        unpack(args[0], args[1:])
+        unpack(args[0], [a for a in args[1:] if a != "--overwrite"], "--overwrite" in args)
     else:
         sys.exit(f"unknown mode {mode}")

@@ -17,7 +17,8 @@ import { formatImport } from "../../lib/importReport";
 import { stackNames } from "../../lib/names";
 import { PROJECT_DIR } from "../../lib/paths";
 import { freePort, login, request } from "../support/http";
-import { testConfig } from "../support/mocks";
+import { LifecycleEngine } from "../support/lifecycle";
+import { runProgram, testConfig } from "../support/mocks";
 import { docker, localEngine } from "../support/realize";
 import { copyOfDemoApp, liveStack, LiveStack } from "../support/stack";
 
@@ -41,7 +42,7 @@ const log = (l: string) => process.stdout.write(`    [${STACK}] ${l}\n`);
 
 afterAll(async () => {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
-    for (const stack of [STACK, CUT]) {
+    for (const stack of [STACK, CUT, `${STACK}-adopt`, `${STACK}-foreign`]) {
         const filters = { label: [`dev.lernmanager.stack=${stack}`] };
         for (const v of (await docker.listVolumes({ filters })).Volumes ?? [])
             await docker
@@ -178,8 +179,11 @@ describe("import of an old install, then the first deploy", () => {
     test("refuses volumes that already hold something, unless --overwrite", async () => {
         await expect(importInto(STACK, old)).rejects.toThrow(ImportError);
         await expect(importInto(STACK, old)).rejects.toThrow(/not empty .*nothing was copied.*--overwrite/);
+        // A source that fails (here: no such folder) leaves the volumes as they were, --overwrite or not.
+        await expect(importInto(STACK, `${old}-gone`, true)).rejects.toThrow(/reading the old install failed/);
+        await expect(importInto(STACK, old)).rejects.toThrow(/lernmanager-e2e-im-data, lernmanager-e2e-im-uploads/);
         const again = await importInto(STACK, old, true);
-        expect(again.emptied).toHaveLength(3);
+        expect(again.emptied).toEqual(["data", "instance/uploads", "instance/reports"]);
         expect(again.target.databases["data/lernmanager.db"].rows.tasks).toBe(14);
     });
 
@@ -231,6 +235,40 @@ describe("import of an old install, then the first deploy", () => {
         const file = await request(s.port, "/files/arbeitsblatt.pdf", { headers: { Cookie: cookie } });
         expect(file.status).toBe(200);
         expect(file.body.length).toBe(50009);
+    });
+});
+
+describe("what a real `pulumi up` does with volumes made by the import (provider rules, test/support/lifecycle.ts)", () => {
+    const VOL = "docker:index/volume:Volume";
+    const volumeRegs = async (stack: string) =>
+        (await runProgram(testConfig(), { stack, secretKey: "k" })).registrations.filter((r) => r.type === VOL);
+
+    test("the first up adopts them (Docker answers the create with the existing volume) and the next up changes nothing", async () => {
+        const stack = `${STACK}-adopt`;
+        const old = oldInstall();
+        await importInto(stack, old);
+        const engine = new LifecycleEngine();
+        const regs = await volumeRegs(stack);
+        const first = await engine.up(regs);
+        expect(first.creates).toHaveLength(regs.length);
+        const again = await engine.up(await volumeRegs(stack));
+        expect({ replaces: again.replaces, updates: again.updates, creates: again.creates }).toEqual({
+            replaces: [],
+            updates: [],
+            creates: [],
+        });
+        const v = await docker.getVolume(`lernmanager-${stack}-data`).inspect();
+        expect(v.Labels).toEqual({ "dev.lernmanager.stack": stack, "dev.lernmanager.volume": "data" });
+    });
+
+    test("a volume of that name with other labels is refused by the import (the next up would replace it)", async () => {
+        const stack = `${STACK}-foreign`;
+        await docker.createVolume({ Name: `lernmanager-${stack}-data`, Labels: { "dev.lernmanager.stack": stack } });
+        await expect(importInto(stack, oldInstall())).rejects.toThrow(/exists but is not this stack's/);
+        const engine = new LifecycleEngine();
+        await engine.up(await volumeRegs(stack));
+        const again = await engine.up(await volumeRegs(stack));
+        expect(again.replaces.map((r) => r.name)).toEqual([`lernmanager-${stack}-storage-data`]);
     });
 });
 
