@@ -277,6 +277,12 @@ export const CONFIG_KEYS = {
             "Scheduled jobs, a list of {name, schedule (cron, 5 fields), command (run in the app folder), timeZone (IANA, default UTC)}; run by a scheduler container of the app image with the app's volumes and environment.",
     },
     ...MIGRATION_KEYS,
+    baseStack: {
+        kind: "string",
+        default: "",
+        description:
+            "Stack whose Pulumi.<name>.yaml gives every key this stack does not set itself (e.g. prod for a school stack schule-<name>: its own file keeps only the school's settings); secrets and docker:* keys are not taken over.",
+    },
     createdAt: {
         kind: "string",
         default: "",
