@@ -235,6 +235,19 @@ describe("import of an old install, then the first deploy", () => {
         const file = await request(s.port, "/files/arbeitsblatt.pdf", { headers: { Cookie: cookie } });
         expect(file.status).toBe(200);
         expect(file.body.length).toBe(50009);
+
+        // npm run logs: the app's and nginx's lines in one stream, in time order, with their role.
+        const logs = execFileSync("npx", ["ts-node", "scripts/logs.ts", STACK, "--since", "10m"], {
+            cwd: PROJECT_DIR,
+            env: { ...process.env, DOCKER_HOST: localEngine() },
+        }).toString();
+        expect(logs).toMatch(/^app {7}\| \S+ .*gunicorn|^app {7}\| \S+ /m);
+        expect(logs).toMatch(/^nginx {5}\| \S+ .*"GET \/files\/arbeitsblatt.pdf HTTP\/1.1" 200/m);
+        const times = logs
+            .split("\n")
+            .filter(Boolean)
+            .map((l) => l.split(" | ")[1].split(" ")[0]);
+        expect(times).toEqual([...times].sort());
     });
 });
 
