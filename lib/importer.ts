@@ -61,6 +61,8 @@ export interface ImportOptions {
     readonly dockerEnv: Readonly<Record<string, string>>;
     /** python3 on this machine, for a local source. @default "python3" */
     readonly python?: string;
+    /** The ssh command for an ssh:// source. @default ["ssh"] (your ~/.ssh/config and keys) */
+    readonly ssh?: readonly string[];
 }
 
 /** What `pack` saw on the old server. */
@@ -123,11 +125,16 @@ export function summaryLine<T>(text: string): T | undefined {
 }
 
 /** The command that runs `pack` where the old install is, the script arriving on its stdin. */
-export function packCommand(source: ImportSource, folders: readonly string[], python = "python3"): string[] {
+export function packCommand(
+    source: ImportSource,
+    folders: readonly string[],
+    python = "python3",
+    ssh: readonly string[] = ["ssh"],
+): string[] {
     const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
     if (source.kind === "local") return [python, "-", "pack", source.path, ...folders];
     const remote = ["python3", "-", "pack", source.path, ...folders].map(quote).join(" ");
-    return ["ssh", ...(source.port ? ["-p", String(source.port)] : []), "-o", "BatchMode=yes", source.host, remote];
+    return [...ssh, ...(source.port ? ["-p", String(source.port)] : []), "-o", "BatchMode=yes", source.host, remote];
 }
 
 async function ensureVolumes(targets: ImportTarget[], env: Readonly<Record<string, string>>): Promise<string[]> {
@@ -201,6 +208,7 @@ export async function runImport(opts: ImportOptions): Promise<ImportReport> {
         opts.source,
         targets.map((t) => t.folder),
         opts.python,
+        opts.ssh,
     );
     const pack = spawn(packCmd, packArgs, { stdio: ["pipe", "pipe", "pipe"] });
     const unpack = spawn(

@@ -10,13 +10,14 @@
 import { execFileSync, spawn } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { loadConfig } from "../../lib/config";
 import { ImportError, ImportReport, parseSource, runImport } from "../../lib/importer";
 import { formatImport } from "../../lib/importReport";
 import { stackNames } from "../../lib/names";
 import { PROJECT_DIR } from "../../lib/paths";
-import { freePort, login, request } from "../support/http";
+import { eventually, freePort, login, request } from "../support/http";
 import { LifecycleEngine } from "../support/lifecycle";
 import { runProgram, testConfig } from "../support/mocks";
 import { docker, localEngine } from "../support/realize";
@@ -42,7 +43,7 @@ const log = (l: string) => process.stdout.write(`    [${STACK}] ${l}\n`);
 
 afterAll(async () => {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
-    for (const stack of [STACK, CUT, `${STACK}-adopt`, `${STACK}-foreign`]) {
+    for (const stack of [STACK, CUT, `${STACK}-adopt`, `${STACK}-foreign`, `${STACK}-ssh`]) {
         const filters = { label: [`dev.lernmanager.stack=${stack}`] };
         for (const v of (await docker.listVolumes({ filters })).Volumes ?? [])
             await docker
@@ -282,6 +283,80 @@ describe("what a real `pulumi up` does with volumes made by the import (provider
         await engine.up(await volumeRegs(stack));
         const again = await engine.up(await volumeRegs(stack));
         expect(again.replaces.map((r) => r.name)).toEqual([`lernmanager-${stack}-storage-data`]);
+    });
+});
+
+describe("an ssh:// source: the old server reached over ssh (an openssh-server container on 127.0.0.1)", () => {
+    const IMAGE = "lmim/sshd:1";
+    const stack = `${STACK}-ssh`;
+
+    test("imports over ssh with python3 on the server, the same as from a local folder", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lmim-ssh-"));
+        cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/key`]);
+        fs.copyFileSync(`${dir}/key.pub`, `${dir}/authorized_keys`);
+        fs.writeFileSync(
+            `${dir}/Dockerfile`,
+            [
+                `FROM ${PYTHON_IMAGE}`,
+                "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-server && mkdir -p /run/sshd /root/.ssh",
+                "COPY authorized_keys /root/.ssh/authorized_keys",
+                'CMD ["/usr/sbin/sshd", "-D", "-e"]',
+            ].join("\n"),
+        );
+        execFileSync("docker", ["build", "-q", "-t", IMAGE, dir], { stdio: "pipe", timeout: 300000 });
+        cleanups.push(() => void execFileSync("docker", ["rmi", "-f", IMAGE], { stdio: "ignore" }));
+        const old = oldInstall();
+        const port = await freePort();
+        const name = `lmim-sshd-${randomBytes(3).toString("hex")}`;
+        execFileSync("docker", [
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--label",
+            `dev.lernmanager.stack=${stack}-old`,
+            "-v",
+            `${old}:/opt/lernmanager`,
+            "-p",
+            `127.0.0.1:${port}:22`,
+            IMAGE,
+        ]);
+        cleanups.push(() => void execFileSync("docker", ["rm", "-f", name], { stdio: "ignore" }));
+        fs.writeFileSync(
+            `${dir}/config`,
+            `Host 127.0.0.1\n  IdentityFile ${dir}/key\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n`,
+        );
+        const ssh = ["ssh", "-F", `${dir}/config`];
+        await eventually(
+            30,
+            async () => {
+                try {
+                    execFileSync(
+                        ssh[0],
+                        [...ssh.slice(1), "-p", String(port), "-o", "BatchMode=yes", "root@127.0.0.1", "true"],
+                        { stdio: "pipe" },
+                    );
+                    return true;
+                } catch {
+                    return false;
+                }
+            },
+            "sshd answers",
+        );
+        const report = await runImport({
+            stack,
+            names: stackNames("lernmanager", stack),
+            config: configOf(),
+            source: parseSource(`ssh://root@127.0.0.1:${port}/opt/lernmanager`),
+            dockerEnv: { DOCKER_HOST: localEngine() },
+            ssh,
+        });
+        expect(report.source.root).toBe("/opt/lernmanager");
+        expect(report.target.databases["data/lernmanager.db"].rows.users).toBe(31);
+        expect(report.target.folders["instance/uploads"]).toEqual({ files: 2, bytes: 50009 + 120000 });
+        expect(report.target.migrationsDone).toHaveLength(2);
+        expect(report.source.env?.SCHOOL_NAME).toBe("Gesamtschule Am Walde");
     });
 });
 
