@@ -173,7 +173,7 @@ describe("import of an old install, then the first deploy", () => {
         );
         expect(text).not.toContain("sk-old-llm-key");
         expect(text).toContain("# SECRET_KEY: not carried over");
-        expect(text).toContain("pulumi config set -s e2e-im --path 'appEnv[0]' FORCE_HTTPS=false");
+        expect(text).toContain("# FORCE_HTTPS: not carried over");
         expect(formatImport(report, STACK, true).join("\n")).toContain("--secret llmApiKey sk-old-llm-key");
     });
 
