@@ -6,6 +6,7 @@ import { parseEnv } from "./configList";
 import { closestKey } from "./configHints";
 import { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
 import { migrationSettings } from "./migrationConfig";
+import { backupSettings } from "./backupConfig";
 import { parseJobs } from "./jobs";
 
 export { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
@@ -32,8 +33,7 @@ const URL_PREFIX_RE = /^\/([A-Za-z0-9_-]+\/)+$/;
 const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 // Docker reference: [registry[:port]/]name[/name...][:tag][@sha256:...]
 const IMAGE_RE =
-    /^(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$/;
-export { RESERVED_ENV } from "./configList";
+    /^(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$/;export { RESERVED_ENV } from "./configList";
 
 /**
  * Reads and validates all config of the project namespace.
@@ -251,7 +251,6 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
     }
     const jobs = parseJobs(given.get("jobs"), `${ns}jobs`, problems);
     const steps = migrationSettings({ get: str, isSet: (k) => given.has(k), ns, appSource, dataPath, problems });
-
     const config: StackConfig = {
         appSource,
         wsgiApp: wsgiApp ?? { module: "app", attribute: "app", spec: "app:app" },
@@ -284,6 +283,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         nginxMemoryMb: int("nginxMemoryMb", 32, 65536, "the nginx memory limit in MiB"),
         pidsLimit: int("pidsLimit", 64, 100000, "the pids limit"),
         backupKeep: int("backupKeep", 1, 1000, "the number of backups kept"),
+        backups: backupSettings({ get: str, ns, problems }),
         migrateCommand: str("migrateCommand").trim() || undefined,
         ...steps,
         dockerHost,

@@ -31,8 +31,10 @@ export interface BackupStep extends StepBase {
     readonly backupsVolume: string;
     /** SQLite file path inside the app image, e.g. /app/data/lernmanager.db. */
     readonly databasePath: string;
-    /** Backups kept (oldest removed first). */
+    /** The newest backups kept. */
     readonly keep: number;
+    /** Older ones kept: `hourly=H,daily=D,weekly=W` (lm_backup.py --retention). @default none */
+    readonly retention?: string;
     /** The migrations done-file inside the image (e.g. /app/data/migrations_done.txt), kept with each backup. */
     readonly doneFile?: string;
 }
@@ -113,6 +115,7 @@ export function backupScript(s: BackupStep): string {
             `--database ${q(s.databasePath)}`,
             "--dir /backups",
             `--keep ${s.keep}`,
+            ...(s.retention ? [`--retention ${q(s.retention)}`] : []),
             '--label "$LM_VERSION"',
             ...(s.doneFile ? [`--done-file ${q(s.doneFile)}`] : []),
         ],

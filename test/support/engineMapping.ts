@@ -25,6 +25,7 @@
  * | Container.envs                      | Env                                                     |
  * | Container.labels [{label,value}]    | Labels                                                  |
  * | Container.networksAdvanced          | HostConfig.NetworkMode + NetworkingConfig.EndpointsConfig[name].Aliases |
+ * | Container.networkMode (none, bridge) | HostConfig.NetworkMode                                |
  * | Container.ports                     | ExposedPorts + HostConfig.PortBindings {HostIp, HostPort} |
  * | Container.mounts                    | HostConfig.Mounts {Type, Source, Target, ReadOnly}      |
  * | Container.readOnly                  | HostConfig.ReadonlyRootfs                               |
@@ -75,6 +76,7 @@ const CONTAINER_FIELDS = new Set([
     "envs",
     "labels",
     "networksAdvanced",
+    "networkMode",
     "ports",
     "mounts",
     "readOnly",
@@ -126,6 +128,10 @@ export function containerCreateBody(reg: Registration, imageId: string, name: st
         checkFields(`Container ${reg.name} networksAdvanced`, n, NET_ADV_FIELDS);
         host.NetworkMode = n.name;
         body.NetworkingConfig = { EndpointsConfig: { [n.name]: { Aliases: n.aliases ?? [] } } };
+    }
+    if (i.networkMode) {
+        if (nets.length) throw new UnmappedFieldError("realize: networkMode together with networksAdvanced is not mapped");
+        host.NetworkMode = i.networkMode;
     }
     if (i.ports?.length) {
         body.ExposedPorts = {};
