@@ -176,9 +176,12 @@ export function migrationScript(s: MigrationStep): string {
     return run(s, "migrate", options, "/bin/sh", ["-c", q(parts.join("; "))]);
 }
 
+/** Label of the containers `npm run rollback` started (scripts/ops/rollback.ts); the next deploy removes them. */
+export const ROLLBACK_LABEL = "dev.lernmanager.rollback";
+
 /** After the deploy: nginx's health, the new app's /healthz, one page and one static file, through nginx. */
 export function smokeTestScript(s: SmokeStep): string {
-    return run(s, "smoke", [`--network ${q(s.network)}`], "python3", [
+    const smoke = run(s, "smoke", [`--network ${q(s.network)}`], "python3", [
         "-OO",
         `${LAYOUT.runtimeDir}/lm_smoke.py`,
         q(`http://nginx:${LAYOUT.nginxPort}`),
@@ -186,6 +189,9 @@ export function smokeTestScript(s: SmokeStep): string {
         q(s.page),
         q(s.staticFile),
     ]);
+    // Then the containers a rollback started (unknown to Pulumi) go, gracefully: the new ones serve.
+    const filter = `--filter ${q(`label=${s.label}=${s.stack}`)} --filter label=${ROLLBACK_LABEL}`;
+    return `${smoke}for c in $(docker ps -aq ${filter}); do docker stop -t 40 "$c" >/dev/null; docker rm "$c" >/dev/null && echo "removed container $c of a rollback"; done\n`;
 }
 
 export interface ImageJanitor {

@@ -122,7 +122,7 @@ describe("a deploy with a rebuilt app image", () => {
         fs.appendFileSync(path.join(app.dir, "static/css/app.css"), `\n.${marker} { color: #123456; }\n`);
         const next = await redeclare(s, { "lernmanager:appSource": app.dir });
         const replaced = await s.realization.update(next.registrations);
-        expect(replaced).toEqual(["lernmanager-e2e-life-app"]);
+        expect(replaced).toEqual(["lernmanager-e2e-life-app", "lernmanager-e2e-life-backups"]);
 
         const after = await request(s.port, "/healthz");
         expect(after.status).toBe(200);
