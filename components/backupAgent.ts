@@ -4,8 +4,7 @@ import type { StackConfig } from "../lib/config";
 import { backupScript, SCRATCH_TMPFS, StepBase } from "../lib/deploySteps";
 import type { StackNames } from "../lib/names";
 import { LAYOUT } from "../lib/layout";
-import { appContainerSpec, AppServiceArgs } from "./appService";
-import { REPLACE_ON_CHANGES } from "./webServer";
+import { appContainerSpec, AppServiceArgs, createBeforeDelete } from "./appService";
 
 /** Where the backup container sees the live data, the uploads and the copy folders. */
 export const BACKUP_LAYOUT = {
@@ -66,8 +65,9 @@ export function backupAgentSettings(config: StackConfig) {
 }
 
 /** Health: `lm_backupd.py --health` (a failed backup, copy or drill; an overdue backup; a stopped loop). */
-export const BACKUP_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
-    tests: ["CMD", "python3", "-OO", `${LAYOUT.runtimeDir}/lm_backupd.py`, "--health"],
+const BACKUP_HEALTH_TEST = ["CMD", "python3", "-OO", `${LAYOUT.runtimeDir}/lm_backupd.py`, "--health"];
+export const BACKUP_HEALTHCHECK = {
+    tests: BACKUP_HEALTH_TEST,
     interval: "30s",
     timeout: "10s",
     retries: 2,
@@ -125,12 +125,7 @@ export class BackupAgent extends pulumi.ComponentResource {
                 destroyGraceSeconds: 60,
                 labels: [...app.labels, { label: "dev.lernmanager.role", value: "backup" }],
             },
-            {
-                parent: this,
-                dependsOn: args.after,
-                replaceOnChanges: [...REPLACE_ON_CHANGES],
-                deleteBeforeReplace: false,
-            },
+            createBeforeDelete(this, args.after),
         );
         this.registerOutputs({ container: this.container.name });
     }
