@@ -5,6 +5,7 @@ import { backupScript, SCRATCH_TMPFS, StepBase } from "../lib/deploySteps";
 import type { StackNames } from "../lib/names";
 import { LAYOUT } from "../lib/layout";
 import { appContainerSpec, AppServiceArgs, createBeforeDelete } from "./appService";
+import { DATA_MOUNT_MARKER } from "./storage";
 
 /** Where the backup container sees the live data, the uploads and the copy folders. */
 export const BACKUP_LAYOUT = {
@@ -32,16 +33,27 @@ export function backupAgentRetention(config: StackConfig): string {
 
 /** The backup deploy step's script: before every new app image, with the same retention. */
 export function preDeployBackup(config: StackConfig, names: StackNames, step: StepBase): { script: string } {
+    const root = config.backups.dataHostPath;
+    // With dataHostPath, first: is that folder the mounted disk (the marker written at setup)?
+    const guard = root
+        ? [
+              `docker run --rm --network none --user 0:0 --cap-drop ALL --mount 'type=bind,source=${root},target=/check,readonly' --entrypoint /bin/sh "$LM_IMAGE" -c 'test -f /check/${DATA_MOUNT_MARKER}' || {`,
+              `  echo "dataHostPath ${root} is not mounted (no ${DATA_MOUNT_MARKER} in it): unlock and mount the disk (e.g. cryptsetup open + mount), then run pulumi up again; a new disk: scripts/data-host-path-init.sh ${root} once. Nothing was changed." >&2; exit 1; }`,
+              "",
+          ].join("\n")
+        : "";
     return {
-        script: backupScript({
-            ...step,
-            dataVolume: names.volumes.data,
-            backupsVolume: names.volumes.backups,
-            databasePath: `${LAYOUT.appDir}/${config.dataPath}/${config.databaseFile}`,
-            keep: config.backupKeep,
-            retention: backupAgentRetention(config),
-            doneFile: config.migrations && `${LAYOUT.appDir}/${config.migrations.doneFile}`,
-        }),
+        script:
+            guard +
+            backupScript({
+                ...step,
+                dataVolume: names.volumes.data,
+                backupsVolume: names.volumes.backups,
+                databasePath: `${LAYOUT.appDir}/${config.dataPath}/${config.databaseFile}`,
+                keep: config.backupKeep,
+                retention: backupAgentRetention(config),
+                doneFile: config.migrations && `${LAYOUT.appDir}/${config.migrations.doneFile}`,
+            }),
     };
 }
 

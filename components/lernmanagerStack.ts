@@ -12,7 +12,7 @@ import { AppService } from "./appService";
 import { BackupAgent, preDeployBackup } from "./backupAgent";
 import { DeployStep } from "./deployStep";
 import { Scheduler } from "./scheduler";
-import { Storage } from "./storage";
+import { Storage, storageOptions } from "./storage";
 import { WebServer } from "./webServer";
 
 export interface LernmanagerStackArgs {
@@ -62,7 +62,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
 
         this.storage = new Storage(
             `${name}-storage`,
-            { names, stack: args.stack, protectData: config.protectData, persistentPaths: config.persistentPaths },
+            { names, stack: args.stack, ...storageOptions(config) },
             { parent: this },
         );
 

@@ -13,6 +13,8 @@ export interface BackupConfig {
     readonly sftpTargets: readonly string[];
     /** The SSH key of the sftp targets (secret), or undefined. */
     readonly sftpKey?: string;
+    /** Host folder the data, uploads, backups and persistent folders live in (bind volumes), or undefined. */
+    readonly dataHostPath?: string;
 }
 
 export interface BackupConfigContext {
@@ -22,6 +24,7 @@ export interface BackupConfigContext {
     readonly problems: string[];
 }
 
+const SYSTEM_RE = /^\/$|^\/(proc|sys|dev|etc|var\/lib\/docker)(\/|$)/;
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 const HOST_DIR_RE = /^(\/[A-Za-z0-9_.@+-]+)+\/?$/;
 const SFTP_RE =
@@ -89,7 +92,7 @@ export function backupSettings(ctx: BackupConfigContext): BackupConfig {
                     `${where}: must look like sftp://user@host[:port]/path. Fix: e.g. sftp://backup@nas.schule.example/lernmanager`,
                 );
         } else if (typeof t === "string" && HOST_DIR_RE.test(t) && !t.split("/").some((p) => p === "." || p === "..")) {
-            if (t === "/" || /^\/(proc|sys|dev|etc|var\/lib\/docker)(\/|$)/.test(t))
+            if (SYSTEM_RE.test(t))
                 problems.push(
                     `${where}: a system folder cannot hold backups. Fix: a folder on a NAS mount or a USB disk, e.g. /mnt/backup/lernmanager`,
                 );
@@ -111,5 +114,14 @@ export function backupSettings(ctx: BackupConfigContext): BackupConfig {
         problems.push(
             `${ns}backupSftpKey: is not a private key in OpenSSH/PEM format (-----BEGIN ... PRIVATE KEY-----). Fix: set the whole key file.`,
         );
-    return { everySeconds, retention, copyDirs, sftpTargets, sftpKey };
+    const root = get("dataHostPath").trim().replace(/\/+$/, "");
+    const dataHostPath = root === "" ? undefined : root;
+    if (
+        dataHostPath &&
+        (!HOST_DIR_RE.test(dataHostPath) || dataHostPath.split("/").includes("..") || SYSTEM_RE.test(dataHostPath))
+    )
+        problems.push(
+            `${show("dataHostPath")}: must be an absolute folder on the Docker host, not a system folder (a relative path is refused), e.g. /srv/lernmanager on the unlocked disk. Fix: \`pulumi config set dataHostPath /srv/lernmanager\` (or "" for Docker volumes)`,
+        );
+    return { everySeconds, retention, copyDirs, sftpTargets, sftpKey, dataHostPath };
 }

@@ -33,4 +33,10 @@ export const BACKUP_KEYS = {
         description:
             'Private SSH key (OpenSSH format) for the sftp:// targets of backupCopyTo; set with `pulumi config set --secret backupSftpKey -- "$(cat key)"`.',
     },
+    dataHostPath: {
+        kind: "string",
+        default: "",
+        description:
+            'Absolute host folder (e.g. a LUKS mount) holding the data, uploads, backups and persistent folders instead of Docker\'s volume folder; set it up once with scripts/data-host-path-init.sh (writes the marker); the deploy and every app start refuse to run while it is not mounted. "" = Docker volumes.',
+    },
 } as const;

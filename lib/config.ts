@@ -33,7 +33,8 @@ const URL_PREFIX_RE = /^\/([A-Za-z0-9_-]+\/)+$/;
 const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 // Docker reference: [registry[:port]/]name[/name...][:tag][@sha256:...]
 const IMAGE_RE =
-    /^(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$/;export { RESERVED_ENV } from "./configList";
+    /^(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$/;
+export { RESERVED_ENV } from "./configList";
 
 /**
  * Reads and validates all config of the project namespace.
@@ -62,7 +63,6 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
 
     const fix = (key: ConfigKey, example: string | number | boolean) => `Fix: \`pulumi config set ${key} ${example}\``;
     const show = (key: ConfigKey) => `${ns}${key} = ${JSON.stringify(given.get(key))}`;
-
     const str = (key: ConfigKey): string => {
         const v = given.get(key);
         return v === undefined ? String(CONFIG_KEYS[key].default) : v;

@@ -95,6 +95,11 @@ def copy_sftp(cfg, target):
 def cycle(cfg, reason, status):
     """Backup (unless the newest is undrilled), copies, drill. Returns True when all passed."""
     ok = True
+    marker = os.path.join(os.path.dirname(cfg["database"]), ".lernmanager-data-mount")
+    if os.environ.get("LM_DATA_HOST_PATH") and not os.path.exists(marker):
+        status["lastBackupError"] = {"time": now().isoformat(), "error": f"{os.environ['LM_DATA_HOST_PATH']} is not mounted: unlock the disk"}
+        say(f"BACKUP REFUSED: {os.environ['LM_DATA_HOST_PATH']} is not mounted (no marker in its data folder): unlock the disk")
+        return False
     if reason != "drill":
         args = types.SimpleNamespace(
             database=cfg["database"], dir=cfg["backups"], keep=cfg["keep"], retention=cfg["retention"],

@@ -10,6 +10,7 @@
  * |-------------------------------------|---------------------------------------------------------|
  * | Network.name / driver / labels      | POST /networks/create Name / Driver / Labels            |
  * | Volume.name / labels                | POST /volumes/create Name / Labels                      |
+ * | Volume.driver / driverOpts          | POST /volumes/create Driver / DriverOpts (local bind)   |
  * | Image.imageName                     | POST /build t=imageName                                 |
  * | Image.build.context / dockerfile    | build context tar (.dockerignore honoured) + dockerfile |
  * | Image.build.args                    | buildargs                                               |
@@ -64,7 +65,7 @@ export const COMMAND_FIELDS = new Set(["create", "delete", "interpreter", "envir
 export const PROVIDER_FIELDS = new Set(["host", "version", "certPath"]);
 
 export const NETWORK_FIELDS = new Set(["name", "driver", "labels"]);
-export const VOLUME_FIELDS = new Set(["name", "labels"]);
+export const VOLUME_FIELDS = new Set(["name", "labels", "driver", "driverOpts"]);
 // buildOnPreview only matters to `pulumi preview`; an `up` builds either way.
 export const IMAGE_FIELDS = new Set(["imageName", "skipPush", "build", "buildOnPreview"]);
 export const BUILD_FIELDS = new Set(["context", "dockerfile", "args", "builderVersion", "platform"]);
@@ -130,7 +131,8 @@ export function containerCreateBody(reg: Registration, imageId: string, name: st
         body.NetworkingConfig = { EndpointsConfig: { [n.name]: { Aliases: n.aliases ?? [] } } };
     }
     if (i.networkMode) {
-        if (nets.length) throw new UnmappedFieldError("realize: networkMode together with networksAdvanced is not mapped");
+        if (nets.length)
+            throw new UnmappedFieldError("realize: networkMode together with networksAdvanced is not mapped");
         host.NetworkMode = i.networkMode;
     }
     if (i.ports?.length) {

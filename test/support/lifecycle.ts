@@ -236,7 +236,11 @@ export class LifecycleEngine {
                 ).id;
                 break;
             case VOLUME:
-                await docker.createVolume({ Name: inputs.name, Labels: labels(inputs.labels) });
+                await docker.createVolume({
+                    Name: inputs.name,
+                    Labels: labels(inputs.labels),
+                    ...(inputs.driver ? { Driver: inputs.driver, DriverOpts: inputs.driverOpts } : {}),
+                });
                 s.id = inputs.name;
                 break;
             case IMAGE:

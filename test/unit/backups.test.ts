@@ -93,6 +93,39 @@ describe("backup config", () => {
     });
 });
 
+describe("dataHostPath", () => {
+    test("a relative or system folder is refused, naming the key and the fix", () => {
+        expect(problems({ dataHostPath: "srv/lm" })[0]).toMatch(
+            /^lernmanager:dataHostPath = "srv\/lm": must be an absolute folder .*a relative path is refused.*Fix: `pulumi config set dataHostPath \/srv\/lernmanager`/,
+        );
+        expect(problems({ dataHostPath: "/var/lib/docker/x" })).toHaveLength(1);
+        expect(load({ dataHostPath: "/srv/lm/" }).backups.dataHostPath).toBe("/srv/lm");
+    });
+
+    test("the kept volumes bind to folders under it; the deploy checks its marker first; the app is told", async () => {
+        const run = await runProgram(testConfig({ "lernmanager:dataHostPath": "/srv/lm" }), { stack: "hp" });
+        const opts = (n: string) => run.named(`lernmanager-hp-storage-${n}`).inputs;
+        expect(opts("data")).toMatchObject({
+            driver: "local",
+            driverOpts: { type: "none", o: "bind", device: "/srv/lm/data" },
+        });
+        expect(opts("backups").driverOpts.device).toBe("/srv/lm/backups");
+        expect(opts("uploads").driverOpts.device).toBe("/srv/lm/uploads");
+        expect(opts("static").driverOpts).toBeUndefined();
+        expect(run.named("lernmanager-hp-storage-keep-instance-reports").inputs.driverOpts.device).toBe(
+            "/srv/lm/keep-instance-reports",
+        );
+        const script: string = run.named("lernmanager-hp-backup").inputs.create;
+        expect(script.split("\n")[0]).toMatch(
+            /type=bind,source=\/srv\/lm,target=\/check,readonly.*test -f \/check\/\.lernmanager-data-mount/,
+        );
+        expect(script).toMatch(/is not mounted .*unlock and mount the disk/);
+        const plain = await runProgram(testConfig(), { stack: "nohp" });
+        expect(plain.named("lernmanager-nohp-storage-data").inputs.driverOpts).toBeUndefined();
+        expect(plain.named("lernmanager-nohp-backup").inputs.create).not.toMatch(/\/check/);
+    });
+});
+
 describe("npm run status: one screen and a verdict", () => {
     const now = new Date("2026-11-30T20:00:00Z");
     const good: StatusFacts = {
