@@ -78,9 +78,9 @@ def to_keep(paths, keep, retention):
 
 
 def remove_backup(path):
-    for extra in (path + DONE_SUFFIX,):
-        if os.path.exists(extra):
-            os.remove(extra)
+    """Removes a backup with its done-file and uploads snapshot."""
+    if os.path.exists(path + DONE_SUFFIX):
+        os.remove(path + DONE_SUFFIX)
     shutil.rmtree(path + UPLOADS_SUFFIX, ignore_errors=True)
     os.remove(path)
 
