@@ -63,6 +63,9 @@ export function backupAgentSettings(config: StackConfig) {
     const inData = (rel: string) => `${BACKUP_LAYOUT.liveData}/${rel.slice(config.dataPath.length + 1)}`;
     return {
         database: `${BACKUP_LAYOUT.liveData}/${config.databaseFile}`,
+        // The same files as the app container sees them (scripts/restore-backup.sh restores through its mounts).
+        appDatabase: `${LAYOUT.appDir}/${config.dataPath}/${config.databaseFile}`,
+        appDoneFile: config.migrations ? `${LAYOUT.appDir}/${config.migrations.doneFile}` : "",
         stem: config.databaseFile.replace(/\.[^.]*$/, ""),
         backups: BACKUP_LAYOUT.backups,
         uploads: BACKUP_LAYOUT.liveUploads,

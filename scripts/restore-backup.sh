@@ -25,10 +25,13 @@ say() { echo "restore: $*"; }
 backup=$(by_role backup | head -n1)
 [ -n "$backup" ] || { echo "restore: stack ${stack} has no backup container (label dev.lernmanager.stack=${stack}); deploy it first" >&2; exit 1; }
 docker start "$backup" >/dev/null
-# The deployed settings, one a line: database, done-file, migrations folder, pattern, done-file.
+# The deployed settings, one a line: database and done-file (in the backup container, in the app
+# container), migrations folder, pattern, done-file.
 mapfile -t cfg < <(docker exec "$backup" python3 -c 'import json; c = json.load(open("/tmp/lm-backupd.json")); m = c.get("migrations") or {}
-for v in (c["database"], c.get("doneFile") or "", m.get("folder", ""), m.get("pattern", ""), m.get("doneFile", "")): print(v)')
-database=${cfg[0]}; done_file=${cfg[1]}; mig_folder=${cfg[2]}; mig_pattern=${cfg[3]}; mig_done=${cfg[4]}
+for v in (c["database"], c.get("doneFile") or "", c["appDatabase"], c.get("appDoneFile") or "", m.get("folder", ""), m.get("pattern", ""), m.get("doneFile", "")): print(v)')
+database=${cfg[0]}; done_file=${cfg[1]}; app_database=${cfg[2]}; app_done_file=${cfg[3]}
+mig_folder=${cfg[4]}; mig_pattern=${cfg[5]}; mig_done=${cfg[6]}
+backups_volume=$(docker inspect --format '{{range .Mounts}}{{if eq .Destination "/backups"}}{{.Name}}{{end}}{{end}}' "$backup")
 in_backup() { docker exec "$backup" python3 -OO "$rt/lm_backup.py" "$@"; }
 
 if [ "$from" = "--list" ] || [ "${3:-}" = "--list" ]; then in_backup list --dir /backups; exit 0; fi
@@ -54,21 +57,18 @@ started=$(date +%s)
 say "stopping the writers: $(echo $apps $schedulers "$backup" | wc -w) container(s)"
 docker stop -t 40 $apps $schedulers "$backup" >/dev/null
 
-oneoff() {  # a container of the current image with the app's volumes (and the backups), no network
-  local from_container=$1; shift
+oneoff() {  # a container of the current image with the app's volumes and environment (and the backups), no network
   docker run --rm --network none --read-only --user 10001:10001 --cap-drop ALL --security-opt no-new-privileges:true \
     --label "dev.lernmanager.stack=${stack}" --label dev.lernmanager.role=restore $tmpfs_args \
-    --volumes-from "$from_container" --env-file "$envfile" --entrypoint python3 "$image" -OO "$@"
+    --volumes-from "$app" --mount "type=volume,source=${backups_volume},target=/backups" \
+    --env-file "$envfile" -w /app --entrypoint python3 "$image" -OO "$@"
 }
-put_back() {  # $1: backup file; restores database + done-file into the live data folder
-  oneoff "$backup" "$rt/lm_backup.py" restore --database "$database" --dir /backups --from "$1" ${done_file:+--done-file "$done_file"}
+put_back() {  # $1: backup file; restores database + done-file into the app's data folder
+  oneoff "$rt/lm_backup.py" restore --database "$app_database" --dir /backups --from "$1" ${app_done_file:+--done-file "$app_done_file"}
 }
 migrate() {
   [ -n "$mig_folder" ] || return 0
-  docker run --rm --network none --read-only --user 10001:10001 --cap-drop ALL --security-opt no-new-privileges:true \
-    --label "dev.lernmanager.stack=${stack}" --label dev.lernmanager.role=restore $tmpfs_args \
-    --volumes-from "$app" --env-file "$envfile" -w /app --entrypoint python3 "$image" -OO "$rt/lm_migrate.py" \
-    --folder "$mig_folder" --pattern "$mig_pattern" --done-file "$mig_done"
+  oneoff "$rt/lm_migrate.py" --folder "$mig_folder" --pattern "$mig_pattern" --done-file "$mig_done"
 }
 restart() {
   docker start $apps $schedulers "$backup" >/dev/null
