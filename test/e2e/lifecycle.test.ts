@@ -50,6 +50,8 @@ describe("first start on empty volumes", () => {
         const dataVolume = "lernmanager-e2e-init-data";
         await s.app().stop({ t: 40 });
         await s.app().remove();
+        // The backup container mounts the data volume too.
+        await s.realization.container("-backups").remove({ force: true });
         const results: string[] = [];
         for (let i = 1; i <= 5; i++) {
             await docker.getVolume(dataVolume).remove();
