@@ -97,6 +97,15 @@ export function appTmpfs(scratchPaths: readonly string[]): Record<string, string
     };
 }
 
+/**
+ * Options of every container running the app's image (app, scheduler, backups): auto-named, the new
+ * one created before the old one is deleted, replaced on the fields the provider neither replaces
+ * nor updates (components/webServer.ts REPLACE_ON_CHANGES).
+ */
+export function createBeforeDelete(parent: pulumi.Resource, after?: pulumi.Resource[]): pulumi.CustomResourceOptions {
+    return { parent, dependsOn: after, replaceOnChanges: [...REPLACE_ON_CHANGES], deleteBeforeReplace: false };
+}
+
 /** Seconds in-flight requests get after SIGTERM: gunicorn's graceful_timeout (30) plus margin. */
 export const APP_STOP_GRACE_SECONDS = 40;
 
@@ -134,12 +143,7 @@ export class AppService extends pulumi.ComponentResource {
                 destroyGraceSeconds: APP_STOP_GRACE_SECONDS,
                 labels: [...args.labels, { label: "dev.lernmanager.role", value: "app" }],
             },
-            {
-                parent: this,
-                dependsOn: args.after,
-                replaceOnChanges: [...REPLACE_ON_CHANGES],
-                deleteBeforeReplace: false,
-            },
+            createBeforeDelete(this, args.after),
         );
 
         this.registerOutputs({ container: this.container.name });

@@ -2,22 +2,17 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { appEnvironment, publishedUrl, smokeStaticFile } from "../lib/appEnv";
 import { StackConfig } from "../lib/config";
-import {
-    ADMIN_PASSWORD_ENV,
-    backupScript,
-    imageJanitorScripts,
-    migrationScript,
-    smokeTestScript,
-} from "../lib/deploySteps";
+import { ADMIN_PASSWORD_ENV, imageJanitorScripts, migrationScript, smokeTestScript } from "../lib/deploySteps";
 import { renderGunicornConf } from "../lib/gunicornConf";
 import { LAYOUT } from "../lib/layout";
 import { persistentVolumeName, StackNames } from "../lib/names";
 import { renderNginxConf } from "../lib/nginxConf";
 import { AppImage } from "./appImage";
 import { AppService } from "./appService";
+import { BackupAgent, preDeployBackup } from "./backupAgent";
 import { DeployStep } from "./deployStep";
 import { Scheduler } from "./scheduler";
-import { Storage } from "./storage";
+import { Storage, storageOptions } from "./storage";
 import { WebServer } from "./webServer";
 
 export interface LernmanagerStackArgs {
@@ -42,6 +37,8 @@ export class LernmanagerStack extends pulumi.ComponentResource {
     public readonly backup: DeployStep;
     public readonly migration?: DeployStep;
     public readonly app: AppService;
+    /** Scheduled backups, off-host copies and the restore drill (components/backupAgent.ts). */
+    public readonly backups: BackupAgent;
     /** Runs the scheduled jobs (config `jobs`); absent when there are none. */
     public readonly scheduler?: Scheduler;
     public readonly web: WebServer;
@@ -65,7 +62,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
 
         this.storage = new Storage(
             `${name}-storage`,
-            { names, stack: args.stack, protectData: config.protectData, persistentPaths: config.persistentPaths },
+            { names, stack: args.stack, ...storageOptions(config) },
             { parent: this },
         );
 
@@ -138,14 +135,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
         this.backup = new DeployStep(
             `${name}-backup`,
             {
-                script: backupScript({
-                    ...step,
-                    dataVolume: names.volumes.data,
-                    backupsVolume: names.volumes.backups,
-                    databasePath: `${LAYOUT.appDir}/${config.dataPath}/${config.databaseFile}`,
-                    keep: config.backupKeep,
-                    doneFile: config.migrations && `${LAYOUT.appDir}/${config.migrations.doneFile}`,
-                }),
+                ...preDeployBackup(config, names, step),
                 environment: stepEnv,
                 triggers: onNewImage,
                 after: [this.storage.data, this.storage.backups],
@@ -235,6 +225,12 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                 { parent: this },
             );
         }
+
+        this.backups = new BackupAgent(
+            `${name}-backups`,
+            { app: this.app.args, backupsVolume: this.storage.backups.name, config, after: [this.app.container] },
+            { parent: this },
+        );
 
         this.web = new WebServer(
             `${name}-nginx`,

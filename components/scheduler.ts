@@ -2,8 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { JobSpec } from "../lib/jobs";
 import { LAYOUT } from "../lib/layout";
-import { appContainerSpec, AppServiceArgs } from "./appService";
-import { REPLACE_ON_CHANGES } from "./webServer";
+import { appContainerSpec, AppServiceArgs, createBeforeDelete } from "./appService";
 
 /**
  * The app container's arguments (`AppService.args`: image, environment, volumes, limits; the network,
@@ -71,13 +70,7 @@ export class Scheduler extends pulumi.ComponentResource {
                 destroyGraceSeconds: SCHEDULER_STOP_GRACE_SECONDS,
                 labels: [...args.labels, { label: "dev.lernmanager.role", value: "scheduler" }],
             },
-            // The fields the provider neither replaces nor updates (components/webServer.ts REPLACE_ON_CHANGES).
-            {
-                parent: this,
-                dependsOn: args.after,
-                replaceOnChanges: [...REPLACE_ON_CHANGES],
-                deleteBeforeReplace: false,
-            },
+            createBeforeDelete(this, args.after),
         );
 
         this.registerOutputs({ container: this.container.name });

@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../lib/config";
 import { persistentVolumeName, StackNames, volumeLabels } from "../lib/names";
 
 export interface StorageArgs {
@@ -14,6 +15,31 @@ export interface StorageArgs {
     readonly protectData: boolean;
     /** The app's further persistent folders (config persistentPaths), one volume each. @default [] */
     readonly persistentPaths?: readonly string[];
+    /**
+     * Host folder (config dataHostPath) the kept volumes (data, uploads, backups, persistent folders)
+     * are bound to: local volumes of `<folder>/<kind>`, which Docker mounts only while that folder
+     * exists (it never creates it). @default Docker's own volume folder
+     */
+    readonly dataHostPath?: string;
+}
+
+/** The storage part of the stack's config. */
+export function storageOptions(
+    config: StackConfig,
+): Pick<StorageArgs, "protectData" | "persistentPaths" | "dataHostPath"> {
+    return {
+        protectData: config.protectData,
+        persistentPaths: config.persistentPaths,
+        dataHostPath: config.backups.dataHostPath,
+    };
+}
+
+/** The marker scripts/data-host-path-init.sh writes into dataHostPath and its data folder. */
+export const DATA_MOUNT_MARKER = ".lernmanager-data-mount";
+
+/** Where a kept volume lives under dataHostPath: `<root>/data`, `<root>/keep-instance-reports`, ... */
+export function hostFolder(root: string, volumeName: string, prefix: string): string {
+    return `${root}/${volumeName.slice(prefix.length + 1)}`;
 }
 
 /** A volume for one of the app's further persistent folders. */
@@ -50,20 +76,33 @@ export class Storage extends pulumi.ComponentResource {
         const kept: pulumi.CustomResourceOptions = args.protectData
             ? { parent: this, protect: true, retainOnDelete: true }
             : { parent: this };
-        const volume = (kind: keyof StackNames["volumes"], options: pulumi.CustomResourceOptions) =>
+        // Kept volumes under dataHostPath: bind volumes of the local driver (mounted at container start).
+        const bound = (volumeName: string) =>
+            args.dataHostPath
+                ? {
+                      driver: "local",
+                      driverOpts: {
+                          type: "none",
+                          o: "bind",
+                          device: hostFolder(args.dataHostPath, volumeName, args.names.prefix),
+                      },
+                  }
+                : {};
+        const volume = (kind: keyof StackNames["volumes"], options: pulumi.CustomResourceOptions, onHost = false) =>
             new docker.Volume(
                 `${name}-${kind}`,
                 {
                     name: args.names.volumes[kind],
                     labels: volumeLabels(args.stack, kind),
+                    ...(onHost ? bound(args.names.volumes[kind]) : {}),
                 },
                 options,
             );
-        this.data = volume("data", kept);
-        this.uploads = volume("uploads", kept);
+        this.data = volume("data", kept, true);
+        this.uploads = volume("uploads", kept, true);
         this.static = volume("static", { parent: this });
         this.cache = volume("cache", { parent: this });
-        this.backups = volume("backups", kept);
+        this.backups = volume("backups", kept, true);
         this.persistent = (args.persistentPaths ?? []).map((folder) => ({
             path: folder,
             volume: new docker.Volume(
@@ -71,6 +110,7 @@ export class Storage extends pulumi.ComponentResource {
                 {
                     name: persistentVolumeName(args.names.prefix, folder),
                     labels: volumeLabels(args.stack, `keep:${folder}`),
+                    ...bound(persistentVolumeName(args.names.prefix, folder)),
                 },
                 kept,
             ),

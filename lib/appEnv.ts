@@ -15,6 +15,8 @@ export function appEnvironment(config: StackConfig): Record<string, string> {
         MAX_UPLOAD_MB: String(config.uploadLimitMb),
         LM_ACCEL_REDIRECT_PREFIX: config.downloadsPrefix,
         ...(config.scratchPaths.length ? { TMPDIR: `${LAYOUT.appDir}/${config.scratchPaths[0]}` } : {}),
+        // The entry script refuses to start while the data folder lacks the marker (dataHostPath).
+        ...(config.backups.dataHostPath ? { LM_DATA_HOST_PATH: config.backups.dataHostPath } : {}),
         ...config.appSettings,
         ...config.appSecrets,
         ...config.appEnv,

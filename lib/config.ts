@@ -6,6 +6,7 @@ import { parseEnv } from "./configList";
 import { closestKey } from "./configHints";
 import { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
 import { migrationSettings } from "./migrationConfig";
+import { backupSettings } from "./backupConfig";
 import { parseJobs } from "./jobs";
 
 export { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
@@ -62,7 +63,6 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
 
     const fix = (key: ConfigKey, example: string | number | boolean) => `Fix: \`pulumi config set ${key} ${example}\``;
     const show = (key: ConfigKey) => `${ns}${key} = ${JSON.stringify(given.get(key))}`;
-
     const str = (key: ConfigKey): string => {
         const v = given.get(key);
         return v === undefined ? String(CONFIG_KEYS[key].default) : v;
@@ -251,7 +251,6 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
     }
     const jobs = parseJobs(given.get("jobs"), `${ns}jobs`, problems);
     const steps = migrationSettings({ get: str, isSet: (k) => given.has(k), ns, appSource, dataPath, problems });
-
     const config: StackConfig = {
         appSource,
         wsgiApp: wsgiApp ?? { module: "app", attribute: "app", spec: "app:app" },
@@ -284,6 +283,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         nginxMemoryMb: int("nginxMemoryMb", 32, 65536, "the nginx memory limit in MiB"),
         pidsLimit: int("pidsLimit", 64, 100000, "the pids limit"),
         backupKeep: int("backupKeep", 1, 1000, "the number of backups kept"),
+        backups: backupSettings({ get: str, ns, problems }),
         migrateCommand: str("migrateCommand").trim() || undefined,
         ...steps,
         dockerHost,

@@ -1,5 +1,6 @@
 // The stack's configuration keys and the typed configuration `loadConfig` (lib/config.ts) makes of them.
 
+import { BACKUP_KEYS } from "./backupKeys";
 import { MIGRATION_KEYS } from "./migrationKeys";
 
 /**
@@ -7,6 +8,7 @@ import { MIGRATION_KEYS } from "./migrationKeys";
  * resource exists. Components receive these values; they never read Pulumi config themselves.
  * Every key is documented in Pulumi.yaml with the same default (a unit test keeps them equal).
  */
+import type { BackupConfig } from "./backupConfig";
 import type { JobSpec } from "./jobs";
 
 export interface StackConfig {
@@ -50,6 +52,8 @@ export interface StackConfig {
     readonly nginxMemoryMb: number;
     readonly pidsLimit: number;
     readonly backupKeep: number;
+    /** Scheduled backups, retention, off-host copies (lib/backupConfig.ts). */
+    readonly backups: BackupConfig;
     /** Migration command, or undefined to run the init hook. */
     readonly migrateCommand?: string;
     /** The app's migrations folder, run by the migrate step, or undefined when off (`migrationsPath: ""`). */
@@ -259,11 +263,6 @@ export const CONFIG_KEYS = {
         default: 512,
         description: "Process/thread limit of each container (its user's nproc ulimit).",
     },
-    backupKeep: {
-        kind: "integer",
-        default: 10,
-        description: "Online SQLite backups kept in the backups volume (one is taken before every new app image).",
-    },
     migrateCommand: {
         kind: "string",
         default: "",
@@ -283,6 +282,7 @@ export const CONFIG_KEYS = {
         description:
             "Stack whose Pulumi.<name>.yaml gives every key this stack does not set itself (e.g. prod for a school stack schule-<name>: its own file keeps only the school's settings); secrets and docker:* keys are not taken over.",
     },
+    ...BACKUP_KEYS,
     createdAt: {
         kind: "string",
         default: "",

@@ -31,8 +31,10 @@ export interface BackupStep extends StepBase {
     readonly backupsVolume: string;
     /** SQLite file path inside the app image, e.g. /app/data/lernmanager.db. */
     readonly databasePath: string;
-    /** Backups kept (oldest removed first). */
+    /** The newest backups kept. */
     readonly keep: number;
+    /** Older ones kept: `hourly=H,daily=D,weekly=W` (lm_backup.py --retention). @default none */
+    readonly retention?: string;
     /** The migrations done-file inside the image (e.g. /app/data/migrations_done.txt), kept with each backup. */
     readonly doneFile?: string;
 }
@@ -113,6 +115,7 @@ export function backupScript(s: BackupStep): string {
             `--database ${q(s.databasePath)}`,
             "--dir /backups",
             `--keep ${s.keep}`,
+            ...(s.retention ? [`--retention ${q(s.retention)}`] : []),
             '--label "$LM_VERSION"',
             ...(s.doneFile ? [`--done-file ${q(s.doneFile)}`] : []),
         ],
@@ -173,9 +176,12 @@ export function migrationScript(s: MigrationStep): string {
     return run(s, "migrate", options, "/bin/sh", ["-c", q(parts.join("; "))]);
 }
 
+/** Label of the containers `npm run rollback` started (scripts/ops/rollback.ts); the next deploy removes them. */
+export const ROLLBACK_LABEL = "dev.lernmanager.rollback";
+
 /** After the deploy: nginx's health, the new app's /healthz, one page and one static file, through nginx. */
 export function smokeTestScript(s: SmokeStep): string {
-    return run(s, "smoke", [`--network ${q(s.network)}`], "python3", [
+    const smoke = run(s, "smoke", [`--network ${q(s.network)}`], "python3", [
         "-OO",
         `${LAYOUT.runtimeDir}/lm_smoke.py`,
         q(`http://nginx:${LAYOUT.nginxPort}`),
@@ -183,6 +189,9 @@ export function smokeTestScript(s: SmokeStep): string {
         q(s.page),
         q(s.staticFile),
     ]);
+    // Then the containers a rollback started (unknown to Pulumi) go, gracefully: the new ones serve.
+    const filter = `--filter ${q(`label=${s.label}=${s.stack}`)} --filter label=${ROLLBACK_LABEL}`;
+    return `${smoke}for c in $(docker ps -aq ${filter}); do docker stop -t 40 "$c" >/dev/null; docker rm "$c" >/dev/null && echo "removed container $c of a rollback"; done\n`;
 }
 
 export interface ImageJanitor {

@@ -16,6 +16,11 @@ marks_this_version() {
 }
 
 data_dir="$LM_APP_DIR/$LM_DATA_PATH"
+# With dataHostPath, the data folder must be the one on the mounted disk (marker written at setup).
+if [ -n "${LM_DATA_HOST_PATH:-}" ] && [ ! -f "$data_dir/.lernmanager-data-mount" ]; then
+    echo "[lernmanager] $LM_DATA_HOST_PATH is not mounted (no .lernmanager-data-mount in its data folder): unlock and mount the disk, then start the app again. Not starting." >&2
+    exit 78
+fi
 if [ -n "${LM_INIT_HOOK:-}" ]; then
     if marks_this_version "$data_dir/.lernmanager-init" && [ -s "$data_dir/$LM_DATABASE_FILE" ]; then
         echo "[lernmanager] init hook $LM_INIT_HOOK already ran for version $LM_APP_VERSION on this database: skipped"

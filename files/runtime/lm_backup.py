@@ -1,9 +1,13 @@
 """Online SQLite backups with SQLite's backup API (never a file copy of a live database).
 
-  lm_backup.py backup  --database DB --dir DIR [--keep N] [--label TEXT] [--done-file FILE]
+  lm_backup.py backup  --database DB --dir DIR [--keep N] [--retention hourly=H,daily=D,weekly=W]
+                       [--label TEXT] [--done-file FILE] [--uploads DIR]
       Copies DB into DIR/<name>-<UTC time>[-<label>].db through the backup API (consistent even
       while the app writes; WAL content included), checks the copy with PRAGMA integrity_check,
-      then keeps only the newest N backups. A missing database (first deploy) is not an error.
+      then prunes: kept are the newest N backups and, per --retention, the newest backup of each of
+      the last H hours, D days and W ISO weeks that have one. A missing database (first deploy) is
+      not an error. With --uploads, the uploads folder is kept beside it (<backup>.uploads/): new or
+      changed files are copied, unchanged ones hard-linked to the previous snapshot.
       With --done-file, the migrations done-file (lm_migrate.py) is kept beside the copy
       (<backup>.migrations_done.txt): the migrations that database has seen.
   lm_backup.py restore --database DB --dir DIR --from FILE|latest [--done-file FILE]
@@ -17,6 +21,8 @@ import argparse
 import datetime
 import glob
 import os
+import re
+import shutil
 import sqlite3
 import sys
 
@@ -24,10 +30,110 @@ from lm_init import MARKER as INIT_MARKER
 
 
 DONE_SUFFIX = ".migrations_done.txt"
+UPLOADS_SUFFIX = ".uploads"
+STAMP_RE = re.compile(r"-(\d{8}T\d{6})(\d{6})Z(?:-[^/]*)?\.db$")
 
 
 def backups(directory, stem):
-    return sorted(glob.glob(os.path.join(directory, f"{stem}-*.db")))
+    """The backups of one database, oldest first (the name starts with the UTC time)."""
+    return sorted(p for p in glob.glob(os.path.join(directory, f"{stem}-*.db")) if STAMP_RE.search(p))
+
+
+def taken_at(path):
+    """The UTC time a backup was taken, from its name."""
+    m = STAMP_RE.search(path)
+    return datetime.datetime.strptime(m.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=datetime.timezone.utc)
+
+
+def parse_retention(text):
+    counts = {"hourly": 0, "daily": 0, "weekly": 0}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        kind, _, n = part.partition("=")
+        if kind not in counts or not n.isdigit():
+            raise ValueError(f"retention: {part!r} is not hourly=N, daily=N or weekly=N")
+        counts[kind] = int(n)
+    return counts
+
+
+def to_keep(paths, keep, retention):
+    """The backups a prune keeps: the newest `keep`, plus the newest of each of the last N hours/days/weeks."""
+    newest_first = sorted(paths, reverse=True)
+    kept = set(newest_first[:keep])
+    buckets = {
+        "hourly": lambda t: t.strftime("%Y%m%d%H"),
+        "daily": lambda t: t.strftime("%Y%m%d"),
+        "weekly": lambda t: "%d-%02d" % t.isocalendar()[:2],
+    }
+    for kind, bucket in buckets.items():
+        seen = []
+        for path in newest_first:
+            b = bucket(taken_at(path))
+            if b in seen:
+                continue
+            if len(seen) >= retention.get(kind, 0):
+                break
+            seen.append(b)
+            kept.add(path)
+    return kept
+
+
+def remove_backup(path):
+    """Removes a backup with its done-file and uploads snapshot."""
+    if os.path.exists(path + DONE_SUFFIX):
+        os.remove(path + DONE_SUFFIX)
+    shutil.rmtree(path + UPLOADS_SUFFIX, ignore_errors=True)
+    os.remove(path)
+
+
+def prune(directory, stem, keep, retention):
+    """Removes the backups the policy does not keep; returns (kept, removed) counts."""
+    found = backups(directory, stem)
+    kept = to_keep(found, keep, retention)
+    for path in found:
+        if path not in kept:
+            remove_backup(path)
+    return len(kept), len(found) - len(kept)
+
+
+def snapshot(source, target, previous=None):
+    """Copies the folder source to target: files unchanged since the previous snapshot (same size and
+    modification time) are hard-linked to it, new or changed ones copied. Returns counts."""
+    stats = {"files": 0, "copied": 0, "linked": 0, "bytes_copied": 0}
+    partial = target + ".partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    os.makedirs(partial)
+    for root, dirs, files in os.walk(source):
+        dirs.sort()
+        rel_root = os.path.relpath(root, source)
+        os.makedirs(os.path.join(partial, rel_root), exist_ok=True)
+        for name in sorted(files):
+            src = os.path.join(root, name)
+            if os.path.islink(src) or not os.path.isfile(src):
+                continue
+            rel = os.path.normpath(os.path.join(rel_root, name))
+            dst = os.path.join(partial, rel)
+            st = os.stat(src)
+            stats["files"] += 1
+            old = os.path.join(previous, rel) if previous else None
+            if old and os.path.isfile(old):
+                o = os.stat(old)
+                if o.st_size == st.st_size and int(o.st_mtime) == int(st.st_mtime):
+                    os.link(old, dst)
+                    stats["linked"] += 1
+                    continue
+            shutil.copy2(src, dst)
+            stats["copied"] += 1
+            stats["bytes_copied"] += st.st_size
+    os.replace(partial, target)
+    return stats
+
+
+def previous_snapshot(directory, stem, before):
+    """The newest uploads snapshot of a backup older than `before` (a backup path), or None."""
+    for path in reversed(backups(directory, stem)):
+        if path < before and os.path.isdir(path + UPLOADS_SUFFIX):
+            return path + UPLOADS_SUFFIX
+    return None
 
 
 def copy_atomically(source, target):
@@ -43,12 +149,27 @@ def copy_atomically(source, target):
 
 
 def backup(args):
-    if not os.path.exists(args.database):
+    info = take_backup(args)
+    if info is None:
         print(f"backup: {args.database} does not exist yet (first deploy): nothing to back up")
         return 0
+    uploads = info.get("uploads")
+    print(
+        f"backup: wrote {info['file']} ({info['bytes']} bytes) in {info['seconds']:.2f} s"
+        + (f"; uploads: {uploads['files']} files, {uploads['copied']} new or changed" if uploads else "")
+        + f"; keeping {info['kept']}"
+    )
+    return 0
+
+
+def take_backup(args):
+    """One backup (see the module's help); None when the database does not exist yet."""
+    if not os.path.exists(args.database):
+        return None
+    started = datetime.datetime.now(datetime.timezone.utc)
     os.makedirs(args.dir, exist_ok=True)
     stem = os.path.splitext(os.path.basename(args.database))[0]
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = started.strftime("%Y%m%dT%H%M%S%fZ")
     label = f"-{args.label}" if args.label else ""
     target = os.path.join(args.dir, f"{stem}-{stamp}{label}.db")
     partial = target + ".partial"
@@ -66,13 +187,13 @@ def backup(args):
     os.replace(partial, target)
     if args.done_file and os.path.exists(args.done_file):
         copy_atomically(args.done_file, target + DONE_SUFFIX)
-    kept = backups(args.dir, stem)
-    for old in kept[: max(0, len(kept) - args.keep)]:
-        os.remove(old)
-        if os.path.exists(old + DONE_SUFFIX):
-            os.remove(old + DONE_SUFFIX)
-    print(f"backup: wrote {target} ({os.path.getsize(target)} bytes); keeping {min(len(kept), args.keep)}")
-    return 0
+    info = {"file": target, "time": started.isoformat(), "bytes": os.path.getsize(target)}
+    if getattr(args, "uploads", "") and os.path.isdir(args.uploads):
+        previous = previous_snapshot(args.dir, stem, target)
+        info["uploads"] = snapshot(args.uploads, target + UPLOADS_SUFFIX, previous)
+    info["kept"], info["removed"] = prune(args.dir, stem, args.keep, parse_retention(args.retention))
+    info["seconds"] = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
+    return info
 
 
 def restore(args):
@@ -124,8 +245,10 @@ def main():
     b.add_argument("--database", required=True)
     b.add_argument("--dir", required=True)
     b.add_argument("--keep", type=int, default=10)
+    b.add_argument("--retention", default="")
     b.add_argument("--label", default="")
     b.add_argument("--done-file", default="")
+    b.add_argument("--uploads", default="")
     r = sub.add_parser("restore")
     r.add_argument("--database", required=True)
     r.add_argument("--dir", required=True)

@@ -94,7 +94,10 @@ describe("a per-minute job during an update with overlapping schedulers", () => 
         expect(newReg.inputs.image).not.toBe(oldReg.inputs.image);
         expect(newReg.opts.deleteBeforeReplace).toBe(false);
         const withOldScheduler = next.registrations.map((r) => (r.name === SCHEDULER ? oldReg : r));
-        expect(await s.realization.update(withOldScheduler)).toEqual([`lernmanager-${STACK}-app`]);
+        expect(await s.realization.update(withOldScheduler)).toEqual([
+            `lernmanager-${STACK}-app`,
+            `lernmanager-${STACK}-backups`,
+        ]);
 
         const imageId = (await docker.getImage(newReg.inputs.image).inspect()).Id;
         const name = `${SCHEDULER}-${Date.now().toString(16).slice(-7)}`;

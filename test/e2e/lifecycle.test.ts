@@ -50,6 +50,8 @@ describe("first start on empty volumes", () => {
         const dataVolume = "lernmanager-e2e-init-data";
         await s.app().stop({ t: 40 });
         await s.app().remove();
+        // The backup container mounts the data volume too.
+        await s.realization.container("-backups").remove({ force: true });
         const results: string[] = [];
         for (let i = 1; i <= 5; i++) {
             await docker.getVolume(dataVolume).remove();
@@ -122,7 +124,7 @@ describe("a deploy with a rebuilt app image", () => {
         fs.appendFileSync(path.join(app.dir, "static/css/app.css"), `\n.${marker} { color: #123456; }\n`);
         const next = await redeclare(s, { "lernmanager:appSource": app.dir });
         const replaced = await s.realization.update(next.registrations);
-        expect(replaced).toEqual(["lernmanager-e2e-life-app"]);
+        expect(replaced).toEqual(["lernmanager-e2e-life-app", "lernmanager-e2e-life-backups"]);
 
         const after = await request(s.port, "/healthz");
         expect(after.status).toBe(200);

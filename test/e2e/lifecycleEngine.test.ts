@@ -143,7 +143,15 @@ describe("a dev stack: up, up again, an app change, an nginx change, more memory
         const report = await up();
 
         expect(names(report.updates)).toEqual(["image-app"]);
-        expect(names(report.replaces)).toEqual(["app", "backup", "build-leftovers", "images", "migrate", "smoke"]);
+        expect(names(report.replaces)).toEqual([
+            "app",
+            "backup",
+            "backups",
+            "build-leftovers",
+            "images",
+            "migrate",
+            "smoke",
+        ]);
         expect(report.creates).toEqual([]);
         // Finding 1: no replaced step runs a delete (the old janitor's delete was the destroy script).
         expect(report.commandsRun.filter((c) => c.endsWith(" delete"))).toEqual([]);
@@ -174,7 +182,11 @@ describe("a dev stack: up, up again, an app change, an nginx change, more memory
         const id = (await container("app").inspect()).Id;
         config = { ...config, "lernmanager:appMemoryMb": "2560" };
         const report = await up();
-        expect(report.updates).toEqual([{ name: `lernmanager-${stack}-app`, fields: ["memory", "memorySwap"] }]);
+        // The backup container has the app's memory limit (its drill starts the app).
+        expect(report.updates).toEqual([
+            { name: `lernmanager-${stack}-app`, fields: ["memory", "memorySwap"] },
+            { name: `lernmanager-${stack}-backups`, fields: ["memory", "memorySwap"] },
+        ]);
         expect(report.replaces).toEqual([]);
         const info = await container("app").inspect();
         expect(info.Id).toBe(id);

@@ -58,7 +58,8 @@ test("two schools coexist; destroying one leaves the other untouched and nothing
 
     const hamburgBefore = await objectsOf("school-e2e-hamburg");
     const berlinBefore = await objectsOf("school-e2e-berlin");
-    expect(berlinBefore.containers).toHaveLength(2);
+    // app, backups, nginx
+    expect(berlinBefore.containers).toHaveLength(3);
     // data, uploads, static, cache, backups and the persistent instance/reports
     expect(berlinBefore.volumes).toHaveLength(6);
     expect(berlinBefore.networks).toHaveLength(1);

@@ -54,7 +54,7 @@ test("an app update under 32 connections of reads and writes: 0 failed requests,
     })();
     const load = await runLoad({ port: s.port, connections: 32, durationMs: 240000, cookies, until: update });
     const replaced = await update;
-    expect(replaced).toEqual(["lernmanager-e2e-zdt-app"]);
+    expect(replaced).toEqual(["lernmanager-e2e-zdt-app", "lernmanager-e2e-zdt-backups"]);
     expect((await request(s.port, "/healthz")).json().version).not.toBe(before);
 
     // Every request that reached the app queued one analytics event; the old container's workers

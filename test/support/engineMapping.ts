@@ -10,6 +10,7 @@
  * |-------------------------------------|---------------------------------------------------------|
  * | Network.name / driver / labels      | POST /networks/create Name / Driver / Labels            |
  * | Volume.name / labels                | POST /volumes/create Name / Labels                      |
+ * | Volume.driver / driverOpts          | POST /volumes/create Driver / DriverOpts (local bind)   |
  * | Image.imageName                     | POST /build t=imageName                                 |
  * | Image.build.context / dockerfile    | build context tar (.dockerignore honoured) + dockerfile |
  * | Image.build.args                    | buildargs                                               |
@@ -25,6 +26,7 @@
  * | Container.envs                      | Env                                                     |
  * | Container.labels [{label,value}]    | Labels                                                  |
  * | Container.networksAdvanced          | HostConfig.NetworkMode + NetworkingConfig.EndpointsConfig[name].Aliases |
+ * | Container.networkMode (none, bridge) | HostConfig.NetworkMode                                |
  * | Container.ports                     | ExposedPorts + HostConfig.PortBindings {HostIp, HostPort} |
  * | Container.mounts                    | HostConfig.Mounts {Type, Source, Target, ReadOnly}      |
  * | Container.readOnly                  | HostConfig.ReadonlyRootfs                               |
@@ -63,7 +65,7 @@ export const COMMAND_FIELDS = new Set(["create", "delete", "interpreter", "envir
 export const PROVIDER_FIELDS = new Set(["host", "version", "certPath"]);
 
 export const NETWORK_FIELDS = new Set(["name", "driver", "labels"]);
-export const VOLUME_FIELDS = new Set(["name", "labels"]);
+export const VOLUME_FIELDS = new Set(["name", "labels", "driver", "driverOpts"]);
 // buildOnPreview only matters to `pulumi preview`; an `up` builds either way.
 export const IMAGE_FIELDS = new Set(["imageName", "skipPush", "build", "buildOnPreview"]);
 export const BUILD_FIELDS = new Set(["context", "dockerfile", "args", "builderVersion", "platform"]);
@@ -75,6 +77,7 @@ const CONTAINER_FIELDS = new Set([
     "envs",
     "labels",
     "networksAdvanced",
+    "networkMode",
     "ports",
     "mounts",
     "readOnly",
@@ -126,6 +129,11 @@ export function containerCreateBody(reg: Registration, imageId: string, name: st
         checkFields(`Container ${reg.name} networksAdvanced`, n, NET_ADV_FIELDS);
         host.NetworkMode = n.name;
         body.NetworkingConfig = { EndpointsConfig: { [n.name]: { Aliases: n.aliases ?? [] } } };
+    }
+    if (i.networkMode) {
+        if (nets.length)
+            throw new UnmappedFieldError("realize: networkMode together with networksAdvanced is not mapped");
+        host.NetworkMode = i.networkMode;
     }
     if (i.ports?.length) {
         body.ExposedPorts = {};

@@ -25,7 +25,7 @@ export const READ_BACK_FIELDS = ["healthcheck", "memory", "memorySwap", "tmpfs",
 /**
  * Container fields by what a change does:
  * - FORCE_NEW (KC `ForceNew: true`): name, image, command, entrypoint, user, envs (env), labels,
- *   mounts, volumes, ports, networksAdvanced, upload, readOnly, capabilities, securityOpts,
+ *   mounts, volumes, ports, networksAdvanced, networkMode, upload, readOnly, capabilities, securityOpts,
  *   sysctls, logDriver, logOpts, ulimits (ulimit) ... → replace.
  * - UPDATED (KF `resourceDockerContainerUpdate`: attrs restart, max_retry_count, cpu_shares,
  *   memory, cpu_set, memory_swap → `ContainerUpdate`; MemorySwap only sent when memory_swap is set)
@@ -47,6 +47,7 @@ export const FORCE_NEW = new Set([
     "volumes",
     "ports",
     "networksAdvanced",
+    "networkMode",
     "upload",
     "readOnly",
     "capabilities",

@@ -240,7 +240,11 @@ export class LifecycleEngine {
                 // create of an existing name with that volume as it is (its labels unchanged), and the
                 // state gets the labels read back, so a volume made beforehand (npm run import) with
                 // other labels is replaced by the next `up` (all volume fields are ForceNew).
-                await docker.createVolume({ Name: inputs.name, Labels: labels(inputs.labels) });
+                await docker.createVolume({
+                    Name: inputs.name,
+                    Labels: labels(inputs.labels),
+                    ...(inputs.driver ? { Driver: inputs.driver, DriverOpts: inputs.driverOpts } : {}),
+                });
                 const found = (await docker.getVolume(inputs.name).inspect()).Labels ?? {};
                 s.inputs = { ...inputs, labels: readBackLabels(inputs.labels ?? [], found) };
                 s.id = inputs.name;

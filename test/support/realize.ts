@@ -256,7 +256,11 @@ export async function realize(registrations: Registration[], opts: RealizeOption
                 }
                 case VOLUME: {
                     checkFields(`Volume ${reg.name}`, reg.inputs, VOLUME_FIELDS);
-                    await docker.createVolume({ Name: reg.inputs.name, Labels: labels(reg.inputs.labels) });
+                    await docker.createVolume({
+                        Name: reg.inputs.name,
+                        Labels: labels(reg.inputs.labels),
+                        ...(reg.inputs.driver ? { Driver: reg.inputs.driver, DriverOpts: reg.inputs.driverOpts } : {}),
+                    });
                     created.push({ kind: "volume", logicalName: reg.name, name: reg.inputs.name, id: reg.inputs.name });
                     break;
                 }

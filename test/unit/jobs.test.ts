@@ -261,6 +261,7 @@ describe("the scheduler container (Pulumi mocks)", () => {
         const none = await runProgram(testConfig(), { stack: "nojobs" });
         expect(none.ofType(CONTAINER).map((c) => c.name)).toEqual([
             "lernmanager-nojobs-app",
+            "lernmanager-nojobs-backups",
             "lernmanager-nojobs-nginx",
         ]);
     });

@@ -16,7 +16,7 @@ describe("the declared stack (Pulumi mocks)", () => {
     const app = () => run.named("lernmanager-unit-app");
     const nginx = () => run.named("lernmanager-unit-nginx");
 
-    test("declares a network, six volumes (one for instance/reports), three images, two containers, seven deploy steps and two secrets", () => {
+    test("declares a network, six volumes (one for instance/reports), three images, three containers (app, backups, nginx), seven deploy steps and two secrets", () => {
         const count = (t: string) => run.ofType(t).length;
         expect(count("docker:index/network:Network")).toBe(1);
         expect(count(VOLUME)).toBe(6);
@@ -24,7 +24,7 @@ describe("the declared stack (Pulumi mocks)", () => {
         expect(count(COMMAND)).toBe(7);
         expect(count("pulumi:providers:docker")).toBe(1);
         expect(count(IMAGE)).toBe(3);
-        expect(count(CONTAINER)).toBe(2);
+        expect(count(CONTAINER)).toBe(3);
         // SECRET_KEY and the admin password (test/unit/migrations.test.ts).
         expect(count("random:index/randomPassword:RandomPassword")).toBe(2);
     });
@@ -162,6 +162,7 @@ describe("the declared stack (Pulumi mocks)", () => {
         expect(components.sort()).toEqual([
             "lernmanager:app:AppImage",
             "lernmanager:app:AppService",
+            "lernmanager:app:BackupAgent",
             "lernmanager:deploy:DeployStep",
             "lernmanager:deploy:DeployStep",
             "lernmanager:deploy:DeployStep",

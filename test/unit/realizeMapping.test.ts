@@ -5,13 +5,15 @@ describe("the real-engine helper maps every field the program declares, and only
     test("each declared container maps to an Engine API body", async () => {
         const run = await runProgram(testConfig(), { stack: "mapping" });
         const containers = run.ofType("docker:index/container:Container");
-        expect(containers).toHaveLength(2);
+        expect(containers).toHaveLength(3);
         for (const c of containers) {
             const body = containerCreateBody(c, "sha256:feed", "name");
             expect(body.HostConfig?.ReadonlyRootfs).toBe(true);
-            expect(body.Healthcheck?.Interval).toBe(5e9);
+            expect(body.Healthcheck?.Interval).toBe(c.name.endsWith("-backups") ? 30e9 : 5e9);
             expect(body.HostConfig?.CapDrop).toEqual(["ALL"]);
         }
+        const backups = containerCreateBody(run.named("lernmanager-mapping-backups"), "sha256:feed", "b");
+        expect(backups.HostConfig?.NetworkMode).toBe("none");
         const nginx = containerCreateBody(run.named("lernmanager-mapping-nginx"), "sha256:feed", "n");
         expect(nginx.HostConfig?.PortBindings).toEqual({ "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "8080" }] });
         expect(nginx.HostConfig?.Mounts?.every((m) => m.ReadOnly)).toBe(true);

@@ -1,0 +1,42 @@
+// The config keys of the backups (spread into CONFIG_KEYS in lib/configKeys.ts; validated in
+// lib/backupConfig.ts). Full text: docs/backups.md.
+
+export const BACKUP_KEYS = {
+    backupKeep: {
+        kind: "integer",
+        default: 10,
+        description:
+            "The newest backups always kept in the backups volume (one is taken before every new app image, and every backupEvery); backupRetention keeps older ones.",
+    },
+    backupEvery: {
+        kind: "string",
+        default: "6h",
+        description:
+            'Interval of the scheduled backups (database through SQLite\'s backup API, uploads: new or changed files only), each followed by the off-host copy and a restore drill: a number and s, m, h or d (e.g. 30m, 6h, 1d); "off": only before every new app image.',
+    },
+    backupRetention: {
+        kind: "string",
+        default: "hourly=24,daily=7,weekly=8",
+        description:
+            "Older backups kept besides the newest backupKeep: the newest backup of each of the last N hours, days (UTC) and ISO weeks that have one, e.g. hourly=24,daily=7,weekly=8 (0 keeps none of that kind).",
+    },
+    backupCopyTo: {
+        kind: "array",
+        default: [],
+        description:
+            "Off-host copies written after each backup: absolute folders on the Docker host (a NAS mount, a USB disk; owned by uid 10001; never created) and sftp://user@host[:port]/path targets (key: backupSftpKey). See docs/backups.md for the pull mode.",
+    },
+    backupSftpKey: {
+        kind: "string",
+        default: "",
+        secret: true,
+        description:
+            'Private SSH key (OpenSSH format) for the sftp:// targets of backupCopyTo; set with `pulumi config set --secret backupSftpKey -- "$(cat key)"`.',
+    },
+    dataHostPath: {
+        kind: "string",
+        default: "",
+        description:
+            'Absolute host folder (e.g. a LUKS mount) holding the data, uploads, backups and persistent folders instead of Docker\'s volume folder; set it up once with scripts/data-host-path-init.sh (writes the marker); the deploy and every app start refuse to run while it is not mounted. "" = Docker volumes.',
+    },
+} as const;

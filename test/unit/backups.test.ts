@@ -1,0 +1,198 @@
+import { spawnSync } from "child_process";
+import * as path from "path";
+import { backupAgentSettings } from "../../components/backupAgent";
+import { ConfigError, loadConfig } from "../../lib/config";
+import { PROJECT_DIR } from "../../lib/paths";
+import { runProgram, testConfig } from "../support/mocks";
+import { CONTAINER } from "../support/engineMapping";
+import { statusReport, type StatusFacts } from "../../scripts/ops/statusReport";
+
+const ctx = { project: "lernmanager", projectDir: PROJECT_DIR };
+const load = (values: Record<string, string>) =>
+    loadConfig(Object.fromEntries(Object.entries(values).map(([k, v]) => [`lernmanager:${k}`, v])), ctx);
+const problems = (values: Record<string, string>): string[] => {
+    try {
+        load(values);
+        return [];
+    } catch (e) {
+        return (e as ConfigError).problems as string[];
+    }
+};
+
+describe("backup config", () => {
+    test("defaults: every 6 h, 10 newest + 24 hourly, 7 daily, 8 weekly, no copies", () => {
+        expect(load({}).backups).toEqual({
+            everySeconds: 21600,
+            retention: { hourly: 24, daily: 7, weekly: 8 },
+            copyDirs: [],
+            sftpTargets: [],
+            sftpKey: undefined,
+        });
+        expect(load({ backupEvery: "off" }).backups.everySeconds).toBeUndefined();
+        expect(load({ backupEvery: "45m", backupRetention: "daily=3" }).backups).toMatchObject({
+            everySeconds: 2700,
+            retention: { hourly: 24, daily: 3, weekly: 8 },
+        });
+    });
+
+    test("bad values name the key and the fix; a relative copy folder is refused", () => {
+        expect(problems({ backupEvery: "6 hours" })[0]).toMatch(
+            /^lernmanager:backupEvery = "6 hours": .*Fix: `pulumi config set backupEvery 6h`/,
+        );
+        expect(problems({ backupEvery: "10s" })[0]).toMatch(/from 30s to 7d/);
+        expect(problems({ backupRetention: "monthly=3" })[0]).toMatch(/"monthly=3" is not one of hourly=N/);
+        expect(problems({ backupCopyTo: '["backups/nas"]' })[0]).toMatch(
+            /backupCopyTo\[0\] = "backups\/nas": must be an absolute folder .*a relative path is refused/,
+        );
+        expect(problems({ backupCopyTo: '["/etc/lm"]' })[0]).toMatch(/a system folder cannot hold backups/);
+        expect(problems({ backupCopyTo: '["ftp://x/y"]' })).toHaveLength(1);
+        expect(problems({ backupCopyTo: '["sftp://backup@nas.example/lm"]' })[0]).toMatch(
+            /backupSftpKey is not set\. Fix: `pulumi config set --secret backupSftpKey/,
+        );
+        expect(
+            load({
+                backupCopyTo: '["/mnt/nas/lm/", "sftp://b@nas:2222/x"]',
+                backupSftpKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----",
+            }).backups,
+        ).toMatchObject({
+            copyDirs: ["/mnt/nas/lm"],
+            sftpTargets: ["sftp://b@nas:2222/x"],
+        });
+    });
+
+    test("the backup container: the app image, no network, live data under /srv/live, copy folders bound, the app's folders on tmpfs", async () => {
+        const run = await runProgram(testConfig({ "lernmanager:backupCopyTo": '["/mnt/nas/lm"]' }), { stack: "bk" });
+        const c = run.named("lernmanager-bk-backups");
+        expect(c.type).toBe(CONTAINER);
+        expect(c.inputs.image).toBe(run.named("lernmanager-bk-app").inputs.image);
+        expect(c.inputs.networkMode).toBe("none");
+        expect(c.inputs.wait).toBeUndefined();
+        expect(c.inputs.mounts).toEqual([
+            { type: "volume", source: "lernmanager-bk-data", target: "/srv/live/data" },
+            { type: "volume", source: "lernmanager-bk-uploads", target: "/srv/live/uploads", readOnly: true },
+            { type: "volume", source: "lernmanager-bk-backups", target: "/backups" },
+            { type: "bind", source: "/mnt/nas/lm", target: "/srv/copy/0" },
+        ]);
+        expect(Object.keys(c.inputs.tmpfs)).toEqual(
+            expect.arrayContaining([
+                "/app/data",
+                "/app/instance/uploads",
+                "/app/instance/reports",
+                "/app/instance/tmp",
+            ]),
+        );
+        expect(c.secretInputs).toContain("envs");
+        const settings = JSON.parse(c.inputs.command[1]);
+        expect(settings).toMatchObject({
+            database: "/srv/live/data/lernmanager.db",
+            stem: "lernmanager",
+            everySeconds: 21600,
+        });
+        expect(settings.doneFile).toBe("/srv/live/data/migrations_done.txt");
+        expect(backupAgentSettings(load({ databaseFile: "mbi_tracker.db" })).stem).toBe("mbi_tracker");
+    });
+});
+
+describe("dataHostPath", () => {
+    test("a relative or system folder is refused, naming the key and the fix", () => {
+        expect(problems({ dataHostPath: "srv/lm" })[0]).toMatch(
+            /^lernmanager:dataHostPath = "srv\/lm": must be an absolute folder .*a relative path is refused.*Fix: `pulumi config set dataHostPath \/srv\/lernmanager`/,
+        );
+        expect(problems({ dataHostPath: "/var/lib/docker/x" })).toHaveLength(1);
+        expect(load({ dataHostPath: "/srv/lm/" }).backups.dataHostPath).toBe("/srv/lm");
+    });
+
+    test("the kept volumes bind to folders under it; the deploy checks its marker first; the app is told", async () => {
+        const run = await runProgram(testConfig({ "lernmanager:dataHostPath": "/srv/lm" }), { stack: "hp" });
+        const opts = (n: string) => run.named(`lernmanager-hp-storage-${n}`).inputs;
+        expect(opts("data")).toMatchObject({
+            driver: "local",
+            driverOpts: { type: "none", o: "bind", device: "/srv/lm/data" },
+        });
+        expect(opts("backups").driverOpts.device).toBe("/srv/lm/backups");
+        expect(opts("uploads").driverOpts.device).toBe("/srv/lm/uploads");
+        expect(opts("static").driverOpts).toBeUndefined();
+        expect(run.named("lernmanager-hp-storage-keep-instance-reports").inputs.driverOpts.device).toBe(
+            "/srv/lm/keep-instance-reports",
+        );
+        const script: string = run.named("lernmanager-hp-backup").inputs.create;
+        expect(script.split("\n")[0]).toMatch(
+            /type=bind,source=\/srv\/lm,target=\/check,readonly.*test -f \/check\/\.lernmanager-data-mount/,
+        );
+        expect(script).toMatch(/is not mounted .*unlock and mount the disk/);
+        const plain = await runProgram(testConfig(), { stack: "nohp" });
+        expect(plain.named("lernmanager-nohp-storage-data").inputs.driverOpts).toBeUndefined();
+        expect(plain.named("lernmanager-nohp-backup").inputs.create).not.toMatch(/\/check/);
+    });
+});
+
+describe("npm run status: one screen and a verdict", () => {
+    const now = new Date("2026-11-30T20:00:00Z");
+    const good: StatusFacts = {
+        stack: "prod",
+        now,
+        apps: [{ name: "a", version: "3f2a9c1d0e4b", health: "healthy" }],
+        nginx: { health: "healthy" },
+        backup: {
+            lastBackup: {
+                file: "x.db",
+                time: "2026-11-30T19:56:00+00:00",
+                bytes: 73728,
+                seconds: 0.01,
+                reason: "scheduled",
+            },
+            lastDrill: {
+                time: "2026-11-30T19:56:10+00:00",
+                ok: true,
+                backup: "x.db",
+                seconds: 8.3,
+                rows: { users: 31, tasks: 12 },
+                healthz: 200,
+            },
+            copies: { "/mnt/nas": { time: "2026-11-30T19:56:01+00:00", ok: true } },
+            config: { copyDirs: [["/mnt/nas", "/srv/copy/0"]], sftp: [] },
+            backups: [{ file: "x.db", bytes: 73728 }],
+            disk: { free: 41e9, total: 100e9 },
+            health: [],
+        },
+    };
+    test("all well: OK", () => {
+        const r = statusReport(good);
+        expect(r.problems).toEqual([]);
+        expect(r.lines.join("\n")).toMatch(
+            /last drill {4}ok 2026-11-30 19:56 UTC \(4 min ago\), 8.3 s, integrity ok, 2 tables, 43 rows/,
+        );
+        expect(r.lines.at(-1)).toBe("OK");
+    });
+    test("a failed drill, an unhealthy app, a missing backup container need a person", () => {
+        const b = good.backup as any;
+        expect(
+            statusReport({
+                ...good,
+                backup: {
+                    ...b,
+                    lastDrill: { ...b.lastDrill, ok: false, error: "malformed" },
+                    health: ["the last restore drill failed"],
+                },
+            }).problems,
+        ).toEqual(["the last restore drill failed"]);
+        expect(statusReport({ ...good, apps: [{ ...good.apps[0], health: "unhealthy" }] }).problems).toEqual([
+            "the app is unhealthy",
+        ]);
+        expect(statusReport({ ...good, backup: { error: "no running backup container" } }).lines.at(-1)).toMatch(
+            /^NEEDS A PERSON: backups: no running/,
+        );
+        expect(statusReport({ ...good, backup: { ...b, disk: { free: 5e9, total: 100e9 } } }).problems).toEqual([
+            "only 5 % of the data path's disk is free",
+        ]);
+    });
+});
+
+test("lm_backup.py / lm_backupd.py / lm_drill.py / lm_sftp.py compile", () => {
+    const files = ["lm_backup.py", "lm_backupd.py", "lm_drill.py", "lm_sftp.py"].map((f) =>
+        path.join(PROJECT_DIR, "files", "runtime", f),
+    );
+    const r = spawnSync("python3", ["-m", "py_compile", ...files], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+});

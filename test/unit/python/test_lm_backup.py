@@ -1,0 +1,56 @@
+"""Unit tests of files/runtime/lm_backup.py: retention and uploads snapshots (run by test/unit/jobs.test.ts)."""
+
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "files", "runtime"))
+import lm_backup  # noqa: E402
+
+
+def name(stamp, label="scheduled"):
+    return f"/b/lm-{stamp}000000Z-{label}.db"
+
+
+class Retention(unittest.TestCase):
+    def test_newest_plus_one_per_hour_day_week(self):
+        # Every 30 minutes over 3 days.
+        paths = [name(f"202611{d:02d}T{h:02d}{m:02d}00") for d in (28, 29, 30) for h in range(24) for m in (0, 30)]
+        kept = lm_backup.to_keep(paths, 3, {"hourly": 4, "daily": 2, "weekly": 1})
+        expected = {name(s) for s in ("20261130T233000", "20261130T230000", "20261130T223000",  # newest 3
+                                      "20261130T213000", "20261130T203000",  # + hours 21, 20
+                                      "20261129T233000")}  # + the previous day; the week: the newest
+        self.assertEqual(kept, expected)
+
+    def test_nothing_but_the_newest(self):
+        paths = [name(f"20261130T{h:02d}0000") for h in range(10)]
+        self.assertEqual(lm_backup.to_keep(paths, 2, {"hourly": 0, "daily": 0, "weekly": 0}), set(sorted(paths)[-2:]))
+
+    def test_parse(self):
+        self.assertEqual(lm_backup.parse_retention("hourly=2,weekly=1"), {"hourly": 2, "daily": 0, "weekly": 1})
+        with self.assertRaises(ValueError):
+            lm_backup.parse_retention("monthly=1")
+
+
+class Snapshot(unittest.TestCase):
+    def test_unchanged_files_are_linked_changed_ones_copied(self):
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "uploads")
+            os.makedirs(os.path.join(src, "a"))
+            for f, text in (("a/one.txt", "1"), ("two.txt", "2")):
+                with open(os.path.join(src, f), "w") as fh:
+                    fh.write(text)
+            first = lm_backup.snapshot(src, os.path.join(d, "s1"))
+            self.assertEqual((first["files"], first["copied"], first["linked"]), (2, 2, 0))
+            with open(os.path.join(src, "two.txt"), "w") as fh:
+                fh.write("changed!")
+            second = lm_backup.snapshot(src, os.path.join(d, "s2"), os.path.join(d, "s1"))
+            self.assertEqual((second["copied"], second["linked"]), (1, 1))
+            self.assertEqual(os.stat(os.path.join(d, "s1/a/one.txt")).st_ino, os.stat(os.path.join(d, "s2/a/one.txt")).st_ino)
+            with open(os.path.join(d, "s2/two.txt")) as fh:
+                self.assertEqual(fh.read(), "changed!")
+
+
+if __name__ == "__main__":
+    unittest.main()
