@@ -13,11 +13,13 @@ import { renderGunicornConf } from "../lib/gunicornConf";
 import { LAYOUT } from "../lib/layout";
 import { persistentVolumeName, StackNames } from "../lib/names";
 import { renderNginxConf } from "../lib/nginxConf";
+import { nginxTlsFrom } from "../lib/nginxTls";
 import { AppImage } from "./appImage";
 import { AppService } from "./appService";
 import { DeployStep } from "./deployStep";
 import { Scheduler } from "./scheduler";
 import { Storage } from "./storage";
+import { TlsAgent } from "./tlsAgent";
 import { WebServer } from "./webServer";
 
 export interface LernmanagerStackArgs {
@@ -45,6 +47,8 @@ export class LernmanagerStack extends pulumi.ComponentResource {
     /** Runs the scheduled jobs (config `jobs`); absent when there are none. */
     public readonly scheduler?: Scheduler;
     public readonly web: WebServer;
+    /** Keeps the certificate current (tls on). */
+    public readonly tls?: TlsAgent;
     public readonly smokeTest: DeployStep;
     /** Prunes old image tags after each new app image (no delete: its replacement is harmless). */
     public readonly images: DeployStep;
@@ -65,7 +69,13 @@ export class LernmanagerStack extends pulumi.ComponentResource {
 
         this.storage = new Storage(
             `${name}-storage`,
-            { names, stack: args.stack, protectData: config.protectData, persistentPaths: config.persistentPaths },
+            {
+                names,
+                stack: args.stack,
+                protectData: config.protectData,
+                persistentPaths: config.persistentPaths,
+                tls: config.tls.mode !== "off",
+            },
             { parent: this },
         );
 
@@ -236,6 +246,23 @@ export class LernmanagerStack extends pulumi.ComponentResource {
             );
         }
 
+        const tlsVolume = this.storage.tls;
+        if (tlsVolume) {
+            this.tls = new TlsAgent(
+                `${name}-tls`,
+                {
+                    repository: names.images.tls,
+                    containerName: names.tlsContainer,
+                    platform: config.platform,
+                    tls: config.tls,
+                    network: this.storage.network.name,
+                    volume: tlsVolume.name,
+                    labels,
+                },
+                { parent: this },
+            );
+        }
+
         this.web = new WebServer(
             `${name}-nginx`,
             {
@@ -249,6 +276,8 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                     uploadLimitMb: config.uploadLimitMb,
                     loginPath: config.loginPath,
                     loginRatePerMinute: config.loginRatePerMinute,
+                    tls: nginxTlsFrom(config.tls),
+                    trustedProxies: config.trustedProxies,
                 }),
                 network: this.storage.network.name,
                 volumes: { static: this.storage.static.name, uploads: this.storage.uploads.name },
@@ -258,19 +287,29 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                 memoryMb: config.nginxMemoryMb,
                 pidsLimit: config.pidsLimit,
                 labels,
+                tls:
+                    this.tls && tlsVolume
+                        ? {
+                              volume: tlsVolume.name,
+                              port: config.tls.httpsPort,
+                              aliases: [...config.tls.names],
+                              agent: this.tls.container,
+                          }
+                        : undefined,
             },
             { parent: this },
         );
 
+        const built = [this.appImage.runtime, this.appImage.image, this.web.image, ...(this.tls ? [this.tls.image] : [])];
         this.buildLeftovers = new DeployStep(
             `${name}-build-leftovers`,
             {
                 script: janitor.buildLeftovers,
                 environment: pulumi
-                    .all([this.appImage.runtime.repoDigest, this.appImage.imageId, this.web.image.repoDigest])
+                    .all(built.map((i) => i.repoDigest))
                     .apply((ids) => ({ ...args.dockerEnv, LM_BUILT: ids.join(" ") })),
-                triggers: [this.appImage.runtime.repoDigest, this.appImage.imageId, this.web.image.repoDigest],
-                after: [this.appImage.runtime, this.appImage.image, this.web.image],
+                triggers: built.map((i) => i.repoDigest),
+                after: built,
             },
             { parent: this },
         );
@@ -283,6 +322,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                     network: names.network,
                     page: "/",
                     staticFile: smokeStaticFile(config) ?? "/nginx-health",
+                    tlsVolume: this.tls ? names.volumes.tls : undefined,
                 }),
                 environment: stepEnv,
                 triggers: [
@@ -290,6 +330,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                     this.web.image.repoDigest,
                     this.app.container.id,
                     this.web.container.id,
+                    ...(this.tls ? [this.tls.container.id] : []),
                 ],
                 after: [this.web.container, this.app.container],
             },

@@ -14,6 +14,8 @@ export interface StorageArgs {
     readonly protectData: boolean;
     /** The app's further persistent folders (config persistentPaths), one volume each. @default [] */
     readonly persistentPaths?: readonly string[];
+    /** Create the TLS volume (tls on). @default false */
+    readonly tls?: boolean;
 }
 
 /** A volume for one of the app's further persistent folders. */
@@ -37,6 +39,8 @@ export class Storage extends pulumi.ComponentResource {
     public readonly backups: docker.Volume;
     /** The app's further persistent folders (kept like the data when protected). */
     public readonly persistent: PersistentFolder[];
+    /** Certificates, ACME account, school CA (tls on; kept like the data when protected). */
+    public readonly tls?: docker.Volume;
 
     constructor(name: string, args: StorageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lernmanager:storage:Storage", name, {}, opts);
@@ -64,6 +68,9 @@ export class Storage extends pulumi.ComponentResource {
         this.static = volume("static", { parent: this });
         this.cache = volume("cache", { parent: this });
         this.backups = volume("backups", kept);
+        // Certificates and the ACME account survive every deploy (no new orders, no rate limits); the
+        // school CA's key lives only here. Kept like the data.
+        this.tls = args.tls ? volume("tls", kept) : undefined;
         this.persistent = (args.persistentPaths ?? []).map((folder) => ({
             path: folder,
             volume: new docker.Volume(

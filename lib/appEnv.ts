@@ -14,6 +14,8 @@ export function appEnvironment(config: StackConfig): Record<string, string> {
         MAX_UPLOAD_MB: String(config.uploadLimitMb),
         LM_ACCEL_REDIRECT_PREFIX: config.downloadsPrefix,
         ...(config.scratchPaths.length ? { TMPDIR: `${LAYOUT.appDir}/${config.scratchPaths[0]}` } : {}),
+        // Behind HTTPS (ours or a trusted proxy's) the app marks its cookies Secure.
+        ...(config.tls.mode !== "off" || config.trustedProxies.length > 0 ? { FORCE_HTTPS: "true" } : {}),
         ...config.appSettings,
         ...config.appSecrets,
         ...config.appEnv,
@@ -47,5 +49,9 @@ export function smokeStaticFile(config: StackConfig): string | undefined {
 export function publishedUrl(config: StackConfig): string {
     const remote = config.dockerHost ? /^(?:ssh|tcp):\/\/(?:[^@/]*@)?([^:/]+)/.exec(config.dockerHost)?.[1] : undefined;
     const host = config.bindAddress === "0.0.0.0" ? (remote ?? "localhost") : config.bindAddress;
+    if (config.tls.mode !== "off") {
+        const name = config.tls.domain || host;
+        return config.tls.httpsPort === 443 ? `https://${name}/` : `https://${name}:${config.tls.httpsPort}/`;
+    }
     return config.port === 80 ? `http://${host}/` : `http://${host}:${config.port}/`;
 }

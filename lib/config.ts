@@ -7,6 +7,7 @@ import { closestKey } from "./configHints";
 import { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
 import { migrationSettings } from "./migrationConfig";
 import { parseJobs } from "./jobs";
+import { tlsSettings, trustedProxies } from "./tlsConfig";
 
 export { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
 
@@ -23,6 +24,8 @@ export interface LoadContext {
     readonly projectDir: string;
     /** Pulumi project name, the config namespace. */
     readonly project: string;
+    /** The time certificates are checked against (tests). @default now */
+    readonly now?: Date;
 }
 
 const IDENT = "[A-Za-z_][A-Za-z0-9_]*";
@@ -250,7 +253,10 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
             );
     }
     const jobs = parseJobs(given.get("jobs"), `${ns}jobs`, problems);
-    const steps = migrationSettings({ get: str, isSet: (k) => given.has(k), ns, appSource, dataPath, problems });
+    const isSet = (k: ConfigKey) => given.has(k);
+    const steps = migrationSettings({ get: str, isSet, ns, appSource, dataPath, problems });
+    const port = int("port", 1, 65535, "the host port");
+    const tlsCtx = { get: str, isSet, int, bool, ns, problems, testSchool: !!createdAt, httpPort: port, now: ctx.now };
 
     const config: StackConfig = {
         appSource,
@@ -272,7 +278,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         appAccessLog: bool("appAccessLog"),
         uploadLimitMb: int("uploadLimitMb", 1, 4096, "the upload limit in MiB"),
         bindAddress,
-        port: int("port", 1, 65535, "the host port"),
+        port,
         pythonImage: image("pythonImage"),
         nginxImage: image("nginxImage"),
         platform,
@@ -289,6 +295,8 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         dockerHost,
         createdAt: createdAt || undefined,
         jobs,
+        tls: tlsSettings(tlsCtx),
+        trustedProxies: trustedProxies(tlsCtx),
     };
     if (problems.length > 0) throw new ConfigError(problems);
     return config;

@@ -1,6 +1,8 @@
 // The stack's configuration keys and the typed configuration `loadConfig` (lib/config.ts) makes of them.
 
 import { MIGRATION_KEYS } from "./migrationKeys";
+import { TLS_KEYS } from "./tlsKeys";
+import type { TlsConfig } from "./tlsConfig";
 
 /**
  * The typed configuration of one stack, read and validated in one place (`loadConfig`) before any
@@ -62,6 +64,10 @@ export interface StackConfig {
     readonly createdAt?: string;
     /** Scheduled jobs run by the scheduler container (none: no scheduler). */
     readonly jobs: readonly JobSpec[];
+    /** HTTPS (lib/tlsConfig.ts). */
+    readonly tls: TlsConfig;
+    /** CIDRs of TLS proxies whose X-Forwarded-For/-Proto nginx honours. */
+    readonly trustedProxies: readonly string[];
 }
 
 /** The app's migration scripts (lib/migrationConfig.ts). */
@@ -277,6 +283,7 @@ export const CONFIG_KEYS = {
             "Scheduled jobs, a list of {name, schedule (cron, 5 fields), command (run in the app folder), timeZone (IANA, default UTC)}; run by a scheduler container of the app image with the app's volumes and environment.",
     },
     ...MIGRATION_KEYS,
+    ...TLS_KEYS,
     createdAt: {
         kind: "string",
         default: "",

@@ -53,7 +53,7 @@ describe("the app's contract in config", () => {
         const secretKeys = Object.entries(CONFIG_KEYS)
             .filter(([, spec]) => "secret" in spec && spec.secret)
             .map(([k]) => k);
-        expect(secretKeys).toEqual(["llmApiKey", "gradingServiceToken", "gradingServiceCallbackSecret"]);
+        expect(secretKeys).toEqual(["llmApiKey", "gradingServiceToken", "gradingServiceCallbackSecret", "tlsKey"]);
     });
 
     test("secret settings reach only secret inputs (the app's env, the migrate step's environment), never an output", async () => {
