@@ -110,7 +110,12 @@ export function tlsSettings(ctx: TlsConfigContext): TlsConfig {
             );
         }
         const email = get("acmeEmail").trim();
-        if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+        if (!email) {
+            problems.push(
+                `${ns}tls = "acme" needs a contact address for the ACME account (the client requires one). ` +
+                    "Fix: `pulumi config set acmeEmail it@schule.de`",
+            );
+        } else if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
             problems.push(
                 `${show("acmeEmail")}: not an e-mail address. Fix: \`pulumi config set acmeEmail it@schule.de\``,
             );

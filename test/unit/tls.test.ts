@@ -98,7 +98,8 @@ describe("tls config: refused before any resource, each with the fix", () => {
         const school = { tls: "acme", domain: "s.test", acmeEmail: "it@s.test", createdAt: "2026-11-30T00:00:00Z" };
         expect(load(school).tls.acme?.server).toBe(LETS_ENCRYPT_STAGING);
         expect(load({ ...school, acmeServer: LETS_ENCRYPT }).tls.acme?.server).toBe(LETS_ENCRYPT);
-        expect(load({ tls: "acme", domain: "s.test" }).tls.acme?.server).toBe(LETS_ENCRYPT);
+        expect(load({ tls: "acme", domain: "s.test", acmeEmail: "it@s.test" }).tls.acme?.server).toBe(LETS_ENCRYPT);
+        expect(problems({ tls: "acme", domain: "s.test" })[0]).toMatch(/needs a contact address .*Fix: `pulumi config set acmeEmail/);
     });
 });
 
