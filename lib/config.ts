@@ -1,7 +1,12 @@
-import * as fs from "fs";
 import * as path from "path";
 
-import { appSettings, checkMountedFolders, checkPersistentVolumeNames, parsePathList } from "./appContract";
+import {
+    appSettings,
+    checkMountedFolders,
+    checkPersistentVolumeNames,
+    checkAppSource,
+    parsePathList,
+} from "./appContract";
 import { parseEnv } from "./configList";
 import { closestKey } from "./configHints";
 import { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
@@ -148,32 +153,16 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
     const dataPath = relPath("dataPath");
     const uploadsPath = relPath("uploadsPath");
 
-    if (!fs.existsSync(appSource) || !fs.statSync(appSource).isDirectory()) {
-        problems.push(
-            `${ns}appSource = ${JSON.stringify(appSourceRaw)}: no such folder (${appSource}). ` +
-                `Fix: check out the app there, or \`pulumi config set appSource <path to the app>\`.`,
-        );
-    } else {
-        if (!fs.existsSync(path.join(appSource, "requirements.txt"))) {
-            problems.push(
-                `${ns}appSource = ${JSON.stringify(appSourceRaw)}: ${appSource} has no requirements.txt. ` +
-                    `Fix: add requirements.txt (it may be empty) or point appSource at the app's root folder.`,
-            );
-        }
-        for (const [key, t] of [
+    checkAppSource(
+        appSource,
+        appSourceRaw,
+        [
             ["wsgiApp", wsgiApp],
             ["initHook", initHook],
-        ] as const) {
-            if (t && !moduleExists(appSource, t.module)) {
-                const rel = t.module.replace(/\./g, "/");
-                problems.push(
-                    `${ns}${key} = ${JSON.stringify(t.spec)}: module ${t.module} is not in ${appSource} ` +
-                        `(looked for ${rel}.py and ${rel}/__init__.py). Fix: \`pulumi config set ${key} <module:attribute>\` ` +
-                        `or point appSource at the folder that contains it.`,
-                );
-            }
-        }
-    }
+        ],
+        ns,
+        problems,
+    );
 
     const scratchPaths = parsePathList("scratchPaths", given.get("scratchPaths"), ns, problems);
     const persistentPaths = parsePathList("persistentPaths", given.get("persistentPaths"), ns, problems);
@@ -300,9 +289,4 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
     };
     if (problems.length > 0) throw new ConfigError(problems);
     return config;
-}
-
-function moduleExists(root: string, module: string): boolean {
-    const rel = module.replace(/\./g, "/");
-    return fs.existsSync(path.join(root, `${rel}.py`)) || fs.existsSync(path.join(root, rel, "__init__.py"));
 }

@@ -1,4 +1,5 @@
 import * as http from "http";
+import * as https from "https";
 import * as net from "net";
 
 export interface Response {
@@ -17,11 +18,19 @@ export interface RequestOptions {
     readonly timeoutMs?: number;
 }
 
+/**
+ * Ports on 127.0.0.1 that speak HTTPS (the benchmark's HTTPS variant): `request` uses TLS there,
+ * without checking the certificate (the HTTPS tests check it with test/support/https.ts).
+ */
+export const HTTPS_PORTS = new Set<number>();
+
 /** One HTTP request to 127.0.0.1 (the only address tests send traffic to), no keep-alive. */
 export function request(port: number, path: string, opts: RequestOptions = {}): Promise<Response> {
     return new Promise((resolve, reject) => {
-        const req = http.request(
+        const tls = HTTPS_PORTS.has(port);
+        const req = (tls ? https : http).request(
             {
+                ...(tls ? { rejectUnauthorized: false } : {}),
                 host: "127.0.0.1",
                 port,
                 path,
