@@ -12,14 +12,13 @@ import {
 import { renderGunicornConf } from "../lib/gunicornConf";
 import { LAYOUT } from "../lib/layout";
 import { persistentVolumeName, StackNames } from "../lib/names";
-import { renderNginxConf } from "../lib/nginxConf";
-import { nginxTlsFrom } from "../lib/nginxTls";
 import { AppImage } from "./appImage";
 import { AppService } from "./appService";
 import { DeployStep } from "./deployStep";
 import { Scheduler } from "./scheduler";
 import { Storage } from "./storage";
-import { TlsAgent } from "./tlsAgent";
+import { declareFront } from "./front";
+import type { TlsAgent } from "./tlsAgent";
 import { WebServer } from "./webServer";
 
 export interface LernmanagerStackArgs {
@@ -67,17 +66,9 @@ export class LernmanagerStack extends pulumi.ComponentResource {
         const labels = [{ label: names.label, value: args.stack }];
         const step = { prefix: names.prefix, stack: args.stack, label: names.label };
 
-        this.storage = new Storage(
-            `${name}-storage`,
-            {
-                names,
-                stack: args.stack,
-                protectData: config.protectData,
-                persistentPaths: config.persistentPaths,
-                tls: config.tls.mode !== "off",
-            },
-            { parent: this },
-        );
+        const { protectData, persistentPaths } = config;
+        const storage = { names, stack: args.stack, protectData, persistentPaths, tls: config.tls.mode !== "off" };
+        this.storage = new Storage(`${name}-storage`, storage, { parent: this });
 
         this.appImage = new AppImage(
             `${name}-image`,
@@ -246,61 +237,21 @@ export class LernmanagerStack extends pulumi.ComponentResource {
             );
         }
 
-        const tlsVolume = this.storage.tls;
-        if (tlsVolume) {
-            this.tls = new TlsAgent(
-                `${name}-tls`,
-                {
-                    repository: names.images.tls,
-                    containerName: names.tlsContainer,
-                    platform: config.platform,
-                    tls: config.tls,
-                    network: this.storage.network.name,
-                    volume: tlsVolume.name,
-                    labels,
-                },
-                { parent: this },
-            );
-        }
+        ({ tls: this.tls, web: this.web } = declareFront(name, {
+            config,
+            names,
+            storage: this.storage,
+            app: this.app.container,
+            labels,
+            parent: this,
+        }));
 
-        this.web = new WebServer(
-            `${name}-nginx`,
-            {
-                repository: names.images.nginx,
-                containerName: names.nginxContainer,
-                baseImage: config.nginxImage,
-                platform: config.platform,
-                nginxConf: renderNginxConf({
-                    staticUrl: config.staticUrl,
-                    downloadsPrefix: config.downloadsPrefix,
-                    uploadLimitMb: config.uploadLimitMb,
-                    loginPath: config.loginPath,
-                    loginRatePerMinute: config.loginRatePerMinute,
-                    tls: nginxTlsFrom(config.tls),
-                    trustedProxies: config.trustedProxies,
-                }),
-                network: this.storage.network.name,
-                volumes: { static: this.storage.static.name, uploads: this.storage.uploads.name },
-                bindAddress: config.bindAddress,
-                port: config.port,
-                app: this.app.container,
-                memoryMb: config.nginxMemoryMb,
-                pidsLimit: config.pidsLimit,
-                labels,
-                tls:
-                    this.tls && tlsVolume
-                        ? {
-                              volume: tlsVolume.name,
-                              port: config.tls.httpsPort,
-                              aliases: [...config.tls.names],
-                              agent: this.tls.container,
-                          }
-                        : undefined,
-            },
-            { parent: this },
-        );
-
-        const built = [this.appImage.runtime, this.appImage.image, this.web.image, ...(this.tls ? [this.tls.image] : [])];
+        const built = [
+            this.appImage.runtime,
+            this.appImage.image,
+            this.web.image,
+            ...(this.tls ? [this.tls.image] : []),
+        ];
         this.buildLeftovers = new DeployStep(
             `${name}-build-leftovers`,
             {

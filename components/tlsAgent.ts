@@ -65,6 +65,8 @@ export class TlsAgent extends pulumi.ComponentResource {
             LM_TLS_ADDRESSES: tls.addresses.join(" "),
             LM_TLS_RENEW_DAYS: String(tls.renewDays),
             LM_TLS_CHECK_SECONDS: String(tls.checkHours * 3600),
+            // Where the agent checks that nginx serves the challenge folder before an ACME order.
+            LM_NGINX_URL: `http://nginx:${LAYOUT.nginxPort}`,
             ...(tls.acme
                 ? {
                       LM_ACME_SERVER: tls.acme.server,

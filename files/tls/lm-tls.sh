@@ -60,6 +60,26 @@ expires_within_days() { # file days
 }
 wanted_names() { echo "$NAMES|$ADDRESSES"; }
 
+http_get() { # url (curl in the Debian image, busybox wget in lego's Alpine image)
+  if command -v curl >/dev/null 2>&1; then curl -fsS --max-time 5 "$1" 2>/dev/null
+  else wget -q -T 5 -O - "$1" 2>/dev/null; fi
+}
+# The ACME server checks the challenge through nginx: order only once nginx serves this volume's
+# webroot (right after a first deploy nginx starts after this agent).
+wait_for_nginx() {
+  probe="lm-probe-$(date +%s)-$$"
+  mkdir -p "$DIR/webroot/.well-known/acme-challenge"
+  echo "$probe" > "$DIR/webroot/.well-known/acme-challenge/$probe"
+  got=""
+  for _ in $(seq 1 150); do
+    got=$(http_get "${LM_NGINX_URL:-http://nginx:8080}/.well-known/acme-challenge/$probe" || true)
+    [ "$got" = "$probe" ] && break
+    sleep 2
+  done
+  rm -f "$DIR/webroot/.well-known/acme-challenge/$probe"
+  [ "$got" = "$probe" ] || { log "nginx did not serve the ACME challenge folder within 5 minutes"; return 1; }
+}
+
 lego_bin() { if command -v lego >/dev/null 2>&1; then echo lego; else echo /lego; fi; }
 acme() { # force?
   force=${1:-}
@@ -83,10 +103,12 @@ acme() { # force?
     fi
     days=$RENEW_DAYS; [ -n "$force" ] && days=100000
     sleep_flag=""; "$lego" renew --help 2>&1 | grep -q -- --no-random-sleep && sleep_flag=--no-random-sleep
+    wait_for_nginx || return 1
     log "renewing the certificate for $NAMES at $LM_ACME_SERVER"
     # shellcheck disable=SC2086
     "$lego" "$@" renew --days "$days" $sleep_flag || return 1
   else
+    wait_for_nginx || return 1
     log "ordering a certificate for $NAMES from $LM_ACME_SERVER"
     "$lego" "$@" run || return 1
     wanted_names > "$DIR/acme/names"
@@ -168,9 +190,10 @@ case "${1:-run}" in
   run)
     placeholder
     [ -f "$DIR/status" ] || status pending "no certificate checked yet"
-    # After a failure, try again in 10 minutes (then the normal interval): no hammering the ACME server.
+    # After a failure, try again in 15 minutes (then the normal interval): at most 4 failed
+    # validations an hour, below Let's Encrypt's limit of 5 per name and hour.
     while :; do
-      if check; then wait_for=$CHECK_SECONDS; else wait_for=600; fi
+      if check; then wait_for=$CHECK_SECONDS; else wait_for=900; fi
       [ "$wait_for" -gt "$CHECK_SECONDS" ] && wait_for=$CHECK_SECONDS
       # Short sleeps, so a renew-now request (a flag file) is picked up within seconds.
       waited=0

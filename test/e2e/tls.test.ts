@@ -6,38 +6,16 @@
  */
 import { eventually, freePort, request } from "../support/http";
 import { httpsRequest, hostCommand } from "../support/https";
-import { runLoad } from "../support/load";
 import { liveStack, LiveStack, redeclare } from "../support/stack";
 import { docker } from "../support/realize";
 import { recordFigure } from "../support/figures";
 import { testCa, TestCa } from "../support/certs";
 import { TEST_IMAGES } from "../support/baseImages";
+import { expectedBasics, renewUnderLoad, tlsBasics } from "../support/tlsChecks";
 
 jest.setTimeout(600000);
 
 const DOMAIN = "lernen.schule.test";
-const sessionCookie = (headers: Record<string, string | string[] | undefined>): string =>
-    ([] as string[])
-        .concat(headers["set-cookie"] ?? [])
-        .map((c) => c.split(";")[0])
-        .join("; ");
-
-/** Logs in over HTTPS as a browser does (form, CSRF token, POST); returns the Set-Cookie lines and the cookie. */
-async function httpsLogin(port: number, ca: string, user: string): Promise<{ setCookie: string[]; cookie: string }> {
-    const form = await httpsRequest(port, "/login", { ca, servername: DOMAIN });
-    const token = /name="csrf_token" value="([^"]+)"/.exec(form.text())?.[1];
-    if (!token) throw new Error(`GET /login over HTTPS: ${form.status} without a CSRF token`);
-    const res = await httpsRequest(port, "/login", {
-        ca,
-        servername: DOMAIN,
-        method: "POST",
-        headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: sessionCookie(form.headers) },
-        body: `csrf_token=${encodeURIComponent(token)}&username=${user}&password=lernen`,
-    });
-    if (res.status !== 302) throw new Error(`login over HTTPS answered ${res.status}`);
-    return { setCookie: ([] as string[]).concat(res.headers["set-cookie"] ?? []), cookie: sessionCookie(res.headers) };
-}
-
 describe("tls: internal (a school CA made by the stack)", () => {
     let s: LiveStack;
     let httpsPort: number;
@@ -98,82 +76,15 @@ describe("tls: internal (a school CA made by the stack)", () => {
             )
         ).output.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)![0];
 
-    test("port 80 redirects to HTTPS; HSTS; the app's cookies are Secure and login works over HTTPS", async () => {
-        const plain = await request(s.port, "/dashboard?x=1");
-        expect(plain.status).toBe(301);
-        expect(plain.headers.location).toBe(`https://127.0.0.1:${httpsPort}/dashboard?x=1`);
-        const page = await httpsRequest(httpsPort, "/login", { ca, servername: DOMAIN });
-        expect(page.headers["strict-transport-security"]).toBe("max-age=300");
-        const { setCookie, cookie } = await httpsLogin(httpsPort, ca, "student03");
-        expect(setCookie.join("\n")).toMatch(/session=[^;]+;.*Secure/i);
-        const who = await httpsRequest(httpsPort, "/whoami", { ca, servername: DOMAIN, headers: { Cookie: cookie } });
-        expect(who.json().scheme).toBe("https");
-    });
-
-    test("TLS 1.2 and 1.3 only, HTTP/2 (openssl s_client, curl)", async () => {
-        const version = async (flag: string) =>
-            hostCommand("openssl", ["s_client", "-connect", `127.0.0.1:${httpsPort}`, "-servername", DOMAIN, flag], "");
-        expect((await version("-tls1_2")).output).toMatch(/Protocol\s*:\s*TLSv1\.2/);
-        expect((await version("-tls1_3")).output).toMatch(/TLSv1\.3/);
-        const old = await version("-tls1_1");
-        // Refused: no certificate, no cipher (s_client still names the version it tried).
-        expect(old.output).toMatch(/no peer certificate available/);
-        expect(old.output).toMatch(/Cipher is \(NONE\)/);
-        const fs = await import("fs");
-        const caFile = `/tmp/lm-e2e-ca-${process.pid}.pem`;
-        fs.writeFileSync(caFile, ca);
-        try {
-            const curl = await hostCommand("curl", [
-                "-sS",
-                "--http2",
-                "--cacert",
-                caFile,
-                "--resolve",
-                `${DOMAIN}:${httpsPort}:127.0.0.1`,
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_version} %{http_code}",
-                `https://${DOMAIN}:${httpsPort}/healthz`,
-            ]);
-            expect(curl.output.trim()).toBe("2 200");
-        } finally {
-            fs.rmSync(caFile, { force: true });
-        }
+    test("port 80 redirects, HSTS, Secure cookies and login over HTTPS, TLS 1.2/1.3 only, resumption, HTTP/2", async () => {
+        const t = { httpPort: s.port, httpsPort, ca, servername: DOMAIN, hsts: "max-age=300" };
+        expect(await tlsBasics(t)).toEqual(expectedBasics(t));
     });
 
     test("a renewal under load: nginx serves the new certificate, 0 failed requests", async () => {
-        const before = (await httpsRequest(httpsPort, "/healthz", { ca, servername: DOMAIN })).fingerprint;
-        const cookies = [(await httpsLogin(httpsPort, ca, "student04")).cookie];
         const agent = s.realization.container("e2e-tls-int-tls");
-        let servedNewAt = 0;
-        const renewal = (async () => {
-            await new Promise((r) => setTimeout(r, 3000));
-            const started = Date.now();
-            await s.exec(agent, ["/usr/local/bin/lm-tls", "renew-now"]);
-            while (Date.now() - started < 30000) {
-                const now = (await httpsRequest(httpsPort, "/healthz", { ca, servername: DOMAIN })).fingerprint;
-                if (now !== before) {
-                    servedNewAt = (Date.now() - started) / 1000;
-                    break;
-                }
-                await new Promise((r) => setTimeout(r, 250));
-            }
-            await new Promise((r) => setTimeout(r, 3000));
-        })();
-        const load = await runLoad({
-            port: httpsPort,
-            connections: 16,
-            durationMs: 45000,
-            maxRequests: 40000,
-            cookies,
-            tls: { ca, servername: DOMAIN },
-            // As browsers do: a request that finds its idle keep-alive connection closed by an old
-            // nginx worker (the graceful reload) is sent again on a new one, and counted.
-            retryClosedKeepAlive: true,
-            until: renewal,
-        });
-        expect(servedNewAt).toBeGreaterThan(0);
+        const { load, servedNewAt, renewal } = await renewUnderLoad({ httpsPort, ca, servername: DOMAIN, agent });
+        expect({ servedNewAt: servedNewAt > 0, renewal }).toEqual({ servedNewAt: true, renewal: expect.any(String) });
         expect(load.failures).toEqual({});
         expect(load.requests).toBeGreaterThan(200);
         recordFigure("tlsRenewalUnderLoad", {
@@ -184,7 +95,7 @@ describe("tls: internal (a school CA made by the stack)", () => {
             servedNewAfterSeconds: servedNewAt,
         });
         console.log(
-            `renewal under load (internal): ${load.requests} requests, ${load.failed} failed; new certificate served after ${servedNewAt} s`,
+            `renewal under load (internal): ${load.requests} requests, ${load.failed} failed, ${load.resent} resent on a new connection; new certificate served after ${servedNewAt} s`,
         );
         expect(await s.logs(s.nginx())).toContain("the certificate changed; reloaded gracefully");
     });
@@ -221,7 +132,11 @@ describe("tls: files (the school's own certificate) and a trusted proxy in front
             httpsRequest(httpsPort, "/healthz", { ca: schoolCa.caCert, servername: "falsch.schule.test" }),
         ).rejects.toThrow(/altnames|does not match/i);
         expect((await request(s.port, "/schul-ca.crt")).status).toBe(301);
-        expect((await request(s.port, "/")).headers.location).toBe(`https://127.0.0.1:${httpsPort}/`);
+    });
+
+    test("port 80 redirects, HSTS, Secure cookies and login over HTTPS, TLS 1.2/1.3 only, resumption, HTTP/2", async () => {
+        const t = { httpPort: s.port, httpsPort, ca: schoolCa.caCert, servername: DOMAIN, hsts: "max-age=86400" };
+        expect(await tlsBasics(t)).toEqual(expectedBasics(t));
     });
 });
 

@@ -39,26 +39,31 @@ export function request(port: number, path: string, opts: RequestOptions = {}): 
                 agent: false,
                 timeout: opts.timeoutMs ?? 30000,
             },
-            (res) => {
-                const chunks: Buffer[] = [];
-                res.on("data", (c: Buffer) => chunks.push(c));
-                res.on("end", () => {
-                    const body = Buffer.concat(chunks);
-                    resolve({
-                        status: res.statusCode ?? 0,
-                        headers: res.headers,
-                        body,
-                        text: () => body.toString("utf8"),
-                        json: () => JSON.parse(body.toString("utf8")),
-                    });
-                });
-                res.on("error", reject);
-            },
+            (res) => readResponse(res).then(resolve, reject),
         );
         req.on("timeout", () => req.destroy(new Error(`timeout: ${opts.method ?? "GET"} ${path}`)));
         req.on("error", reject);
         if (opts.body !== undefined) req.write(opts.body);
         req.end();
+    });
+}
+
+/** A whole response: status, headers, body. */
+export function readResponse(res: http.IncomingMessage): Promise<Response> {
+    return new Promise((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+            const body = Buffer.concat(chunks);
+            resolve({
+                status: res.statusCode ?? 0,
+                headers: res.headers,
+                body,
+                text: () => body.toString("utf8"),
+                json: () => JSON.parse(body.toString("utf8")),
+            });
+        });
+        res.on("error", reject);
     });
 }
 

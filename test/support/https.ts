@@ -2,7 +2,7 @@ import { execFile } from "child_process";
 import { createHash } from "crypto";
 import * as https from "https";
 import * as tls from "tls";
-import type { Response } from "./http";
+import { readResponse, type Response } from "./http";
 
 export interface HttpsOptions {
     /** The only CA the client trusts (PEM). */
@@ -37,20 +37,11 @@ export function httpsRequest(
                 const socket = res.socket as tls.TLSSocket;
                 const cert = socket.getPeerCertificate();
                 const protocol = socket.getProtocol() ?? "";
-                const chunks: Buffer[] = [];
-                res.on("data", (c: Buffer) => chunks.push(c));
-                res.on("end", () => {
-                    const body = Buffer.concat(chunks);
-                    resolve({
-                        status: res.statusCode ?? 0,
-                        headers: res.headers,
-                        body,
-                        text: () => body.toString("utf8"),
-                        json: () => JSON.parse(body.toString("utf8")),
-                        fingerprint: createHash("sha256").update(cert.raw).digest("hex"),
-                        protocol,
-                    });
-                });
+                readResponse(res).then(
+                    (r) =>
+                        resolve({ ...r, fingerprint: createHash("sha256").update(cert.raw).digest("hex"), protocol }),
+                    reject,
+                );
             },
         );
         req.on("timeout", () => req.destroy(new Error("timeout")));
