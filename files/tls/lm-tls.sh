@@ -102,7 +102,9 @@ acme() { # force?
       return 0
     fi
     days=$RENEW_DAYS; [ -n "$force" ] && days=100000
-    sleep_flag=""; "$lego" renew --help 2>&1 | grep -q -- --no-random-sleep && sleep_flag=--no-random-sleep
+    # No random delay (lego adds up to 8 minutes when not on a terminal): this loop already spreads checks.
+    # (lego wants its --path even for --help.)
+    sleep_flag=""; "$lego" "$@" renew --help 2>&1 | grep -q -- --no-random-sleep && sleep_flag=--no-random-sleep
     wait_for_nginx || return 1
     log "renewing the certificate for $NAMES at $LM_ACME_SERVER"
     # shellcheck disable=SC2086

@@ -84,7 +84,7 @@ describe("tls: internal (a school CA made by the stack)", () => {
     test("a renewal under load: nginx serves the new certificate, 0 failed requests", async () => {
         const agent = s.realization.container("e2e-tls-int-tls");
         const { load, servedNewAt, renewal } = await renewUnderLoad({ httpsPort, ca, servername: DOMAIN, agent });
-        expect({ servedNewAt: servedNewAt > 0, renewal }).toEqual({ servedNewAt: true, renewal: expect.any(String) });
+        expect(servedNewAt > 0 ? "served" : renewal).toBe("served");
         expect(load.failures).toEqual({});
         expect(load.requests).toBeGreaterThan(200);
         recordFigure("tlsRenewalUnderLoad", {

@@ -141,7 +141,7 @@ test("port 80 redirects, HSTS, Secure cookies and login over HTTPS, TLS 1.2/1.3 
 test("an early renewal under load: 0 failed requests, nginx serves the new certificate", async () => {
     const agent = s.realization.container(`${STACK}-tls`);
     const { load, servedNewAt, renewal } = await renewUnderLoad({ httpsPort, ca: root, servername: DOMAIN, agent });
-    expect({ servedNewAt: servedNewAt > 0, renewal }).toEqual({ servedNewAt: true, renewal: expect.any(String) });
+    expect(servedNewAt > 0 ? "served" : renewal).toBe("served");
     expect(await issued()).toBe(2);
     expect(load.failures).toEqual({});
     recordFigure("tlsAcmeRenewalUnderLoad", {
