@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { persistentVolumeName, StackNames } from "../lib/names";
+import { persistentVolumeName, StackNames, volumeLabels } from "../lib/names";
 
 export interface StorageArgs {
     /** Physical names of the stack's network and volumes. */
@@ -59,7 +59,7 @@ export class Storage extends pulumi.ComponentResource {
                 `${name}-${kind}`,
                 {
                     name: args.names.volumes[kind],
-                    labels: [...labels, { label: "dev.lernmanager.volume", value: kind }],
+                    labels: volumeLabels(args.stack, kind),
                 },
                 options,
             );
@@ -77,7 +77,7 @@ export class Storage extends pulumi.ComponentResource {
                 persistentVolumeName(name, folder),
                 {
                     name: persistentVolumeName(args.names.prefix, folder),
-                    labels: [...labels, { label: "dev.lernmanager.volume", value: `keep:${folder}` }],
+                    labels: volumeLabels(args.stack, `keep:${folder}`),
                 },
                 kept,
             ),

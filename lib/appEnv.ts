@@ -1,4 +1,5 @@
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { StackConfig } from "./config";
 import { LAYOUT } from "./layout";
@@ -45,10 +46,13 @@ export function smokeStaticFile(config: StackConfig): string | undefined {
     return pick ? `${config.staticUrl}${pick}` : undefined;
 }
 
-/** Where the app answers: the published address, or (on all interfaces) the Docker host's name from docker:host. */
-export function publishedUrl(config: StackConfig): string {
+/**
+ * Where the app answers, as someone else opens it: the published address, or (on all interfaces)
+ * the Docker host's name from docker:host, or this machine's host name for the local engine.
+ */
+export function publishedUrl(config: StackConfig, localName = os.hostname()): string {
     const remote = config.dockerHost ? /^(?:ssh|tcp):\/\/(?:[^@/]*@)?([^:/]+)/.exec(config.dockerHost)?.[1] : undefined;
-    const host = config.bindAddress === "0.0.0.0" ? (remote ?? "localhost") : config.bindAddress;
+    const host = config.bindAddress === "0.0.0.0" ? (remote ?? localName) : config.bindAddress;
     if (config.tls.mode !== "off") {
         const name = config.tls.domain || host;
         return config.tls.httpsPort === 443 ? `https://${name}/` : `https://${name}:${config.tls.httpsPort}/`;

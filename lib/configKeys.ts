@@ -284,6 +284,12 @@ export const CONFIG_KEYS = {
     },
     ...MIGRATION_KEYS,
     ...TLS_KEYS,
+    baseStack: {
+        kind: "string",
+        default: "",
+        description:
+            "Stack whose Pulumi.<name>.yaml gives every key this stack does not set itself (e.g. prod for a school stack schule-<name>: its own file keeps only the school's settings); secrets and docker:* keys are not taken over.",
+    },
     createdAt: {
         kind: "string",
         default: "",

@@ -32,6 +32,19 @@ export interface StackNames {
 export const STACK_LABEL = "dev.lernmanager.stack";
 
 /**
+ * Labels of one of the stack's volumes, `kind` being data, uploads, ... or `keep:<folder>`. Storage
+ * declares exactly these, and `npm run import` creates the volumes with them before the first
+ * `pulumi up`: Docker then answers the provider's create with the existing volume, and the provider
+ * reads back the same labels (a different label would replace the volume on the next `up`).
+ */
+export function volumeLabels(stack: string, kind: string): { label: string; value: string }[] {
+    return [
+        { label: STACK_LABEL, value: stack },
+        { label: "dev.lernmanager.volume", value: kind },
+    ];
+}
+
+/**
  * Turns a Pulumi project and stack name into a Docker-safe prefix. Docker image repositories must
  * be lowercase and container names allow `[a-zA-Z0-9_.-]`; a stack name that needs changing gets a
  * short hash of its original spelling so that `Prod` and `prod` never share objects.

@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DestroyGuard, LernmanagerStack } from "../components";
+import { stackFile, withBaseStack } from "./baseStack";
 import { loadConfig } from "./config";
 import { dockerEndpoint } from "./dockerEndpoint";
 import { stackNames } from "./names";
@@ -25,7 +26,9 @@ export interface ProgramOutputs {
 export function main(opts?: pulumi.ComponentResourceOptions): ProgramOutputs {
     const project = pulumi.getProject();
     const stack = pulumi.getStack();
-    const raw = pulumi.runtime.allConfig();
+    const given = pulumi.runtime.allConfig();
+    const own = new Set(Object.keys(stackFile(PROJECT_DIR, stack) ?? given));
+    const raw = withBaseStack(given, project, PROJECT_DIR, own);
     const config = loadConfig(raw, { project, projectDir: PROJECT_DIR });
     const endpoint = dockerEndpoint(raw, process.env);
     const names = stackNames(project, stack);

@@ -1,14 +1,16 @@
+import * as path from "path";
 import { parseAge } from "./age";
 import { SchoolError } from "./errors";
 import { checkDestroyArgument, validateSchoolName } from "./schools";
 
-export const USAGE = `Test schools: throwaway copies of Lernmanager (the demo app), one Pulumi stack school-<name> each,
-published on 127.0.0.1 with a port of their own.
+export const USAGE = `Test schools: throwaway copies of Lernmanager (the demo app, or --app-source), one Pulumi stack
+school-<name> each, published on 127.0.0.1 (or --bind) with a port of their own.
 
 Usage: npm run school -- <command> [options]
 
 Commands:
-  create <name> [--demo-data] [--port N]   create (or update) school <name> and deploy it; prints its URL
+  create <name> [--demo-data] [--port N] [--app-source DIR] [--bind ADDRESS]
+                                           create (or update) school <name> and deploy it; prints its URL
   destroy <name>                           destroy school <name> and remove its stack
   destroy --older-than <age>               destroy every school created more than <age> ago
   destroy <name> --older-than <age>        destroy school <name> only if it is older than <age>
@@ -18,6 +20,10 @@ Commands:
 Options:
   --demo-data      seed demo data (appEnv DEMO_DATA=1; without it DEMO_DATA=0)
   --port N         publish on port N (default: the first free port from 8100 up)
+  --app-source DIR another app instead of the demo app, e.g. ../lernmanager (the real app; its
+                   contract from Pulumi.prod.yaml, via baseStack prod)
+  --bind ADDRESS   publish on this address instead of 127.0.0.1, e.g. the machine's LAN address
+                   (or 0.0.0.0) so a colleague can open it; Docker's published ports bypass ufw
   --older-than A   an age: a whole number and d, h or m, e.g. 7d, 12h, 30m
   -h, --help       this text
 
@@ -26,7 +32,14 @@ at most 30 characters (berlin, pr-42). prod, dev and protected stacks are never 
 
 export type Command =
     | { readonly kind: "help" }
-    | { readonly kind: "create"; readonly name: string; readonly demoData: boolean; readonly port?: number }
+    | {
+          readonly kind: "create";
+          readonly name: string;
+          readonly demoData: boolean;
+          readonly port?: number;
+          readonly appSource?: string;
+          readonly bindAddress?: string;
+      }
     | {
           readonly kind: "destroy";
           readonly name?: string;
@@ -36,11 +49,18 @@ export type Command =
     | { readonly kind: "list" }
     | { readonly kind: "exists"; readonly name: string };
 
-const OPTIONS_WITH_VALUE = ["--port", "--older-than"];
+const EXAMPLES: Record<string, string> = {
+    "--port": "--port 8100",
+    "--older-than": "--older-than 7d",
+    "--app-source": "--app-source ../lernmanager",
+    "--bind": "--bind 192.168.1.20",
+};
+const OPTIONS_WITH_VALUE = ["--port", "--older-than", "--app-source", "--bind"];
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const FLAGS = ["--demo-data", "--help", "-h"];
 /** Which options each command accepts. */
 const ALLOWED: Record<string, readonly string[]> = {
-    create: ["--demo-data", "--port"],
+    create: ["--demo-data", "--port", "--app-source", "--bind"],
     destroy: ["--older-than"],
     list: [],
     exists: [],
@@ -65,9 +85,7 @@ export function parseArgs(argv: readonly string[]): Command {
         } else if (OPTIONS_WITH_VALUE.includes(flag)) {
             const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
             if (value === undefined || value === "" || (eq < 0 && value.startsWith("--"))) {
-                throw new SchoolError(
-                    `${flag} needs a value, for example ${flag === "--port" ? "--port 8100" : "--older-than 7d"}`,
-                );
+                throw new SchoolError(`${flag} needs a value, for example ${EXAMPLES[flag]}`);
             }
             options.set(flag, value);
         } else {
@@ -109,7 +127,20 @@ export function parseArgs(argv: readonly string[]): Command {
                     );
                 }
             }
-            return { kind: "create", name: validateSchoolName(name), demoData: options.has("--demo-data"), port };
+            const bind = options.get("--bind");
+            if (typeof bind === "string" && !IPV4.test(bind))
+                throw new SchoolError(
+                    `--bind ${bind} is not an IPv4 address, for example --bind 192.168.1.20 or --bind 0.0.0.0`,
+                );
+            const source = options.get("--app-source");
+            return {
+                kind: "create",
+                name: validateSchoolName(name),
+                demoData: options.has("--demo-data"),
+                port,
+                ...(typeof source === "string" ? { appSource: path.resolve(source) } : {}),
+                ...(typeof bind === "string" ? { bindAddress: bind } : {}),
+            };
         }
         case "destroy": {
             const ageText = options.get("--older-than");

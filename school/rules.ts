@@ -106,7 +106,21 @@ export interface SchoolConfigInput {
     readonly port: number;
     readonly demoData: boolean;
     readonly createdAt: Date | string;
+    /** Absolute folder of another app (e.g. a checkout of the real Lernmanager); the demo app when undefined. */
+    readonly appSource?: string;
+    /** Address to publish on (e.g. the machine's LAN address, or 0.0.0.0); 127.0.0.1 when undefined. */
+    readonly bindAddress?: string;
 }
+
+/** Keys an earlier `create` may have set that this one decides anew: removed first (`appEnv[0]` would keep older entries). */
+export const RESET_KEYS: readonly ConfigKey[] = [
+    "appEnv",
+    "baseStack",
+    "databaseFile",
+    "adminTable",
+    "scratchPaths",
+    "persistentPaths",
+];
 
 /**
  * The config of one test school: the template, its own port, its creation time, and
@@ -115,13 +129,24 @@ export interface SchoolConfigInput {
  */
 export function schoolConfig(input: SchoolConfigInput): ConfigEntry[] {
     const createdAt = typeof input.createdAt === "string" ? input.createdAt : input.createdAt.toISOString();
+    const demo = input.appSource === undefined;
+    // Another app (the real Lernmanager) takes its contract from Pulumi.prod.yaml (baseStack); the
+    // keys set here (port, address, no data protection) win over prod's.
+    const template: Partial<Record<ConfigKey, string>> = demo
+        ? { ...SCHOOL_TEMPLATE }
+        : { appSource: input.appSource, baseStack: "prod", protectData: "false" };
+    template.bindAddress = input.bindAddress ?? SCHOOL_TEMPLATE.bindAddress;
     const entries: ConfigEntry[] = [
-        ...Object.entries(SCHOOL_TEMPLATE).map(([key, value]) => ({ key: configKey(key as ConfigKey), value })),
+        ...Object.entries(template).map(([key, value]) => ({ key: configKey(key as ConfigKey), value: value! })),
         { key: configKey("port"), value: String(input.port) },
         { key: configKey("createdAt"), value: createdAt },
         { key: `${configKey("appEnv")}[0]`, value: `DEMO_DATA=${input.demoData ? 1 : 0}`, path: true },
-        { key: `${configKey("scratchPaths")}[0]`, value: "instance/tmp", path: true },
-        { key: `${configKey("persistentPaths")}[0]`, value: "instance/reports", path: true },
+        ...(demo
+            ? [
+                  { key: `${configKey("scratchPaths")}[0]`, value: "instance/tmp", path: true },
+                  { key: `${configKey("persistentPaths")}[0]`, value: "instance/reports", path: true },
+              ]
+            : []),
     ];
     for (const e of entries) {
         const bare = e.key.slice(PROJECT.length + 1).replace(/\[\d+\]$/, "");

@@ -8,7 +8,9 @@ import {
     FIRST_PORT,
     isProtected,
     LAST_PORT,
+    RESET_KEYS,
     schoolConfig,
+    type SchoolConfigInput,
     schoolNameOf,
     schoolStackName,
     shortStackName,
@@ -83,7 +85,7 @@ export async function pickPort(
     throw new SchoolError(`no free port between ${FIRST_PORT} and ${LAST_PORT} on 127.0.0.1; pass one with --port N`);
 }
 
-export interface CreateOptions {
+export interface CreateOptions extends Pick<SchoolConfigInput, "appSource" | "bindAddress"> {
     readonly name: string;
     readonly demoData: boolean;
     /** Port to publish on; picked when undefined. */
@@ -159,10 +161,9 @@ export async function createSchool(deps: SchoolDeps, opts: CreateOptions): Promi
     }
     const target = existing?.stack ?? stack;
     await ws.createOrSelectStack(target);
-    if (existing && configKey("appEnv") in existing.config) {
-        await ws.removeConfig(target, configKey("appEnv")); // appEnv[0] below would keep older entries
-    }
-    for (const entry of schoolConfig({ port, demoData: opts.demoData, createdAt })) {
+    for (const key of RESET_KEYS.map(configKey))
+        if (existing && key in existing.config) await ws.removeConfig(target, key);
+    for (const entry of schoolConfig({ ...opts, port, createdAt })) {
         await ws.setConfig(target, entry.key, entry.value, entry.path ? { path: true } : undefined);
     }
     try {

@@ -23,10 +23,12 @@ install_packages() {
   command -v debootstrap >/dev/null || missing+=(debootstrap)
   command -v wrk >/dev/null || missing+=(wrk)
   [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  command -v ssh-keygen >/dev/null || missing+=(openssh-client)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing from Debian: ${missing[*]}"
     log "  (docker.io: the real-engine tests; debootstrap: the offline base images; wrk: the load tests and"
-    log "   benchmark; nginx-light: \`nginx -t\` of the generated config in the unit tests)"
+    log "   benchmark; nginx-light: \`nginx -t\` of the generated config in the unit tests;"
+    log "   openssh-client: npm run import from an ssh:// source, tested against an sshd container)"
     local nginx_was_running=no
     pgrep -x nginx >/dev/null 2>&1 && nginx_was_running=yes
     as_root apt-get update -qq

@@ -235,10 +235,17 @@ export class LifecycleEngine {
                     })
                 ).id;
                 break;
-            case VOLUME:
+            case VOLUME: {
+                // K resource_docker_volume.go: Create is VolumeCreate, then Read. Docker answers a
+                // create of an existing name with that volume as it is (its labels unchanged), and the
+                // state gets the labels read back, so a volume made beforehand (npm run import) with
+                // other labels is replaced by the next `up` (all volume fields are ForceNew).
                 await docker.createVolume({ Name: inputs.name, Labels: labels(inputs.labels) });
+                const found = (await docker.getVolume(inputs.name).inspect()).Labels ?? {};
+                s.inputs = { ...inputs, labels: readBackLabels(inputs.labels ?? [], found) };
                 s.id = inputs.name;
                 break;
+            }
             case IMAGE:
                 s.id = await buildImage({ ...reg, inputs: withoutDigest(inputs) }, this.log);
                 report.builds.push(reg.name);
@@ -331,6 +338,15 @@ export class LifecycleEngine {
 }
 
 /** What the provider reads back from a container (KF `resourceDockerContainerRead`). */
+/** Labels as read back, in the declared order (the provider keeps them as a set), extras after. */
+function readBackLabels(declared: { label: string; value: string }[], found: Record<string, string>) {
+    const order = declared.map((l) => l.label).filter((l) => l in found);
+    const extra = Object.keys(found)
+        .filter((l) => !order.includes(l))
+        .sort();
+    return [...order, ...extra].map((label) => ({ label, value: found[label] }));
+}
+
 export function readBack(info: Docker.ContainerInspectInfo): Record<string, any> {
     const h = info.Config.Healthcheck as Record<string, any> | undefined;
     const host = info.HostConfig;

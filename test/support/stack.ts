@@ -36,6 +36,7 @@ export async function liveStack(
     stack: string,
     overrides: Record<string, string> = {},
     secretKey?: string,
+    log: (line: string) => void = (l) => process.stdout.write(`    [${stack}] ${l}\n`),
 ): Promise<LiveStack> {
     const port = Number(overrides["lernmanager:port"] ?? (await freePort()));
     const key = secretKey ?? randomBytes(32).toString("hex");
@@ -43,7 +44,7 @@ export async function liveStack(
         stack,
         secretKey: key,
     });
-    const realization = await realize(run.registrations, { log: (l) => process.stdout.write(`    [${stack}] ${l}\n`) });
+    const realization = await realize(run.registrations, { log });
     const self: LiveStack = {
         stack,
         port,

@@ -1,3 +1,4 @@
+import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
 import { ProgramRun, runProgram, testConfig } from "../support/mocks";
 import { TEST_IMAGES } from "../support/baseImages";
@@ -310,7 +311,7 @@ describe("config flows into the declaration", () => {
             expect(volumes[loose].protect).toBeFalsy();
         }
         expect(run.named("lernmanager-prod-nginx").inputs.ports[0]).toMatchObject({ ip: "0.0.0.0", external: 80 });
-        expect(run.outputs.url).toBe("http://localhost/");
+        expect(run.outputs.url).toBe(`http://${os.hostname()}/`); // a name a colleague can open, not localhost
         const remote = await runProgram(
             testConfig({
                 "lernmanager:bindAddress": "0.0.0.0",

@@ -1,0 +1,86 @@
+import { ImportError, importTargets, packCommand, parseSource, summaryLine } from "../../lib/importer";
+import { envCommands } from "../../lib/importReport";
+import { stackNames } from "../../lib/names";
+
+describe("npm run import: sources, targets, the old .env", () => {
+    test("a local path or ssh://[user@]host[:port]/path", () => {
+        expect(parseSource("/opt/lernmanager")).toEqual({ kind: "local", path: "/opt/lernmanager" });
+        expect(parseSource("ssh://admin@schulserver/opt/lernmanager")).toEqual({
+            kind: "ssh",
+            host: "admin@schulserver",
+            port: undefined,
+            path: "/opt/lernmanager",
+        });
+        expect(parseSource("ssh://srv:2222/opt/lm")).toMatchObject({ port: 2222 });
+        expect(() => parseSource("ssh://schulserver")).toThrow(ImportError);
+    });
+
+    test("pack runs python3 from stdin, over ssh with the user's ssh config and no password prompt", () => {
+        expect(packCommand({ kind: "local", path: "/old" }, ["data"])).toEqual([
+            "python3",
+            "-",
+            "pack",
+            "/old",
+            "data",
+        ]);
+        expect(packCommand(parseSource("ssh://admin@srv:2222/opt/it's"), ["data", "instance/uploads"])).toEqual([
+            "ssh",
+            "-p",
+            "2222",
+            "-o",
+            "BatchMode=yes",
+            "admin@srv",
+            "'python3' '-' 'pack' '/opt/it'\\''s' 'data' 'instance/uploads'",
+        ]);
+    });
+
+    test("one volume per persisted folder, labelled exactly as Storage declares them", () => {
+        const targets = importTargets(
+            { dataPath: "data", uploadsPath: "instance/uploads", persistentPaths: ["instance/reports"] },
+            stackNames("lernmanager", "schule-walde"),
+            "schule-walde",
+        );
+        expect(targets).toEqual([
+            {
+                folder: "data",
+                volume: "lernmanager-schule-walde-data",
+                labels: { "dev.lernmanager.stack": "schule-walde", "dev.lernmanager.volume": "data" },
+            },
+            {
+                folder: "instance/uploads",
+                volume: "lernmanager-schule-walde-uploads",
+                labels: { "dev.lernmanager.stack": "schule-walde", "dev.lernmanager.volume": "uploads" },
+            },
+            {
+                folder: "instance/reports",
+                volume: "lernmanager-schule-walde-keep-instance-reports",
+                labels: { "dev.lernmanager.stack": "schule-walde", "dev.lernmanager.volume": "keep:instance/reports" },
+            },
+        ]);
+    });
+
+    test("the helper's last LMIMPORT line is its summary", () => {
+        expect(summaryLine('noise\nLMIMPORT {"a":1}\nLMIMPORT {"a":2}\nmore noise\n')).toEqual({ a: 2 });
+        expect(summaryLine("nothing")).toBeUndefined();
+    });
+
+    test("the old .env becomes pulumi config set commands, secrets marked and hidden unless asked", () => {
+        const env = {
+            SECRET_KEY: "x",
+            SCHOOL_NAME: "Schule Am Walde",
+            GRADING_SERVICE_TOKEN: "tok",
+            MAX_UPLOAD_MB: "10",
+            WHATEVER: "1",
+        };
+        expect(envCommands(env, "schule-walde")).toEqual([
+            expect.stringMatching(/^# SECRET_KEY: not carried over/),
+            "pulumi config set -s schule-walde schoolName 'Schule Am Walde'",
+            "pulumi config set -s schule-walde --secret gradingServiceToken '<GRADING_SERVICE_TOKEN from the old .env>'   # secret",
+            "# MAX_UPLOAD_MB: set by the stack itself; not carried over",
+            expect.stringMatching(/^pulumi config set -s schule-walde --path 'appEnv\[0\]' WHATEVER=1 /),
+        ]);
+        expect(envCommands(env, "s", true)[2]).toBe(
+            "pulumi config set -s s --secret gradingServiceToken tok   # secret",
+        );
+    });
+});
