@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-MARKER = ".lernmanager-init"
+MARKER = os.environ["LM_INIT_MARKER"]  # files/runtime/Dockerfile; entrypoint.sh reads the same
 
 
 def main():
@@ -25,7 +25,7 @@ def main():
     module_name, attribute = spec.split(":", 1)
     sys.path.insert(0, app_dir)
     os.makedirs(data_dir, exist_ok=True)
-    with open(os.path.join(data_dir, ".lernmanager-init.lock"), "a") as lock:
+    with open(os.path.join(data_dir, MARKER + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         started = time.monotonic()
         hook = getattr(importlib.import_module(module_name), attribute)
