@@ -75,13 +75,15 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         const v = given.get(key);
         return v === undefined ? String(CONFIG_KEYS[key].default) : v;
     };
-    const int = (key: ConfigKey, min: number, max: number, what: string): number => {
+    const int = (key: ConfigKey): number => {
+        const spec = CONFIG_KEYS[key] as { default: unknown; range?: readonly [number, number] };
+        const def = spec.default as number;
+        const [min, max] = spec.range ?? [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
         const v = given.get(key);
-        const def = CONFIG_KEYS[key].default as number;
         if (v === undefined) return def;
         const n = /^-?\d+$/.test(v.trim()) ? Number(v.trim()) : NaN;
         if (!Number.isInteger(n) || n < min || n > max) {
-            problems.push(`${show(key)}: ${what} must be a whole number from ${min} to ${max}. ${fix(key, def)}`);
+            problems.push(`${show(key)}: must be a whole number from ${min} to ${max}. ${fix(key, def)}`);
             return def;
         }
         return n;
@@ -244,7 +246,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
     const jobs = parseJobs(given.get("jobs"), `${ns}jobs`, problems);
     const isSet = (k: ConfigKey) => given.has(k);
     const steps = migrationSettings({ get: str, isSet, ns, appSource, dataPath, problems });
-    const port = int("port", 1, 65535, "the host port");
+    const port = int("port");
     const tlsCtx = { get: str, isSet, int, bool, ns, problems, testSchool: !!createdAt, httpPort: port, now: ctx.now };
 
     const config: StackConfig = {
@@ -262,10 +264,10 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         appSecrets: settings.secrets,
         staticUrl,
         downloadsPrefix,
-        workers: int("workers", 1, 64, "the number of gunicorn workers"),
-        threads: int("threads", 1, 64, "the number of threads per worker"),
+        workers: int("workers"),
+        threads: int("threads"),
         appAccessLog: bool("appAccessLog"),
-        uploadLimitMb: int("uploadLimitMb", 1, 4096, "the upload limit in MiB"),
+        uploadLimitMb: int("uploadLimitMb"),
         bindAddress,
         port,
         pythonImage: image("pythonImage"),
@@ -274,11 +276,11 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         appEnv,
         protectData: bool("protectData"),
         loginPath,
-        loginRatePerMinute: int("loginRatePerMinute", 0, 6000, "the login rate"),
-        appMemoryMb: int("appMemoryMb", 128, 65536, "the app memory limit in MiB"),
-        nginxMemoryMb: int("nginxMemoryMb", 32, 65536, "the nginx memory limit in MiB"),
-        pidsLimit: int("pidsLimit", 64, 100000, "the pids limit"),
-        backupKeep: int("backupKeep", 1, 1000, "the number of backups kept"),
+        loginRatePerMinute: int("loginRatePerMinute"),
+        appMemoryMb: int("appMemoryMb"),
+        nginxMemoryMb: int("nginxMemoryMb"),
+        pidsLimit: int("pidsLimit"),
+        backupKeep: int("backupKeep"),
         migrateCommand: str("migrateCommand").trim() || undefined,
         ...steps,
         dockerHost,

@@ -32,7 +32,7 @@ export interface TlsConfig {
 export interface TlsConfigContext {
     readonly get: (key: ConfigKey) => string;
     readonly isSet: (key: ConfigKey) => boolean;
-    readonly int: (key: ConfigKey, min: number, max: number, what: string) => number;
+    readonly int: (key: ConfigKey) => number;
     readonly bool: (key: ConfigKey) => boolean;
     /** A test school (createdAt set): never the production ACME server unless asked for. */
     readonly testSchool: boolean;
@@ -88,7 +88,7 @@ export function tlsSettings(ctx: TlsConfigContext): TlsConfig {
         return false;
     });
     const names = [...new Set([domain, ...extraNames].filter(Boolean))];
-    const httpsPort = ctx.int("httpsPort", 1, 65535, "the HTTPS host port");
+    const httpsPort = ctx.int("httpsPort");
     if (mode !== "off" && httpsPort === ctx.httpPort) {
         problems.push(
             `${show("httpsPort")}: equals port; HTTP and HTTPS need their own ports. Fix: \`pulumi config set httpsPort 443\``,
@@ -195,9 +195,9 @@ export function tlsSettings(ctx: TlsConfigContext): TlsConfig {
         httpsPort,
         acme,
         files,
-        renewDays: ctx.int("tlsRenewDays", 7, 60, "the days before expiry a certificate is renewed"),
-        checkHours: ctx.int("tlsCheckHours", 1, 24, "the hours between certificate checks"),
-        hstsMaxAge: ctx.int("hstsMaxAge", 0, 63072000, "the HSTS max-age in seconds"),
+        renewDays: ctx.int("tlsRenewDays"),
+        checkHours: ctx.int("tlsCheckHours"),
+        hstsMaxAge: ctx.int("hstsMaxAge"),
         hstsIncludeSubdomains: ctx.bool("hstsIncludeSubdomains"),
         agentImage: get("tlsImage").trim(),
     };

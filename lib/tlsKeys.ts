@@ -31,6 +31,7 @@ export const TLS_KEYS = {
     },
     httpsPort: {
         kind: "integer",
+        range: [1, 65535],
         default: 8443,
         description: "Host port HTTPS is published on (443 on a school server).",
     },
@@ -66,16 +67,19 @@ export const TLS_KEYS = {
     },
     tlsRenewDays: {
         kind: "integer",
+        range: [7, 60],
         default: 30,
-        description: "Renew an acme or internal certificate when it has fewer days left than this (7-60).",
+        description: "Renew an acme or internal certificate when it has fewer days left than this.",
     },
     tlsCheckHours: {
         kind: "integer",
+        range: [1, 24],
         default: 12,
-        description: "How often the TLS agent checks the certificate, in hours (1-24).",
+        description: "How often the TLS agent checks the certificate, in hours.",
     },
     hstsMaxAge: {
         kind: "integer",
+        range: [0, 63072000],
         default: 300,
         description:
             "Strict-Transport-Security max-age in seconds with TLS on. Raise it in stages once HTTPS works for everyone: 300, then 86400, then 31536000; 0 sends no header.",
