@@ -6,6 +6,7 @@
  * See bench/README.md.
  */
 import * as fs from "fs";
+import { TEST_IMAGES } from "../test/support/baseImages";
 import * as path from "path";
 import { measureColdStart } from "./lib/coldStart";
 import { FOREIGN_LIMIT } from "./lib/measure";
@@ -62,8 +63,8 @@ async function main(): Promise<number> {
     const machine = await machineFacts(built.names);
     // Now: tearing a realized stack down removes its images (the program's image janitor).
     const imageSize = await imageSizes({
-        pythonBase: "lernmanager-test/python:bookworm-1",
-        nginxBase: "lernmanager-test/nginx:bookworm-1",
+        pythonBase: TEST_IMAGES.python,
+        nginxBase: TEST_IMAGES.nginx,
         runtime: built.names.runtime,
         app: built.names.app,
         nginx: built.names.nginx,

@@ -6,13 +6,14 @@ import { ADMIN_PASSWORD_ENV, imageJanitorScripts, migrationScript, smokeTestScri
 import { renderGunicornConf } from "../lib/gunicornConf";
 import { LAYOUT } from "../lib/layout";
 import { persistentVolumeName, StackNames } from "../lib/names";
-import { renderNginxConf } from "../lib/nginxConf";
 import { AppImage } from "./appImage";
 import { AppService } from "./appService";
 import { BackupAgent, preDeployBackup } from "./backupAgent";
 import { DeployStep } from "./deployStep";
 import { Scheduler } from "./scheduler";
 import { Storage, storageOptions } from "./storage";
+import { declareFront } from "./front";
+import type { TlsAgent } from "./tlsAgent";
 import { WebServer } from "./webServer";
 
 export interface LernmanagerStackArgs {
@@ -42,6 +43,8 @@ export class LernmanagerStack extends pulumi.ComponentResource {
     /** Runs the scheduled jobs (config `jobs`); absent when there are none. */
     public readonly scheduler?: Scheduler;
     public readonly web: WebServer;
+    /** Keeps the certificate current (tls on). */
+    public readonly tls?: TlsAgent;
     public readonly smokeTest: DeployStep;
     /** Prunes old image tags after each new app image (no delete: its replacement is harmless). */
     public readonly images: DeployStep;
@@ -232,41 +235,30 @@ export class LernmanagerStack extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        this.web = new WebServer(
-            `${name}-nginx`,
-            {
-                repository: names.images.nginx,
-                containerName: names.nginxContainer,
-                baseImage: config.nginxImage,
-                platform: config.platform,
-                nginxConf: renderNginxConf({
-                    staticUrl: config.staticUrl,
-                    downloadsPrefix: config.downloadsPrefix,
-                    uploadLimitMb: config.uploadLimitMb,
-                    loginPath: config.loginPath,
-                    loginRatePerMinute: config.loginRatePerMinute,
-                }),
-                network: this.storage.network.name,
-                volumes: { static: this.storage.static.name, uploads: this.storage.uploads.name },
-                bindAddress: config.bindAddress,
-                port: config.port,
-                app: this.app.container,
-                memoryMb: config.nginxMemoryMb,
-                pidsLimit: config.pidsLimit,
-                labels,
-            },
-            { parent: this },
-        );
+        ({ tls: this.tls, web: this.web } = declareFront(name, {
+            config,
+            names,
+            storage: this.storage,
+            app: this.app.container,
+            labels,
+            parent: this,
+        }));
 
+        const built = [
+            this.appImage.runtime,
+            this.appImage.image,
+            this.web.image,
+            ...(this.tls ? [this.tls.image] : []),
+        ];
         this.buildLeftovers = new DeployStep(
             `${name}-build-leftovers`,
             {
                 script: janitor.buildLeftovers,
                 environment: pulumi
-                    .all([this.appImage.runtime.repoDigest, this.appImage.imageId, this.web.image.repoDigest])
+                    .all(built.map((i) => i.repoDigest))
                     .apply((ids) => ({ ...args.dockerEnv, LM_BUILT: ids.join(" ") })),
-                triggers: [this.appImage.runtime.repoDigest, this.appImage.imageId, this.web.image.repoDigest],
-                after: [this.appImage.runtime, this.appImage.image, this.web.image],
+                triggers: built.map((i) => i.repoDigest),
+                after: built,
             },
             { parent: this },
         );
@@ -279,6 +271,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                     network: names.network,
                     page: "/",
                     staticFile: smokeStaticFile(config) ?? "/nginx-health",
+                    tlsVolume: this.tls ? names.volumes.tls : undefined,
                 }),
                 environment: stepEnv,
                 triggers: [
@@ -286,6 +279,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                     this.web.image.repoDigest,
                     this.app.container.id,
                     this.web.container.id,
+                    ...(this.tls ? [this.tls.container.id] : []),
                 ],
                 after: [this.web.container, this.app.container],
             },

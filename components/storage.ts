@@ -21,16 +21,19 @@ export interface StorageArgs {
      * exists (it never creates it). @default Docker's own volume folder
      */
     readonly dataHostPath?: string;
+    /** Create the TLS volume (tls on). @default false */
+    readonly tls?: boolean;
 }
 
 /** The storage part of the stack's config. */
 export function storageOptions(
     config: StackConfig,
-): Pick<StorageArgs, "protectData" | "persistentPaths" | "dataHostPath"> {
+): Pick<StorageArgs, "protectData" | "persistentPaths" | "dataHostPath" | "tls"> {
     return {
         protectData: config.protectData,
         persistentPaths: config.persistentPaths,
         dataHostPath: config.backups.dataHostPath,
+        tls: config.tls.mode !== "off",
     };
 }
 
@@ -63,6 +66,8 @@ export class Storage extends pulumi.ComponentResource {
     public readonly backups: docker.Volume;
     /** The app's further persistent folders (kept like the data when protected). */
     public readonly persistent: PersistentFolder[];
+    /** Certificates, ACME account, school CA (tls on; kept like the data when protected). */
+    public readonly tls?: docker.Volume;
 
     constructor(name: string, args: StorageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lernmanager:storage:Storage", name, {}, opts);
@@ -103,6 +108,9 @@ export class Storage extends pulumi.ComponentResource {
         this.static = volume("static", { parent: this });
         this.cache = volume("cache", { parent: this });
         this.backups = volume("backups", kept, true);
+        // Certificates and the ACME account survive every deploy (no new orders, no rate limits); the
+        // school CA's key lives only here. Kept like the data (a Docker volume even with dataHostPath).
+        this.tls = args.tls ? volume("tls", kept) : undefined;
         this.persistent = (args.persistentPaths ?? []).map((folder) => ({
             path: folder,
             volume: new docker.Volume(

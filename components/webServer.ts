@@ -4,6 +4,7 @@ import * as path from "path";
 import { hashFolder, hashStrings } from "../lib/contentHash";
 import { LAYOUT } from "../lib/layout";
 import { FILES_DIR, projectRelative } from "../lib/paths";
+import { TLS_PATHS } from "../lib/nginxTls";
 
 export interface WebServerArgs {
     /** Repository of the nginx image (tag = content hash). */
@@ -30,6 +31,15 @@ export interface WebServerArgs {
     /** nproc limit of the container user. @default 512 */
     readonly pidsLimit?: number;
     readonly labels: pulumi.Input<docker.types.input.ContainerLabel>[];
+    /** HTTPS: the TLS volume (read-only), the host port, the names the ACME server reaches nginx by. */
+    readonly tls?: {
+        readonly volume: pulumi.Input<string>;
+        readonly port: pulumi.Input<number>;
+        /** Network aliases on the stack network (domain and extra names). */
+        readonly aliases: readonly string[];
+        /** Created first: it writes the certificate nginx starts with. */
+        readonly agent: docker.Container;
+    };
 }
 
 /**
@@ -62,6 +72,7 @@ export class WebServer extends pulumi.ComponentResource {
     constructor(name: string, args: WebServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lernmanager:web:WebServer", name, {}, opts);
 
+        const tls = args.tls;
         const context = path.join(FILES_DIR, "nginx");
         const tag = hashStrings(hashFolder(context), args.baseImage, args.nginxConf);
         this.image = new docker.Image(
@@ -88,12 +99,29 @@ export class WebServer extends pulumi.ComponentResource {
             {
                 name: args.containerName,
                 image: this.image.repoDigest,
-                networksAdvanced: [{ name: args.network, aliases: ["nginx"] }],
-                ports: [{ internal: LAYOUT.nginxPort, external: args.port, ip: args.bindAddress, protocol: "tcp" }],
+                networksAdvanced: [{ name: args.network, aliases: ["nginx", ...(tls?.aliases ?? [])] }],
+                ports: [
+                    { internal: LAYOUT.nginxPort, external: args.port, ip: args.bindAddress, protocol: "tcp" },
+                    ...(tls
+                        ? [{ internal: LAYOUT.nginxTlsPort, external: tls.port, ip: args.bindAddress, protocol: "tcp" }]
+                        : []),
+                ],
                 mounts: [
                     { type: "volume", source: args.volumes.static, target: LAYOUT.staticDir, readOnly: true },
                     { type: "volume", source: args.volumes.uploads, target: LAYOUT.nginxUploadsDir, readOnly: true },
+                    ...(tls ? [{ type: "volume", source: tls.volume, target: LAYOUT.tlsDir, readOnly: true }] : []),
                 ],
+                // start.sh waits for the certificate; healthcheck.sh checks HTTPS and reloads a renewed one.
+                // (No envs without TLS: an empty list would be a diff on existing stacks.)
+                ...(tls
+                    ? {
+                          envs: [
+                              `LM_TLS_CERT=${TLS_PATHS.certificate}`,
+                              `LM_TLS_KEY=${TLS_PATHS.key}`,
+                              `LM_TLS_PORT=${LAYOUT.nginxTlsPort}`,
+                          ],
+                      }
+                    : {}),
                 readOnly: true,
                 tmpfs: { "/tmp": "rw,nosuid,nodev,size=512m,mode=1777" },
                 // nginx opens a new connection to gunicorn per request and closes it first, leaving a
@@ -122,7 +150,7 @@ export class WebServer extends pulumi.ComponentResource {
             },
             {
                 parent: this,
-                dependsOn: [args.app],
+                dependsOn: [args.app, ...(tls ? [tls.agent] : [])],
                 // Fields the provider neither replaces nor updates in place (issue 12, finding 7).
                 replaceOnChanges: [...REPLACE_ON_CHANGES],
                 // A fixed name and a published port cannot exist twice: stop the old one first.

@@ -36,6 +36,7 @@ from demo_db import INSTANCE_DIR, UPLOAD_DIR, close_db, get_db, init_app, utc_ti
 from demo_report import build_class_report, format_date
 import demo_analytics
 from demo_jobs import register_cli
+import demo_https
 
 CACHE_DIR = os.environ.get("CACHE_DIR") or os.path.join(INSTANCE_DIR, "cache")
 
@@ -49,6 +50,7 @@ app = Flask(__name__)
 app.secret_key = SECRET_KEY
 app.config["MAX_CONTENT_LENGTH"] = int(os.environ.get("MAX_UPLOAD_MB") or "64") * 1024 * 1024
 register_cli(app)  # flask --app app auto-attendance (demo_jobs.py)
+demo_https.setup(app)  # FORCE_HTTPS: Secure cookies, http -> https (demo_https.py)
 
 os.makedirs(CACHE_DIR, exist_ok=True)
 cache = Cache(
@@ -384,6 +386,7 @@ def whoami():
             "settings_loaded_by": app.config.get("SETTINGS_LOADED_BY"),
             "remote_addr": request.remote_addr,
             "client_ip": client_ip(),
+            "scheme": request.scheme,
             "pid": os.getpid(),
             "thread": threading.current_thread().name,
             "secret_fingerprint": SECRET_FINGERPRINT,

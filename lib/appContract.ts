@@ -1,3 +1,5 @@
+import * as fs from "fs";
+import * as path from "path";
 // The parts of the config that describe the app's contract with the stack beyond its WSGI target:
 // extra folders (scratch on tmpfs, persistent on volumes) and its settings from config.
 import { CONFIG_KEYS, type ConfigKey } from "./configKeys";
@@ -79,4 +81,43 @@ export function checkPersistentVolumeNames(paths: readonly string[], ns: string,
                     `${JSON.stringify(paths[first])}. Fix: rename one of the folders.`,
             );
     });
+}
+
+/** Whether `module` (dotted) is a .py file or a package in the app folder `root`. */
+function moduleExists(root: string, module: string): boolean {
+    const rel = module.replace(/\./g, "/");
+    return fs.existsSync(path.join(root, `${rel}.py`)) || fs.existsSync(path.join(root, rel, "__init__.py"));
+}
+
+/** The app folder exists, has requirements.txt and the modules of the WSGI target and init hook. */
+export function checkAppSource(
+    appSource: string,
+    appSourceRaw: string,
+    targets: readonly (readonly [string, { module: string; spec: string } | undefined])[],
+    ns: string,
+    problems: string[],
+): void {
+    if (!fs.existsSync(appSource) || !fs.statSync(appSource).isDirectory()) {
+        problems.push(
+            `${ns}appSource = ${JSON.stringify(appSourceRaw)}: no such folder (${appSource}). ` +
+                `Fix: check out the app there, or \`pulumi config set appSource <path to the app>\`.`,
+        );
+    } else {
+        if (!fs.existsSync(path.join(appSource, "requirements.txt"))) {
+            problems.push(
+                `${ns}appSource = ${JSON.stringify(appSourceRaw)}: ${appSource} has no requirements.txt. ` +
+                    `Fix: add requirements.txt (it may be empty) or point appSource at the app's root folder.`,
+            );
+        }
+        for (const [key, t] of targets) {
+            if (t && !moduleExists(appSource, t.module)) {
+                const rel = t.module.replace(/\./g, "/");
+                problems.push(
+                    `${ns}${key} = ${JSON.stringify(t.spec)}: module ${t.module} is not in ${appSource} ` +
+                        `(looked for ${rel}.py and ${rel}/__init__.py). Fix: \`pulumi config set ${key} <module:attribute>\` ` +
+                        `or point appSource at the folder that contains it.`,
+                );
+            }
+        }
+    }
 }

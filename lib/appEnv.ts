@@ -17,6 +17,8 @@ export function appEnvironment(config: StackConfig): Record<string, string> {
         ...(config.scratchPaths.length ? { TMPDIR: `${LAYOUT.appDir}/${config.scratchPaths[0]}` } : {}),
         // The entry script refuses to start while the data folder lacks the marker (dataHostPath).
         ...(config.backups.dataHostPath ? { LM_DATA_HOST_PATH: config.backups.dataHostPath } : {}),
+        // Behind HTTPS (ours or a trusted proxy's) the app marks its cookies Secure.
+        ...(config.tls.mode !== "off" || config.trustedProxies.length > 0 ? { FORCE_HTTPS: "true" } : {}),
         ...config.appSettings,
         ...config.appSecrets,
         ...config.appEnv,
@@ -53,5 +55,9 @@ export function smokeStaticFile(config: StackConfig): string | undefined {
 export function publishedUrl(config: StackConfig, localName = os.hostname()): string {
     const remote = config.dockerHost ? /^(?:ssh|tcp):\/\/(?:[^@/]*@)?([^:/]+)/.exec(config.dockerHost)?.[1] : undefined;
     const host = config.bindAddress === "0.0.0.0" ? (remote ?? localName) : config.bindAddress;
+    if (config.tls.mode !== "off") {
+        const name = config.tls.domain || host;
+        return config.tls.httpsPort === 443 ? `https://${name}/` : `https://${name}:${config.tls.httpsPort}/`;
+    }
     return config.port === 80 ? `http://${host}/` : `http://${host}:${config.port}/`;
 }

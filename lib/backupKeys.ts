@@ -4,6 +4,7 @@
 export const BACKUP_KEYS = {
     backupKeep: {
         kind: "integer",
+        range: [1, 1000],
         default: 10,
         description:
             "The newest backups always kept in the backups volume (one is taken before every new app image, and every backupEvery); backupRetention keeps older ones.",

@@ -1,13 +1,19 @@
-import * as fs from "fs";
 import * as path from "path";
 
-import { appSettings, checkMountedFolders, checkPersistentVolumeNames, parsePathList } from "./appContract";
+import {
+    appSettings,
+    checkMountedFolders,
+    checkPersistentVolumeNames,
+    checkAppSource,
+    parsePathList,
+} from "./appContract";
 import { parseEnv } from "./configList";
 import { closestKey } from "./configHints";
 import { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
 import { migrationSettings } from "./migrationConfig";
 import { backupSettings } from "./backupConfig";
 import { parseJobs } from "./jobs";
+import { tlsSettings, trustedProxies } from "./tlsConfig";
 
 export { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
 
@@ -24,6 +30,8 @@ export interface LoadContext {
     readonly projectDir: string;
     /** Pulumi project name, the config namespace. */
     readonly project: string;
+    /** The time certificates are checked against (tests). @default now */
+    readonly now?: Date;
 }
 
 const IDENT = "[A-Za-z_][A-Za-z0-9_]*";
@@ -67,13 +75,15 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         const v = given.get(key);
         return v === undefined ? String(CONFIG_KEYS[key].default) : v;
     };
-    const int = (key: ConfigKey, min: number, max: number, what: string): number => {
+    const int = (key: ConfigKey): number => {
+        const spec = CONFIG_KEYS[key] as { default: unknown; range?: readonly [number, number] };
+        const def = spec.default as number;
+        const [min, max] = spec.range ?? [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
         const v = given.get(key);
-        const def = CONFIG_KEYS[key].default as number;
         if (v === undefined) return def;
         const n = /^-?\d+$/.test(v.trim()) ? Number(v.trim()) : NaN;
         if (!Number.isInteger(n) || n < min || n > max) {
-            problems.push(`${show(key)}: ${what} must be a whole number from ${min} to ${max}. ${fix(key, def)}`);
+            problems.push(`${show(key)}: must be a whole number from ${min} to ${max}. ${fix(key, def)}`);
             return def;
         }
         return n;
@@ -145,32 +155,16 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
     const dataPath = relPath("dataPath");
     const uploadsPath = relPath("uploadsPath");
 
-    if (!fs.existsSync(appSource) || !fs.statSync(appSource).isDirectory()) {
-        problems.push(
-            `${ns}appSource = ${JSON.stringify(appSourceRaw)}: no such folder (${appSource}). ` +
-                `Fix: check out the app there, or \`pulumi config set appSource <path to the app>\`.`,
-        );
-    } else {
-        if (!fs.existsSync(path.join(appSource, "requirements.txt"))) {
-            problems.push(
-                `${ns}appSource = ${JSON.stringify(appSourceRaw)}: ${appSource} has no requirements.txt. ` +
-                    `Fix: add requirements.txt (it may be empty) or point appSource at the app's root folder.`,
-            );
-        }
-        for (const [key, t] of [
+    checkAppSource(
+        appSource,
+        appSourceRaw,
+        [
             ["wsgiApp", wsgiApp],
             ["initHook", initHook],
-        ] as const) {
-            if (t && !moduleExists(appSource, t.module)) {
-                const rel = t.module.replace(/\./g, "/");
-                problems.push(
-                    `${ns}${key} = ${JSON.stringify(t.spec)}: module ${t.module} is not in ${appSource} ` +
-                        `(looked for ${rel}.py and ${rel}/__init__.py). Fix: \`pulumi config set ${key} <module:attribute>\` ` +
-                        `or point appSource at the folder that contains it.`,
-                );
-            }
-        }
-    }
+        ],
+        ns,
+        problems,
+    );
 
     const scratchPaths = parsePathList("scratchPaths", given.get("scratchPaths"), ns, problems);
     const persistentPaths = parsePathList("persistentPaths", given.get("persistentPaths"), ns, problems);
@@ -250,7 +244,11 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
             );
     }
     const jobs = parseJobs(given.get("jobs"), `${ns}jobs`, problems);
-    const steps = migrationSettings({ get: str, isSet: (k) => given.has(k), ns, appSource, dataPath, problems });
+    const isSet = (k: ConfigKey) => given.has(k);
+    const steps = migrationSettings({ get: str, isSet, ns, appSource, dataPath, problems });
+    const port = int("port");
+    const tlsCtx = { get: str, isSet, int, bool, ns, problems, testSchool: !!createdAt, httpPort: port, now: ctx.now };
+
     const config: StackConfig = {
         appSource,
         wsgiApp: wsgiApp ?? { module: "app", attribute: "app", spec: "app:app" },
@@ -266,35 +264,32 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         appSecrets: settings.secrets,
         staticUrl,
         downloadsPrefix,
-        workers: int("workers", 1, 64, "the number of gunicorn workers"),
-        threads: int("threads", 1, 64, "the number of threads per worker"),
+        workers: int("workers"),
+        threads: int("threads"),
         appAccessLog: bool("appAccessLog"),
-        uploadLimitMb: int("uploadLimitMb", 1, 4096, "the upload limit in MiB"),
+        uploadLimitMb: int("uploadLimitMb"),
         bindAddress,
-        port: int("port", 1, 65535, "the host port"),
+        port,
         pythonImage: image("pythonImage"),
         nginxImage: image("nginxImage"),
         platform,
         appEnv,
         protectData: bool("protectData"),
         loginPath,
-        loginRatePerMinute: int("loginRatePerMinute", 0, 6000, "the login rate"),
-        appMemoryMb: int("appMemoryMb", 128, 65536, "the app memory limit in MiB"),
-        nginxMemoryMb: int("nginxMemoryMb", 32, 65536, "the nginx memory limit in MiB"),
-        pidsLimit: int("pidsLimit", 64, 100000, "the pids limit"),
-        backupKeep: int("backupKeep", 1, 1000, "the number of backups kept"),
+        loginRatePerMinute: int("loginRatePerMinute"),
+        appMemoryMb: int("appMemoryMb"),
+        nginxMemoryMb: int("nginxMemoryMb"),
+        pidsLimit: int("pidsLimit"),
+        backupKeep: int("backupKeep"),
         backups: backupSettings({ get: str, ns, problems }),
         migrateCommand: str("migrateCommand").trim() || undefined,
         ...steps,
         dockerHost,
         createdAt: createdAt || undefined,
         jobs,
+        tls: tlsSettings(tlsCtx),
+        trustedProxies: trustedProxies(tlsCtx),
     };
     if (problems.length > 0) throw new ConfigError(problems);
     return config;
-}
-
-function moduleExists(root: string, module: string): boolean {
-    const rel = module.replace(/\./g, "/");
-    return fs.existsSync(path.join(root, `${rel}.py`)) || fs.existsSync(path.join(root, rel, "__init__.py"));
 }

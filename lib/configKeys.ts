@@ -2,6 +2,8 @@
 
 import { BACKUP_KEYS } from "./backupKeys";
 import { MIGRATION_KEYS } from "./migrationKeys";
+import { TLS_KEYS } from "./tlsKeys";
+import type { TlsConfig } from "./tlsConfig";
 
 /**
  * The typed configuration of one stack, read and validated in one place (`loadConfig`) before any
@@ -66,6 +68,10 @@ export interface StackConfig {
     readonly createdAt?: string;
     /** Scheduled jobs run by the scheduler container (none: no scheduler). */
     readonly jobs: readonly JobSpec[];
+    /** HTTPS (lib/tlsConfig.ts). */
+    readonly tls: TlsConfig;
+    /** CIDRs of TLS proxies whose X-Forwarded-For/-Proto nginx honours. */
+    readonly trustedProxies: readonly string[];
 }
 
 /** The app's migration scripts (lib/migrationConfig.ts). */
@@ -105,6 +111,8 @@ interface KeySpec {
     readonly env?: string;
     /** Set it with `pulumi config set --secret`; it reaches only the app's (secret) environment. */
     readonly secret?: boolean;
+    /** integer: the smallest and largest value accepted (every integer key has one). */
+    readonly range?: readonly [number, number];
 }
 
 /** The one list of config keys, with their defaults. Pulumi.yaml documents exactly these. */
@@ -204,8 +212,8 @@ export const CONFIG_KEYS = {
         default: "/protected-files/",
         description: "Internal prefix for X-Accel-Redirect downloads from the uploads volume.",
     },
-    workers: { kind: "integer", default: 4, description: "gunicorn worker processes (1-64)." },
-    threads: { kind: "integer", default: 2, description: "Threads per gunicorn worker (1-64)." },
+    workers: { kind: "integer", range: [1, 64], default: 4, description: "gunicorn worker processes." },
+    threads: { kind: "integer", range: [1, 64], default: 2, description: "Threads per gunicorn worker." },
     appAccessLog: {
         kind: "boolean",
         default: false,
@@ -214,6 +222,7 @@ export const CONFIG_KEYS = {
     },
     uploadLimitMb: {
         kind: "integer",
+        range: [1, 4096],
         default: 64,
         description: "Largest request body in MiB, enforced by nginx and passed to the app as MAX_UPLOAD_MB.",
     },
@@ -222,7 +231,12 @@ export const CONFIG_KEYS = {
         default: "127.0.0.1",
         description: "Host address nginx's port is published on (0.0.0.0 for all interfaces).",
     },
-    port: { kind: "integer", default: 8080, description: "Host port nginx is published on (1-65535)." },
+    port: {
+        kind: "integer",
+        range: [1, 65535],
+        default: 8080,
+        description: "Host port nginx is published on.",
+    },
     pythonImage: {
         kind: "string",
         default: "python:3.12-slim-bookworm",
@@ -252,14 +266,26 @@ export const CONFIG_KEYS = {
     loginPath: { kind: "string", default: "/login", description: "Path whose POSTs are rate-limited per client IP." },
     loginRatePerMinute: {
         kind: "integer",
+        range: [0, 6000],
         default: 60,
         description:
             "Login POSTs allowed per client IP and minute, all of them at once if they come together (a class behind one school address logs in within seconds); beyond that 429 with a short German page. 0 turns the limit off.",
     },
-    appMemoryMb: { kind: "integer", default: 1024, description: "Memory limit of the app container in MiB." },
-    nginxMemoryMb: { kind: "integer", default: 512, description: "Memory limit of the nginx container in MiB." },
+    appMemoryMb: {
+        kind: "integer",
+        range: [128, 65536],
+        default: 1024,
+        description: "Memory limit of the app container in MiB.",
+    },
+    nginxMemoryMb: {
+        kind: "integer",
+        range: [32, 65536],
+        default: 512,
+        description: "Memory limit of the nginx container in MiB.",
+    },
     pidsLimit: {
         kind: "integer",
+        range: [64, 100000],
         default: 512,
         description: "Process/thread limit of each container (its user's nproc ulimit).",
     },
@@ -276,6 +302,7 @@ export const CONFIG_KEYS = {
             "Scheduled jobs, a list of {name, schedule (cron, 5 fields), command (run in the app folder), timeZone (IANA, default UTC)}; run by a scheduler container of the app image with the app's volumes and environment.",
     },
     ...MIGRATION_KEYS,
+    ...TLS_KEYS,
     baseStack: {
         kind: "string",
         default: "",

@@ -74,6 +74,8 @@ export interface SmokeStep extends StepBase {
     readonly page: string;
     /** A static file URL that must answer 200, e.g. "/static/css/app.css". */
     readonly staticFile: string;
+    /** TLS on: the TLS volume (read-only in the smoke container); the checks go over HTTPS. */
+    readonly tlsVolume?: string;
 }
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -181,10 +183,17 @@ export const ROLLBACK_LABEL = "dev.lernmanager.rollback";
 
 /** After the deploy: nginx's health, the new app's /healthz, one page and one static file, through nginx. */
 export function smokeTestScript(s: SmokeStep): string {
-    const smoke = run(s, "smoke", [`--network ${q(s.network)}`], "python3", [
+    const http = `http://nginx:${LAYOUT.nginxPort}`;
+    const tls = s.tlsVolume
+        ? [
+              `--mount ${q(`type=volume,source=${s.tlsVolume},target=${LAYOUT.tlsDir},readonly`)}`,
+              `-e LM_SMOKE_TLS_DIR=${LAYOUT.tlsDir} -e LM_SMOKE_HTTP=${http}`,
+          ]
+        : [];
+    const smoke = run(s, "smoke", [`--network ${q(s.network)}`, ...tls], "python3", [
         "-OO",
         `${LAYOUT.runtimeDir}/lm_smoke.py`,
-        q(`http://nginx:${LAYOUT.nginxPort}`),
+        q(s.tlsVolume ? `https://nginx:${LAYOUT.nginxTlsPort}` : http),
         '"$LM_VERSION"',
         q(s.page),
         q(s.staticFile),

@@ -13,6 +13,10 @@ export const LAYOUT = {
     appAlias: "app",
     /** nginx listens here inside its container (unprivileged); the host port is mapped to it. */
     nginxPort: 8080,
+    /** nginx's HTTPS port inside its container (tls on). */
+    nginxTlsPort: 8443,
+    /** TLS volume: certificates, ACME account and challenges, the school CA (TLS agent rw, nginx ro). */
+    tlsDir: "/srv/tls",
     /** Static volume: filled by the app's entry script, served read-only by nginx. */
     staticDir: "/srv/static",
     /** Uploads volume as nginx sees it (read-only), for X-Accel-Redirect downloads. */
@@ -22,6 +26,7 @@ export const LAYOUT = {
     /** Non-root user ids. */
     appUid: 10001,
     nginxUid: 10002,
+    tlsUid: 10003,
     /** Docker's embedded DNS server on user-defined networks. */
     dockerDns: "127.0.0.11",
 } as const;

@@ -15,11 +15,15 @@ export interface StackNames {
         readonly static: string;
         readonly cache: string;
         readonly backups: string;
+        /** Certificates, the ACME account, the school CA (only with tls on). */
+        readonly tls: string;
     };
     /** Repository part of the image tags (the tag itself is a content hash). */
-    readonly images: { readonly runtime: string; readonly app: string; readonly nginx: string };
+    readonly images: { readonly runtime: string; readonly app: string; readonly nginx: string; readonly tls: string };
     /** nginx has a fixed name; the app container is auto-named so create-before-replace works. */
     readonly nginxContainer: string;
+    /** The TLS agent (tls on): fixed name, one per stack. */
+    readonly tlsContainer: string;
     /** Label put on every object, value = the stack name. */
     readonly label: string;
 }
@@ -70,13 +74,16 @@ export function stackNames(project: string, stack: string): StackNames {
             static: `${prefix}-static`,
             cache: `${prefix}-cache`,
             backups: `${prefix}-backups`,
+            tls: `${prefix}-tls`,
         },
         images: {
             runtime: `${prefix}-runtime`,
             app: `${prefix}-app`,
             nginx: `${prefix}-nginx`,
+            tls: `${prefix}-tls`,
         },
         nginxContainer: `${prefix}-nginx`,
+        tlsContainer: `${prefix}-tls`,
         label: STACK_LABEL,
     };
 }

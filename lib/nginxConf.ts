@@ -1,4 +1,5 @@
 import { LAYOUT } from "./layout";
+import { checkNginxTls, clientAddressRules, redirectServer, tlsServerHead, type NginxTls } from "./nginxTls";
 
 /** What the generated nginx.conf depends on. */
 export interface NginxSettings {
@@ -21,6 +22,10 @@ export interface NginxSettings {
      * sends under 30 % of the bytes (bench/results/tuning.md). @default 1
      */
     readonly gzipLevel?: number;
+    /** HTTPS (lib/nginxTls.ts); absent: plain HTTP only. */
+    readonly tls?: NginxTls;
+    /** CIDRs of TLS proxies whose X-Forwarded-For/-Proto count (lib/nginxTls.ts). @default [] */
+    readonly trustedProxies?: readonly string[];
 }
 
 export const NGINX_DEFAULTS = { proxyReadTimeoutSeconds: 130, resolverValidSeconds: 2, gzipLevel: 1 } as const;
@@ -68,6 +73,7 @@ export function renderNginxConf(settings: NginxSettings): string {
             throw new Error(`renderNginxConf: ${key} must be a positive whole number`);
     }
     if (s.gzipLevel > 9) throw new Error("renderNginxConf: gzipLevel must be 1-9");
+    if (s.tls) checkNginxTls(s.tls);
     if (!Number.isInteger(s.loginRatePerMinute) || s.loginRatePerMinute < 0) {
         throw new Error("renderNginxConf: loginRatePerMinute must be 0 or more");
     }
@@ -91,7 +97,8 @@ export function renderNginxConf(settings: NginxSettings): string {
             # Overwritten, never appended: a client-sent header has no effect.
             proxy_set_header X-Real-IP $remote_addr;
             proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_set_header X-Forwarded-Proto $scheme;
+            # The client's scheme: $scheme, or a trusted proxy's X-Forwarded-Proto (lib/nginxTls.ts).
+            proxy_set_header X-Forwarded-Proto $lm_forwarded_proto;
             proxy_set_header X-Forwarded-Host $host;
             # The app is on the same host: a connect that takes longer means it is gone.
             proxy_connect_timeout 1s;
@@ -202,11 +209,15 @@ http {
     resolver_timeout 2s;
 
 ${headerMaps}
-${loginZone}
+${clientAddressRules(s.trustedProxies ?? [])}${loginZone}${s.tls ? redirectServer(s.tls) : ""}
     server {
-        listen ${LAYOUT.nginxPort} default_server;
+${
+    s.tls
+        ? tlsServerHead(s.tls)
+        : `        listen ${LAYOUT.nginxPort} default_server;
         server_name _;
-        autoindex off;
+`
+}        autoindex off;
 
         # Methods the app uses; anything else never reaches it.
         if ($request_method !~ ^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)$) {

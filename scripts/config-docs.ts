@@ -28,7 +28,9 @@ const cell = (text: string) => text.replace(/\|/g, "\\|");
 export function renderConfigTable(): string {
     const rows = Object.entries(CONFIG_KEYS).map(([key, spec]) => {
         const def = JSON.stringify(spec.default);
-        const kind = spec.kind === "objects" ? "list of objects" : spec.kind === "array" ? "list" : spec.kind;
+        const range = "range" in spec && spec.range ? ` ${spec.range[0]}–${spec.range[1]}` : "";
+        const kind =
+            spec.kind === "objects" ? "list of objects" : spec.kind === "array" ? "list" : `${spec.kind}${range}`;
         const secret = "secret" in spec && spec.secret ? " **secret**" : "";
         return `| \`${key}\` | ${kind}${secret} | \`${cell(def)}\` | ${cell(spec.description)} |`;
     });

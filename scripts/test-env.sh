@@ -93,9 +93,12 @@ images() {
   local p1=$!
   build_image "$LM_TEST_NGINX_IMAGE" "$LM_TEST_NGINX_PACKAGES" &
   local p2=$!
-  wait $p1; wait $p2
+  build_image "$LM_TEST_TLS_IMAGE" "$LM_TEST_TLS_PACKAGES" &
+  local p3=$!
+  wait $p1; wait $p2; wait $p3
   echo "LM_TEST_PYTHON_IMAGE=$LM_TEST_PYTHON_IMAGE"
   echo "LM_TEST_NGINX_IMAGE=$LM_TEST_NGINX_IMAGE"
+  echo "LM_TEST_TLS_IMAGE=$LM_TEST_TLS_IMAGE"
 }
 
 case "${1:-up}" in

@@ -1,6 +1,6 @@
 /** What one benchmark run does: the full run (results committed) or the quick CI smoke run. */
 
-export const VARIANTS = ["flask-dev", "waitress", "gunicorn", "stack"] as const;
+export const VARIANTS = ["flask-dev", "waitress", "gunicorn", "stack", "stack-https"] as const;
 export type VariantName = (typeof VARIANTS)[number];
 
 export const WORKLOADS = ["login", "dashboard", "write", "css", "js", "pdf", "pdf-cached"] as const;

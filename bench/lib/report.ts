@@ -31,6 +31,31 @@ function runTable(runs: RunSummary[]): string[] {
     return lines;
 }
 
+/** What HTTPS costs: the stack over HTTPS (tls internal) against the same stack over plain HTTP. */
+function httpsCostTable(runs: RunSummary[]): string[] {
+    const pairs = runs
+        .filter((r) => r.variant === "stack-https")
+        .map((h) => ({
+            h,
+            p: runs.find((x) => x.variant === "stack" && x.workload === h.workload && x.connections === h.connections),
+        }))
+        .filter((x) => x.p);
+    if (pairs.length === 0) return [];
+    return [
+        "## HTTPS cost (stack-https against stack)",
+        "",
+        "| workload | conns | req/s HTTP | req/s HTTPS | HTTPS / HTTP | p99 ms HTTP | p99 ms HTTPS |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        ...pairs.map(
+            ({ h, p }) =>
+                `| ${h.workload} | ${h.connections} | ${f1(p!.rps)} | ${f1(h.rps)} | ${f2(h.rps / p!.rps)}x | ${f1(p!.p99_ms)} | ${f1(h.p99_ms)} |`,
+        ),
+        "",
+        "wrk keeps its connections open (like a browser), so the TLS handshake is paid once per connection; what remains is encryption.",
+        "",
+    ];
+}
+
 export function renderMarkdown(r: BenchResults, jsonFile: string): string {
     const m = r.machine as Record<string, any>;
     const out: string[] = [];
@@ -67,6 +92,7 @@ export function renderMarkdown(r: BenchResults, jsonFile: string): string {
     out.push("");
     out.push(...runTable(r.runs));
     out.push("");
+    out.push(...httpsCostTable(r.runs));
     out.push("Workloads:");
     out.push("");
     for (const w of WORKLOADS) out.push(`- \`${w}\`: ${WORKLOAD_DEFS[w].describe}`);

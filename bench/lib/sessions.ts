@@ -13,13 +13,14 @@ cookies = []
 for n in range(1, int(sys.argv[1]) + 1):
     # As a browser: the form first (session cookie + CSRF token), then the POST.
     conn = http.client.HTTPConnection("127.0.0.1", 8000, timeout=30)
-    conn.request("GET", "/login")
+    # The scheme nginx would pass on (the app redirects plain HTTP when FORCE_HTTPS is on).
+    conn.request("GET", "/login", headers={"X-Forwarded-Proto": "https"})
     form = conn.getresponse()
     page = form.read().decode()
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     jar = [h.split(";", 1)[0] for k, h in form.getheaders() if k.lower() == "set-cookie"]
     body = urllib.parse.urlencode({"username": "student%02d" % n, "password": "lernen", "csrf_token": token})
-    conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": "; ".join(jar)})
+    conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": "; ".join(jar), "X-Forwarded-Proto": "https"})
     r = conn.getresponse()
     r.read()
     cookie = [h.split(";", 1)[0] for k, h in r.getheaders() if k.lower() == "set-cookie"]

@@ -4,6 +4,7 @@
  *   waitress   the demo app's run.py (init, then waitress with 32 threads), from the app image
  *   gunicorn   the app container exactly as declared, plus its port published (no nginx)
  *   stack      the whole declared stack (nginx -> gunicorn), realized as the program declares it
+ *   stack-https the same stack with tls internal (a school CA made by the stack), driven over HTTPS
  * The two baselines reuse the declared app container's settings (memory limit, read-only root,
  * tmpfs, dropped capabilities, init, health check) and change only the command, the network and
  * the volumes, so the server is the only difference.
@@ -11,7 +12,8 @@
 import Docker from "dockerode";
 import { ProgramRun } from "../../test/support/mocks";
 import { containerCreateBody, realize, Realization } from "../../test/support/realize";
-import { eventually, freePort, request } from "../../test/support/http";
+import { eventually, freePort, HTTPS_PORTS, request } from "../../test/support/http";
+import { TEST_IMAGES } from "../../test/support/baseImages";
 import { appContainerOf, declare, imagesOf, nginxContainerOf, realizable, Tune } from "./declare";
 import { BENCH_LABEL, docker, onCleanup, removeContainer } from "./docker";
 import { VariantName } from "./options";
@@ -85,15 +87,27 @@ async function realized(
     stack: string,
     regs: (run: ProgramRun, port: number) => ProgramRun["registrations"],
     tune?: Tune | null,
+    https = false,
 ): Promise<RunningVariant> {
-    const port = await freePort();
-    const run = tune === undefined ? await declare(stack, port) : await declare(stack, port, {}, tune ?? undefined);
+    const httpPort = await freePort();
+    // HTTPS: the measured port is the HTTPS one (wrk and `request` speak TLS on it).
+    const port = https ? await freePort() : httpPort;
+    const config: Record<string, string> = https
+        ? {
+              "lernmanager:tls": "internal",
+              "lernmanager:domain": "bench.lernmanager.test",
+              "lernmanager:httpsPort": String(port),
+              "lernmanager:tlsImage": TEST_IMAGES.tls,
+          }
+        : {};
+    if (https) HTTPS_PORTS.add(port);
+    const run = await declare(stack, httpPort, config, tune ?? undefined);
     const started = Date.now();
     const realization: Realization = await realize(regs(run, port), { log: (l) => log(`[${stack}] ${l}`) });
     const stop = onCleanup(`stack ${stack}`, () => realization.teardown());
     await eventually(60, async () => (await request(port, "/login")).status === 200, `${name} answers /login`);
     const containers = [{ role: "app", container: realization.container(`${stack}-app`) }];
-    if (name === "stack") containers.push({ role: "nginx", container: realization.container(`${stack}-nginx`) });
+    if (name !== "gunicorn") containers.push({ role: "nginx", container: realization.container(`${stack}-nginx`) });
     return {
         name,
         port,
@@ -181,5 +195,7 @@ export async function startVariant(
             return realized(name, as?.stack ?? "bench-gunicorn", appOnly, as?.tune);
         case "stack":
             return realized(name, as?.stack ?? "bench-stack", (run) => realizable(run), as?.tune);
+        case "stack-https":
+            return realized(name, as?.stack ?? "bench-https", (run) => realizable(run), as?.tune, true);
     }
 }

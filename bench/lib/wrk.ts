@@ -1,5 +1,6 @@
 /** Runs wrk (bounded: its own duration, plus a hard kill) against 127.0.0.1 and reads its figures. */
 import * as fs from "fs";
+import { HTTPS_PORTS } from "../../test/support/http";
 import * as os from "os";
 import * as path from "path";
 import { onCleanup } from "./docker";
@@ -97,7 +98,7 @@ export async function runWrk(job: WrkJob): Promise<WrkResult> {
         WRK_SCRIPT,
     ];
     for (const [k, v] of Object.entries(job.headers ?? {})) args.push("-H", `${k}: ${v}`);
-    args.push(`http://127.0.0.1:${job.port}${job.path}`);
+    args.push(`${HTTPS_PORTS.has(job.port) ? "https" : "http"}://127.0.0.1:${job.port}${job.path}`);
     const res = await run("wrk", args, { env, timeoutMs: (seconds + WRK_TIMEOUT_SECONDS + 15) * 1000 });
     const line = res.stdout.split("\n").find((l) => l.startsWith("LMBENCH_JSON "));
     if (res.code !== 0 || !line) {

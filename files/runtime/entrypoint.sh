@@ -22,7 +22,7 @@ if [ -n "${LM_DATA_HOST_PATH:-}" ] && [ ! -f "$data_dir/.lernmanager-data-mount"
     exit 78
 fi
 if [ -n "${LM_INIT_HOOK:-}" ]; then
-    if marks_this_version "$data_dir/.lernmanager-init" && [ -s "$data_dir/$LM_DATABASE_FILE" ]; then
+    if marks_this_version "$data_dir/$LM_INIT_MARKER" && [ -s "$data_dir/$LM_DATABASE_FILE" ]; then
         echo "[lernmanager] init hook $LM_INIT_HOOK already ran for version $LM_APP_VERSION on this database: skipped"
     else
         python3 -OO "$LM_RUNTIME_DIR/lm_init.py"
@@ -30,7 +30,7 @@ if [ -n "${LM_INIT_HOOK:-}" ]; then
 fi
 
 if [ -d "$LM_APP_DIR/$LM_STATIC_PATH" ]; then
-    if marks_this_version /srv/static/.lernmanager-static; then
+    if marks_this_version "/srv/static/$LM_STATIC_MARKER"; then
         echo "[lernmanager] static files already synced for version $LM_APP_VERSION: skipped"
     else
         python3 -OO "$LM_RUNTIME_DIR/lm_static.py" "$LM_APP_DIR/$LM_STATIC_PATH" /srv/static

@@ -26,7 +26,7 @@ import shutil
 import sqlite3
 import sys
 
-from lm_init import MARKER as INIT_MARKER
+from lm_init import marker_name as init_marker_name
 
 
 DONE_SUFFIX = ".migrations_done.txt"
@@ -218,7 +218,7 @@ def restore(args):
         source.close()
     # The backup may predate the app version's init hook (e.g. its schema changes): the next app
     # start runs the hook again (see lm_init.py).
-    marker = os.path.join(os.path.dirname(os.path.abspath(args.database)), INIT_MARKER)
+    marker = os.path.join(os.path.dirname(os.path.abspath(args.database)), init_marker_name())
     if os.path.exists(marker):
         os.remove(marker)
     print(f"restore: {args.database} restored from {source_path}; the init hook runs again at the next app start")

@@ -15,7 +15,9 @@ import os
 import sys
 import time
 
-MARKER = ".lernmanager-init"
+def marker_name():
+    """The marker's file name: files/runtime/Dockerfile sets it, entrypoint.sh reads the same."""
+    return os.environ["LM_INIT_MARKER"]
 
 
 def main():
@@ -25,13 +27,13 @@ def main():
     module_name, attribute = spec.split(":", 1)
     sys.path.insert(0, app_dir)
     os.makedirs(data_dir, exist_ok=True)
-    with open(os.path.join(data_dir, ".lernmanager-init.lock"), "a") as lock:
+    with open(os.path.join(data_dir, marker_name() + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         started = time.monotonic()
         hook = getattr(importlib.import_module(module_name), attribute)
         hook()
         print(f"[lernmanager] init hook {spec} ran in {time.monotonic() - started:.2f} s", flush=True)
-        write_marker(os.path.join(data_dir, MARKER), os.environ.get("LM_APP_VERSION", ""))
+        write_marker(os.path.join(data_dir, marker_name()), os.environ.get("LM_APP_VERSION", ""))
 
 
 def run_in_worker():

@@ -1,22 +1,82 @@
 """Smoke test after a deploy, run in a one-off container on the stack's network, through nginx:
 nginx's own health, the app's /healthz (and that the new version answers), one page, one static file.
+With TLS on (LM_SMOKE_TLS_DIR: the TLS volume, read-only) also: the TLS agent's last check succeeded,
+nginx serves exactly the current certificate, and plain HTTP (LM_SMOKE_HTTP) redirects to HTTPS.
 Usage: lm_smoke.py BASE_URL VERSION PAGE STATIC_PATH     (exit 1 with the reason on failure)
 """
+import hashlib
 import http.client
 import json
+import os
+import ssl
 import sys
 import time
 import urllib.parse
 
 
-def get(base, path):
+def connect(base):
     url = urllib.parse.urlsplit(base)
-    conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
+    if url.scheme == "https":
+        # What is checked here is that nginx serves the agent's current certificate (below), not
+        # who signed it: a first ACME certificate or a school CA is not in this image's trust store.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=10, context=context)
+    return http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
+
+
+def get(base, path, with_cert=False):
+    conn = connect(base)
     conn.request("GET", path, headers={"User-Agent": "lernmanager-smoke-test"})
     response = conn.getresponse()
     body = response.read()
+    cert = conn.sock.getpeercert(binary_form=True) if with_cert else None
     conn.close()
-    return response.status, body
+    return (response.status, body, response.headers, cert) if with_cert else (response.status, body)
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def check_tls(base, tls_dir, http_base, check):
+    """The agent's status is ok (waits for a first ACME certificate) and nginx serves its certificate."""
+    deadline = time.monotonic() + float(os.environ.get("LM_SMOKE_TLS_WAIT", "180"))
+    state = read(f"{tls_dir}/status")
+    while not state.startswith(("ok ", "failed ")) and time.monotonic() < deadline:
+        time.sleep(1)
+        state = read(f"{tls_dir}/status")
+    check("TLS agent: certificate in place", state.startswith("ok "), state or "no status yet")
+    if not state.startswith("ok "):
+        return
+    served = ""
+    want = read(f"{tls_dir}/fingerprint")
+    deadline = time.monotonic() + 30  # nginx reloads a changed certificate within one health interval
+    while time.monotonic() < deadline:
+        _, _, headers, cert = get(base, "/nginx-health", with_cert=True)
+        served = hashlib.sha256(cert).hexdigest()
+        if served == want:
+            break
+        time.sleep(1)
+    check("nginx serves the current certificate", served == want, f"sha256 {served[:16]}…")
+    check("HSTS", True, headers.get("Strict-Transport-Security") or "off (hstsMaxAge 0)")
+    status, _, headers, _ = _redirect(http_base)
+    location = headers.get("Location", "")
+    check("plain HTTP redirects to HTTPS", status == 301 and location.startswith("https://"), f"{status} {location}")
+
+
+def _redirect(http_base):
+    conn = connect(http_base)
+    conn.request("GET", "/", headers={"User-Agent": "lernmanager-smoke-test", "Host": "lernmanager"})
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    return response.status, b"", response.headers, None
 
 
 def main(base, version, page, static_path):
@@ -26,6 +86,9 @@ def main(base, version, page, static_path):
         checks.append((name, ok, detail))
         print(f"smoke: {'ok  ' if ok else 'FAIL'} {name}: {detail}")
 
+    tls_dir = os.environ.get("LM_SMOKE_TLS_DIR")
+    if tls_dir:
+        check_tls(base, tls_dir, os.environ["LM_SMOKE_HTTP"], check)
     status, _ = get(base, "/nginx-health")
     check("nginx /nginx-health", status == 200, status)
     # Old and new app containers overlap until the old one is removed: the new version must answer.

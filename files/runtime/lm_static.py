@@ -80,7 +80,7 @@ def sync(source, target):
 
 if __name__ == "__main__":
     copied, same, zipped = sync(sys.argv[1], sys.argv[2])
-    write_marker(os.path.join(sys.argv[2], ".lernmanager-static"), os.environ.get("LM_APP_VERSION", ""))
+    write_marker(os.path.join(sys.argv[2], os.environ["LM_STATIC_MARKER"]), os.environ.get("LM_APP_VERSION", ""))
     print(
         f"[lernmanager] static files: {copied} updated, {same} unchanged, {zipped} gzip copies written",
         flush=True,

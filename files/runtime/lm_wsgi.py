@@ -14,15 +14,16 @@ import sqlite3
 import sys
 import urllib.parse
 
-APP_DIR = os.environ.get("LM_APP_DIR", "/app")
+# Set by the app image (files/app.Dockerfile, from the stack's config): no defaults here.
+APP_DIR = os.environ["LM_APP_DIR"]
 if APP_DIR not in sys.path:
     sys.path.insert(0, APP_DIR)
 
-_module, _attribute = os.environ.get("LM_WSGI_APP", "app:app").split(":", 1)
+_module, _attribute = os.environ["LM_WSGI_APP"].split(":", 1)
 app = getattr(importlib.import_module(_module), _attribute)
 
-DATABASE = os.path.join(APP_DIR, os.environ.get("LM_DATA_PATH", "data"), os.environ.get("LM_DATABASE_FILE", "app.db"))
-VERSION = os.environ.get("LM_APP_VERSION", "unknown")
+DATABASE = os.path.join(APP_DIR, os.environ["LM_DATA_PATH"], os.environ["LM_DATABASE_FILE"])
+VERSION = os.environ["LM_APP_VERSION"]
 HEALTH_PATH = "/healthz"
 
 

@@ -96,6 +96,9 @@ const CONTAINER_FIELDS = new Set([
     "waitTimeout",
     "destroyGraceSeconds",
     "sysctls",
+    // kreuzwerker v4.5.0 internal/provider/resource_docker_container_funcs.go, resourceDockerContainerCreate:
+    // `if v, ok := d.GetOk("user"); ok { config.User = v.(string) }` (ForceNew in the schema).
+    "user",
 ]);
 const HEALTH_FIELDS = new Set(["tests", "interval", "timeout", "retries", "startPeriod"]);
 const MOUNT_FIELDS = new Set(["type", "source", "target", "readOnly"]);
@@ -122,6 +125,7 @@ export function containerCreateBody(reg: Registration, imageId: string, name: st
     const host = body.HostConfig!;
     if (i.entrypoints) body.Entrypoint = i.entrypoints;
     if (i.command) body.Cmd = i.command;
+    if (i.user) body.User = i.user;
     for (const l of i.labels ?? []) body.Labels![l.label] = l.value;
     const nets = (i.networksAdvanced ?? []) as Record<string, any>[];
     if (nets.length > 1) throw new UnmappedFieldError("realize: more than one network per container is not mapped");

@@ -1,4 +1,5 @@
 import * as http from "http";
+import * as https from "https";
 import * as net from "net";
 
 export interface Response {
@@ -17,11 +18,19 @@ export interface RequestOptions {
     readonly timeoutMs?: number;
 }
 
+/**
+ * Ports on 127.0.0.1 that speak HTTPS (the benchmark's HTTPS variant): `request` uses TLS there,
+ * without checking the certificate (the HTTPS tests check it with test/support/https.ts).
+ */
+export const HTTPS_PORTS = new Set<number>();
+
 /** One HTTP request to 127.0.0.1 (the only address tests send traffic to), no keep-alive. */
 export function request(port: number, path: string, opts: RequestOptions = {}): Promise<Response> {
     return new Promise((resolve, reject) => {
-        const req = http.request(
+        const tls = HTTPS_PORTS.has(port);
+        const req = (tls ? https : http).request(
             {
+                ...(tls ? { rejectUnauthorized: false } : {}),
                 host: "127.0.0.1",
                 port,
                 path,
@@ -30,26 +39,31 @@ export function request(port: number, path: string, opts: RequestOptions = {}): 
                 agent: false,
                 timeout: opts.timeoutMs ?? 30000,
             },
-            (res) => {
-                const chunks: Buffer[] = [];
-                res.on("data", (c: Buffer) => chunks.push(c));
-                res.on("end", () => {
-                    const body = Buffer.concat(chunks);
-                    resolve({
-                        status: res.statusCode ?? 0,
-                        headers: res.headers,
-                        body,
-                        text: () => body.toString("utf8"),
-                        json: () => JSON.parse(body.toString("utf8")),
-                    });
-                });
-                res.on("error", reject);
-            },
+            (res) => readResponse(res).then(resolve, reject),
         );
         req.on("timeout", () => req.destroy(new Error(`timeout: ${opts.method ?? "GET"} ${path}`)));
         req.on("error", reject);
         if (opts.body !== undefined) req.write(opts.body);
         req.end();
+    });
+}
+
+/** A whole response: status, headers, body. */
+export function readResponse(res: http.IncomingMessage): Promise<Response> {
+    return new Promise((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+            const body = Buffer.concat(chunks);
+            resolve({
+                status: res.statusCode ?? 0,
+                headers: res.headers,
+                body,
+                text: () => body.toString("utf8"),
+                json: () => JSON.parse(body.toString("utf8")),
+            });
+        });
+        res.on("error", reject);
     });
 }
 

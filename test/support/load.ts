@@ -1,4 +1,5 @@
 import * as http from "http";
+import * as https from "https";
 
 export interface LoadOptions {
     readonly port: number;
@@ -16,6 +17,14 @@ export interface LoadOptions {
     readonly readPaths?: readonly string[];
     /** Stop early when this resolves (e.g. when an update finished). */
     readonly until?: Promise<unknown>;
+    /** Over HTTPS, trusting only `ca`, asking for `servername` (port is then the HTTPS port). */
+    readonly tls?: { readonly ca: string; readonly servername: string };
+    /**
+     * Browser behaviour (Node's http docs recommend it too): a request whose reused keep-alive
+     * connection turns out closed before any answer byte (ECONNRESET, "socket hang up") is sent once
+     * more on a new connection; such requests are counted in `resent`. Off: each is a failure.
+     */
+    readonly retryClosedKeepAlive?: boolean;
 }
 
 export interface LoadResult {
@@ -27,6 +36,8 @@ export interface LoadResult {
     readonly failureTimes: number[];
     /** write_ids whose write was acknowledged with 200. */
     readonly acknowledgedWrites: string[];
+    /** Requests sent again after their idle keep-alive connection was closed (retryClosedKeepAlive). */
+    readonly resent: number;
     readonly p50Ms: number;
     readonly p99Ms: number;
     readonly seconds: number;
@@ -46,6 +57,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     const timer = setTimeout(() => (stop = true), opts.durationMs);
     let requests = 0;
     let failed = 0;
+    let resent = 0;
     const failures: Record<string, number> = {};
     const failureTimes: number[] = [];
     const acknowledged: string[] = [];
@@ -53,7 +65,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     const tag = Math.random().toString(36).slice(2, 8);
 
     const worker = async (i: number) => {
-        const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+        const agent = opts.tls
+            ? new https.Agent({ keepAlive: true, maxSockets: 1, ca: opts.tls.ca, servername: opts.tls.servername })
+            : new http.Agent({ keepAlive: true, maxSockets: 1 });
         const cookie = opts.cookies[i % opts.cookies.length];
         let n = 0;
         while (!stop && requests < maxRequests) {
@@ -62,7 +76,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
             const write = (n * 7919 + i) % 100 < writeShare * 100;
             const writeId = write ? `w-${tag}-${i}-${n}` : "";
             const t0 = process.hrtime.bigint();
-            const outcome = await send(agent, opts.port, write, writeId, cookie, reads[n % reads.length]);
+            let outcome = await send(agent, opts.port, write, writeId, cookie, reads[n % reads.length], opts.tls);
+            if (outcome.closedReused && opts.retryClosedKeepAlive) {
+                resent++;
+                outcome = await send(agent, opts.port, write, writeId, cookie, reads[n % reads.length], opts.tls);
+            }
             latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
             if (outcome.ok) {
                 if (write) acknowledged.push(writeId);
@@ -84,6 +102,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         failures,
         failureTimes,
         acknowledgedWrites: acknowledged,
+        resent,
         p50Ms: Math.round(pct(50) * 10) / 10,
         p99Ms: Math.round(pct(99) * 10) / 10,
         seconds: (Date.now() - start) / 1000,
@@ -97,18 +116,21 @@ function send(
     writeId: string,
     cookie: string,
     readPath: string,
-): Promise<{ ok: boolean; reason: string }> {
+    tls?: LoadOptions["tls"],
+): Promise<{ ok: boolean; reason: string; closedReused?: boolean }> {
     return new Promise((resolve) => {
         const body = write ? `write_id=${writeId}` : undefined;
-        const req = http.request(
+        const req = (tls ? https : http).request(
             {
                 host: "127.0.0.1",
                 port,
                 agent,
+                ...(tls ? { servername: tls.servername, ca: tls.ca } : {}),
                 method: write ? "POST" : "GET",
                 path: write ? `/tasks/${1 + (writeId.length % 12)}/done` : readPath,
                 timeout: 30000,
                 headers: {
+                    ...(tls ? { Host: tls.servername } : {}),
                     Cookie: cookie,
                     ...(body
                         ? {
@@ -137,7 +159,13 @@ function send(
             },
         );
         req.on("timeout", () => req.destroy(new Error("client timeout")));
-        req.on("error", (e) => resolve({ ok: false, reason: (e as NodeJS.ErrnoException).code ?? e.message }));
+        let answered = false;
+        req.on("response", () => (answered = true));
+        req.on("error", (e) => {
+            const code = (e as NodeJS.ErrnoException).code ?? e.message;
+            const closed = code === "ECONNRESET" || code === "EPIPE" || /socket hang up/.test(e.message);
+            resolve({ ok: false, reason: code, closedReused: closed && req.reusedSocket && !answered });
+        });
         if (body) req.write(body);
         req.end();
     });

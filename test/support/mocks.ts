@@ -1,4 +1,5 @@
 import { createHash } from "crypto";
+import { TEST_IMAGES } from "./baseImages";
 import * as pulumi from "@pulumi/pulumi";
 
 /** One resource the program registered, as Pulumi's mocks and a transformation saw it. */
@@ -222,8 +223,8 @@ async function resolveDeep(value: unknown): Promise<unknown> {
 export function testConfig(overrides: Record<string, string> = {}): Record<string, string> {
     const base: Record<string, string> = {
         "lernmanager:appSource": "demo-app",
-        "lernmanager:pythonImage": "lernmanager-test/python:bookworm-1",
-        "lernmanager:nginxImage": "lernmanager-test/nginx:bookworm-1",
+        "lernmanager:pythonImage": TEST_IMAGES.python,
+        "lernmanager:nginxImage": TEST_IMAGES.nginx,
         // The demo app's contract (as in Pulumi.dev.yaml).
         "lernmanager:databaseFile": "lernmanager.db",
         "lernmanager:scratchPaths": '["instance/tmp"]',

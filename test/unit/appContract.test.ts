@@ -57,6 +57,7 @@ describe("the app's contract in config", () => {
             "llmApiKey",
             "gradingServiceToken",
             "gradingServiceCallbackSecret",
+            "tlsKey",
             "backupSftpKey",
         ]);
     });

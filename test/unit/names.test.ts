@@ -11,6 +11,7 @@ describe("physical names", () => {
             "lernmanager-dev-static",
             "lernmanager-dev-cache",
             "lernmanager-dev-backups",
+            "lernmanager-dev-tls",
         ]);
         expect(n.nginxContainer).toBe("lernmanager-dev-nginx");
     });

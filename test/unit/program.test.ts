@@ -1,6 +1,7 @@
 import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
 import { ProgramRun, runProgram, testConfig } from "../support/mocks";
+import { TEST_IMAGES } from "../support/baseImages";
 
 const CONTAINER = "docker:index/container:Container";
 const VOLUME = "docker:index/volume:Volume";
@@ -135,9 +136,7 @@ describe("the declared stack (Pulumi mocks)", () => {
         expect(gunicorn).toContain("workers = 4");
         expect(gunicorn).toContain("threads = 2");
         expect(gunicorn).toContain("accesslog = None");
-        expect(run.named("lernmanager-unit-image-runtime").inputs.build.args.BASE_IMAGE).toBe(
-            "lernmanager-test/python:bookworm-1",
-        );
+        expect(run.named("lernmanager-unit-image-runtime").inputs.build.args.BASE_IMAGE).toBe(TEST_IMAGES.python);
     });
 
     test("volumes are not protected when protectData is off", () => {

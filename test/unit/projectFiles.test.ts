@@ -35,6 +35,17 @@ describe("Pulumi.yaml documents exactly the keys the loader reads", () => {
         expect(text.slice(text.indexOf("\nconfig:\n") + 1)).toBe(renderConfigBlock());
     });
 
+    test("every integer key says its range in CONFIG_KEYS (loadConfig checks against it)", () => {
+        for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
+            if (spec.kind !== "integer") continue;
+            const range = (spec as { range?: readonly [number, number] }).range;
+            expect({
+                key,
+                range: range && range[0] <= (spec.default as number) && (spec.default as number) <= range[1],
+            }).toEqual({ key, range: true });
+        }
+    });
+
     test("docs/config.md is the table scripts/config-docs.ts writes from CONFIG_KEYS", () => {
         expect(read(PROJECT_DIR, "docs", "config.md")).toBe(renderConfigTable());
     });

@@ -1,0 +1,245 @@
+/** HTTPS config (lib/tlsConfig.ts), nginx's TLS parts (lib/nginxTls.ts) and what the program declares. */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ConfigError, loadConfig } from "../../lib/config";
+import { renderNginxConf } from "../../lib/nginxConf";
+import { PROJECT_DIR } from "../../lib/paths";
+import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING } from "../../lib/tlsKeys";
+import { testCa, TestCa } from "../support/certs";
+import { runProgram, testConfig } from "../support/mocks";
+
+const ctx = { project: "lernmanager", projectDir: PROJECT_DIR };
+const load = (values: Record<string, string>, now?: Date) =>
+    loadConfig(Object.fromEntries(Object.entries(values).map(([k, v]) => [`lernmanager:${k}`, v])), { ...ctx, now });
+const problems = (values: Record<string, string>, now?: Date): string[] => {
+    try {
+        load(values, now);
+    } catch (e) {
+        if (e instanceof ConfigError) return [...e.problems];
+        throw e;
+    }
+    return [];
+};
+
+let ca: TestCa;
+let other: TestCa;
+beforeAll(() => {
+    ca = testCa("Schul-CA Test");
+    other = testCa("Other CA");
+});
+afterAll(() => {
+    ca?.remove();
+    other?.remove();
+});
+
+describe("tls config: refused before any resource, each with the fix", () => {
+    test("off by default; acme and internal need a domain", () => {
+        expect(load({}).tls.mode).toBe("off");
+        for (const mode of ["acme", "internal"]) {
+            expect(problems({ tls: mode })).toContainEqual(
+                expect.stringMatching(
+                    /needs the server's name, but domain is not set\. Fix: `pulumi config set domain /,
+                ),
+            );
+        }
+        expect(problems({ tls: "https" })[0]).toMatch(
+            /tls = "https": must be one of off, acme, files, internal\. Fix:/,
+        );
+    });
+
+    test("files: a key that does not match, an expired certificate, one not for the domain", () => {
+        const good = ca.issue(["lernen.schule.test"]);
+        const stranger = other.issue(["lernen.schule.test"]);
+        const base = { tls: "files", domain: "lernen.schule.test", tlsCertificate: good.cert };
+        expect(problems({ ...base, tlsKey: good.key })).toEqual([]);
+        expect(problems({ ...base, tlsKey: stranger.key })).toEqual([
+            expect.stringMatching(
+                /tlsKey \(secret\) does not belong to tlsCertificate .*Fix: set the key the certificate was issued for/,
+            ),
+        ]);
+        const later = new Date(Date.now() + 40 * 86400_000);
+        expect(problems({ ...base, tlsKey: good.key }, later)).toEqual([
+            expect.stringMatching(/tlsCertificate expired on .*\. Fix: renew it/),
+        ]);
+        expect(problems({ ...base, domain: "andere.schule.test", tlsKey: good.key })).toEqual([
+            expect.stringMatching(
+                /tlsCertificate is not valid for andere\.schule\.test \(it is for DNS:lernen\.schule\.test\)\. Fix:/,
+            ),
+        ]);
+        expect(problems({ tls: "files", tlsCertificate: "not a pem", tlsKey: good.key })[0]).toMatch(
+            /tlsCertificate is not a PEM certificate .*Fix: `pulumi config set tlsCertificate -- "\$\(cat fullchain.pem\)"`/,
+        );
+        expect(problems({ tls: "files" })).toHaveLength(2);
+    });
+
+    test("names, addresses, ports and proxies are checked", () => {
+        expect(problems({ tls: "internal", domain: "schule test" })[0]).toMatch(
+            /domain = "schule test": must be a DNS name/,
+        );
+        expect(problems({ tls: "internal", domain: "s.test", serverAddresses: '["10.0.0.300"]' })[0]).toMatch(
+            /serverAddresses\[0\] = "10.0.0.300": not an IP address/,
+        );
+        expect(problems({ tls: "internal", domain: "s.test", httpsPort: "8080" })[0]).toMatch(
+            /httpsPort = "8080": equals port/,
+        );
+        expect(problems({ trustedProxies: '["10.0.0.0/33"]' })[0]).toMatch(
+            /trustedProxies\[0\] = "10.0.0.0\/33": must be an address or CIDR/,
+        );
+        expect(problems({ trustedProxies: '["0.0.0.0/0"]' })[0]).toMatch(/trusts every address/);
+        expect(load({ trustedProxies: '["10.0.0.7", "172.18.0.0/16"]' }).trustedProxies).toEqual([
+            "10.0.0.7",
+            "172.18.0.0/16",
+        ]);
+    });
+
+    test("a test school never uses the production ACME server unless told to", () => {
+        const school = { tls: "acme", domain: "s.test", acmeEmail: "it@s.test", createdAt: "2026-11-30T00:00:00Z" };
+        expect(load(school).tls.acme?.server).toBe(LETS_ENCRYPT_STAGING);
+        expect(load({ ...school, acmeServer: LETS_ENCRYPT }).tls.acme?.server).toBe(LETS_ENCRYPT);
+        expect(load({ tls: "acme", domain: "s.test", acmeEmail: "it@s.test" }).tls.acme?.server).toBe(LETS_ENCRYPT);
+        expect(problems({ tls: "acme", domain: "s.test" })[0]).toMatch(/needs a contact address .*Fix: `pulumi config set acmeEmail/);
+    });
+});
+
+describe("nginx with TLS", () => {
+    const base = {
+        staticUrl: "/static/",
+        downloadsPrefix: "/protected-files/",
+        uploadLimitMb: 64,
+        loginPath: "/login",
+        loginRatePerMinute: 60,
+    };
+    const tls = { publicHttpsPort: 443, hstsMaxAge: 300, hstsIncludeSubdomains: false, caDownload: true };
+    const conf = renderNginxConf({ ...base, tls, trustedProxies: ["10.9.0.0/24"] });
+
+    test("port 80 redirects, except the ACME challenge, the CA download and nginx's own health", () => {
+        const plain = conf.slice(conf.indexOf("server {"), conf.indexOf("server {", conf.indexOf("server {") + 1));
+        expect(plain).toContain("listen 8080 default_server;");
+        expect(plain).toContain("location ^~ /.well-known/acme-challenge/ {");
+        expect(plain).toContain("location = /schul-ca.crt {");
+        expect(plain).toContain("return 301 https://$host$request_uri;");
+        expect(renderNginxConf({ ...base, tls: { ...tls, publicHttpsPort: 8443 } })).toContain(
+            "return 301 https://$host:8443$request_uri;",
+        );
+    });
+
+    test("TLS 1.2+, modern ciphers, resumption, HTTP/2, staged HSTS", () => {
+        expect(conf).toContain("listen 8443 ssl http2 default_server;");
+        expect(conf).toContain("ssl_protocols TLSv1.2 TLSv1.3;");
+        expect(conf).toMatch(/ssl_ciphers ECDHE-[A-Z0-9-:]+;/);
+        expect(conf).not.toMatch(/ssl_ciphers[^;]*(CBC|RC4|3DES|SHA1?[:;])/);
+        expect(conf).toContain("ssl_session_cache shared:lm_tls:10m;");
+        expect(conf).toContain('add_header Strict-Transport-Security "max-age=300" always;');
+        expect(
+            renderNginxConf({ ...base, tls: { ...tls, hstsMaxAge: 31536000, hstsIncludeSubdomains: true } }),
+        ).toContain('"max-age=31536000; includeSubDomains"');
+        expect(renderNginxConf({ ...base, tls: { ...tls, hstsMaxAge: 0 } })).not.toContain("Strict-Transport-Security");
+    });
+
+    test("forwarded headers count only from trusted proxies", () => {
+        expect(conf).toContain("set_real_ip_from 10.9.0.0/24;");
+        expect(conf).toContain("real_ip_recursive on;");
+        expect(conf).toContain("proxy_set_header X-Forwarded-Proto $lm_forwarded_proto;");
+        expect(conf).toContain("proxy_set_header X-Forwarded-For $remote_addr;");
+        const none = renderNginxConf(base);
+        expect(none).not.toContain("set_real_ip_from");
+        expect(none).toContain("map $scheme $lm_forwarded_proto {");
+    });
+
+    test("passes a real `nginx -t` with a certificate", () => {
+        const nginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"].find((p) => fs.existsSync(p));
+        if (!nginx) throw new Error("nginx is not installed here: run `scripts/test-env.sh up`");
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-nginx-tls-"));
+        const pair = ca.issue(["lernen.schule.test"]);
+        fs.writeFileSync(path.join(dir, "cert.pem"), pair.cert);
+        fs.writeFileSync(path.join(dir, "key.pem"), pair.key);
+        const text = conf
+            .replace(/\/tmp\/nginx/g, `${dir}/nginx`)
+            .replace("/dev/stdout", `${dir}/access.log`)
+            .replace("/srv/tls/live/fullchain.pem", `${dir}/cert.pem`)
+            .replace("/srv/tls/live/privkey.pem", `${dir}/key.pem`);
+        fs.writeFileSync(path.join(dir, "nginx.conf"), text);
+        try {
+            const result = spawnSync(nginx, ["-t", "-e", "stderr", "-c", path.join(dir, "nginx.conf")], {
+                encoding: "utf8",
+            });
+            expect(result.stderr).toMatch(/test is successful/);
+            expect(result.stderr).not.toMatch(/\[(emerg|alert)\]/);
+            expect(result.status).toBe(0);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
+
+describe("the program with TLS", () => {
+    test("internal: an agent, a kept TLS volume, nginx on both ports with the certificate volume read-only, FORCE_HTTPS", async () => {
+        const run = await runProgram(
+            testConfig({
+                "lernmanager:tls": "internal",
+                "lernmanager:domain": "lernen.schule.test",
+                "lernmanager:httpsPort": "9443",
+                "lernmanager:protectData": "true",
+            }),
+            { stack: "unit-tls" },
+        );
+        const agent = run.named("lernmanager-unit-tls-tls");
+        expect(agent.inputs.name).toBe("lernmanager-unit-tls-tls");
+        expect(agent.inputs.envs).toContain("LM_TLS_MODE=internal");
+        expect(agent.inputs.envs).toContain("LM_TLS_NAMES=lernen.schule.test");
+        expect(agent.inputs.readOnly).toBe(true);
+        expect(agent.inputs.user).toBe("10003:10002");
+        expect(run.named("lernmanager-unit-tls-storage-tls").opts).toMatchObject({
+            protect: true,
+            retainOnDelete: true,
+        });
+        const nginx = run.named("lernmanager-unit-tls-nginx");
+        expect(nginx.inputs.ports.map((p: { internal: number; external: number }) => [p.internal, p.external])).toEqual(
+            [
+                [8080, expect.any(Number)],
+                [8443, 9443],
+            ],
+        );
+        expect(nginx.inputs.mounts).toContainEqual({
+            type: "volume",
+            source: "lernmanager-unit-tls-tls",
+            target: "/srv/tls",
+            readOnly: true,
+        });
+        expect(nginx.inputs.networksAdvanced[0].aliases).toEqual(["nginx", "lernen.schule.test"]);
+        expect(run.named("lernmanager-unit-tls-app").inputs.envs).toContain("FORCE_HTTPS=true");
+        expect(run.outputs.url).toBe("https://lernen.schule.test:9443/");
+        expect(run.named("lernmanager-unit-tls-smoke").inputs.create).toContain("https://nginx:8443");
+    });
+
+    test("files: the school's key reaches only secret inputs; off: no agent, no TLS volume", async () => {
+        const pair = ca.issue(["lernen.schule.test"]);
+        const run = await runProgram(
+            testConfig({
+                "lernmanager:tls": "files",
+                "lernmanager:domain": "lernen.schule.test",
+                "lernmanager:tlsCertificate": pair.cert,
+                "lernmanager:tlsKey": pair.key,
+            }),
+            { stack: "unit-files" },
+        );
+        const marker = pair.key.split("\n")[1];
+        for (const reg of run.registrations) {
+            for (const [field, input] of Object.entries(reg.inputs)) {
+                if (JSON.stringify(input).includes(marker))
+                    expect({ reg: reg.name, field, secret: reg.secretInputs.includes(field) }).toEqual({
+                        reg: reg.name,
+                        field,
+                        secret: true,
+                    });
+            }
+        }
+        expect(run.named("lernmanager-unit-files-tls").secretInputs).toContain("envs");
+        expect(JSON.stringify(run.outputs)).not.toContain(marker);
+        const off = await runProgram(testConfig(), { stack: "unit-off" });
+        expect(off.registrations.some((r) => r.name.endsWith("-tls"))).toBe(false);
+        expect(off.named("lernmanager-unit-off-app").inputs.envs).not.toContain("FORCE_HTTPS=true");
+    });
+});
