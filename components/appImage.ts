@@ -2,7 +2,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { hashFolder, hashStrings } from "../lib/contentHash";
-import { FILES_DIR, projectRelative } from "../lib/paths";
+import { FILES_DIR } from "../lib/paths";
+import { localImage } from "./hardening";
 
 export interface AppImageArgs {
     /** Repository of the runtime image (tag = content hash), e.g. `lernmanager-dev-runtime`. */
@@ -59,18 +60,13 @@ export class AppImage extends pulumi.ComponentResource {
         const runtimeTag = hashStrings(hashFolder(runtimeDir), args.baseImage);
         const runtimeName = `${args.runtimeRepository}:${runtimeTag}`;
         this.runtimeName = runtimeName;
-        this.runtime = new docker.Image(
+        this.runtime = localImage(
             `${name}-runtime`,
             {
                 imageName: runtimeName,
-                skipPush: true,
-                build: {
-                    context: projectRelative(runtimeDir),
-                    dockerfile: projectRelative(path.join(runtimeDir, "Dockerfile")),
-                    args: { BASE_IMAGE: args.baseImage },
-                    builderVersion: "BuilderV1",
-                    platform: args.platform,
-                },
+                context: runtimeDir,
+                args: { BASE_IMAGE: args.baseImage },
+                platform: args.platform,
             },
             { parent: this },
         );
@@ -95,18 +91,14 @@ export class AppImage extends pulumi.ComponentResource {
         );
         buildArgs.APP_VERSION = this.version;
         this.imageName = `${args.appRepository}:${this.version}`;
-        this.image = new docker.Image(
+        this.image = localImage(
             `${name}-app`,
             {
                 imageName: this.imageName,
-                skipPush: true,
-                build: {
-                    context: projectRelative(args.appSource),
-                    dockerfile: projectRelative(appDockerfile),
-                    args: buildArgs,
-                    builderVersion: "BuilderV1",
-                    platform: args.platform,
-                },
+                context: args.appSource,
+                dockerfile: appDockerfile,
+                args: buildArgs,
+                platform: args.platform,
             },
             { parent: this, dependsOn: [this.runtime] },
         );

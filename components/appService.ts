@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SCRATCH_TMPFS } from "../lib/deploySteps";
 import { LAYOUT } from "../lib/layout";
 import { REPLACE_ON_CHANGES } from "./webServer";
+import { hardened, healthcheck } from "./hardening";
 
 export interface AppServiceArgs {
     /** Image id the container runs (AppImage.imageId). */
@@ -60,18 +61,8 @@ export function appContainerSpec(args: AppServiceArgs) {
                 target: `${LAYOUT.appDir}/${p.path}`,
             })),
         ],
-        readOnly: true,
         tmpfs: appTmpfs(args.scratchPaths ?? []),
-        init: true,
-        restart: "unless-stopped",
-        capabilities: { drops: ["ALL"] },
-        securityOpts: ["no-new-privileges:true"],
-        memory: args.memoryMb ?? 1024,
-        // No swap (the provider reads memory_swap back; Docker would otherwise set twice the memory).
-        memorySwap: args.memoryMb ?? 1024,
-        ulimits: [{ name: "nproc", soft: args.pidsLimit ?? 512, hard: args.pidsLimit ?? 512 }],
-        logDriver: "json-file",
-        logOpts: { "max-size": "10m", "max-file": "5" },
+        ...hardened({ memoryMb: args.memoryMb ?? 1024, pidsLimit: args.pidsLimit ?? 512 }),
     } satisfies docker.ContainerArgs;
 }
 
@@ -81,13 +72,12 @@ export function appContainerSpec(args: AppServiceArgs) {
  * Durations as the provider reads them back (Go's time.Duration.String(): 60 s is "1m0s"), so a
  * second `up` sees no change (issue 12, finding 2).
  */
-export const APP_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
-    tests: ["CMD", "python3", `${LAYOUT.runtimeDir}/healthcheck.py`],
-    interval: "5s",
-    timeout: "4s",
+export const APP_HEALTHCHECK = healthcheck(["CMD", "python3", `${LAYOUT.runtimeDir}/healthcheck.py`], {
+    every: 5,
+    timeout: 4,
     retries: 3,
-    startPeriod: "1m0s",
-};
+    startPeriod: 60,
+});
 
 /** The app container's tmpfs mounts: /tmp and the app's scratch folders. */
 export function appTmpfs(scratchPaths: readonly string[]): Record<string, string> {

@@ -6,6 +6,7 @@ import type { StackNames } from "../lib/names";
 import { LAYOUT } from "../lib/layout";
 import { appContainerSpec, AppServiceArgs, createBeforeDelete } from "./appService";
 import { DATA_MOUNT_MARKER } from "./storage";
+import { healthcheck } from "./hardening";
 
 /** Where the backup container sees the live data, the uploads and the copy folders. */
 export const BACKUP_LAYOUT = {
@@ -81,13 +82,12 @@ export function backupAgentSettings(config: StackConfig) {
 
 /** Health: `lm_backupd.py --health` (a failed backup, copy or drill; an overdue backup; a stopped loop). */
 const BACKUP_HEALTH_TEST = ["CMD", "python3", "-OO", `${LAYOUT.runtimeDir}/lm_backupd.py`, "--health"];
-export const BACKUP_HEALTHCHECK = {
-    tests: BACKUP_HEALTH_TEST,
-    interval: "30s",
-    timeout: "10s",
+export const BACKUP_HEALTHCHECK = healthcheck(BACKUP_HEALTH_TEST, {
+    every: 30,
+    timeout: 10,
     retries: 2,
-    startPeriod: "2m0s",
-};
+    startPeriod: 120,
+});
 
 /**
  * The backup container: the current app image, with the app's environment and hardening, but no

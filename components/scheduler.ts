@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { JobSpec } from "../lib/jobs";
 import { LAYOUT } from "../lib/layout";
 import { appContainerSpec, AppServiceArgs, createBeforeDelete } from "./appService";
+import { healthcheck } from "./hardening";
 
 /**
  * The app container's arguments (`AppService.args`: image, environment, volumes, limits; the network,
@@ -19,13 +20,15 @@ export interface SchedulerArgs extends AppServiceArgs {
  * or when it was superseded by a newer scheduler more than 10 minutes ago and still runs.
  * Durations under a minute, so the provider reads them back unchanged.
  */
-export const SCHEDULER_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
-    tests: ["CMD", "python3", "-OO", `${LAYOUT.runtimeDir}/lm_cron.py`, "--health"],
-    interval: "10s",
-    timeout: "5s",
-    retries: 3,
-    startPeriod: "30s",
-};
+export const SCHEDULER_HEALTHCHECK = healthcheck(
+    ["CMD", "python3", "-OO", `${LAYOUT.runtimeDir}/lm_cron.py`, "--health"],
+    {
+        every: 10,
+        timeout: 5,
+        retries: 3,
+        startPeriod: 30,
+    },
+);
 
 /** Seconds a running job gets to finish when the scheduler is deleted (after a deploy). */
 export const SCHEDULER_STOP_GRACE_SECONDS = 60;

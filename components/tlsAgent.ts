@@ -3,9 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { hashFolder, hashStrings } from "../lib/contentHash";
 import { LAYOUT } from "../lib/layout";
-import { FILES_DIR, projectRelative } from "../lib/paths";
+import { FILES_DIR } from "../lib/paths";
 import type { TlsConfig } from "../lib/tlsConfig";
 import { REPLACE_ON_CHANGES } from "./webServer";
+import { hardened, healthcheck, localImage } from "./hardening";
 
 export interface TlsAgentArgs {
     /** Repository of the agent image (tag = content hash). */
@@ -21,13 +22,12 @@ export interface TlsAgentArgs {
 }
 
 /** Its health: the last check of the certificate succeeded (lm-tls health). */
-export const TLS_AGENT_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
-    tests: ["CMD", "/usr/local/bin/lm-tls", "health"],
-    interval: "30s",
-    timeout: "10s",
+export const TLS_AGENT_HEALTHCHECK = healthcheck(["CMD", "/usr/local/bin/lm-tls", "health"], {
+    every: 30,
+    timeout: 10,
     retries: 3,
-    startPeriod: "2m0s",
-};
+    startPeriod: 120,
+});
 
 /**
  * The TLS agent (files/tls/lm-tls.sh): one small container that keeps the certificate in the TLS
@@ -43,18 +43,13 @@ export class TlsAgent extends pulumi.ComponentResource {
         super("lernmanager:web:TlsAgent", name, {}, opts);
         const { tls } = args;
         const context = path.join(FILES_DIR, "tls");
-        this.image = new docker.Image(
+        this.image = localImage(
             `${name}-image`,
             {
                 imageName: `${args.repository}:${hashStrings(hashFolder(context), tls.agentImage)}`,
-                skipPush: true,
-                build: {
-                    context: projectRelative(context),
-                    dockerfile: projectRelative(path.join(context, "Dockerfile")),
-                    args: { BASE_IMAGE: tls.agentImage },
-                    builderVersion: "BuilderV1",
-                    platform: args.platform,
-                },
+                context,
+                args: { BASE_IMAGE: tls.agentImage },
+                platform: args.platform,
             },
             { parent: this },
         );
@@ -87,22 +82,13 @@ export class TlsAgent extends pulumi.ComponentResource {
                 networksAdvanced: [{ name: args.network }],
                 mounts: [{ type: "volume", source: args.volume, target: LAYOUT.tlsDir }],
                 user: `${LAYOUT.tlsUid}:${LAYOUT.nginxUid}`,
-                readOnly: true,
                 tmpfs: { "/tmp": "rw,nosuid,nodev,size=16m" },
-                init: true,
-                restart: "unless-stopped",
                 healthcheck: TLS_AGENT_HEALTHCHECK,
                 // nginx needs only its certificate file (a placeholder at first), not a healthy agent:
                 // an ACME order needs nginx to answer the challenge.
                 wait: false,
                 destroyGraceSeconds: 10,
-                capabilities: { drops: ["ALL"] },
-                securityOpts: ["no-new-privileges:true"],
-                memory: 128,
-                memorySwap: 128,
-                ulimits: [{ name: "nproc", soft: 64, hard: 64 }],
-                logDriver: "json-file",
-                logOpts: { "max-size": "1m", "max-file": "3" },
+                ...hardened({ memoryMb: 128, pidsLimit: 64, log: { maxSize: "1m", files: 3 } }),
                 labels: [...args.labels, { label: "dev.lernmanager.role", value: "tls" }],
             },
             { parent: this, replaceOnChanges: [...REPLACE_ON_CHANGES], deleteBeforeReplace: true },

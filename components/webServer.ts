@@ -3,8 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { hashFolder, hashStrings } from "../lib/contentHash";
 import { LAYOUT } from "../lib/layout";
-import { FILES_DIR, projectRelative } from "../lib/paths";
+import { FILES_DIR } from "../lib/paths";
 import { TLS_PATHS } from "../lib/nginxTls";
+import { hardened, healthcheck, localImage } from "./hardening";
 
 export interface WebServerArgs {
     /** Repository of the nginx image (tag = content hash). */
@@ -46,13 +47,12 @@ export interface WebServerArgs {
  * nginx's health check: itself (/nginx-health) and the app through it (/healthz), in bash.
  * interval 5 s, timeout 6 s, 3 retries, 20 s start period.
  */
-export const NGINX_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
-    tests: ["CMD", "/bin/bash", "/etc/nginx/lernmanager/healthcheck.sh"],
-    interval: "5s",
-    timeout: "6s",
+export const NGINX_HEALTHCHECK = healthcheck(["CMD", "/bin/bash", "/etc/nginx/lernmanager/healthcheck.sh"], {
+    every: 5,
+    timeout: 6,
     retries: 3,
-    startPeriod: "20s",
-};
+    startPeriod: 20,
+});
 
 /**
  * Container fields kreuzwerker v4.5.0 marks neither ForceNew nor updates in `ContainerUpdate`: a
@@ -75,21 +75,16 @@ export class WebServer extends pulumi.ComponentResource {
         const tls = args.tls;
         const context = path.join(FILES_DIR, "nginx");
         const tag = hashStrings(hashFolder(context), args.baseImage, args.nginxConf);
-        this.image = new docker.Image(
+        this.image = localImage(
             `${name}-image`,
             {
                 imageName: `${args.repository}:${tag}`,
-                skipPush: true,
-                build: {
-                    context: projectRelative(context),
-                    dockerfile: projectRelative(path.join(context, "Dockerfile")),
-                    args: {
-                        BASE_IMAGE: args.baseImage,
-                        NGINX_CONF: Buffer.from(args.nginxConf, "utf8").toString("base64"),
-                    },
-                    builderVersion: "BuilderV1",
-                    platform: args.platform,
+                context,
+                args: {
+                    BASE_IMAGE: args.baseImage,
+                    NGINX_CONF: Buffer.from(args.nginxConf, "utf8").toString("base64"),
                 },
+                platform: args.platform,
             },
             { parent: this },
         );
@@ -122,30 +117,16 @@ export class WebServer extends pulumi.ComponentResource {
                           ],
                       }
                     : {}),
-                readOnly: true,
                 tmpfs: { "/tmp": "rw,nosuid,nodev,size=512m,mode=1777" },
                 // nginx opens a new connection to gunicorn per request and closes it first, leaving a
                 // TIME_WAIT socket for 60 s; without reuse, ~14,000 of them exhaust the source ports
                 // and throughput drops to a third (bench/results/tuning.md).
                 sysctls: NGINX_SYSCTLS,
-                init: true,
-                restart: "unless-stopped",
                 healthcheck: NGINX_HEALTHCHECK,
                 wait: true,
                 waitTimeout: 90,
                 destroyGraceSeconds: 20,
-                capabilities: { drops: ["ALL"] },
-                securityOpts: ["no-new-privileges:true"],
-                memory: args.memoryMb ?? 512,
-                // Declared (no swap): Docker would set twice the first memory, refuse a raise beyond it
-                // and the provider would read it back as a diff (issue 12, finding 6).
-                memorySwap: args.memoryMb ?? 512,
-                ulimits: [
-                    { name: "nproc", soft: args.pidsLimit ?? 512, hard: args.pidsLimit ?? 512 },
-                    { name: "nofile", soft: 8192, hard: 8192 },
-                ],
-                logDriver: "json-file",
-                logOpts: { "max-size": "10m", "max-file": "5" },
+                ...hardened({ memoryMb: args.memoryMb ?? 512, pidsLimit: args.pidsLimit ?? 512, openFiles: 8192 }),
                 labels: [...args.labels, { label: "dev.lernmanager.role", value: "nginx" }],
             },
             {
