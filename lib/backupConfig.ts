@@ -1,5 +1,6 @@
 import { parseList } from "./configList";
 import { CONFIG_KEYS, type ConfigKey } from "./configKeys";
+import type { KeyReader } from "./configList";
 
 /** The scheduled backups, their retention and the off-host copies (keys in lib/backupKeys.ts). */
 export interface BackupConfig {
@@ -17,12 +18,7 @@ export interface BackupConfig {
     readonly dataHostPath?: string;
 }
 
-export interface BackupConfigContext {
-    /** The value of a key as given, or its default (arrays: JSON text). */
-    readonly get: (key: ConfigKey) => string;
-    readonly ns: string;
-    readonly problems: string[];
-}
+export type BackupConfigContext = Pick<KeyReader, "get" | "ns" | "problems">;
 
 const SYSTEM_RE = /^\/$|^\/(proc|sys|dev|etc|var\/lib\/docker)(\/|$)/;
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };

@@ -1,4 +1,18 @@
-// Reading list-valued config keys: Pulumi hands a YAML list to a program as JSON text.
+// Reading list-valued config keys: Pulumi hands a YAML list to a program as JSON text; and what
+// loadConfig hands the parsers of groups of keys (migrations, backups, TLS).
+import type { ConfigKey } from "./configKeys";
+
+/** What `loadConfig` hands a group's parser: the raw value of a key and where problems go. */
+export interface KeyReader {
+    /** The value of a key as given, or its default (arrays: JSON text). */
+    readonly get: (key: ConfigKey) => string;
+    /** Whether the key is set in the stack's config (not just its default). */
+    readonly isSet: (key: ConfigKey) => boolean;
+    /** `lernmanager:` */
+    readonly ns: string;
+    /** Every problem found, each naming the key, the value and the fix. */
+    readonly problems: string[];
+}
 
 /**
  * The entries of a list-valued key, or undefined (with one problem pushed, naming the key, the value,

@@ -1,3 +1,6 @@
+import * as fs from "fs";
+import * as path from "path";
+import { FILES_DIR } from "./paths";
 /**
  * Scheduled jobs (config key `jobs`): their validation, and the cron expressions' fields. The
  * scheduler in the container (files/runtime/lm_cron.py) parses the same expressions the same way; a
@@ -28,25 +31,19 @@ export interface CronFields {
 
 export class CronError extends Error {}
 
-const FIELDS = [
-    ["minute", 0, 59],
-    ["hour", 0, 23],
-    ["day of month", 1, 31],
-    ["month", 1, 12],
-    ["day of week", 0, 7],
-] as const;
-const MONTH_NAMES = "jan feb mar apr may jun jul aug sep oct nov dec".split(" ");
-const DAY_NAMES = "sun mon tue wed thu fri sat".split(" ");
-const MACROS: Record<string, string> = {
-    "@hourly": "0 * * * *",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@weekly": "0 0 * * 0",
-    "@monthly": "0 0 1 * *",
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
+/** The dialect's tables, shared with the scheduler (files/runtime/lm_cronexpr.py). */
+const CRON = JSON.parse(fs.readFileSync(path.join(FILES_DIR, "runtime", "cron.json"), "utf8")) as {
+    fields: [string, number, number][];
+    monthNames: string[];
+    dayNames: string[];
+    macros: Record<string, string>;
+    daysInMonth: number[];
 };
-const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const FIELDS = CRON.fields;
+const MONTH_NAMES = CRON.monthNames;
+const DAY_NAMES = CRON.dayNames;
+const MACROS = CRON.macros;
+const DAYS_IN_MONTH = CRON.daysInMonth;
 
 function fieldValue(text: string, field: string, lo: number, hi: number, names?: readonly string[]): number {
     const word = text.toLowerCase();

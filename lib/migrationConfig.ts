@@ -1,20 +1,14 @@
 import * as fs from "fs";
 import * as path from "path";
 import { CONFIG_KEYS, type AdminPasswordConfig, type ConfigKey, type MigrationsConfig } from "./configKeys";
+import type { KeyReader } from "./configList";
 
-/** What `loadConfig` hands over: the raw value of a key (its default when unset) and where problems go. */
-export interface MigrationConfigContext {
-    /** The value of a key as given, or its default. */
-    readonly get: (key: ConfigKey) => string;
-    /** Whether the key is set in the stack's config (not just its default). */
-    readonly isSet: (key: ConfigKey) => boolean;
-    /** `lernmanager:` */
-    readonly ns: string;
+/** What `loadConfig` hands over: the keys, and the validated app folder and data folder. */
+export interface MigrationConfigContext extends KeyReader {
     /** Absolute path of the app source. */
     readonly appSource: string;
     /** The validated data folder inside the app (e.g. `data`). */
     readonly dataPath: string;
-    readonly problems: string[];
 }
 
 const IDENT_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -260,6 +260,11 @@ ${addHeaders}
             add_header Retry-After 10 always;
             add_header Cache-Control "no-store" always;
         }
+        # The look of those pages, served by nginx itself (the app may be down).
+        location = /lernmanager-pages.css {
+            root /etc/nginx/lernmanager;
+            expires 1h;
+        }
 ${loginLimit}
         location / {
             set $lm_app ${app};

@@ -3,7 +3,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from "crypto";
 import * as net from "net";
 import { CONFIG_KEYS, type ConfigKey } from "./configKeys";
-import { parseList } from "./configList";
+import { parseList, type KeyReader } from "./configList";
 import { LETS_ENCRYPT_STAGING } from "./tlsKeys";
 
 export type TlsMode = "off" | "acme" | "files" | "internal";
@@ -29,17 +29,13 @@ export interface TlsConfig {
     readonly agentImage: string;
 }
 
-export interface TlsConfigContext {
-    readonly get: (key: ConfigKey) => string;
-    readonly isSet: (key: ConfigKey) => boolean;
+export interface TlsConfigContext extends KeyReader {
     readonly int: (key: ConfigKey) => number;
     readonly bool: (key: ConfigKey) => boolean;
     /** A test school (createdAt set): never the production ACME server unless asked for. */
     readonly testSchool: boolean;
     /** The HTTP port, which httpsPort must differ from. */
     readonly httpPort: number;
-    readonly ns: string;
-    readonly problems: string[];
     readonly now?: Date;
 }
 
@@ -204,7 +200,7 @@ export function tlsSettings(ctx: TlsConfigContext): TlsConfig {
 }
 
 /** `trustedProxies`: CIDRs (or single addresses) of TLS proxies in front of the stack. */
-export function trustedProxies(ctx: Pick<TlsConfigContext, "get" | "isSet" | "ns" | "problems">): string[] {
+export function trustedProxies(ctx: KeyReader): string[] {
     return stringList(
         ctx,
         "trustedProxies",
@@ -230,12 +226,7 @@ export function trustedProxies(ctx: Pick<TlsConfigContext, "get" | "isSet" | "ns
     });
 }
 
-function stringList(
-    ctx: Pick<TlsConfigContext, "get" | "isSet" | "ns" | "problems">,
-    key: ConfigKey,
-    what: string,
-    example: string,
-): string[] {
+function stringList(ctx: KeyReader, key: ConfigKey, what: string, example: string): string[] {
     if (!ctx.isSet(key)) return [...(CONFIG_KEYS[key].default as readonly string[])];
     const v = ctx.get(key);
     if (v.trim() === "") return [];

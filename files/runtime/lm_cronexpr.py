@@ -12,22 +12,18 @@ A tick is a UTC minute (epoch seconds // 60) whose local time in the job's time 
 """
 
 import json
+import os
 import sys
 from datetime import datetime
 
-FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
-MONTH_NAMES = {n: i + 1 for i, n in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}
-DAY_NAMES = {n: i for i, n in enumerate("sun mon tue wed thu fri sat".split())}
-MACROS = {
-    "@hourly": "0 * * * *",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@weekly": "0 0 * * 0",
-    "@monthly": "0 0 1 * *",
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-}
-DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+# The dialect's tables, shared with lib/jobs.ts (which checks `jobs` before any deploy).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "cron.json")) as _f:
+    _CRON = json.load(_f)
+FIELDS = tuple(tuple(f) for f in _CRON["fields"])
+MONTH_NAMES = {n: i + 1 for i, n in enumerate(_CRON["monthNames"])}
+DAY_NAMES = {n: i for i, n in enumerate(_CRON["dayNames"])}
+MACROS = dict(_CRON["macros"])
+DAYS_IN_MONTH = tuple(_CRON["daysInMonth"])
 
 
 class CronError(ValueError):
