@@ -96,6 +96,29 @@ export function createBeforeDelete(parent: pulumi.Resource, after?: pulumi.Resou
     return { parent, dependsOn: after, replaceOnChanges: [...REPLACE_ON_CHANGES], deleteBeforeReplace: false };
 }
 
+/**
+ * A container of the app's image (app, scheduler, backups): `appContainerSpec`, then its own fields
+ * (which may replace the spec's), its role label, created before the old one is deleted.
+ */
+export function appImageContainer(
+    parent: pulumi.Resource,
+    name: string,
+    args: AppServiceArgs,
+    role: string,
+    fields: Omit<docker.ContainerArgs, "image" | "labels">,
+    after?: pulumi.Resource[],
+): docker.Container {
+    return new docker.Container(
+        name,
+        {
+            ...appContainerSpec(args),
+            ...fields,
+            labels: [...args.labels, { label: "dev.lernmanager.role", value: role }],
+        },
+        createBeforeDelete(parent, after ?? args.after),
+    );
+}
+
 /** Seconds in-flight requests get after SIGTERM: gunicorn's graceful_timeout (30) plus margin. */
 export const APP_STOP_GRACE_SECONDS = 40;
 
@@ -121,20 +144,14 @@ export class AppService extends pulumi.ComponentResource {
         super("lernmanager:app:AppService", name, {}, opts);
         this.args = args;
 
-        this.container = new docker.Container(
-            name,
-            {
-                ...appContainerSpec(args),
-                networksAdvanced: [{ name: args.network, aliases: [LAYOUT.appAlias] }],
-                sysctls: APP_SYSCTLS,
-                healthcheck: APP_HEALTHCHECK,
-                wait: true,
-                waitTimeout: 180,
-                destroyGraceSeconds: APP_STOP_GRACE_SECONDS,
-                labels: [...args.labels, { label: "dev.lernmanager.role", value: "app" }],
-            },
-            createBeforeDelete(this, args.after),
-        );
+        this.container = appImageContainer(this, name, args, "app", {
+            networksAdvanced: [{ name: args.network, aliases: [LAYOUT.appAlias] }],
+            sysctls: APP_SYSCTLS,
+            healthcheck: APP_HEALTHCHECK,
+            wait: true,
+            waitTimeout: 180,
+            destroyGraceSeconds: APP_STOP_GRACE_SECONDS,
+        });
 
         this.registerOutputs({ container: this.container.name });
     }

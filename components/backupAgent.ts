@@ -4,7 +4,7 @@ import type { StackConfig } from "../lib/config";
 import { backupScript, SCRATCH_TMPFS, StepBase } from "../lib/deploySteps";
 import type { StackNames } from "../lib/names";
 import { LAYOUT } from "../lib/layout";
-import { appContainerSpec, AppServiceArgs, createBeforeDelete } from "./appService";
+import { appContainerSpec, AppServiceArgs, appImageContainer } from "./appService";
 import { DATA_MOUNT_MARKER } from "./storage";
 import { healthcheck } from "./hardening";
 
@@ -105,10 +105,12 @@ export class BackupAgent extends pulumi.ComponentResource {
         const { app, config } = args;
         const spec = appContainerSpec(app);
         const scratch = (p: string) => [`${LAYOUT.appDir}/${p}`, SCRATCH_TMPFS] as const;
-        this.container = new docker.Container(
+        this.container = appImageContainer(
+            this,
             name,
+            app,
+            "backup",
             {
-                ...spec,
                 // The SFTP key (secret backupSftpKey) joins the app's secret environment, for lm_sftp.py only.
                 envs: config.backups.sftpKey
                     ? pulumi.secret(
@@ -138,9 +140,8 @@ export class BackupAgent extends pulumi.ComponentResource {
                 networkMode: config.backups.sftpTargets.length > 0 ? "bridge" : "none",
                 healthcheck: BACKUP_HEALTHCHECK,
                 destroyGraceSeconds: 60,
-                labels: [...app.labels, { label: "dev.lernmanager.role", value: "backup" }],
             },
-            createBeforeDelete(this, args.after),
+            args.after,
         );
         this.registerOutputs({ container: this.container.name });
     }

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { JobSpec } from "../lib/jobs";
 import { LAYOUT } from "../lib/layout";
-import { appContainerSpec, AppServiceArgs, createBeforeDelete } from "./appService";
+import { appImageContainer, AppServiceArgs } from "./appService";
 import { healthcheck } from "./hardening";
 
 /**
@@ -60,21 +60,15 @@ export class Scheduler extends pulumi.ComponentResource {
         super("lernmanager:app:Scheduler", name, {}, opts);
         if (args.jobs.length === 0) throw new Error("Scheduler: no jobs (create it only when `jobs` is non-empty)");
 
-        this.container = new docker.Container(
-            name,
-            {
-                ...appContainerSpec(args),
-                entrypoints: SCHEDULER_ENTRYPOINT,
-                command: schedulerCommand(args.jobs),
-                networksAdvanced: [{ name: args.network }],
-                healthcheck: SCHEDULER_HEALTHCHECK,
-                wait: true,
-                waitTimeout: 120,
-                destroyGraceSeconds: SCHEDULER_STOP_GRACE_SECONDS,
-                labels: [...args.labels, { label: "dev.lernmanager.role", value: "scheduler" }],
-            },
-            createBeforeDelete(this, args.after),
-        );
+        this.container = appImageContainer(this, name, args, "scheduler", {
+            entrypoints: SCHEDULER_ENTRYPOINT,
+            command: schedulerCommand(args.jobs),
+            networksAdvanced: [{ name: args.network }],
+            healthcheck: SCHEDULER_HEALTHCHECK,
+            wait: true,
+            waitTimeout: 120,
+            destroyGraceSeconds: SCHEDULER_STOP_GRACE_SECONDS,
+        });
 
         this.registerOutputs({ container: this.container.name });
     }

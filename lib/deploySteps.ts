@@ -96,6 +96,9 @@ function run(step: StepBase, kind: string, options: string[], entrypoint: string
 /** An argument inside the `sh -c '...'` text: bare when plain, else double-quoted, else single-quoted. */
 const arg = (s: string) => (/^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : /^[^"$`\\!]*$/.test(s) ? `"${s}"` : q(s));
 
+/** `--name value` options for the helpers' command lines, values quoted for `sh -c '...'`. */
+const flags = (o: Record<string, string>) => Object.entries(o).map(([k, v]) => `--${k} ${arg(v)}`);
+
 const volume = (source: string, target: string) => `--mount ${q(`type=volume,source=${source},target=${target}`)}`;
 
 /** Online SQLite backup (backup API) into the backups volume before the app container is replaced. */
@@ -151,13 +154,7 @@ export function migrationScript(s: MigrationStep): string {
     else if (s.initHook ?? true) parts.push(`${withoutPassword}${py("lm_init.py")}`);
     const m = s.migrations;
     if (m) {
-        parts.push(
-            py("lm_migrate.py", [
-                `--folder ${arg(m.folder)}`,
-                `--pattern ${arg(m.pattern)}`,
-                `--done-file ${arg(m.doneFile)}`,
-            ]),
-        );
+        parts.push(py("lm_migrate.py", flags({ folder: m.folder, pattern: m.pattern, "done-file": m.doneFile })));
     }
     // Then the preflight: a new version that cannot become healthy fails the deploy here, with the
     // reason, rather than after the app container's whole health-check wait.
@@ -165,14 +162,17 @@ export function migrationScript(s: MigrationStep): string {
     const a = s.adminPassword;
     if (a) {
         parts.push(
-            py("lm_admin.py", [
-                `--database ${arg(a.databasePath)}`,
-                `--table ${arg(a.table)}`,
-                `--user-column ${arg(a.usernameColumn)}`,
-                `--hash-column ${arg(a.hashColumn)}`,
-                `--username ${arg(a.username)}`,
-                `--default-password ${arg(a.defaultPassword)}`,
-            ]),
+            py(
+                "lm_admin.py",
+                flags({
+                    database: a.databasePath,
+                    table: a.table,
+                    "user-column": a.usernameColumn,
+                    "hash-column": a.hashColumn,
+                    username: a.username,
+                    "default-password": a.defaultPassword,
+                }),
+            ),
         );
     }
     return run(s, "migrate", options, "/bin/sh", ["-c", q(parts.join("; "))]);

@@ -65,23 +65,13 @@ export function stackPrefix(project: string, stack: string): string {
 
 export function stackNames(project: string, stack: string): StackNames {
     const prefix = stackPrefix(project, stack);
+    const each = <K extends string>(kinds: readonly K[]) =>
+        Object.fromEntries(kinds.map((k) => [k, `${prefix}-${k}`])) as Record<K, string>;
     return {
         prefix,
         network: `${prefix}-net`,
-        volumes: {
-            data: `${prefix}-data`,
-            uploads: `${prefix}-uploads`,
-            static: `${prefix}-static`,
-            cache: `${prefix}-cache`,
-            backups: `${prefix}-backups`,
-            tls: `${prefix}-tls`,
-        },
-        images: {
-            runtime: `${prefix}-runtime`,
-            app: `${prefix}-app`,
-            nginx: `${prefix}-nginx`,
-            tls: `${prefix}-tls`,
-        },
+        volumes: each(["data", "uploads", "static", "cache", "backups", "tls"]),
+        images: each(["runtime", "app", "nginx", "tls"]),
         nginxContainer: `${prefix}-nginx`,
         tlsContainer: `${prefix}-tls`,
         label: STACK_LABEL,
