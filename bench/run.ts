@@ -62,8 +62,8 @@ async function main(): Promise<number> {
     const machine = await machineFacts(built.names);
     // Now: tearing a realized stack down removes its images (the program's image janitor).
     const imageSize = await imageSizes({
-        pythonBase: "lernmanager-test/python:bookworm-1",
-        nginxBase: "lernmanager-test/nginx:bookworm-1",
+        pythonBase: "lernmanager-test/python:bookworm-2",
+        nginxBase: "lernmanager-test/nginx:sid-1",
         runtime: built.names.runtime,
         app: built.names.app,
         nginx: built.names.nginx,

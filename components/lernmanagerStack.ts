@@ -12,7 +12,7 @@ import {
 import { renderGunicornConf } from "../lib/gunicornConf";
 import { LAYOUT } from "../lib/layout";
 import { persistentVolumeName, StackNames } from "../lib/names";
-import { renderNginxConf } from "../lib/nginxConf";
+import { nginxConfArgs } from "../lib/webConf";
 import { AppImage } from "./appImage";
 import { AppService } from "./appService";
 import { DeployStep } from "./deployStep";
@@ -243,13 +243,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                 containerName: names.nginxContainer,
                 baseImage: config.nginxImage,
                 platform: config.platform,
-                nginxConf: renderNginxConf({
-                    staticUrl: config.staticUrl,
-                    downloadsPrefix: config.downloadsPrefix,
-                    uploadLimitMb: config.uploadLimitMb,
-                    loginPath: config.loginPath,
-                    loginRatePerMinute: config.loginRatePerMinute,
-                }),
+                ...nginxConfArgs(config),
                 network: this.storage.network.name,
                 volumes: { static: this.storage.static.name, uploads: this.storage.uploads.name },
                 bindAddress: config.bindAddress,

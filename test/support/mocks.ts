@@ -222,8 +222,8 @@ async function resolveDeep(value: unknown): Promise<unknown> {
 export function testConfig(overrides: Record<string, string> = {}): Record<string, string> {
     const base: Record<string, string> = {
         "lernmanager:appSource": "demo-app",
-        "lernmanager:pythonImage": "lernmanager-test/python:bookworm-1",
-        "lernmanager:nginxImage": "lernmanager-test/nginx:bookworm-1",
+        "lernmanager:pythonImage": "lernmanager-test/python:bookworm-2",
+        "lernmanager:nginxImage": "lernmanager-test/nginx:sid-1",
         // The demo app's contract (as in Pulumi.dev.yaml).
         "lernmanager:databaseFile": "lernmanager.db",
         "lernmanager:scratchPaths": '["instance/tmp"]',

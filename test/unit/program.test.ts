@@ -135,7 +135,7 @@ describe("the declared stack (Pulumi mocks)", () => {
         expect(gunicorn).toContain("threads = 2");
         expect(gunicorn).toContain("accesslog = None");
         expect(run.named("lernmanager-unit-image-runtime").inputs.build.args.BASE_IMAGE).toBe(
-            "lernmanager-test/python:bookworm-1",
+            "lernmanager-test/python:bookworm-2",
         );
     });
 

@@ -1,0 +1,78 @@
+import { LAYOUT } from "./layout";
+
+/**
+ * How nginx reaches the app. Both forms resolve the app's network alias at request time through
+ * Docker's DNS (nginx starts and stays up while the app is away, and finds a replaced app container
+ * within the resolver's cache time):
+ *  - `pooled`: an `upstream` block whose server is re-resolved (`resolve`, nginx >= 1.27.3) with a
+ *    keep-alive pool: a request reuses an idle connection to gunicorn instead of opening one;
+ *  - `per-request`: `proxy_pass` through a variable (every nginx): a new connection per request,
+ *    closed after the answer.
+ * The nginx image decides at build time by its nginx version (files/nginx/Dockerfile).
+ */
+export type UpstreamForm = "pooled" | "per-request";
+
+/** The first nginx version that keeps a keep-alive pool to a server resolved at run time. */
+export const POOLED_MIN_NGINX_VERSION = "1.27.3";
+
+/** Name of the upstream block (pooled form). */
+export const UPSTREAM_NAME = "lm_app";
+
+export const UPSTREAM_POOL = {
+    /** Idle connections each nginx worker keeps to the app (more are closed after their answer). */
+    idleConnections: 32,
+    /**
+     * Seconds an idle pooled connection is kept. Shorter than gunicorn's keep-alive
+     * (lib/gunicornConf.ts), so an idle connection is always ended by nginx, never by gunicorn while
+     * nginx sends a request on it; a stopping worker keeps serving its idle ones this long
+     * (files/runtime/lm_drain.py).
+     */
+    idleTimeoutSeconds: 4,
+    /** Requests per pooled connection before nginx closes it (keeps a connection's memory bounded). */
+    requestsPerConnection: 10000,
+} as const;
+
+/** The `upstream` block (http level) of the pooled form; nothing for the per-request form. */
+export function upstreamBlock(form: UpstreamForm): string {
+    if (form === "per-request") return "";
+    const p = UPSTREAM_POOL;
+    return `
+    # The app by its network alias, re-resolved through Docker's DNS (resolver above) while nginx
+    # runs: both containers of an update are in it for a moment. Idle connections are pooled.
+    upstream ${UPSTREAM_NAME} {
+        zone ${UPSTREAM_NAME} 64k;
+        server ${LAYOUT.appAlias}:${LAYOUT.appPort} resolve;
+        keepalive ${p.idleConnections};
+        keepalive_timeout ${p.idleTimeoutSeconds}s;
+        keepalive_requests ${p.requestsPerConnection};
+    }
+`;
+}
+
+/**
+ * The lines of a proxying location that name the app and the upstream connection's lifetime
+ * (indented for a location block).
+ */
+export function proxyTarget(form: UpstreamForm): string {
+    const indent = "            ";
+    if (form === "pooled") {
+        return [
+            `proxy_pass http://${UPSTREAM_NAME};`,
+            "proxy_http_version 1.1;",
+            "# The connection goes back to the pool after the answer (an empty Connection header).",
+            'proxy_set_header Connection "";',
+        ]
+            .map((l) => indent + l)
+            .join("\n");
+    }
+    return [
+        `set $lm_app http://${LAYOUT.appAlias}:${LAYOUT.appPort};`,
+        "proxy_pass $lm_app;",
+        "proxy_http_version 1.1;",
+        "# No upstream keepalive pool exists (request-time resolution), so nginx closes every",
+        "# upstream connection; saying so spares gunicorn its keep-alive bookkeeping.",
+        "proxy_set_header Connection close;",
+    ]
+        .map((l) => indent + l)
+        .join("\n");
+}
