@@ -41,7 +41,11 @@ export function upstreamBlock(form: UpstreamForm): string {
     # runs: both containers of an update are in it for a moment. Idle connections are pooled.
     upstream ${UPSTREAM_NAME} {
         zone ${UPSTREAM_NAME} 64k;
-        server ${LAYOUT.appAlias}:${LAYOUT.appPort} resolve;
+        # max_fails=0: a failed attempt never takes a container out of rotation (a stopping one
+        # refuses for a moment, and a single failure would otherwise bench it for 10 s, or answer
+        # every request with 502 while it is the only one): each request tries, and goes on to the
+        # other container on error (proxy_next_upstream), as the per-request form does.
+        server ${LAYOUT.appAlias}:${LAYOUT.appPort} resolve max_fails=0;
         keepalive ${p.idleConnections};
         keepalive_timeout ${p.idleTimeoutSeconds}s;
         keepalive_requests ${p.requestsPerConnection};

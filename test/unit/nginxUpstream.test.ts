@@ -31,7 +31,7 @@ describe("the pooled upstream (nginx >= 1.27.3)", () => {
     test("an upstream block re-resolves the app alias through Docker's DNS and pools idle connections", () => {
         const block = /upstream lm_app \{([^}]*)\}/.exec(pooled)![1];
         expect(block).toContain("zone lm_app 64k;");
-        expect(block).toContain("server app:8000 resolve;");
+        expect(block).toContain("server app:8000 resolve max_fails=0;");
         expect(block).toContain(`keepalive ${UPSTREAM_POOL.idleConnections};`);
         expect(block).toContain(`keepalive_timeout ${UPSTREAM_POOL.idleTimeoutSeconds}s;`);
         // resolve needs a resolver at http level.
