@@ -36,6 +36,7 @@ from demo_db import INSTANCE_DIR, UPLOAD_DIR, close_db, get_db, init_app, utc_ti
 from demo_report import build_class_report, format_date
 import demo_analytics
 from demo_jobs import register_cli
+from demo_topics import register_topics
 
 CACHE_DIR = os.environ.get("CACHE_DIR") or os.path.join(INSTANCE_DIR, "cache")
 
@@ -128,6 +129,7 @@ def user_tasks(user_id):
 
 
 app.jinja_env.filters["datum"] = format_date
+register_topics(app, current_user)  # GET /topics/<id>: Markdown rendered per request (demo_topics.py)
 
 
 # --------------------------------------------------------------------------
@@ -238,6 +240,7 @@ def dashboard():
         open_count=total - done_count,
         total=total,
         percent=round(100 * done_count / total) if total else 0,
+        rank=1 + sum(1 for m in classmates if m["done"] > done_count) if classmates else None,
         classmates=classmates,
         student_count=student_count,
         task_done_counts=task_done_counts,
