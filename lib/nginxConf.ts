@@ -1,5 +1,5 @@
 import { LAYOUT } from "./layout";
-import { proxyTarget, upstreamBlock, UpstreamForm } from "./nginxUpstream";
+import { proxyTarget, retryErrorPages, retryGuard, upstreamBlock, UpstreamForm } from "./nginxUpstream";
 
 /** What the generated nginx.conf depends on. */
 export interface NginxSettings {
@@ -100,9 +100,7 @@ export function renderNginxConf(settings: NginxSettings, form: UpstreamForm = "p
             proxy_next_upstream_timeout 10s;`;
     // nginx's own 502 (no answer: a worker died mid-request, a container went away) goes to one
     // more attempt for idempotent requests; see @lm_retry.
-    const retry = `            recursive_error_pages on;
-            error_page 502 = @lm_retry;
-            error_page 503 504 =503 /lernmanager-unavailable.html;`;
+    const retry = retryErrorPages(form);
     const loginLimit =
         s.loginRatePerMinute > 0
             ? `
@@ -254,9 +252,7 @@ ${retry}
         location @lm_retry {
             recursive_error_pages on;
             error_page 502 503 504 =503 /lernmanager-unavailable.html;
-            if ($request_method !~ ^(GET|HEAD)$) {
-                return 503;
-            }
+${retryGuard(form)}
 ${proxy}
         }
     }

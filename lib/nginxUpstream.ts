@@ -37,6 +37,18 @@ export function upstreamBlock(form: UpstreamForm): string {
     if (form === "per-request") return "";
     const p = UPSTREAM_POOL;
     return `
+    # One more attempt (@lm_retry) for a request the app received nothing of: its last attempt sent
+    # 0 bytes (a connection refused, timed out, or found closed before sending), whatever its method;
+    # and for a GET or HEAD that got no answer (502). nginx's own next-upstream retry does not cover
+    # a container that leaves the re-resolved upstream while a request waits on it: the request then
+    # has no further try.
+    map "$request_method|$upstream_status|$upstream_bytes_sent" $lm_retry_ok {
+        volatile;
+        "~[|, ]0$" 1;
+        "~^(GET|HEAD)[|](.*[, ])?502[|]" 1;
+        default 0;
+    }
+
     # The app by its network alias, re-resolved through Docker's DNS (resolver above) while nginx
     # runs: both containers of an update are in it for a moment. Idle connections are pooled.
     upstream ${UPSTREAM_NAME} {
@@ -79,4 +91,25 @@ export function proxyTarget(form: UpstreamForm): string {
     ]
         .map((l) => indent + l)
         .join("\n");
+}
+
+/** The error pages of a proxying location: which failures get one more attempt (@lm_retry). */
+export function retryErrorPages(form: UpstreamForm): string {
+    const retried = form === "pooled" ? "502 504" : "502";
+    const friendly = form === "pooled" ? "503" : "503 504";
+    return [
+        "recursive_error_pages on;",
+        `error_page ${retried} = @lm_retry;`,
+        `error_page ${friendly} =503 /lernmanager-unavailable.html;`,
+    ]
+        .map((l) => `            ${l}`)
+        .join("\n");
+}
+
+/** In @lm_retry: the requests that may not be sent once more get the friendly page instead. */
+export function retryGuard(form: UpstreamForm): string {
+    const condition = form === "pooled" ? "$lm_retry_ok = 0" : "$request_method !~ ^(GET|HEAD)$";
+    const note =
+        form === "pooled" ? "            # Also any request the app received nothing of ($lm_retry_ok).\n" : "";
+    return `${note}            if (${condition}) {\n                return 503;\n            }`;
 }

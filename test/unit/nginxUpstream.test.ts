@@ -58,10 +58,42 @@ describe("the pooled upstream (nginx >= 1.27.3)", () => {
         expect(linger).toBeGreaterThan(UPSTREAM_POOL.idleTimeoutSeconds);
     });
 
+    test("one more attempt for any request the app received nothing of, and for a GET/HEAD without an answer", () => {
+        const map = /map "\$request_method\|\$upstream_status\|\$upstream_bytes_sent" \$lm_retry_ok \{([^}]*)\}/.exec(
+            pooled,
+        )![1];
+        const rules = [...map.matchAll(/"~([^"]+)" 1;/g)].map((m) => new RegExp(m[1]));
+        const retried = (key: string) => rules.some((r) => r.test(key));
+        expect(retried("POST|504|0")).toBe(true); // connect timed out: nothing sent
+        expect(retried("POST|502, 502|0, 0")).toBe(true);
+        expect(retried("POST|504 : 502|0 : 0")).toBe(true);
+        expect(retried("POST|502|318")).toBe(false); // sent: the app may have processed it
+        expect(retried("POST|504, 502|0, 318")).toBe(false);
+        expect(retried("GET|502|120")).toBe(true);
+        expect(retried("HEAD|504, 502|0, 120")).toBe(true);
+        expect(retried("GET|504|120")).toBe(false); // read timeout: not again
+        for (const loc of proxyLocations(pooled).slice(0, 2)) {
+            expect(loc).toContain("error_page 502 504 = @lm_retry;");
+            expect(loc).toContain("error_page 503 =503 /lernmanager-unavailable.html;");
+        }
+        expect(proxyLocations(pooled)[2]).toMatch(/if \(\$lm_retry_ok = 0\) \{\s*return 503;/);
+    });
+
     test("differs from the per-request form only in how the app is reached", () => {
         const strip = (c: string) =>
             c
-                .replace(/\n    # The app by its network alias[\s\S]*?\n    \}\n/, "")
+                .replace(
+                    /\n    # One more attempt[\s\S]*?\n    \}\n\n    # The app by its network alias[\s\S]*?\n    \}\n/,
+                    "",
+                )
+                .replace(
+                    /error_page 502 504 = @lm_retry;\n(\s*)error_page 503 =503/g,
+                    "error_page 502 = @lm_retry;\n$1error_page 503 504 =503",
+                )
+                .replace(
+                    /\s*# Also any request the app received nothing of.*\n(\s*)if \(\$lm_retry_ok = 0\)/,
+                    "\n$1if ($request_method !~ ^(GET|HEAD)$)",
+                )
                 .replace(
                     /\n {12}(set \$lm_app|proxy_pass|proxy_set_header Connection|# (No upstream|upstream connection|The connection goes)).*/g,
                     "",
