@@ -13,7 +13,7 @@ import { ProgramRun } from "../../test/support/mocks";
 import { containerCreateBody, realize, Realization } from "../../test/support/realize";
 import { eventually, freePort, request } from "../../test/support/http";
 import { appContainerOf, declare, imagesOf, nginxContainerOf, realizable, Tune } from "./declare";
-import { BENCH_LABEL, docker, onCleanup, removeContainer } from "./docker";
+import { BENCH_LABEL, docker, OBJECT_PREFIX, onCleanup, removeContainer, STACK_PREFIX } from "./docker";
 import { VariantName } from "./options";
 import { log } from "./util";
 
@@ -114,8 +114,8 @@ async function baseline(
     env: string[],
 ): Promise<RunningVariant> {
     const port = await freePort();
-    const run = await declare("bench-baseline", port);
-    const declared = containerCreateBody(appContainerOf(run), appImageId, `lmbench-${name}`);
+    const run = await declare(`${STACK_PREFIX}baseline`, port);
+    const declared = containerCreateBody(appContainerOf(run), appImageId, `${OBJECT_PREFIX}${name}`);
     const body = publish(
         {
             ...declared,
@@ -178,8 +178,8 @@ export async function startVariant(
         case "waitress":
             return baseline(name, appImageId, ["python3", "run.py"], ["HOST=0.0.0.0", `PORT=${APP_PORT}`]);
         case "gunicorn":
-            return realized(name, as?.stack ?? "bench-gunicorn", appOnly, as?.tune);
+            return realized(name, as?.stack ?? `${STACK_PREFIX}gunicorn`, appOnly, as?.tune);
         case "stack":
-            return realized(name, as?.stack ?? "bench-stack", (run) => realizable(run), as?.tune);
+            return realized(name, as?.stack ?? `${STACK_PREFIX}stack`, (run) => realizable(run), as?.tune);
     }
 }
