@@ -126,8 +126,6 @@ def user_tasks(user_id):
     ]
 
 
-
-
 app.jinja_env.filters["datum"] = format_date
 register_topics(app, current_user)  # GET /topics/<id>: Markdown rendered per request (demo_topics.py)
 
@@ -241,7 +239,6 @@ def dashboard():
         total=total,
         percent=round(100 * done_count / total) if total else 0,
         rank=1 + sum(1 for m in classmates if m["done"] > done_count) if classmates else None,
-        classmates=classmates,
         student_count=student_count,
         task_done_counts=task_done_counts,
     )
