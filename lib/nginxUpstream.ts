@@ -24,8 +24,8 @@ export const UPSTREAM_POOL = {
     /**
      * Seconds an idle pooled connection is kept. Shorter than gunicorn's keep-alive
      * (lib/gunicornConf.ts), so an idle connection is always ended by nginx, never by gunicorn while
-     * nginx sends a request on it; a stopping worker keeps serving its idle ones this long
-     * (files/runtime/lm_drain.py).
+     * nginx sends a request on it; a stopping worker keeps serving its idle ones a little longer
+     * (files/runtime/lm_idle.py).
      */
     idleTimeoutSeconds: 4,
     /** Requests per pooled connection before nginx closes it (keeps a connection's memory bounded). */
@@ -65,51 +65,43 @@ export function upstreamBlock(form: UpstreamForm): string {
 `;
 }
 
-/**
- * The lines of a proxying location that name the app and the upstream connection's lifetime
- * (indented for a location block).
- */
+/** Lines indented for a location block. */
+const inLocation = (lines: string[]) => lines.map((l) => `            ${l}`).join("\n");
+
+/** The lines of a proxying location that name the app and the upstream connection's lifetime. */
 export function proxyTarget(form: UpstreamForm): string {
-    const indent = "            ";
     if (form === "pooled") {
-        return [
+        return inLocation([
             `proxy_pass http://${UPSTREAM_NAME};`,
             "proxy_http_version 1.1;",
             "# The connection goes back to the pool after the answer (an empty Connection header).",
             'proxy_set_header Connection "";',
-        ]
-            .map((l) => indent + l)
-            .join("\n");
+        ]);
     }
-    return [
+    return inLocation([
         `set $lm_app http://${LAYOUT.appAlias}:${LAYOUT.appPort};`,
         "proxy_pass $lm_app;",
         "proxy_http_version 1.1;",
         "# No upstream keepalive pool exists (request-time resolution), so nginx closes every",
         "# upstream connection; saying so spares gunicorn its keep-alive bookkeeping.",
         "proxy_set_header Connection close;",
-    ]
-        .map((l) => indent + l)
-        .join("\n");
+    ]);
 }
 
 /** The error pages of a proxying location: which failures get one more attempt (@lm_retry). */
 export function retryErrorPages(form: UpstreamForm): string {
     const retried = form === "pooled" ? "502 504" : "502";
     const friendly = form === "pooled" ? "503" : "503 504";
-    return [
+    return inLocation([
         "recursive_error_pages on;",
         `error_page ${retried} = @lm_retry;`,
         `error_page ${friendly} =503 /lernmanager-unavailable.html;`,
-    ]
-        .map((l) => `            ${l}`)
-        .join("\n");
+    ]);
 }
 
 /** In @lm_retry: the requests that may not be sent once more get the friendly page instead. */
 export function retryGuard(form: UpstreamForm): string {
     const condition = form === "pooled" ? "$lm_retry_ok = 0" : "$request_method !~ ^(GET|HEAD)$";
-    const note =
-        form === "pooled" ? "            # Also any request the app received nothing of ($lm_retry_ok).\n" : "";
-    return `${note}            if (${condition}) {\n                return 503;\n            }`;
+    const note = form === "pooled" ? ["# Also any request the app received nothing of ($lm_retry_ok)."] : [];
+    return inLocation([...note, `if (${condition}) {`, "    return 503;", "}"]);
 }

@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { GUNICORN_DEFAULTS, renderGunicornConf } from "../../lib/gunicornConf";
 import { NginxSettings, renderNginxConf, renderNginxConfs } from "../../lib/nginxConf";
-import { UPSTREAM_POOL } from "../../lib/nginxUpstream";
+import { POOLED_MIN_NGINX_VERSION, UPSTREAM_POOL } from "../../lib/nginxUpstream";
 import { FILES_DIR } from "../../lib/paths";
 
 const settings: NginxSettings = {
@@ -139,6 +139,10 @@ describe("files/nginx/select-conf.sh (the nginx image picks the form by its ngin
         expect(r.status).toBe(0);
         expect(r.stdout.trim()).toBe(form);
         expect(fs.readFileSync(target, "utf8")).toBe(form === "pooled" ? "pooled conf\n" : "per-request conf\n");
+    });
+
+    test("compares with the same first pooled version as lib/nginxUpstream.ts", () => {
+        expect(fs.readFileSync(script, "utf8")).toContain(`printf '${POOLED_MIN_NGINX_VERSION}\\n%s\\n'`);
     });
 
     test("fails the build when it cannot read a version", () => {
