@@ -12,7 +12,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Tune } from "./lib/declare";
-import { cleanupAll, sweepLeftovers } from "./lib/docker";
+import { cleanupAll, STACK_PREFIX, sweepLeftovers } from "./lib/docker";
 import { measureColdStart } from "./lib/coldStart";
 import { measureGzip } from "./lib/gzip";
 import { describe, measureOnce, waitIdle } from "./lib/measure";
@@ -99,8 +99,8 @@ async function main(): Promise<void> {
     const tune = JSON.parse(fs.readFileSync(o.tuneFile, "utf8")) as Tune;
     const name = path.basename(o.tuneFile, ".json");
     await sweepLeftovers();
-    const a = await startVariant(o.variant, "", { stack: "bench-ab-a", tune: null });
-    const b = await startVariant(o.variant, "", { stack: "bench-ab-b", tune });
+    const a = await startVariant(o.variant, "", { stack: `${STACK_PREFIX}ab-a`, tune: null });
+    const b = await startVariant(o.variant, "", { stack: `${STACK_PREFIX}ab-b`, tune });
     const sides = [
         { label: "A (as declared)", v: a, cookies: await loginStudents(a.app) },
         { label: `B (${name})`, v: b, cookies: await loginStudents(b.app) },

@@ -11,7 +11,17 @@ import * as os from "os";
 import * as path from "path";
 import { freePort, request } from "../test/support/http";
 import { buildDeclared, declare } from "./lib/declare";
-import { BENCH_LABEL, cleanupAll, docker, onCleanup, removeContainer, runOnce, sweepLeftovers } from "./lib/docker";
+import {
+    BENCH_LABEL,
+    cleanupAll,
+    docker,
+    OBJECT_PREFIX,
+    onCleanup,
+    removeContainer,
+    runOnce,
+    STACK_PREFIX,
+    sweepLeftovers,
+} from "./lib/docker";
 import { WorkloadName, WORKLOADS } from "./lib/options";
 import { loginStudents } from "./lib/sessions";
 import { BROWSER_HEADERS, WORKLOAD_DEFS, WRITE_EVERY } from "./lib/workloads";
@@ -81,7 +91,7 @@ async function main(): Promise<void> {
     const seconds = Number(args.includes("--seconds") ? args[args.indexOf("--seconds") + 1] : 8);
     if (!WORKLOADS.includes(workload)) throw new Error(`unknown workload ${workload}`);
     await sweepLeftovers();
-    const built = await buildDeclared(await declare("bench-profile", 8080));
+    const built = await buildDeclared(await declare(`${STACK_PREFIX}profile`, 8080));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lmbench-prof-"));
     fs.chmodSync(dir, 0o777);
     onCleanup(`folder ${dir}`, async () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -89,7 +99,7 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(dir, "report.py"), REPORT_PY);
     const port = await freePort();
     const container = await docker.createContainer({
-        name: "lmbench-profile",
+        name: `${OBJECT_PREFIX}profile`,
         Image: built.ids.app,
         Env: ["SECRET_KEY=profile"],
         Labels: { [BENCH_LABEL]: "profile" },

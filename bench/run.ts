@@ -12,7 +12,7 @@ import { measureColdStart } from "./lib/coldStart";
 import { FOREIGN_LIMIT } from "./lib/measure";
 import { buildDeclared, declare, setTune, Tune } from "./lib/declare";
 import { stackLogSummary } from "./lib/diagnostics";
-import { cleanupAll, docker, sweepLeftovers } from "./lib/docker";
+import { cleanupAll, docker, STACK_PREFIX, sweepLeftovers } from "./lib/docker";
 import { measureGzip } from "./lib/gzip";
 import { machineFacts } from "./lib/machine";
 import { measureVariant } from "./lib/measure";
@@ -58,7 +58,7 @@ async function main(): Promise<number> {
     await sweepLeftovers();
 
     log("building the declared images (stack bench-stack)");
-    const built = await buildDeclared(await declare("bench-stack", 8080));
+    const built = await buildDeclared(await declare(`${STACK_PREFIX}stack`, 8080));
     log(`images built in ${built.seconds.toFixed(1)} s`);
     const machine = await machineFacts(built.names);
     // Now: tearing a realized stack down removes its images (the program's image janitor).

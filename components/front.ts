@@ -2,8 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../lib/config";
 import type { StackNames } from "../lib/names";
-import { renderNginxConf } from "../lib/nginxConf";
-import { nginxTlsFrom } from "../lib/nginxTls";
+import { nginxConfArgs } from "../lib/webConf";
 import type { Storage } from "./storage";
 import { TlsAgent } from "./tlsAgent";
 import { WebServer } from "./webServer";
@@ -48,15 +47,7 @@ export function declareFront(name: string, args: FrontArgs): { tls?: TlsAgent; w
             containerName: names.nginxContainer,
             baseImage: config.nginxImage,
             platform: config.platform,
-            nginxConf: renderNginxConf({
-                staticUrl: config.staticUrl,
-                downloadsPrefix: config.downloadsPrefix,
-                uploadLimitMb: config.uploadLimitMb,
-                loginPath: config.loginPath,
-                loginRatePerMinute: config.loginRatePerMinute,
-                tls: nginxTlsFrom(config.tls),
-                trustedProxies: config.trustedProxies,
-            }),
+            ...nginxConfArgs(config),
             network: storage.network.name,
             volumes: { static: storage.static.name, uploads: storage.uploads.name },
             bindAddress: config.bindAddress,

@@ -16,8 +16,10 @@ export interface WebServerArgs {
     readonly baseImage: string;
     /** Platform the image is built for, e.g. `linux/amd64`. */
     readonly platform: string;
-    /** Text of nginx.conf (from renderNginxConf). */
+    /** Text of nginx.conf with a keep-alive pool to the app (renderNginxConfs().pooled), for nginx >= 1.27.3. */
     readonly nginxConf: string;
+    /** Text of nginx.conf for an older nginx (renderNginxConfs()["per-request"]); the image picks one. */
+    readonly nginxConfPerRequest: string;
     /** Name of the stack's private network. */
     readonly network: pulumi.Input<string>;
     /** Static volume (mounted read-only) and uploads volume (read-only, for X-Accel-Redirect). */
@@ -74,7 +76,7 @@ export class WebServer extends pulumi.ComponentResource {
 
         const tls = args.tls;
         const context = path.join(FILES_DIR, "nginx");
-        const tag = hashStrings(hashFolder(context), args.baseImage, args.nginxConf);
+        const tag = hashStrings(hashFolder(context), args.baseImage, args.nginxConf, args.nginxConfPerRequest);
         this.image = localImage(
             `${name}-image`,
             {
@@ -83,6 +85,7 @@ export class WebServer extends pulumi.ComponentResource {
                 args: {
                     BASE_IMAGE: args.baseImage,
                     NGINX_CONF: Buffer.from(args.nginxConf, "utf8").toString("base64"),
+                    NGINX_CONF_PER_REQUEST: Buffer.from(args.nginxConfPerRequest, "utf8").toString("base64"),
                 },
                 platform: args.platform,
             },

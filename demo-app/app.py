@@ -37,6 +37,7 @@ from demo_report import build_class_report, format_date
 import demo_analytics
 from demo_jobs import register_cli
 import demo_https
+from demo_topics import register_topics
 
 CACHE_DIR = os.environ.get("CACHE_DIR") or os.path.join(INSTANCE_DIR, "cache")
 
@@ -127,9 +128,8 @@ def user_tasks(user_id):
     ]
 
 
-
-
 app.jinja_env.filters["datum"] = format_date
+register_topics(app, current_user)  # GET /topics/<id>: Markdown rendered per request (demo_topics.py)
 
 
 # --------------------------------------------------------------------------
@@ -240,7 +240,7 @@ def dashboard():
         open_count=total - done_count,
         total=total,
         percent=round(100 * done_count / total) if total else 0,
-        classmates=classmates,
+        rank=1 + sum(1 for m in classmates if m["done"] > done_count) if classmates else None,
         student_count=student_count,
         task_done_counts=task_done_counts,
     )

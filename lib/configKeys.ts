@@ -244,8 +244,9 @@ export const CONFIG_KEYS = {
     },
     nginxImage: {
         kind: "string",
-        default: "nginx:1.27-bookworm",
-        description: "Base image of nginx (Debian-based: the health check uses bash); pin a tag.",
+        default: "nginx:1.27.5-bookworm",
+        description:
+            "Base image of nginx (Debian-based: the health check uses bash); pin a tag. nginx >= 1.27.3 keeps a keep-alive pool to the app; an older one opens a connection per request.",
     },
     platform: {
         kind: "string",

@@ -1,4 +1,5 @@
 import { LAYOUT } from "./layout";
+import { UPSTREAM_POOL } from "./nginxUpstream";
 
 /** What the generated gunicorn.conf.py depends on. */
 export interface GunicornSettings {
@@ -24,8 +25,17 @@ export interface GunicornSettings {
     readonly timeoutSeconds?: number;
     /** Seconds in-flight requests get to finish on SIGTERM. @default 30 */
     readonly gracefulTimeoutSeconds?: number;
-    /** Seconds an idle keep-alive connection from nginx is held. @default 5 */
+    /**
+     * Seconds an idle keep-alive connection from nginx is held: longer than nginx keeps an idle
+     * pooled connection (UPSTREAM_POOL.idleTimeoutSeconds), so nginx, not gunicorn, ends it and never
+     * sends a request on a connection gunicorn is closing. @default 15
+     */
     readonly keepaliveSeconds?: number;
+    /**
+     * Seconds a stopping worker goes on serving requests on its idle keep-alive connections, until
+     * nginx closes them (files/runtime/lm_idle.py): longer than nginx's idle timeout. @default 5
+     */
+    readonly idleLingerSeconds?: number;
     /**
      * Seconds the master lingers after its listeners closed and its workers finished, before the
      * container exits: nginx may still hold this container's address in its DNS cache for a moment,
@@ -38,7 +48,8 @@ export interface GunicornSettings {
 export const GUNICORN_DEFAULTS = {
     timeoutSeconds: 120,
     gracefulTimeoutSeconds: 30,
-    keepaliveSeconds: 5,
+    keepaliveSeconds: 15,
+    idleLingerSeconds: UPSTREAM_POOL.idleTimeoutSeconds + 1,
     exitLingerSeconds: 5,
 } as const;
 
@@ -76,6 +87,11 @@ worker_class = "lm_drain.DrainingThreadWorker"
 import lm_drain  # noqa: E402
 
 lm_drain.install_stop_marker()
+# A stopping worker serves requests on its idle keep-alive connections until nginx closed them
+# (files/runtime/lm_idle.py); nginx keeps an idle connection ${UPSTREAM_POOL.idleTimeoutSeconds} s.
+import lm_idle  # noqa: E402
+
+lm_idle.IDLE_LINGER_SECONDS = ${s.idleLingerSeconds}
 # The app is imported once, in the master, and the workers are forked from it: a faster start than
 # every worker importing it at the same time, and the imported code is shared between them.
 preload_app = True

@@ -1,5 +1,6 @@
 import { LAYOUT } from "./layout";
 import { checkNginxTls, clientAddressRules, redirectServer, tlsServerHead, type NginxTls } from "./nginxTls";
+import { proxyTarget, retryErrorPages, retryGuard, upstreamBlock, UpstreamForm } from "./nginxUpstream";
 
 /** What the generated nginx.conf depends on. */
 export interface NginxSettings {
@@ -53,13 +54,12 @@ export const SECURITY_HEADERS = {
  * Renders nginx.conf for the nginx container. Pure and total: every input is checked, the same
  * settings always give the same text.
  *
- * The app is proxied by its network alias through a variable, so nginx resolves it with Docker's DNS
- * at request time: nginx starts and keeps running while the app is briefly unreachable, and finds a
- * replaced app container within `resolverValidSeconds`. (nginx < 1.27.3 cannot combine request-time
- * resolution with an `upstream` block, so there is no upstream keepalive pool; the connection to
- * gunicorn on the private network costs well under a millisecond.)
+ * The app is proxied by its network alias, resolved with Docker's DNS at request time: nginx starts
+ * and keeps running while the app is briefly unreachable, and finds a replaced app container within
+ * `resolverValidSeconds`. `form` says how (lib/nginxUpstream.ts): with a keep-alive pool (`pooled`,
+ * nginx >= 1.27.3) or a new connection per request (`per-request`, every nginx).
  */
-export function renderNginxConf(settings: NginxSettings): string {
+export function renderNginxConf(settings: NginxSettings, form: UpstreamForm = "per-request"): string {
     const s = { ...NGINX_DEFAULTS, ...settings };
     const prefixRe = /^\/([A-Za-z0-9_-]+\/)+$/;
     if (!prefixRe.test(s.staticUrl))
@@ -78,7 +78,6 @@ export function renderNginxConf(settings: NginxSettings): string {
         throw new Error("renderNginxConf: loginRatePerMinute must be 0 or more");
     }
 
-    const app = `http://${LAYOUT.appAlias}:${LAYOUT.appPort}`;
     const headerMaps = Object.entries(SECURITY_HEADERS)
         .map(([name, value]) => {
             const v = varName(name);
@@ -88,11 +87,7 @@ export function renderNginxConf(settings: NginxSettings): string {
     const addHeaders = Object.keys(SECURITY_HEADERS)
         .map((name) => `        add_header ${name} $${varName(name)} always;`)
         .join("\n");
-    const proxy = `            proxy_pass $lm_app;
-            proxy_http_version 1.1;
-            # No upstream keepalive pool exists (request-time resolution), so nginx closes every
-            # upstream connection; saying so spares gunicorn its keep-alive bookkeeping.
-            proxy_set_header Connection close;
+    const proxy = `${proxyTarget(form)}
             proxy_set_header Host $host;
             # Overwritten, never appended: a client-sent header has no effect.
             proxy_set_header X-Real-IP $remote_addr;
@@ -112,9 +107,7 @@ export function renderNginxConf(settings: NginxSettings): string {
             proxy_next_upstream_timeout 10s;`;
     // nginx's own 502 (no answer: a worker died mid-request, a container went away) goes to one
     // more attempt for idempotent requests; see @lm_retry.
-    const retry = `            recursive_error_pages on;
-            error_page 502 = @lm_retry;
-            error_page 503 504 =503 /lernmanager-unavailable.html;`;
+    const retry = retryErrorPages(form);
     const loginLimit =
         s.loginRatePerMinute > 0
             ? `
@@ -123,7 +116,6 @@ export function renderNginxConf(settings: NginxSettings): string {
         location = ${s.loginPath} {
             limit_req zone=lm_login burst=${s.loginRatePerMinute} nodelay;
             error_page 429 /lernmanager-too-many-logins.html;
-            set $lm_app ${app};
 ${proxy}
 ${retry}
         }
@@ -207,13 +199,13 @@ http {
     # Docker's embedded DNS; the app alias is looked up at request time and cached briefly.
     resolver ${LAYOUT.dockerDns} valid=${s.resolverValidSeconds}s ipv6=off;
     resolver_timeout 2s;
-
+${upstreamBlock(form)}
 ${headerMaps}
 ${clientAddressRules(s.trustedProxies ?? [])}${loginZone}${s.tls ? redirectServer(s.tls) : ""}
     server {
 ${
     s.tls
-        ? tlsServerHead(s.tls)
+        ? tlsServerHead(s.tls, form === "pooled")
         : `        listen ${LAYOUT.nginxPort} default_server;
         server_name _;
 `
@@ -267,7 +259,6 @@ ${addHeaders}
         }
 ${loginLimit}
         location / {
-            set $lm_app ${app};
 ${proxy}
 ${retry}
         }
@@ -277,10 +268,7 @@ ${retry}
         location @lm_retry {
             recursive_error_pages on;
             error_page 502 503 504 =503 /lernmanager-unavailable.html;
-            if ($request_method !~ ^(GET|HEAD)$) {
-                return 503;
-            }
-            set $lm_app ${app};
+${retryGuard(form)}
 ${proxy}
         }
     }
@@ -290,4 +278,9 @@ ${proxy}
 
 function varName(header: string): string {
     return `lm_${header.toLowerCase().replace(/-/g, "_")}`;
+}
+
+/** Both forms of nginx.conf: the nginx image picks one by its nginx version (files/nginx/Dockerfile). */
+export function renderNginxConfs(settings: NginxSettings): Record<UpstreamForm, string> {
+    return { pooled: renderNginxConf(settings, "pooled"), "per-request": renderNginxConf(settings, "per-request") };
 }

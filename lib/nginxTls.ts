@@ -94,12 +94,16 @@ ${sharedLocations(tls)}
 }
 
 /** The first lines of the HTTPS server: listen, certificate, protocols, resumption, HSTS. */
-export function tlsServerHead(tls: NginxTls): string {
+export function tlsServerHead(tls: NginxTls, http2Directive: boolean): string {
     const hsts =
         tls.hstsMaxAge > 0
             ? `        add_header Strict-Transport-Security "max-age=${tls.hstsMaxAge}${tls.hstsIncludeSubdomains ? "; includeSubDomains" : ""}" always;\n`
             : "";
-    return `        listen ${LAYOUT.nginxTlsPort} ssl http2 default_server;
+    // nginx >= 1.25.1 turns HTTP/2 on with its own directive (`listen ... http2` is deprecated there).
+    const listen = http2Directive
+        ? `        listen ${LAYOUT.nginxTlsPort} ssl default_server;\n        http2 on;`
+        : `        listen ${LAYOUT.nginxTlsPort} ssl http2 default_server;`;
+    return `${listen}
         server_name _;
         # Written by the TLS agent; a renewed certificate is loaded by a graceful reload (healthcheck.sh).
         ssl_certificate ${TLS_PATHS.certificate};

@@ -74,12 +74,12 @@ mirror() {
   echo "${m:-http://deb.debian.org/debian}"
 }
 
-build_image() { # name packages
-  local name=$1 pkgs=$2 dir
+build_image() { # name packages suite
+  local name=$1 pkgs=$2 suite=$3 dir
   if docker image inspect "$name" >/dev/null 2>&1; then log "reusing $name"; return 0; fi
   dir=$(mktemp -d /tmp/lm-rootfs.XXXXXX)
-  log "building $name with debootstrap (packages: $pkgs)"
-  as_root debootstrap --variant=minbase --include="$pkgs" bookworm "$dir" "$(mirror)" >"$dir.log" 2>&1 \
+  log "building $name with debootstrap ($suite; packages: $pkgs)"
+  as_root debootstrap --variant=minbase --include="$pkgs" "$suite" "$dir" "$(mirror)" >"$dir.log" 2>&1 \
     || { tail -n 30 "$dir.log" >&2; exit 1; }
   # Keep the images small: no apt lists, caches, docs.
   as_root rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/* "$dir"/usr/share/doc/* "$dir"/usr/share/man/*
@@ -89,11 +89,11 @@ build_image() { # name packages
 }
 
 images() {
-  build_image "$LM_TEST_PYTHON_IMAGE" "$LM_TEST_PYTHON_PACKAGES" &
+  build_image "$LM_TEST_PYTHON_IMAGE" "$LM_TEST_PYTHON_PACKAGES" "$LM_TEST_PYTHON_SUITE" &
   local p1=$!
-  build_image "$LM_TEST_NGINX_IMAGE" "$LM_TEST_NGINX_PACKAGES" &
+  build_image "$LM_TEST_NGINX_IMAGE" "$LM_TEST_NGINX_PACKAGES" "$LM_TEST_NGINX_SUITE" &
   local p2=$!
-  build_image "$LM_TEST_TLS_IMAGE" "$LM_TEST_TLS_PACKAGES" &
+  build_image "$LM_TEST_TLS_IMAGE" "$LM_TEST_TLS_PACKAGES" "$LM_TEST_TLS_SUITE" &
   local p3=$!
   wait $p1; wait $p2; wait $p3
   echo "LM_TEST_PYTHON_IMAGE=$LM_TEST_PYTHON_IMAGE"

@@ -17,12 +17,12 @@ import * as path from "path";
 import { freePort, request } from "../../test/support/http";
 import { containerCreateBody } from "../../test/support/realize";
 import { appContainerOf } from "./declare";
-import { BENCH_LABEL, docker, onCleanup, removeContainer, removeImage, runOnce } from "./docker";
+import { BENCH_LABEL, docker, OBJECT_PREFIX, onCleanup, removeContainer, removeImage, runOnce } from "./docker";
 import { ColdStartFigures } from "./results";
 import { publish, RunningVariant } from "./variants";
 import { log, median, round, secondsSince, sleep } from "./util";
 
-export const NO_BYTECODE_REPO = "lmbench-nobytecode";
+export const NO_BYTECODE_REPO = `${OBJECT_PREFIX}nobytecode`;
 
 const DOCKERFILE = `ARG APP_IMAGE
 FROM \${APP_IMAGE}
@@ -102,7 +102,7 @@ export async function measureColdStart(gunicorn: RunningVariant, repetitions: nu
         const order = i % 2 === 0 ? (["bytecode", "noBytecode"] as const) : (["noBytecode", "bytecode"] as const);
         for (const kind of order) {
             const hostPort = await freePort();
-            const name = `lmbench-cold-${kind.toLowerCase()}-${i}`;
+            const name = `${OBJECT_PREFIX}cold-${kind.toLowerCase()}-${i}`;
             const body = publish(containerCreateBody(appReg, images[kind], name), hostPort);
             body.Labels = { ...body.Labels, [BENCH_LABEL]: "cold-start" };
             await removeContainer(name);

@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from "crypto";
 import { ProgramRun, Registration, runProgram, testConfig } from "../../test/support/mocks";
 import { buildImage } from "../../test/support/realize";
+import { STACK_PREFIX } from "./docker";
 import { log, secondsSince } from "./util";
 
 const IMAGE = "docker:index/image:Image";
@@ -78,7 +79,7 @@ async function declareNow(
     overrides: Record<string, string>,
     tune: Tune | undefined,
 ): Promise<ProgramRun> {
-    if (!stack.startsWith("bench-")) throw new Error(`bench stacks are named bench-*, not ${stack}`);
+    if (!stack.startsWith(STACK_PREFIX)) throw new Error(`bench stacks are named ${STACK_PREFIX}*, not ${stack}`);
     const run = await runProgram(testConfig({ "lernmanager:port": String(port), ...tune?.config, ...overrides }), {
         stack,
         secretKey: BENCH_SECRET,

@@ -2,6 +2,8 @@
  * Docker objects of the benchmark: what it creates is registered for cleanup (also on failure and
  * Ctrl-C), and leftovers of an interrupted earlier run are swept first. Only names the benchmark
  * owns are ever touched: containers/images `lmbench-*`, stacks `bench-*` (`lernmanager-bench-*`).
+ * `LM_BENCH_NS=<name>` puts everything under `<name>-` (`<name>-lmbench-*`, stacks `<name>-bench-*`),
+ * so two developers' runs on one engine leave each other's objects alone.
  */
 import Docker from "dockerode";
 import * as fs from "fs";
@@ -13,8 +15,14 @@ export { docker };
 
 /** Label on every container the benchmark creates itself (not through the program). */
 export const BENCH_LABEL = "dev.lernmanager.bench";
+/** Namespace of this run's objects (`LM_BENCH_NS`), "" by default. */
+export const BENCH_NS = process.env.LM_BENCH_NS ? `${process.env.LM_BENCH_NS}-` : "";
+/** Prefix of the containers and images the benchmark creates itself. */
+export const OBJECT_PREFIX = `${BENCH_NS}lmbench-`;
+/** Prefix of the benchmark's stacks (their objects are `lernmanager-<stack>-*`). */
+export const STACK_PREFIX = `${BENCH_NS}bench-`;
 /** Prefixes of everything the benchmark creates. */
-export const OWN_PREFIXES = ["lmbench-", "lernmanager-bench-"] as const;
+export const OWN_PREFIXES = [OBJECT_PREFIX, `lernmanager-${STACK_PREFIX}`] as const;
 
 const owned = (name: string) => OWN_PREFIXES.some((p) => name.replace(/^\//, "").startsWith(p));
 
@@ -70,7 +78,7 @@ export async function removeImage(name: string): Promise<void> {
 export async function sweepLeftovers(): Promise<void> {
     const containers = await docker.listContainers({ all: true });
     for (const c of containers) {
-        if (c.Names.some(owned) || c.Labels?.[BENCH_LABEL]) {
+        if (c.Names.some(owned) || (!BENCH_NS && c.Labels?.[BENCH_LABEL])) {
             log(`removing leftover container ${c.Names[0]}`);
             await removeContainer(c.Id);
         }
@@ -122,7 +130,7 @@ export async function runOnce(
     user?: string,
     binds?: string[],
 ): Promise<{ code: number; output: string }> {
-    const name = `lmbench-once-${Math.random().toString(16).slice(2, 10)}`;
+    const name = `${OBJECT_PREFIX}once-${Math.random().toString(16).slice(2, 10)}`;
     const container = await docker.createContainer({
         name,
         Image: image,

@@ -9,6 +9,7 @@ import { GzipFigure } from "./results";
 export const GZIP_PAGES: { type: string; path: string; cookie: boolean; inTarget: boolean }[] = [
     { type: "HTML (dashboard)", path: "/dashboard", cookie: true, inTarget: true },
     { type: "HTML (login)", path: "/login", cookie: false, inTarget: true },
+    { type: "HTML (topic)", path: "/topics/1", cookie: true, inTarget: true },
     { type: "CSS", path: "/static/css/app.css", cookie: false, inTarget: true },
     { type: "JS", path: "/static/js/app.js", cookie: false, inTarget: true },
     { type: "JSON", path: "/api/progress", cookie: true, inTarget: false },

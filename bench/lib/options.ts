@@ -3,7 +3,7 @@
 export const VARIANTS = ["flask-dev", "waitress", "gunicorn", "stack", "stack-https"] as const;
 export type VariantName = (typeof VARIANTS)[number];
 
-export const WORKLOADS = ["login", "dashboard", "write", "css", "js", "pdf", "pdf-cached"] as const;
+export const WORKLOADS = ["login", "dashboard", "topic", "write", "css", "js", "pdf", "pdf-cached"] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 export interface BenchOptions {

@@ -12,7 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { Registration } from "../../test/support/mocks";
 import { declare, DeclaredImages, imagesOf } from "./declare";
-import { docker, onCleanup, removeImage } from "./docker";
+import { docker, onCleanup, removeImage, STACK_PREFIX } from "./docker";
 import { ImageSizes, RebuildFigures } from "./results";
 import { log, round, run } from "./util";
 
@@ -66,17 +66,17 @@ export async function measureRebuild(quick: boolean): Promise<RebuildFigures> {
     const config = { "lernmanager:appSource": app };
     if (!quick) {
         // The cache as a deploy finds it: everything the unchanged app needs is built once.
-        const warm = await buildAll(imagesOf(await declare("bench-rebuild", 8080, config)), false);
+        const warm = await buildAll(imagesOf(await declare(`${STACK_PREFIX}rebuild`, 8080, config)), false);
         log(`rebuild: unchanged app built in ${warm.total} s (cache warm-up)`);
     }
     // One line of app code changes.
     const appPy = path.join(app, "app.py");
     fs.appendFileSync(appPy, `BENCH_REBUILD_MARK = "${new Date().toISOString()}"\n`);
-    const changed = await buildAll(imagesOf(await declare("bench-rebuild", 8080, config)), false);
+    const changed = await buildAll(imagesOf(await declare(`${STACK_PREFIX}rebuild`, 8080, config)), false);
     log(`rebuild: after a one-line change of app.py: ${changed.total} s ${JSON.stringify(changed.each)}`);
     let clean: { total: number; each: Record<string, number> } | null = null;
     if (!quick) {
-        clean = await buildAll(imagesOf(await declare("bench-clean", 8080, config)), true);
+        clean = await buildAll(imagesOf(await declare(`${STACK_PREFIX}clean`, 8080, config)), true);
         log(`rebuild: clean (--no-cache): ${clean.total} s ${JSON.stringify(clean.each)}`);
     }
     return {

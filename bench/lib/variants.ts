@@ -15,7 +15,7 @@ import { containerCreateBody, realize, Realization } from "../../test/support/re
 import { eventually, freePort, HTTPS_PORTS, request } from "../../test/support/http";
 import { TEST_IMAGES } from "../../test/support/baseImages";
 import { appContainerOf, declare, imagesOf, nginxContainerOf, realizable, Tune } from "./declare";
-import { BENCH_LABEL, docker, onCleanup, removeContainer } from "./docker";
+import { BENCH_LABEL, docker, OBJECT_PREFIX, onCleanup, removeContainer, STACK_PREFIX } from "./docker";
 import { VariantName } from "./options";
 import { log } from "./util";
 
@@ -128,8 +128,8 @@ async function baseline(
     env: string[],
 ): Promise<RunningVariant> {
     const port = await freePort();
-    const run = await declare("bench-baseline", port);
-    const declared = containerCreateBody(appContainerOf(run), appImageId, `lmbench-${name}`);
+    const run = await declare(`${STACK_PREFIX}baseline`, port);
+    const declared = containerCreateBody(appContainerOf(run), appImageId, `${OBJECT_PREFIX}${name}`);
     const body = publish(
         {
             ...declared,
@@ -192,10 +192,10 @@ export async function startVariant(
         case "waitress":
             return baseline(name, appImageId, ["python3", "run.py"], ["HOST=0.0.0.0", `PORT=${APP_PORT}`]);
         case "gunicorn":
-            return realized(name, as?.stack ?? "bench-gunicorn", appOnly, as?.tune);
+            return realized(name, as?.stack ?? `${STACK_PREFIX}gunicorn`, appOnly, as?.tune);
         case "stack":
-            return realized(name, as?.stack ?? "bench-stack", (run) => realizable(run), as?.tune);
+            return realized(name, as?.stack ?? `${STACK_PREFIX}stack`, (run) => realizable(run), as?.tune);
         case "stack-https":
-            return realized(name, as?.stack ?? "bench-https", (run) => realizable(run), as?.tune, true);
+            return realized(name, as?.stack ?? `${STACK_PREFIX}https`, (run) => realizable(run), as?.tune, true);
     }
 }

@@ -1,5 +1,5 @@
 /**
- * The seven workloads on the demo app, and a check that each one's request gets the intended answer
+ * The eight workloads on the demo app, and a check that each one's request gets the intended answer
  * before it is measured (a wrong cookie would otherwise measure a redirect, not the dashboard).
  */
 import { request } from "../../test/support/http";
@@ -59,8 +59,16 @@ export const WORKLOAD_DEFS: Record<WorkloadName, Workload> = {
         kind: "dynamic",
         path: "/dashboard",
         mode: "cookie",
-        describe: "GET /dashboard, one student's session cookie per connection (student01..30)",
+        describe: "GET /dashboard (4.7 KB), one student's session cookie per connection (student01..30)",
         preflight: (port, cookie) => expectAnswer(port, "/dashboard", { cookie, type: /text\/html/ }),
+    },
+    topic: {
+        name: "topic",
+        kind: "dynamic",
+        path: "/topics/1",
+        mode: "cookie",
+        describe: "GET /topics/1 (35 KB page: Markdown rendered per request), cookie per connection",
+        preflight: (port, cookie) => expectAnswer(port, "/topics/1", { cookie, type: /text\/html/ }),
     },
     write: {
         name: "write",

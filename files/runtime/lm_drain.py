@@ -43,6 +43,8 @@ from concurrent import futures
 
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from lm_idle import IdleConnectionsMixin
+
 # Plugs come from this loopback address, which nothing else uses (nginx comes over the container
 # network, the health check from 127.0.0.1).
 PLUG_SOURCE = "127.0.0.2"
@@ -87,7 +89,7 @@ def queued_connections(sock):
 
 
 class _DrainingPool(futures.ThreadPoolExecutor):
-    """The worker's thread pool: drains the listeners once, before the pool is shut down."""
+    """The worker's thread pool: runs the worker's stop (drain, idle connections) once, before it shuts down."""
 
     def __init__(self, before_shutdown, **kwargs):
         super().__init__(**kwargs)
@@ -100,8 +102,9 @@ class _DrainingPool(futures.ThreadPoolExecutor):
         super().shutdown(wait, **kwargs)
 
 
-class DrainingThreadWorker(ThreadWorker):
-    """gthread worker whose stop serves every queued connection instead of leaving it to be reset."""
+class DrainingThreadWorker(IdleConnectionsMixin, ThreadWorker):
+    """gthread worker whose stop serves every queued connection instead of leaving it to be reset,
+    and ends its idle keep-alive connections only in ways nginx retries (lm_idle.py)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -109,12 +112,20 @@ class DrainingThreadWorker(ThreadWorker):
         self.quitting = False
 
     def get_thread_pool(self):
-        return _DrainingPool(self.drain_listeners, max_workers=self.cfg.threads)
+        return _DrainingPool(self.stop_serving, max_workers=self.cfg.threads)
 
     def handle_quit(self, sig, frame):
         # SIGQUIT/SIGINT: an immediate stop, nothing to drain.
         self.quitting = True
         super().handle_quit(sig, frame)
+
+    def stop_serving(self):
+        """The graceful stop, while the pool still takes work: listeners, then idle connections."""
+        if self.quitting:
+            return
+        self.stop_watching_listeners()
+        self.drain_listeners()
+        self.serve_idle_until_nginx_lets_go()
 
     def drain_listeners(self):
         """Plugs each listener, serving what was queued, then closes it. Returns connections served."""

@@ -28,9 +28,13 @@ const settledEvents = () => settled(s.port);
 
 test("every gunicorn worker ran the init hook: each has its own analytics writer and the settings", async () => {
     const seen = new Map<number, { writer: boolean; settingsBy: number | null }>();
-    for (let i = 0; i < 200 && seen.size < 4; i++) {
-        const who = (await request(s.port, "/whoami")).json();
-        seen.set(who.pid, { writer: who.analytics_writer, settingsBy: who.settings_loaded_by });
+    // Requests in parallel: nginx keeps its connections to gunicorn (each one served by one worker)
+    // and opens more only for concurrent requests, which then land on the other workers.
+    for (let i = 0; i < 50 && seen.size < 4; i++) {
+        for (const res of await Promise.all(Array.from({ length: 16 }, () => request(s.port, "/whoami")))) {
+            const who = res.json();
+            seen.set(who.pid, { writer: who.analytics_writer, settingsBy: who.settings_loaded_by });
+        }
     }
     const { workers } = await gunicornProcesses(s.app());
     expect([...seen.keys()].sort()).toEqual(workers.map((w) => w.pid).sort());

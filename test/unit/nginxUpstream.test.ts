@@ -1,0 +1,156 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { GUNICORN_DEFAULTS, renderGunicornConf } from "../../lib/gunicornConf";
+import { NginxSettings, renderNginxConf, renderNginxConfs } from "../../lib/nginxConf";
+import { POOLED_MIN_NGINX_VERSION, UPSTREAM_POOL } from "../../lib/nginxUpstream";
+import { FILES_DIR } from "../../lib/paths";
+
+const settings: NginxSettings = {
+    staticUrl: "/static/",
+    downloadsPrefix: "/protected-files/",
+    uploadLimitMb: 64,
+    loginPath: "/login",
+    loginRatePerMinute: 30,
+};
+const confs = renderNginxConfs(settings);
+
+/** The proxying locations of a config: `/`, the login page and the retry. */
+function proxyLocations(conf: string): string[] {
+    return ["location / {", "location = /login {", "location @lm_retry {"].map((start) => {
+        const i = conf.indexOf(start);
+        if (i < 0) throw new Error(`no ${start}`);
+        return conf.slice(i, conf.indexOf("\n        }\n", i));
+    });
+}
+
+describe("the pooled upstream (nginx >= 1.27.3)", () => {
+    const pooled = confs.pooled;
+
+    test("an upstream block re-resolves the app alias through Docker's DNS and pools idle connections", () => {
+        const block = /upstream lm_app \{([^}]*)\}/.exec(pooled)![1];
+        expect(block).toContain("zone lm_app 64k;");
+        expect(block).toContain("server app:8000 resolve max_fails=0;");
+        expect(block).toContain(`keepalive ${UPSTREAM_POOL.idleConnections};`);
+        expect(block).toContain(`keepalive_timeout ${UPSTREAM_POOL.idleTimeoutSeconds}s;`);
+        // resolve needs a resolver at http level.
+        expect(pooled).toContain("resolver 127.0.0.11 valid=2s ipv6=off;");
+    });
+
+    test("every proxying location uses the pool: HTTP/1.1, empty Connection header, same retries", () => {
+        for (const loc of proxyLocations(pooled)) {
+            expect(loc).toContain("proxy_pass http://lm_app;");
+            expect(loc).toContain("proxy_http_version 1.1;");
+            expect(loc).toContain('proxy_set_header Connection "";');
+            expect(loc).not.toContain("Connection close");
+            expect(loc).not.toContain("$lm_app");
+            expect(loc).toContain("proxy_next_upstream error timeout;");
+            expect(loc).not.toContain("non_idempotent");
+        }
+    });
+
+    test("nginx ends idle connections before gunicorn would, and a stopping worker outlasts nginx's idle timeout", () => {
+        expect(GUNICORN_DEFAULTS.keepaliveSeconds).toBeGreaterThan(UPSTREAM_POOL.idleTimeoutSeconds * 2);
+        const gunicorn = renderGunicornConf({ workers: 4, threads: 2 });
+        expect(gunicorn).toContain(`keepalive = ${GUNICORN_DEFAULTS.keepaliveSeconds}`);
+        const linger = Number(/^lm_idle\.IDLE_LINGER_SECONDS = (\d+)$/m.exec(gunicorn)![1]);
+        expect(linger).toBeGreaterThan(UPSTREAM_POOL.idleTimeoutSeconds);
+    });
+
+    test("one more attempt for any request the app received nothing of, and for a GET/HEAD without an answer", () => {
+        const map = /map "\$request_method\|\$upstream_status\|\$upstream_bytes_sent" \$lm_retry_ok \{([^}]*)\}/.exec(
+            pooled,
+        )![1];
+        const rules = [...map.matchAll(/"~([^"]+)" 1;/g)].map((m) => new RegExp(m[1]));
+        const retried = (key: string) => rules.some((r) => r.test(key));
+        expect(retried("POST|504|0")).toBe(true); // connect timed out: nothing sent
+        expect(retried("POST|502, 502|0, 0")).toBe(true);
+        expect(retried("POST|504 : 502|0 : 0")).toBe(true);
+        expect(retried("POST|502|318")).toBe(false); // sent: the app may have processed it
+        expect(retried("POST|504, 502|0, 318")).toBe(false);
+        expect(retried("GET|502|120")).toBe(true);
+        expect(retried("HEAD|504, 502|0, 120")).toBe(true);
+        expect(retried("GET|504|120")).toBe(false); // read timeout: not again
+        for (const loc of proxyLocations(pooled).slice(0, 2)) {
+            expect(loc).toContain("error_page 502 504 = @lm_retry;");
+            expect(loc).toContain("error_page 503 =503 /lernmanager-unavailable.html;");
+        }
+        expect(proxyLocations(pooled)[2]).toMatch(/if \(\$lm_retry_ok = 0\) \{\s*return 503;/);
+    });
+
+    test("differs from the per-request form only in how the app is reached", () => {
+        const strip = (c: string) =>
+            c
+                .replace(
+                    /\n    # One more attempt[\s\S]*?\n    \}\n\n    # The app by its network alias[\s\S]*?\n    \}\n/,
+                    "",
+                )
+                .replace(
+                    /error_page 502 504 = @lm_retry;\n(\s*)error_page 503 =503/g,
+                    "error_page 502 = @lm_retry;\n$1error_page 503 504 =503",
+                )
+                .replace(
+                    /\s*# Also any request the app received nothing of.*\n(\s*)if \(\$lm_retry_ok = 0\)/,
+                    "\n$1if ($request_method !~ ^(GET|HEAD)$)",
+                )
+                .replace(
+                    /\n {12}(set \$lm_app|proxy_pass|proxy_set_header Connection|# (No upstream|upstream connection|The connection goes)).*/g,
+                    "",
+                );
+        expect(strip(pooled)).toEqual(strip(confs["per-request"]));
+    });
+});
+
+describe("the per-request form (older nginx)", () => {
+    test("is what renderNginxConf gives by default: a variable, a new connection per request, no upstream block", () => {
+        const per = confs["per-request"];
+        expect(per).toEqual(renderNginxConf(settings));
+        expect(per).not.toMatch(/^\s*upstream\s/m);
+        for (const loc of proxyLocations(per)) {
+            expect(loc).toContain("set $lm_app http://app:8000;");
+            expect(loc).toContain("proxy_pass $lm_app;");
+            expect(loc).toContain("proxy_set_header Connection close;");
+        }
+    });
+});
+
+describe("files/nginx/select-conf.sh (the nginx image picks the form by its nginx version)", () => {
+    const script = path.join(FILES_DIR, "nginx", "select-conf.sh");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-select-"));
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+    fs.writeFileSync(path.join(dir, "pooled"), "pooled conf\n");
+    fs.writeFileSync(path.join(dir, "per"), "per-request conf\n");
+
+    test.each([
+        ["nginx version: nginx/1.22.1", "per-request"],
+        ["nginx version: nginx/1.27.2", "per-request"],
+        ["nginx version: nginx/1.27.3", "pooled"],
+        ["nginx version: nginx/1.28.0", "pooled"],
+        ["nginx version: nginx/1.30.6 (Debian)", "pooled"],
+        ["nginx version: nginx/1.100.0", "pooled"],
+        ["nginx version: nginx/0.99.99", "per-request"],
+    ])("%s -> %s", (version, form) => {
+        const target = path.join(dir, `out-${form}-${version.replace(/\W/g, "")}`);
+        const r = spawnSync("sh", [script, path.join(dir, "pooled"), path.join(dir, "per"), target], {
+            encoding: "utf8",
+            env: { ...process.env, NGINX_VERSION: version },
+        });
+        expect(r.status).toBe(0);
+        expect(r.stdout.trim()).toBe(form);
+        expect(fs.readFileSync(target, "utf8")).toBe(form === "pooled" ? "pooled conf\n" : "per-request conf\n");
+    });
+
+    test("compares with the same first pooled version as lib/nginxUpstream.ts", () => {
+        expect(fs.readFileSync(script, "utf8")).toContain(`printf '${POOLED_MIN_NGINX_VERSION}\\n%s\\n'`);
+    });
+
+    test("fails the build when it cannot read a version", () => {
+        const r = spawnSync("sh", [script, "a", "b", path.join(dir, "x")], {
+            encoding: "utf8",
+            env: { ...process.env, NGINX_VERSION: "something else" },
+        });
+        expect(r.status).not.toBe(0);
+        expect(r.stderr).toContain("cannot read the nginx version");
+    });
+});
