@@ -1,19 +1,6 @@
-import { CONFIG_KEYS, ConfigError, loadConfig } from "../../lib/config";
-import { PROJECT_DIR } from "../../lib/paths";
+import { CONFIG_KEYS } from "../../lib/config";
+import { load, problems } from "../support/config";
 import { runProgram, testConfig } from "../support/mocks";
-
-const ctx = { project: "lernmanager", projectDir: PROJECT_DIR };
-const load = (values: Record<string, string>) =>
-    loadConfig(Object.fromEntries(Object.entries(values).map(([k, v]) => [`lernmanager:${k}`, v])), ctx);
-const problems = (values: Record<string, string>): string[] => {
-    try {
-        load(values);
-    } catch (e) {
-        if (e instanceof ConfigError) return [...e.problems];
-        throw e;
-    }
-    return [];
-};
 
 describe("the app's contract in config", () => {
     test("defaults: the real Lernmanager's database file, no extra folders, init in every worker", () => {

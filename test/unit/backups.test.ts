@@ -1,23 +1,11 @@
 import { spawnSync } from "child_process";
+import { load, problems } from "../support/config";
+import { PROJECT_DIR } from "../../lib/paths";
 import * as path from "path";
 import { backupAgentSettings } from "../../components/backupAgent";
-import { ConfigError, loadConfig } from "../../lib/config";
-import { PROJECT_DIR } from "../../lib/paths";
 import { runProgram, testConfig } from "../support/mocks";
 import { CONTAINER } from "../support/engineMapping";
 import { statusReport, type StatusFacts } from "../../scripts/ops/statusReport";
-
-const ctx = { project: "lernmanager", projectDir: PROJECT_DIR };
-const load = (values: Record<string, string>) =>
-    loadConfig(Object.fromEntries(Object.entries(values).map(([k, v]) => [`lernmanager:${k}`, v])), ctx);
-const problems = (values: Record<string, string>): string[] => {
-    try {
-        load(values);
-        return [];
-    } catch (e) {
-        return (e as ConfigError).problems as string[];
-    }
-};
 
 describe("backup config", () => {
     test("defaults: every 6 h, 10 newest + 24 hourly, 7 daily, 8 weekly, no copies", () => {

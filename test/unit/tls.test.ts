@@ -1,27 +1,13 @@
 /** HTTPS config (lib/tlsConfig.ts), nginx's TLS parts (lib/nginxTls.ts) and what the program declares. */
 import { spawnSync } from "child_process";
+import { load, problems } from "../support/config";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ConfigError, loadConfig } from "../../lib/config";
 import { renderNginxConf } from "../../lib/nginxConf";
-import { PROJECT_DIR } from "../../lib/paths";
 import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING } from "../../lib/tlsKeys";
 import { testCa, TestCa } from "../support/certs";
 import { runProgram, testConfig } from "../support/mocks";
-
-const ctx = { project: "lernmanager", projectDir: PROJECT_DIR };
-const load = (values: Record<string, string>, now?: Date) =>
-    loadConfig(Object.fromEntries(Object.entries(values).map(([k, v]) => [`lernmanager:${k}`, v])), { ...ctx, now });
-const problems = (values: Record<string, string>, now?: Date): string[] => {
-    try {
-        load(values, now);
-    } catch (e) {
-        if (e instanceof ConfigError) return [...e.problems];
-        throw e;
-    }
-    return [];
-};
 
 let ca: TestCa;
 let other: TestCa;
@@ -99,7 +85,9 @@ describe("tls config: refused before any resource, each with the fix", () => {
         expect(load(school).tls.acme?.server).toBe(LETS_ENCRYPT_STAGING);
         expect(load({ ...school, acmeServer: LETS_ENCRYPT }).tls.acme?.server).toBe(LETS_ENCRYPT);
         expect(load({ tls: "acme", domain: "s.test", acmeEmail: "it@s.test" }).tls.acme?.server).toBe(LETS_ENCRYPT);
-        expect(problems({ tls: "acme", domain: "s.test" })[0]).toMatch(/needs a contact address .*Fix: `pulumi config set acmeEmail/);
+        expect(problems({ tls: "acme", domain: "s.test" })[0]).toMatch(
+            /needs a contact address .*Fix: `pulumi config set acmeEmail/,
+        );
     });
 });
 
