@@ -1,16 +1,11 @@
 import { spawnSync } from "child_process";
+import { TEST_NGINX_SETTINGS } from "../support/nginx";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { GZIP_TYPES, NginxSettings, renderNginxConf } from "../../lib/nginxConf";
 
-const settings: NginxSettings = {
-    staticUrl: "/static/",
-    downloadsPrefix: "/protected-files/",
-    uploadLimitMb: 64,
-    loginPath: "/login",
-    loginRatePerMinute: 30,
-};
+const settings: NginxSettings = TEST_NGINX_SETTINGS;
 const conf = renderNginxConf(settings);
 
 /** The body of the first `location <match> {` block (nested blocks included). */

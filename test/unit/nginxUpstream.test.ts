@@ -1,4 +1,5 @@
 import { spawnSync } from "child_process";
+import { TEST_NGINX_SETTINGS } from "../support/nginx";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -7,13 +8,7 @@ import { NginxSettings, renderNginxConf, renderNginxConfs } from "../../lib/ngin
 import { POOLED_MIN_NGINX_VERSION, UPSTREAM_POOL } from "../../lib/nginxUpstream";
 import { FILES_DIR } from "../../lib/paths";
 
-const settings: NginxSettings = {
-    staticUrl: "/static/",
-    downloadsPrefix: "/protected-files/",
-    uploadLimitMb: 64,
-    loginPath: "/login",
-    loginRatePerMinute: 30,
-};
+const settings: NginxSettings = TEST_NGINX_SETTINGS;
 const confs = renderNginxConfs(settings);
 
 /** The proxying locations of a config: `/`, the login page and the retry. */
