@@ -65,6 +65,8 @@ export const COMMAND_FIELDS = new Set(["create", "delete", "interpreter", "envir
 export const PROVIDER_FIELDS = new Set(["host", "version", "certPath"]);
 
 export const NETWORK_FIELDS = new Set(["name", "driver", "labels"]);
+// kreuzwerker v4.5.0 internal/provider/resource_docker_volume.go, resourceDockerVolumeCreate: `name`,
+// `labels`, `driver` and `driver_opts` go into VolumeCreate's Name/Labels/Driver/DriverOpts (all ForceNew).
 export const VOLUME_FIELDS = new Set(["name", "labels", "driver", "driverOpts"]);
 // buildOnPreview only matters to `pulumi preview`; an `up` builds either way.
 export const IMAGE_FIELDS = new Set(["imageName", "skipPush", "build", "buildOnPreview"]);
@@ -77,6 +79,8 @@ const CONTAINER_FIELDS = new Set([
     "envs",
     "labels",
     "networksAdvanced",
+    // kreuzwerker v4.5.0 internal/provider/resource_docker_container_funcs.go, resourceDockerContainerCreate:
+    // `if v, ok := d.GetOk("network_mode"); ok { hostConfig.NetworkMode = container.NetworkMode(v.(string)) }`.
     "networkMode",
     "ports",
     "mounts",
