@@ -9,39 +9,33 @@
 
 import hashlib
 import hmac
-import mimetypes
 import os
 import secrets
-import threading
 
 from flask import (
     Flask,
-    Response,
-    abort,
     g,
     jsonify,
     redirect,
     render_template,
     request,
-    send_from_directory,
     session,
     url_for,
 )
 from flask_caching import Cache
 from werkzeug.security import check_password_hash
-from werkzeug.utils import secure_filename
 
 # init_app is the init hook (LM_INIT_HOOK=app:init_app), imported here for it.
-from demo_db import INSTANCE_DIR, UPLOAD_DIR, close_db, get_db, init_app, utc_timestamp  # noqa: F401
-from demo_report import build_class_report, format_date
+from demo_db import INSTANCE_DIR, close_db, get_db, init_app, utc_timestamp  # noqa: F401
+from demo_report import format_date
 import demo_analytics
 from demo_jobs import register_cli
 import demo_https
 from demo_topics import register_topics
+from demo_files import REPORT_CACHE_TIMEOUT, register_files
+from demo_admin import register_admin
 
 CACHE_DIR = os.environ.get("CACHE_DIR") or os.path.join(INSTANCE_DIR, "cache")
-
-REPORT_CACHE_TIMEOUT = 3600
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -77,20 +71,6 @@ app.teardown_appcontext(close_db)
 # --------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------
-
-def client_ip():
-    # Same trust rule as the real app: X-Real-IP is honoured only when the
-    # direct peer is loopback (i.e. the local reverse proxy).
-    ip = request.remote_addr
-    if ip in ("127.0.0.1", "::1") and request.headers.get("X-Real-IP"):
-        return request.headers.get("X-Real-IP")
-    return ip
-
-
-def admin_allowed_ips():
-    raw = os.environ.get("ADMIN_ALLOWED_IPS", "127.0.0.1,::1")
-    return {part.strip() for part in raw.split(",") if part.strip()}
-
 
 def current_user():
     if "user" in g:
@@ -130,6 +110,8 @@ def user_tasks(user_id):
 
 app.jinja_env.filters["datum"] = format_date
 register_topics(app, current_user)  # GET /topics/<id>: Markdown rendered per request (demo_topics.py)
+register_files(app, cache)  # the class report PDF, uploads, downloads (demo_files.py)
+register_admin(app, current_user, SECRET_FINGERPRINT)  # diagnostics and admin pages (demo_admin.py)
 
 
 # --------------------------------------------------------------------------
@@ -295,140 +277,4 @@ def api_progress():
             "open": len(tasks) - done,
             "tasks": tasks,
         }
-    )
-
-
-@app.get("/api/writes/count")
-def api_writes_count():
-    (count,) = get_db().execute("SELECT COUNT(*) FROM writes").fetchone()
-    return jsonify({"count": count})
-
-
-@app.get("/api/writes/<write_id>")
-def api_write_lookup(write_id):
-    row = get_db().execute("SELECT 1 FROM writes WHERE write_id = ? LIMIT 1", (write_id,)).fetchone()
-    if row is None:
-        return jsonify({"found": False}), 404
-    return jsonify({"found": True})
-
-
-# --------------------------------------------------------------------------
-# PDF report
-# --------------------------------------------------------------------------
-
-@app.get("/report/class/<int:class_id>.pdf")
-def class_report(class_id):
-    key = "class-report-%d" % class_id
-    fresh = request.args.get("fresh") == "1"
-    data = None if fresh else cache.get(key)
-    status = "hit"
-    if data is None:
-        status = "miss"
-        data = build_class_report(class_id)
-        if data is None:
-            abort(404)
-        if not fresh:
-            cache.set(key, data, timeout=REPORT_CACHE_TIMEOUT)
-    resp = Response(data, mimetype="application/pdf")
-    resp.headers["Content-Disposition"] = "inline; filename=klasse-%d.pdf" % class_id
-    resp.headers["X-Report-Cache"] = status
-    return resp
-
-
-# --------------------------------------------------------------------------
-# Uploads and downloads
-# --------------------------------------------------------------------------
-
-@app.post("/upload")
-def upload():
-    f = request.files.get("file")
-    if f is None:
-        return jsonify({"ok": False, "error": "missing file field"}), 400
-    name = secure_filename(f.filename or "")
-    if not name:
-        return jsonify({"ok": False, "error": "invalid file name"}), 400
-    os.makedirs(UPLOAD_DIR, exist_ok=True)
-    path = os.path.join(UPLOAD_DIR, name)
-    f.save(path)
-    return jsonify({"name": name, "size": os.path.getsize(path)})
-
-
-@app.get("/files/<name>")
-def download(name):
-    safe = secure_filename(name)
-    if not safe or not os.path.isfile(os.path.join(UPLOAD_DIR, safe)):
-        abort(404)
-    prefix = os.environ.get("LM_ACCEL_REDIRECT_PREFIX", "")
-    if prefix:
-        mimetype = mimetypes.guess_type(safe)[0] or "application/octet-stream"
-        resp = Response(b"", mimetype=mimetype)
-        resp.headers["X-Accel-Redirect"] = prefix + safe
-        resp.headers["Content-Disposition"] = "attachment; filename=%s" % safe
-        return resp
-    return send_from_directory(UPLOAD_DIR, safe, as_attachment=True)
-
-
-# --------------------------------------------------------------------------
-# Diagnostics and admin
-# --------------------------------------------------------------------------
-
-@app.get("/api/analytics/count")
-def api_analytics_count():
-    (count,) = get_db().execute("SELECT COUNT(*) FROM analytics_events").fetchone()
-    return jsonify({"count": count})
-
-
-@app.get("/whoami")
-def whoami():
-    return jsonify(
-        {
-            "analytics_writer": demo_analytics.writer_alive(),
-            "settings_loaded_by": app.config.get("SETTINGS_LOADED_BY"),
-            "remote_addr": request.remote_addr,
-            "client_ip": client_ip(),
-            "scheme": request.scheme,
-            "pid": os.getpid(),
-            "thread": threading.current_thread().name,
-            "secret_fingerprint": SECRET_FINGERPRINT,
-        }
-    )
-
-
-@app.after_request
-def _admin_frame_policy(response):
-    # Admin pages set their own, stricter framing policy (the stack adds SAMEORIGIN elsewhere).
-    if request.path.startswith("/admin"):
-        response.headers["X-Frame-Options"] = "DENY"
-    return response
-
-
-@app.get("/admin/maintenance")
-def admin_maintenance():
-    ip = client_ip()
-    if ip in admin_allowed_ips():
-        return jsonify({"ok": True, "client_ip": ip})
-    return jsonify({"ok": False, "client_ip": ip}), 403
-
-
-@app.get("/admin")
-def admin():
-    user = current_user()
-    if user is None:
-        return redirect(url_for("login"))
-    if user["role"] != "admin":
-        abort(403)
-    db = get_db()
-    classes = db.execute(
-        "SELECT c.id, c.name, COUNT(u.id) AS students "
-        "FROM classes c LEFT JOIN users u ON u.class_id = c.id AND u.role = 'student' "
-        "GROUP BY c.id ORDER BY c.name"
-    ).fetchall()
-    (task_count,) = db.execute("SELECT COUNT(*) FROM tasks").fetchone()
-    (progress_count,) = db.execute("SELECT COUNT(*) FROM progress").fetchone()
-    return render_template(
-        "admin.html",
-        user=user,
-        classes=classes,
-        task_count=task_count,
-        progress_count=progress_count,
     )
