@@ -16,7 +16,7 @@ import { declareFront } from "./front";
 import type { TlsAgent } from "./tlsAgent";
 import { WebServer } from "./webServer";
 
-export interface LernmanagerStackArgs {
+export interface LernmanagerArgs {
     /** Validated configuration (lib/config.ts `loadConfig`). */
     readonly config: StackConfig;
     /** Physical names derived from the stack (lib/names.ts `stackNames`). */
@@ -27,12 +27,17 @@ export interface LernmanagerStackArgs {
     readonly dockerEnv: Readonly<Record<string, string>>;
 }
 
+/** The component's type before it was renamed: the alias keeps existing stacks' resources (no replacement). */
+export const OLD_COMPONENT_TYPE = "lernmanager:index:LernmanagerStack";
+/** The image-prune step's name before it was renamed (its suffix after the component's name). */
+export const OLD_PRUNE_SUFFIX = "-images";
+
 /**
- * One Lernmanager deployment, created in this order: network and volumes; the images; a backup of
+ * One Lernmanager installation (a component, one per Pulumi stack), created in this order: network and volumes; the images; a backup of
  * the database and the app's migrations (both once per new app image, in one-off containers); the
  * gunicorn container; nginx once the app is healthy; a smoke test through nginx.
  */
-export class LernmanagerStack extends pulumi.ComponentResource {
+export class Lernmanager extends pulumi.ComponentResource {
     public readonly storage: Storage;
     public readonly appImage: AppImage;
     public readonly backup: DeployStep;
@@ -47,7 +52,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
     public readonly tls?: TlsAgent;
     public readonly smokeTest: DeployStep;
     /** Prunes old image tags after each new app image (no delete: its replacement is harmless). */
-    public readonly images: DeployStep;
+    public readonly imagePrune: DeployStep;
     /** Removes the containers the image builds left behind, after each build. */
     public readonly buildLeftovers: DeployStep;
     /** Never replaced; its delete removes all of the stack's images, on destroy only, after the containers. */
@@ -57,8 +62,9 @@ export class LernmanagerStack extends pulumi.ComponentResource {
     /** The admin password that replaced the app's default one (secret), unless `adminTable` is "". */
     public readonly adminPassword?: pulumi.Output<string>;
 
-    constructor(name: string, args: LernmanagerStackArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("lernmanager:index:LernmanagerStack", name, {}, opts);
+    constructor(name: string, args: LernmanagerArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Renamed from LernmanagerStack: the alias (inherited by every child) keeps the existing resources.
+        super("lernmanager:index:Lernmanager", name, {}, { ...opts, aliases: [{ type: OLD_COMPONENT_TYPE }] });
         const { config, names } = args;
         const labels = [{ label: names.label, value: args.stack }];
         const step = { prefix: names.prefix, stack: args.stack, label: names.label };
@@ -114,10 +120,11 @@ export class LernmanagerStack extends pulumi.ComponentResource {
         const onNewImage = [this.appImage.imageId];
 
         const janitor = imageJanitorScripts({ repositories: Object.values(names.images), keep: 2 });
-        // Same logical name and triggers as the janitor before issue 12, so that on an existing stack the
-        // first `up` updates it (dropping the old delete from its state) instead of replacing it.
-        this.images = new DeployStep(
-            `${name}-images`,
+        // The same triggers as the janitor before issue 12, so that on an existing stack the first `up`
+        // updates it (dropping the old delete from its state) instead of replacing it; renamed from
+        // `${name}-images` with an alias (its command, named like it, inherits the alias).
+        this.imagePrune = new DeployStep(
+            `${name}-image-prune`,
             {
                 script: janitor.prune,
                 environment: {
@@ -127,7 +134,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                 triggers: [this.appImage.imageId],
                 after: [this.appImage.image, this.appImage.runtime],
             },
-            { parent: this },
+            { parent: this, aliases: [{ name: `${name}${OLD_PRUNE_SUFFIX}` }] },
         );
         this.imageCleanup = new DeployStep(
             `${name}-image-cleanup`,
@@ -214,7 +221,7 @@ export class LernmanagerStack extends pulumi.ComponentResource {
                 memoryMb: config.appMemoryMb,
                 pidsLimit: config.pidsLimit,
                 // After the image clean-up too: on destroy it goes after the containers that use the images.
-                after: [(this.migration ?? this.backup).command, this.images.command, this.imageCleanup.command],
+                after: [(this.migration ?? this.backup).command, this.imagePrune.command, this.imageCleanup.command],
                 labels,
             },
             { parent: this },

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { DestroyGuard, LernmanagerStack } from "../components";
+import { DestroyGuard, Lernmanager } from "../components";
 import { stackFile, withBaseStack } from "./baseStack";
 import { loadConfig } from "./config";
 import { dockerEndpoint } from "./dockerEndpoint";
@@ -38,7 +38,7 @@ export function main(opts?: pulumi.ComponentResourceOptions): ProgramOutputs {
         { host: endpoint.host, certPath: endpoint.certPath },
         opts,
     );
-    const deployment = new LernmanagerStack(
+    const deployment = new Lernmanager(
         names.prefix,
         { config, names, stack, dockerEnv: endpoint.env },
         { ...opts, providers: [provider] },

@@ -26,6 +26,7 @@ import {
     STATE_ONLY,
     UPDATED,
 } from "./engineRules";
+import { matchOlds } from "./engineAliases";
 import { Registration } from "./mocks";
 import { buildImage, containerCreateBody, docker, runCommand, waitHealthy } from "./realize";
 
@@ -58,7 +59,9 @@ export interface DestroyReport {
 /** One resource as the engine keeps it in the stack's state. */
 interface Stored {
     readonly type: string;
-    readonly name: string;
+    /** Logical name and URN: both change when an alias carries the resource over to a new one. */
+    name: string;
+    urn: string;
     /** Inputs after Check, merged with what the provider read back. */
     inputs: Record<string, any>;
     /** Physical id: container id, image id, network id, volume name, command name. */
@@ -86,6 +89,8 @@ export class LifecycleEngine {
     readonly state = new Map<string, Stored>();
     /** Old resources whose delete failed: kept in the state, tried again by every later `up`. */
     readonly pendingDeletes: Stored[] = [];
+    /** URNs of the component resources in the state (the engine keeps them too; aliases resolve through them). */
+    private components = new Set<string>();
     private readonly log: (line: string) => void;
 
     constructor(opts: { log?: (line: string) => void } = {}) {
@@ -97,6 +102,7 @@ export class LifecycleEngine {
         const report: UpReport = { creates: [], updates: [], replaces: [], deletes: [], commandsRun: [], builds: [] };
         const pending: Stored[] = [];
         const outputs = new Map<string, { value: string; owner: string }>();
+        this.takeOver(regs);
         for (const s of this.state.values()) this.publish(s, outputs);
         const descendants = customDescendants(regs);
         const ordered = regs.filter(isManaged).sort((a, b) => rank(a) - rank(b) || a.order - b.order);
@@ -147,12 +153,41 @@ export class LifecycleEngine {
                 continue;
             }
             if (gone.includes(s)) {
-                this.state.delete(s.name);
+                this.state.delete(this.keyOf(s));
                 report.deletes.push(s.name);
             }
         }
         if (failures.length) throw new UpFailed(failures.join("\n"), report);
         return report;
+    }
+
+    /**
+     * Matches the program's resources to the state by URN and aliases (engineAliases.ts): a resource
+     * found by an alias takes over the old one's state under its new name and URN. An old resource no
+     * registration claims stays in the state until the end of the update deletes it, under its URN
+     * when a new resource (a different URN) takes its name.
+     */
+    private takeOver(regs: Registration[]) {
+        const byUrn = new Map([...this.state.values()].map((s) => [s.urn, s]));
+        const goals = regs.map((r) => ({ ...r, parentUrn: r.opts.parentUrn, aliases: r.opts.aliases }));
+        const match = matchOlds(goals, new Set([...byUrn.keys(), ...this.components]));
+        const claimed = new Map<Stored, Registration>();
+        for (const r of regs.filter(isManaged)) {
+            const old = byUrn.get(match.get(r.urn) ?? "");
+            if (old) claimed.set(old, r);
+        }
+        const declared = new Set(regs.filter(isManaged).map((r) => r.name));
+        const next = new Map<string, Stored>();
+        for (const [s, r] of claimed) next.set(r.name, Object.assign(s, { name: r.name, urn: r.urn }));
+        for (const s of this.state.values()) if (!claimed.has(s)) next.set(declared.has(s.name) ? s.urn : s.name, s);
+        this.state.clear();
+        for (const [k, s] of next) this.state.set(k, s);
+        this.components = new Set(regs.filter((r) => !r.custom).map((r) => r.urn));
+    }
+
+    private keyOf(s: Stored): string {
+        for (const [k, v] of this.state) if (v === s) return k;
+        return s.name;
     }
 
     /** `pulumi destroy`: antichains of resources no other remaining resource depends on. */
@@ -223,7 +258,7 @@ export class LifecycleEngine {
     }
 
     private async create(reg: Registration, inputs: Record<string, any>, deps: Set<string>, report: UpReport) {
-        const s: Stored = { type: reg.type, name: reg.name, inputs, id: "", deps, opts: reg.opts };
+        const s: Stored = { type: reg.type, name: reg.name, urn: reg.urn, inputs, id: "", deps, opts: reg.opts };
         switch (reg.type) {
             case NETWORK:
                 s.id = (
@@ -504,6 +539,7 @@ function registrationOf(s: Stored): Registration {
     return {
         type: s.type,
         name: s.name,
+        urn: s.urn,
         inputs: s.inputs,
         secretInputs: [],
         custom: true,

@@ -20,12 +20,21 @@ export interface Registration {
         readonly retainOnDelete?: boolean;
         readonly replaceOnChanges?: string[];
         readonly deleteBeforeReplace?: boolean;
+        /** The parent's full URN (the engine's URNs carry the parent's type chain). */
+        readonly parentUrn?: string;
+        /** The `aliases` option as the program gave it (an old URN, or a name and/or type). */
+        readonly aliases?: AliasSpec[];
     };
     /** Input properties as the program passed them (Outputs unresolved), e.g. to check secretness. */
     readonly rawProps: Record<string, unknown>;
     /** Order of registration with the (mock) engine. */
     readonly order: number;
+    /** The URN the engine gives it: stack, project, the parent's type chain, type and name. */
+    readonly urn: string;
 }
+
+/** One entry of the `aliases` resource option, as far as the stand-in engine models it. */
+export type AliasSpec = string | { readonly name?: string; readonly type?: string; readonly noParent?: boolean };
 
 export interface ProgramRun {
     readonly registrations: Registration[];
@@ -115,8 +124,9 @@ export async function runProgram(config: Record<string, string>, options: RunOpt
     );
     pulumi.runtime.setAllConfig(config);
 
-    const urnOf = async (r: pulumi.Resource): Promise<string> =>
-        new Promise((resolve) => r.urn.apply((u) => resolve(u.split("::").pop() ?? u)));
+    const fullUrnOf = async (r: pulumi.Resource): Promise<string> =>
+        new Promise((resolve) => r.urn.apply((u) => resolve(u)));
+    const urnOf = async (r: pulumi.Resource): Promise<string> => (await fullUrnOf(r)).split("::").pop()!;
     const pending: Promise<void>[] = [];
     const recorder: pulumi.ResourceTransformation = (args) => {
         const deps = args.opts.dependsOn;
@@ -125,6 +135,8 @@ export async function runProgram(config: Record<string, string>, options: RunOpt
             opts: {
                 dependsOn: [] as string[],
                 parent: undefined as string | undefined,
+                parentUrn: undefined as string | undefined,
+                aliases: aliasSpecs(args.opts.aliases),
                 protect: args.opts.protect as boolean | undefined,
                 retainOnDelete: args.opts.retainOnDelete,
                 replaceOnChanges: args.opts.replaceOnChanges,
@@ -136,7 +148,10 @@ export async function runProgram(config: Record<string, string>, options: RunOpt
         pending.push(
             (async () => {
                 entry.opts.dependsOn.push(...(await Promise.all(depList.map(urnOf))));
-                if (args.opts.parent) entry.opts.parent = await urnOf(args.opts.parent);
+                if (args.opts.parent) {
+                    entry.opts.parentUrn = await fullUrnOf(args.opts.parent);
+                    entry.opts.parent = entry.opts.parentUrn.split("::").pop();
+                }
             })(),
         );
         return undefined;
@@ -165,7 +180,8 @@ export async function runProgram(config: Record<string, string>, options: RunOpt
 
     const registrations: Registration[] = registered.map((r, order) => {
         const s = seen.get(`${r.type}::${r.name}`);
-        return { ...r, order, opts: s?.opts ?? { dependsOn: [] }, rawProps: s?.rawProps ?? {} };
+        const opts: Registration["opts"] = s?.opts ?? { dependsOn: [] };
+        return { ...r, order, opts, rawProps: s?.rawProps ?? {}, urn: resourceUrn(stack, project, r, opts.parentUrn) };
     });
     return {
         registrations,
@@ -182,6 +198,29 @@ export async function runProgram(config: Record<string, string>, options: RunOpt
             return found[0];
         },
     };
+}
+
+/**
+ * The URN the engine generates (PE deployment.go `generateURN`, sdk resource/urn.go `NewURN`):
+ * `urn:pulumi:<stack>::<project>::<parent's qualified type>$<type>::<name>` (no parent: just the type).
+ */
+export function resourceUrn(stack: string, project: string, r: { type: string; name: string }, parentUrn?: string) {
+    const parentType = parentUrn ? parentUrn.split("::")[2] : "";
+    return `urn:pulumi:${stack}::${project}::${parentType ? `${parentType}$` : ""}${r.type}::${r.name}`;
+}
+
+/** The `aliases` option, plain: an old URN, or a name and/or type (a parent, project or stack alias is not modeled). */
+function aliasSpecs(given: unknown): AliasSpec[] | undefined {
+    if (!Array.isArray(given) || given.length === 0) return undefined;
+    return given.map((a) => {
+        if (typeof a === "string") return a;
+        const { name, type, noParent, ...rest } = a as Record<string, unknown>;
+        if (Object.keys(rest).length)
+            throw new Error(`alias fields ${Object.keys(rest).join(", ")} are not modeled by the stand-in engine`);
+        if ((name !== undefined && typeof name !== "string") || (type !== undefined && typeof type !== "string"))
+            throw new Error("an alias's name and type must be plain strings in this program");
+        return { name, type, noParent: noParent === true ? true : undefined } as AliasSpec;
+    });
 }
 
 /** Pulumi's wire marker of a secret value. */

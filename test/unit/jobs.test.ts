@@ -250,7 +250,7 @@ describe("the scheduler container (Pulumi mocks)", () => {
     test("is created after the migration (runs the migrated database's image) and the image janitor", () => {
         expect(scheduler().opts.dependsOn).toEqual([
             "lernmanager-jobs-migrate",
-            "lernmanager-jobs-images",
+            "lernmanager-jobs-image-prune",
             "lernmanager-jobs-image-cleanup",
         ]);
         expect(scheduler().order).toBeGreaterThan(run.named("lernmanager-jobs-migrate").order);

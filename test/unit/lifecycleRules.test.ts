@@ -177,6 +177,7 @@ describe("the stand-in engine's replace of a command (pulumi-command + the engin
     const command = (triggers: string[], del: string, log: string): Registration => ({
         type: COMMAND,
         name: "step",
+        urn: `urn:pulumi:test::lernmanager::${COMMAND}::step`,
         inputs: {
             create: `echo "create $V" >> ${log}`,
             delete: del,

@@ -147,7 +147,7 @@ describe("the declared stack (Pulumi mocks)", () => {
     });
 
     test("every resource is parented under the stack component", () => {
-        const top = run.registrations.filter((r) => r.type === "lernmanager:index:LernmanagerStack");
+        const top = run.registrations.filter((r) => r.type === "lernmanager:index:Lernmanager");
         expect(top).toHaveLength(1);
         // The destroy guard stands beside the stack: it depends on all of it.
         const guard = run.registrations.filter((r) => r.type === "lernmanager:deploy:DestroyGuard");
@@ -169,7 +169,7 @@ describe("the declared stack (Pulumi mocks)", () => {
             "lernmanager:deploy:DeployStep",
             "lernmanager:deploy:DeployStep",
             "lernmanager:deploy:DestroyGuard",
-            "lernmanager:index:LernmanagerStack",
+            "lernmanager:index:Lernmanager",
             "lernmanager:storage:Storage",
             "lernmanager:web:WebServer",
         ]);
@@ -205,7 +205,7 @@ describe("deploy steps (@pulumi/command)", () => {
         expect(step("migrate").opts.dependsOn).toContain("lernmanager-steps-backup");
         expect(step("app").opts.dependsOn).toEqual([
             "lernmanager-steps-migrate",
-            "lernmanager-steps-images",
+            "lernmanager-steps-image-prune",
             "lernmanager-steps-image-cleanup",
         ]);
         expect(step("smoke").opts.dependsOn).toEqual(
@@ -252,16 +252,16 @@ describe("deploy steps (@pulumi/command)", () => {
                 .ofType(COMMAND)
                 .map((c) => c.name.replace("lernmanager-bare-", ""))
                 .sort(),
-        ).toEqual(["backup", "build-leftovers", "destroy-guard", "image-cleanup", "images", "smoke"]);
+        ).toEqual(["backup", "build-leftovers", "destroy-guard", "image-cleanup", "image-prune", "smoke"]);
         expect(bare.named("lernmanager-bare-app").opts.dependsOn).toEqual([
             "lernmanager-bare-backup",
-            "lernmanager-bare-images",
+            "lernmanager-bare-image-prune",
             "lernmanager-bare-image-cleanup",
         ]);
     });
 
     test("the image janitor keeps 2 tags per repository after each new image and removes all on destroy", () => {
-        const prune = step("images");
+        const prune = step("image-prune");
         expect(prune.inputs.triggers).toEqual([appImageId()]);
         // Replaced with every new image: it must have no delete (issue 12, finding 1).
         expect(prune.inputs.delete).toBeUndefined();
