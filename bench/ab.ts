@@ -3,15 +3,16 @@
  * lib/gunicornConf.ts): the variant as declared (A) and with a `--tune` file applied (B) run side by
  * side, and their wrk runs alternate (A B, B A, ...), so other work on the machine hits both alike.
  *
- *   npx ts-node bench/ab.ts --tune bench/tunes/gzip-level-1.json [--variant stack] \
- *       [--workloads css,js] [--connections 32,4] [--reps 5] [--seconds 5] [--cold 5]
- * (`--cold N`: N cold starts of each side afterwards, with the gunicorn variant.)
+ *   npx ts-node bench/ab.ts --tune bench/tunes/gzip-level-5.json [--variant stack] \
+ *       [--workloads css,js] [--connections 32,4] [--reps 5] [--seconds 5] [--cold 5] [--dry]
+ * (`--cold N`: N cold starts of each side afterwards, with the gunicorn variant; `--dry`: declare
+ * both sides under Pulumi's mocks and print how B's generated confs differ from A's, no Docker.)
  *
  * Prints a Markdown table and writes bench/results/tune-<name>-<date>.json (not committed).
  */
 import * as fs from "fs";
 import * as path from "path";
-import { Tune } from "./lib/declare";
+import { declare, imagesOf } from "./lib/declare";
 import { cleanupAll, STACK_PREFIX, sweepLeftovers } from "./lib/docker";
 import { measureColdStart } from "./lib/coldStart";
 import { measureGzip } from "./lib/gzip";
@@ -22,6 +23,7 @@ import { loginStudents } from "./lib/sessions";
 import { startVariant } from "./lib/variants";
 import { BROWSER_HEADERS, WORKLOAD_DEFS, WRITE_EVERY } from "./lib/workloads";
 import { runWrk } from "./lib/wrk";
+import { loadTune, Tune } from "./lib/tunes";
 import { log, median, round } from "./lib/util";
 
 interface AbOptions {
@@ -33,7 +35,14 @@ interface AbOptions {
     seconds: number;
     /** Cold starts per side (gunicorn variant only), measured after the runs. */
     cold: number;
+    /** Only declare both sides (Pulumi mocks) and print how the generated confs differ. */
+    dry: boolean;
 }
+
+const USAGE = `usage: ts-node bench/ab.ts --tune bench/tunes/<name>.json [--variant stack|gunicorn] [--workloads login,css]
+       [--connections 32,4] [--reps 5] [--seconds 5] [--cold 5] [--dry]
+  --dry   declare A and B under Pulumi's mocks and print the lines of B's nginx.conf / gunicorn.conf.py
+          that differ from A's; no Docker`;
 
 function parse(argv: string[]): AbOptions {
     const o: AbOptions = {
@@ -44,9 +53,18 @@ function parse(argv: string[]): AbOptions {
         reps: 5,
         seconds: 5,
         cold: 0,
+        dry: false,
     };
     for (let i = 0; i < argv.length; i++) {
         const [flag, value] = [argv[i], argv[i + 1]];
+        if (flag === "--help" || flag === "-h") {
+            process.stdout.write(`${USAGE}\n`);
+            process.exit(0);
+        }
+        if (flag === "--dry") {
+            o.dry = true;
+            continue;
+        }
         i++;
         if (flag === "--tune") o.tuneFile = value;
         else if (flag === "--variant" && (VARIANTS as readonly string[]).includes(value))
@@ -59,9 +77,9 @@ function parse(argv: string[]): AbOptions {
         else if (flag === "--reps") o.reps = Number(value);
         else if (flag === "--seconds") o.seconds = Number(value);
         else if (flag === "--cold") o.cold = Number(value);
-        else throw new Error(`ab: bad argument ${flag} ${value ?? ""}`);
+        else throw new Error(`ab: bad argument ${flag} ${value ?? ""}\n${USAGE}`);
     }
-    if (!o.tuneFile) throw new Error("ab: --tune file.json is required");
+    if (!o.tuneFile) throw new Error(`ab: --tune file.json is required\n${USAGE}`);
     if (o.variant !== "stack" && o.variant !== "gunicorn") throw new Error("ab: --variant is stack or gunicorn");
     return o;
 }
@@ -94,10 +112,35 @@ function paired(a: Sample[], b: Sample[]) {
     };
 }
 
+/** The lines of B's generated confs that A does not have, and the reverse (`--dry`). */
+async function dryRun(tune: Tune): Promise<void> {
+    const [a, b] = [
+        await declare(`${STACK_PREFIX}ab-a`, 8080, {}, undefined),
+        await declare(`${STACK_PREFIX}ab-b`, 8080, {}, tune),
+    ];
+    const args = (run: typeof a) => {
+        const images = imagesOf(run);
+        return { ...images.nginx.inputs.build.args, ...images.app.inputs.build.args } as Record<string, string>;
+    };
+    const [argsA, argsB] = [args(a), args(b)];
+    for (const arg of ["NGINX_CONF", "NGINX_CONF_PER_REQUEST", "GUNICORN_CONF"]) {
+        const lines = (x: Record<string, string>) => Buffer.from(x[arg], "base64").toString("utf8").split("\n");
+        const [la, lb] = [lines(argsA), lines(argsB)];
+        const only = (x: string[], y: string[]) => x.filter((l) => !y.includes(l));
+        process.stdout.write(`## ${arg}: ${la.join("\n") === lb.join("\n") ? "unchanged" : "changed"}\n`);
+        for (const l of only(la, lb)) process.stdout.write(`- ${l}\n`);
+        for (const l of only(lb, la)) process.stdout.write(`+ ${l}\n`);
+    }
+}
+
 async function main(): Promise<void> {
     const o = parse(process.argv.slice(2));
-    const tune = JSON.parse(fs.readFileSync(o.tuneFile, "utf8")) as Tune;
+    const tune = loadTune(o.tuneFile);
     const name = path.basename(o.tuneFile, ".json");
+    if (o.dry) {
+        log(`dry run of ${name}: ${tune.description}`);
+        return dryRun(tune);
+    }
     await sweepLeftovers();
     const a = await startVariant(o.variant, "", { stack: `${STACK_PREFIX}ab-a`, tune: null });
     const b = await startVariant(o.variant, "", { stack: `${STACK_PREFIX}ab-b`, tune });
@@ -107,7 +150,7 @@ async function main(): Promise<void> {
     ];
     const results: Record<string, unknown>[] = [];
     const lines = [
-        `A/B: ${o.variant}, as declared (A) vs ${name} (B): ${JSON.stringify(tune)}`,
+        `A/B: ${o.variant}, as declared (A) vs ${name} (B: ${tune.description}): ${JSON.stringify(tune)}`,
         "",
         "| workload | conns | A req/s | B req/s | B/A req/s | A p99 ms | B p99 ms | A cpu ms/req | B cpu ms/req | pairs used |",
         "|---|---:|---:|---:|---:|---:|---:|---|---|---|",

@@ -10,8 +10,9 @@ import { TEST_IMAGES } from "../test/support/baseImages";
 import * as path from "path";
 import { measureColdStart } from "./lib/coldStart";
 import { FOREIGN_LIMIT } from "./lib/measure";
-import { buildDeclared, declare, setTune, Tune } from "./lib/declare";
+import { buildDeclared, declare, setTune } from "./lib/declare";
 import { stackLogSummary } from "./lib/diagnostics";
+import { loadTune, Tune } from "./lib/tunes";
 import { cleanupAll, docker, STACK_PREFIX, sweepLeftovers } from "./lib/docker";
 import { measureGzip } from "./lib/gzip";
 import { machineFacts } from "./lib/machine";
@@ -50,9 +51,9 @@ async function main(): Promise<number> {
     const opts = parseOptions(process.argv.slice(2));
     let tune: Tune | undefined;
     if (opts.tuneFile) {
-        tune = JSON.parse(fs.readFileSync(opts.tuneFile, "utf8")) as Tune;
+        tune = loadTune(opts.tuneFile);
         setTune(tune);
-        log(`tuning experiment: ${JSON.stringify(tune)}`);
+        log(`tuning experiment: ${tune.description} ${JSON.stringify(tune)}`);
     }
     await preconditions();
     await sweepLeftovers();

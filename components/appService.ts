@@ -2,6 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { SCRATCH_TMPFS } from "../lib/deploySteps";
 import { LAYOUT } from "../lib/layout";
+import { TIMINGS } from "../lib/timings";
 import { REPLACE_ON_CHANGES } from "./webServer";
 import { hardened, healthcheck } from "./hardening";
 
@@ -119,8 +120,11 @@ export function appImageContainer(
     );
 }
 
-/** Seconds in-flight requests get after SIGTERM: gunicorn's graceful_timeout (30) plus margin. */
-export const APP_STOP_GRACE_SECONDS = 40;
+/**
+ * Seconds the app container gets after SIGTERM before it is killed: gunicorn's graceful stop, its
+ * linger before exit and a margin (lib/timings.ts `appStopGraceSeconds`).
+ */
+export const APP_STOP_GRACE_SECONDS = TIMINGS.appStopGraceSeconds;
 
 /**
  * Kernel settings of the app container's network namespace. With SYN cookies off, a listener that

@@ -3,7 +3,7 @@ import * as random from "@pulumi/random";
 import { appEnvironment, publishedUrl, smokeStaticFile } from "../lib/appEnv";
 import { StackConfig } from "../lib/config";
 import { ADMIN_PASSWORD_ENV, imageJanitorScripts, migrationScript, smokeTestScript } from "../lib/deploySteps";
-import { renderGunicornConf } from "../lib/gunicornConf";
+import { gunicornSettingsFrom, renderGunicornConf } from "../lib/gunicornConf";
 import { LAYOUT } from "../lib/layout";
 import { persistentVolumeName, StackNames } from "../lib/names";
 import { AppImage } from "./appImage";
@@ -90,12 +90,7 @@ export class Lernmanager extends pulumi.ComponentResource {
                 staticPath: config.staticPath,
                 extraPaths: [...config.persistentPaths, ...config.scratchPaths],
                 databaseFile: config.databaseFile,
-                gunicornConf: renderGunicornConf({
-                    workers: config.workers,
-                    threads: config.threads,
-                    accessLog: config.appAccessLog,
-                    initHookInWorkers: !!config.initHook && config.initInWorkers,
-                }),
+                gunicornConf: renderGunicornConf(gunicornSettingsFrom(config)),
             },
             { parent: this },
         );

@@ -1,5 +1,6 @@
 import type { AdminPasswordConfig, MigrationsConfig } from "./configKeys";
 import { LAYOUT } from "./layout";
+import { TIMINGS } from "./timings";
 
 /**
  * Memory-backed scratch folders of the app (counted against its memory limit), owned by the app's
@@ -200,7 +201,7 @@ export function smokeTestScript(s: SmokeStep): string {
     ]);
     // Then the containers a rollback started (unknown to Pulumi) go, gracefully: the new ones serve.
     const filter = `--filter ${q(`label=${s.label}=${s.stack}`)} --filter label=${ROLLBACK_LABEL}`;
-    return `${smoke}for c in $(docker ps -aq ${filter}); do docker stop -t 40 "$c" >/dev/null; docker rm "$c" >/dev/null && echo "removed container $c of a rollback"; done\n`;
+    return `${smoke}for c in $(docker ps -aq ${filter}); do docker stop -t ${TIMINGS.appStopGraceSeconds} "$c" >/dev/null; docker rm "$c" >/dev/null && echo "removed container $c of a rollback"; done\n`;
 }
 
 export interface ImageJanitor {

@@ -1,5 +1,6 @@
+import type { StackConfig } from "./configKeys";
 import { LAYOUT } from "./layout";
-import { UPSTREAM_POOL } from "./nginxUpstream";
+import { TIMINGS, Timings } from "./timings";
 
 /** What the generated gunicorn.conf.py depends on. */
 export interface GunicornSettings {
@@ -19,47 +20,51 @@ export interface GunicornSettings {
      */
     readonly initHookInWorkers?: boolean;
     /**
-     * Seconds a request may run before its worker is restarted. The app makes outbound calls of up
-     * to 60 s, so this is twice that. @default 120
+     * Import the app once in the master and fork the workers from it (`preload_app`); off, every
+     * worker imports it (bench/tunes/no-preload.json). @default true
      */
-    readonly timeoutSeconds?: number;
-    /** Seconds in-flight requests get to finish on SIGTERM. @default 30 */
-    readonly gracefulTimeoutSeconds?: number;
-    /**
-     * Seconds an idle keep-alive connection from nginx is held: longer than nginx keeps an idle
-     * pooled connection (UPSTREAM_POOL.idleTimeoutSeconds), so nginx, not gunicorn, ends it and never
-     * sends a request on a connection gunicorn is closing. @default 15
-     */
-    readonly keepaliveSeconds?: number;
-    /**
-     * Seconds a stopping worker goes on serving requests on its idle keep-alive connections, until
-     * nginx closes them (files/runtime/lm_idle.py): longer than nginx's idle timeout. @default 5
-     */
-    readonly idleLingerSeconds?: number;
-    /**
-     * Seconds the master lingers after its listeners closed and its workers finished, before the
-     * container exits: nginx may still hold this container's address in its DNS cache for a moment,
-     * and while the container exists a connection attempt is refused at once (nginx retries the
-     * new container) instead of timing out. Longer than nginx's resolver cache. @default 5
-     */
-    readonly exitLingerSeconds?: number;
+    readonly preloadApp?: boolean;
+    /** The coupled timings (lib/timings.ts): timeout, graceful stop, keep-alive, lingers. @default TIMINGS */
+    readonly timings?: Timings;
 }
 
-export const GUNICORN_DEFAULTS = {
-    timeoutSeconds: 120,
-    gracefulTimeoutSeconds: 30,
-    keepaliveSeconds: 15,
-    idleLingerSeconds: UPSTREAM_POOL.idleTimeoutSeconds + 1,
-    exitLingerSeconds: 5,
-} as const;
+/** gunicorn.conf.py's settings from the stack's config (the rest are the renderer's defaults). */
+export function gunicornSettingsFrom(config: StackConfig): GunicornSettings {
+    return {
+        workers: config.workers,
+        threads: config.threads,
+        accessLog: config.appAccessLog,
+        initHookInWorkers: !!config.initHook && config.initInWorkers,
+    };
+}
+
+/** The numbers gunicorn.conf.py carries, from the coupled timings (lib/timings.ts). */
+export function gunicornTimings(t: Timings) {
+    return {
+        /** Seconds a request may run before its worker is restarted (twice the app's longest outbound call). */
+        timeoutSeconds: t.gunicornTimeoutSeconds,
+        /** Seconds a stopping worker gets for its drain, its idle connections and in-flight requests. */
+        gracefulTimeoutSeconds: t.gracefulSeconds,
+        /** Seconds an idle keep-alive connection from nginx is held: nginx ends it first. */
+        keepaliveSeconds: t.gunicornKeepaliveSeconds,
+        /** Seconds a stopping worker serves its idle keep-alive connections (files/runtime/lm_idle.py). */
+        idleLingerSeconds: t.idleLingerSeconds,
+        /** Bound on a stopping worker's drain of one listener (files/runtime/lm_drain.py). */
+        drainLimitSeconds: t.drainLimitSeconds,
+        /** Seconds the master lingers before the container exits: past nginx's resolver cache. */
+        exitLingerSeconds: t.exitLingerSeconds,
+    };
+}
+
+export const GUNICORN_DEFAULTS = gunicornTimings(TIMINGS);
 
 /**
  * Renders gunicorn.conf.py. Pure: the same settings always give the same text, which is baked into
  * the app image (a change replaces the app container).
  */
 export function renderGunicornConf(settings: GunicornSettings): string {
-    const { accessLog = false, initHookInWorkers = false, ...numbers } = settings;
-    const s = { ...GUNICORN_DEFAULTS, ...numbers };
+    const { accessLog = false, initHookInWorkers = false, preloadApp = true, timings = TIMINGS } = settings;
+    const s = { workers: settings.workers, threads: settings.threads, ...gunicornTimings(timings) };
     for (const [name, value] of Object.entries(s)) {
         if (!Number.isInteger(value) || value < 1) {
             throw new Error(`renderGunicornConf: ${name} must be a positive whole number, got ${value}`);
@@ -87,17 +92,18 @@ worker_class = "lm_drain.DrainingThreadWorker"
 import lm_drain  # noqa: E402
 
 lm_drain.install_stop_marker()
+lm_drain.DRAIN_LIMIT_SECONDS = ${s.drainLimitSeconds}
 # A stopping worker serves requests on its idle keep-alive connections until nginx closed them
-# (files/runtime/lm_idle.py); nginx keeps an idle connection ${UPSTREAM_POOL.idleTimeoutSeconds} s.
+# (files/runtime/lm_idle.py); nginx keeps an idle connection ${timings.poolIdleSeconds} s.
 import lm_idle  # noqa: E402
 
 lm_idle.IDLE_LINGER_SECONDS = ${s.idleLingerSeconds}
 # The app is imported once, in the master, and the workers are forked from it: a faster start than
 # every worker importing it at the same time, and the imported code is shared between them.
-preload_app = True
+preload_app = ${preloadApp ? "True" : "False"}
 workers = ${s.workers}
 threads = ${s.threads}
-# Slow requests: the app makes outbound calls of up to 60 s.
+# Slow requests: the app makes outbound calls of up to ${timings.appCallSeconds} s.
 timeout = ${s.timeoutSeconds}
 graceful_timeout = ${s.gracefulTimeoutSeconds}
 keepalive = ${s.keepaliveSeconds}

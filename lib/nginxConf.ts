@@ -1,6 +1,7 @@
 import { LAYOUT } from "./layout";
 import { checkNginxTls, clientAddressRules, redirectServer, tlsServerHead, type NginxTls } from "./nginxTls";
 import { proxyTarget, retryErrorPages, retryGuard, upstreamBlock, UpstreamForm } from "./nginxUpstream";
+import { TIMINGS, Timings } from "./timings";
 
 /** What the generated nginx.conf depends on. */
 export interface NginxSettings {
@@ -14,22 +15,26 @@ export interface NginxSettings {
     readonly loginPath: string;
     /** Login POSTs per client IP and minute; 0 = no limit. @default 30 */
     readonly loginRatePerMinute: number;
-    /** Seconds nginx waits for the app's answer; above gunicorn's timeout. @default 130 */
-    readonly proxyReadTimeoutSeconds?: number;
-    /** Seconds a resolved app address is cached (short, so a replaced app is found fast). @default 2 */
-    readonly resolverValidSeconds?: number;
+    /** The coupled timings (lib/timings.ts): proxy timeouts, resolver cache, pool idle time. @default TIMINGS */
+    readonly timings?: Timings;
     /**
      * gzip level 1-9. Level 1 costs nginx about half the CPU of level 5 per CSS/JS response and still
      * sends under 30 % of the bytes (bench/results/tuning.md). @default 1
      */
     readonly gzipLevel?: number;
+    /** Serve the precompressed name.gz of static files (bench/tunes/no-gzip-static.json). @default true */
+    readonly gzipStatic?: boolean;
+    /** Write the access log in 64 KB batches rather than per request (bench/tunes/lean-logs.json). @default true */
+    readonly accessLogBuffered?: boolean;
+    /** Idle pooled connections per nginx worker (lib/nginxUpstream.ts). @default UPSTREAM_POOL.idleConnections */
+    readonly upstreamIdleConnections?: number;
     /** HTTPS (lib/nginxTls.ts); absent: plain HTTP only. */
     readonly tls?: NginxTls;
     /** CIDRs of TLS proxies whose X-Forwarded-For/-Proto count (lib/nginxTls.ts). @default [] */
     readonly trustedProxies?: readonly string[];
 }
 
-export const NGINX_DEFAULTS = { proxyReadTimeoutSeconds: 130, resolverValidSeconds: 2, gzipLevel: 1 } as const;
+export const NGINX_DEFAULTS = { gzipLevel: 1, gzipStatic: true, accessLogBuffered: true } as const;
 
 /** MIME types compressed besides text/html (which gzip always includes). */
 export const GZIP_TYPES = [
@@ -61,6 +66,7 @@ export const SECURITY_HEADERS = {
  */
 export function renderNginxConf(settings: NginxSettings, form: UpstreamForm = "per-request"): string {
     const s = { ...NGINX_DEFAULTS, ...settings };
+    const t = s.timings ?? TIMINGS;
     const prefixRe = /^\/([A-Za-z0-9_-]+\/)+$/;
     if (!prefixRe.test(s.staticUrl))
         throw new Error(`renderNginxConf: staticUrl ${s.staticUrl} must look like /static/`);
@@ -68,8 +74,10 @@ export function renderNginxConf(settings: NginxSettings, form: UpstreamForm = "p
         throw new Error(`renderNginxConf: downloadsPrefix ${s.downloadsPrefix} must look like /protected-files/`);
     }
     if (!/^\/[A-Za-z0-9_./-]*$/.test(s.loginPath)) throw new Error(`renderNginxConf: bad loginPath ${s.loginPath}`);
-    for (const key of ["uploadLimitMb", "proxyReadTimeoutSeconds", "resolverValidSeconds", "gzipLevel"] as const) {
-        if (!Number.isInteger(s[key]) || s[key] < 1)
+    // The timings are checked where they are derived (lib/timings.ts).
+    for (const key of ["uploadLimitMb", "gzipLevel", "upstreamIdleConnections"] as const) {
+        const value = s[key] ?? 1;
+        if (!Number.isInteger(value) || value < 1)
             throw new Error(`renderNginxConf: ${key} must be a positive whole number`);
     }
     if (s.gzipLevel > 9) throw new Error("renderNginxConf: gzipLevel must be 1-9");
@@ -78,6 +86,10 @@ export function renderNginxConf(settings: NginxSettings, form: UpstreamForm = "p
         throw new Error("renderNginxConf: loginRatePerMinute must be 0 or more");
     }
 
+    const accessLog = s.accessLogBuffered
+        ? "# Written in 64 KB batches (at least every second): one write per batch instead of per request.\n" +
+          "    access_log /dev/stdout lernmanager buffer=64k flush=1s;"
+        : "access_log /dev/stdout lernmanager;";
     const headerMaps = Object.entries(SECURITY_HEADERS)
         .map(([name, value]) => {
             const v = varName(name);
@@ -97,8 +109,8 @@ export function renderNginxConf(settings: NginxSettings, form: UpstreamForm = "p
             proxy_set_header X-Forwarded-Host $host;
             # The app is on the same host: a connect that takes longer means it is gone.
             proxy_connect_timeout 1s;
-            proxy_send_timeout ${s.proxyReadTimeoutSeconds}s;
-            proxy_read_timeout ${s.proxyReadTimeoutSeconds}s;
+            proxy_send_timeout ${t.proxyTimeoutSeconds}s;
+            proxy_read_timeout ${t.proxyTimeoutSeconds}s;
             # Try the other app container (during an update both answer the alias) when a connection
             # fails or times out. A request that was already sent is retried only if its method is
             # idempotent (nginx never resends a POST it has passed on), and only within 10 s.
@@ -164,8 +176,7 @@ http {
 
     log_format lernmanager '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
                            '"$http_referer" "$http_user_agent" rt=$request_time urt=$upstream_response_time';
-    # Written in 64 KB batches (at least every second): one write per batch instead of per request.
-    access_log /dev/stdout lernmanager buffer=64k flush=1s;
+    ${accessLog}
 
     sendfile on;
     tcp_nopush on;
@@ -197,9 +208,9 @@ http {
     gzip_types ${GZIP_TYPES.join(" ")};
 
     # Docker's embedded DNS; the app alias is looked up at request time and cached briefly.
-    resolver ${LAYOUT.dockerDns} valid=${s.resolverValidSeconds}s ipv6=off;
+    resolver ${LAYOUT.dockerDns} valid=${t.resolverValidSeconds}s ipv6=off;
     resolver_timeout 2s;
-${upstreamBlock(form)}
+${upstreamBlock(form, { idleConnections: s.upstreamIdleConnections, timings: t })}
 ${headerMaps}
 ${clientAddressRules(s.trustedProxies ?? [])}${loginZone}${s.tls ? redirectServer(s.tls) : ""}
     server {
@@ -227,7 +238,7 @@ ${addHeaders}
             alias ${LAYOUT.staticDir}/;
             expires 30d;
             # name.gz beside a text file, compressed once at start-up (files/runtime/lm_static.py).
-            gzip_static on;
+            gzip_static ${s.gzipStatic ? "on" : "off"};
             location ~ /\\. {
                 return 404;
             }

@@ -1,4 +1,5 @@
 import { LAYOUT } from "./layout";
+import { TIMINGS, Timings } from "./timings";
 
 /**
  * How nginx reaches the app. Both forms resolve the app's network alias at request time through
@@ -22,20 +23,32 @@ export const UPSTREAM_POOL = {
     /** Idle connections each nginx worker keeps to the app (more are closed after their answer). */
     idleConnections: 32,
     /**
-     * Seconds an idle pooled connection is kept. Shorter than gunicorn's keep-alive
-     * (lib/gunicornConf.ts), so an idle connection is always ended by nginx, never by gunicorn while
+     * Seconds an idle pooled connection is kept (lib/timings.ts `poolIdleSeconds`). Shorter than
+     * gunicorn's keep-alive, so an idle connection is always ended by nginx, never by gunicorn while
      * nginx sends a request on it; a stopping worker keeps serving its idle ones a little longer
      * (files/runtime/lm_idle.py).
      */
-    idleTimeoutSeconds: 4,
+    idleTimeoutSeconds: TIMINGS.poolIdleSeconds,
     /** Requests per pooled connection before nginx closes it (keeps a connection's memory bounded). */
     requestsPerConnection: 10000,
 } as const;
 
+/** How the pool is sized and timed: UPSTREAM_POOL with the stack's timings unless given. */
+export interface PoolSettings {
+    /** Idle connections each nginx worker keeps (bench/tunes/pool-idle-8.json). @default UPSTREAM_POOL.idleConnections */
+    readonly idleConnections?: number;
+    /** @default TIMINGS */
+    readonly timings?: Timings;
+}
+
 /** The `upstream` block (http level) of the pooled form; nothing for the per-request form. */
-export function upstreamBlock(form: UpstreamForm): string {
+export function upstreamBlock(form: UpstreamForm, pool: PoolSettings = {}): string {
     if (form === "per-request") return "";
-    const p = UPSTREAM_POOL;
+    const p = {
+        ...UPSTREAM_POOL,
+        idleConnections: pool.idleConnections ?? UPSTREAM_POOL.idleConnections,
+        idleTimeoutSeconds: (pool.timings ?? TIMINGS).poolIdleSeconds,
+    };
     return `
     # One more attempt (@lm_retry) for a request the app received nothing of: its last attempt sent
     # 0 bytes (a connection refused, timed out, or found closed before sending), whatever its method;

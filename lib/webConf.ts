@@ -1,10 +1,10 @@
 import { StackConfig } from "./config";
-import { renderNginxConfs } from "./nginxConf";
+import { NginxSettings, renderNginxConfs } from "./nginxConf";
 import { nginxTlsFrom } from "./nginxTls";
 
-/** The WebServer's two nginx.conf forms from the stack's config (the image picks one by its nginx version). */
-export function nginxConfArgs(config: StackConfig): { nginxConf: string; nginxConfPerRequest: string } {
-    const confs = renderNginxConfs({
+/** nginx.conf's settings from the stack's config (the rest are the renderer's defaults). */
+export function nginxSettingsFrom(config: StackConfig): NginxSettings {
+    return {
         staticUrl: config.staticUrl,
         downloadsPrefix: config.downloadsPrefix,
         uploadLimitMb: config.uploadLimitMb,
@@ -12,6 +12,11 @@ export function nginxConfArgs(config: StackConfig): { nginxConf: string; nginxCo
         loginRatePerMinute: config.loginRatePerMinute,
         tls: nginxTlsFrom(config.tls),
         trustedProxies: config.trustedProxies,
-    });
+    };
+}
+
+/** The WebServer's two nginx.conf forms from the stack's config (the image picks one by its nginx version). */
+export function nginxConfArgs(config: StackConfig): { nginxConf: string; nginxConfPerRequest: string } {
+    const confs = renderNginxConfs(nginxSettingsFrom(config));
     return { nginxConf: confs.pooled, nginxConfPerRequest: confs["per-request"] };
 }

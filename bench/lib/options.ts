@@ -21,7 +21,7 @@ export interface BenchOptions {
     readonly coldStartRepetitions: number;
     /** Where results go: bench/results/<stamp>.json, quick-<stamp>.json or tune-<stamp>.json. */
     readonly resultsPrefix: string;
-    /** JSON file of config replacements to try (bench/lib/declare.ts `Tune`), or undefined. */
+    /** JSON file of a tuning experiment (bench/lib/tunes.ts `Tune`), or undefined. */
     readonly tuneFile?: string;
 }
 
@@ -30,8 +30,9 @@ const USAGE = `usage: ts-node bench/run.ts [--quick] [--variants a,b] [--workloa
                 fails (exit 1) when any request errored; results go to bench/results/quick-*.json
   --variants    subset of ${VARIANTS.join(",")}
   --workloads   subset of ${WORKLOADS.join(",")}
-  --tune        try replacements in the generated nginx.conf / gunicorn.conf.py without editing lib/
-                ({"nginx": [["from", "to"]], "gunicorn": [...], "config": {"lernmanager:workers": "3"}});
+  --tune        a tuning experiment (bench/tunes/*.json): typed options of the nginx.conf / gunicorn.conf.py
+                renderers and Pulumi config ({"description": "...", "nginx": {"gzipLevel": 5},
+                "gunicorn": {"preloadApp": false}, "config": {"lernmanager:workers": "3"}}, bench/lib/tunes.ts);
                 results go to bench/results/tune-*.json`;
 
 function subset<T extends string>(flag: string, value: string | undefined, all: readonly T[]): T[] {

@@ -43,6 +43,7 @@ from concurrent import futures
 
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+import lm_idle
 from lm_idle import IdleConnectionsMixin
 
 # Plugs come from this loopback address, which nothing else uses (nginx comes over the container
@@ -50,8 +51,9 @@ from lm_idle import IdleConnectionsMixin
 PLUG_SOURCE = "127.0.0.2"
 # How long one plug attempt waits for its handshake; a dropped attempt is retried after a drain.
 PLUG_WAIT_SECONDS = 0.02
-# Bound on one listener's drain; past it the socket is closed as gunicorn would (and logged).
-DRAIN_LIMIT_SECONDS = 2.0
+# Bound on one listener's drain; past it the socket is closed as gunicorn would (and logged). Set from
+# gunicorn.conf.py (lib/timings.ts, within gunicorn's graceful timeout); no default of its own here.
+DRAIN_LIMIT_SECONDS = None
 
 
 # Created by the master when the whole server stops, before it signals its workers (/tmp is the
@@ -107,6 +109,11 @@ class DrainingThreadWorker(IdleConnectionsMixin, ThreadWorker):
     and ends its idle keep-alive connections only in ways nginx retries (lm_idle.py)."""
 
     def __init__(self, *args, **kwargs):
+        # A worker that could not stop as designed does not start: the container never becomes healthy.
+        required = {"lm_drain.DRAIN_LIMIT_SECONDS": DRAIN_LIMIT_SECONDS, "lm_idle.IDLE_LINGER_SECONDS": lm_idle.IDLE_LINGER_SECONDS}
+        for name, value in required.items():
+            if value is None:
+                raise RuntimeError(f"{name} is not set: gunicorn.conf.py sets it (lib/timings.ts)")
         super().__init__(*args, **kwargs)
         self.plugs = []
         self.quitting = False

@@ -24,8 +24,9 @@ import struct
 import time
 from functools import partial
 
-# Set from gunicorn.conf.py: nginx's idle timeout plus a margin.
-IDLE_LINGER_SECONDS = 5.0
+# Set from gunicorn.conf.py (lib/timings.ts): nginx's idle timeout plus a margin. No default of its
+# own here, so there is one value, not two that can drift apart.
+IDLE_LINGER_SECONDS = None
 POLL_SECONDS = 0.05
 
 

@@ -2,7 +2,7 @@
 // The previous image is the one the image janitor keeps (imageJanitorScripts keeps 2 tags per
 // repository). The app containers are swapped the way an update does it, without downtime: a new
 // container of the previous image with exactly the running one's settings starts beside it, joins
-// the network alias, becomes healthy, and only then the old one stops gracefully (its drain, 40 s).
+// the network alias, becomes healthy, and only then the old one stops gracefully (its drain, lib/timings.ts).
 // The scheduler and backup containers follow. --with-data then restores the backup taken before
 // the deploy that is rolled back (scripts/restore-backup.sh: safety backup, writers stopped,
 // restart), saying how many minutes of writes that discards. The next `pulumi up` deploys what the
@@ -11,6 +11,7 @@ import { spawnSync } from "child_process";
 import Docker from "dockerode";
 import { ROLLBACK_LABEL } from "../../lib/deploySteps";
 import { stackPrefix } from "../../lib/names";
+import { TIMINGS } from "../../lib/timings";
 import { containers, docker as cli, RUNTIME_DIR, stackArg } from "./stack";
 
 const engine = new Docker();
@@ -110,7 +111,7 @@ async function main(): Promise<number> {
         throw new Error(`no backup taken before version ${version} was deployed`);
     say(`app ${version} -> ${prev.ref} (kept image, no rebuild)`);
     const started = Date.now();
-    for (const name of apps) say(`app container ${name} -> ${await swap(name, prev.id, 40)}`);
+    for (const name of apps) say(`app container ${name} -> ${await swap(name, prev.id, TIMINGS.appStopGraceSeconds)}`);
     for (const role of ["scheduler", "backup"])
         for (const name of containers(stack, role))
             say(`${role} container ${name} -> ${await swap(name, prev.id, 60)}`);
