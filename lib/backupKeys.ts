@@ -1,14 +1,14 @@
 // The config keys of the backups (spread into CONFIG_KEYS in lib/configKeys.ts; validated in
 // lib/backupConfig.ts). Full text: docs/backups.md.
 
+import { integer } from "./keySpec";
+
 export const BACKUP_KEYS = {
-    backupKeep: {
-        kind: "integer",
-        range: [1, 1000],
-        default: 10,
-        description:
-            "The newest backups always kept in the backups volume (one is taken before every new app image, and every backupEvery); backupRetention keeps older ones.",
-    },
+    backupKeep: integer(
+        [1, 1000],
+        10,
+        "The newest backups always kept in the backups volume (one is taken before every new app image, and every backupEvery); backupRetention keeps older ones.",
+    ),
     backupEvery: {
         kind: "string",
         default: "6h",

@@ -1,25 +1,11 @@
 // The stack's configuration keys (CONFIG_KEYS); their typed result is in lib/configTypes.ts.
 
 import { BACKUP_KEYS } from "./backupKeys";
+import { integer, type KeySpec } from "./keySpec";
 import { MIGRATION_KEYS } from "./migrationKeys";
 import { TLS_KEYS } from "./tlsKeys";
 
 export type { AdminPasswordConfig, MigrationsConfig, PythonTarget, StackConfig } from "./configTypes";
-
-/** "objects": a list of objects, declared in Pulumi.yaml without a `type` (its schema has no object items). */
-type Kind = "string" | "integer" | "boolean" | "array" | "objects";
-
-interface KeySpec {
-    readonly kind: Kind;
-    readonly default: string | number | boolean | readonly string[];
-    readonly description: string;
-    /** The app's environment variable this key sets (app settings), when it is one. */
-    readonly env?: string;
-    /** Set it with `pulumi config set --secret`; it reaches only the app's (secret) environment. */
-    readonly secret?: boolean;
-    /** integer: the smallest and largest value accepted (every integer key has one). */
-    readonly range?: readonly [number, number];
-}
 
 /** The one list of config keys, with their defaults. Pulumi.yaml documents exactly these. */
 export const CONFIG_KEYS = {
@@ -118,31 +104,25 @@ export const CONFIG_KEYS = {
         default: "/protected-files/",
         description: "Internal prefix for X-Accel-Redirect downloads from the uploads volume.",
     },
-    workers: { kind: "integer", range: [1, 64], default: 4, description: "gunicorn worker processes." },
-    threads: { kind: "integer", range: [1, 64], default: 2, description: "Threads per gunicorn worker." },
+    workers: integer([1, 64], 4, "gunicorn worker processes."),
+    threads: integer([1, 64], 2, "Threads per gunicorn worker."),
     appAccessLog: {
         kind: "boolean",
         default: false,
         description:
             "Also log every request in gunicorn (with the app's own time, rt_us). nginx logs every request anyway, with the time it waited for the app (urt); each log line costs the Docker host CPU, so this is off unless you are looking into the app.",
     },
-    uploadLimitMb: {
-        kind: "integer",
-        range: [1, 4096],
-        default: 64,
-        description: "Largest request body in MiB, enforced by nginx and passed to the app as MAX_UPLOAD_MB.",
-    },
+    uploadLimitMb: integer(
+        [1, 4096],
+        64,
+        "Largest request body in MiB, enforced by nginx and passed to the app as MAX_UPLOAD_MB.",
+    ),
     bindAddress: {
         kind: "string",
         default: "127.0.0.1",
         description: "Host address nginx's port is published on (0.0.0.0 for all interfaces).",
     },
-    port: {
-        kind: "integer",
-        range: [1, 65535],
-        default: 8080,
-        description: "Host port nginx is published on.",
-    },
+    port: integer([1, 65535], 8080, "Host port nginx is published on."),
     pythonImage: {
         kind: "string",
         default: "python:3.12-slim-bookworm",
@@ -171,31 +151,14 @@ export const CONFIG_KEYS = {
         description: "Protect the data and uploads volumes (protect + retainOnDelete).",
     },
     loginPath: { kind: "string", default: "/login", description: "Path whose POSTs are rate-limited per client IP." },
-    loginRatePerMinute: {
-        kind: "integer",
-        range: [0, 6000],
-        default: 60,
-        description:
-            "Login POSTs allowed per client IP and minute, all of them at once if they come together (a class behind one school address logs in within seconds); beyond that 429 with a short German page. 0 turns the limit off.",
-    },
-    appMemoryMb: {
-        kind: "integer",
-        range: [128, 65536],
-        default: 1024,
-        description: "Memory limit of the app container in MiB.",
-    },
-    nginxMemoryMb: {
-        kind: "integer",
-        range: [32, 65536],
-        default: 512,
-        description: "Memory limit of the nginx container in MiB.",
-    },
-    pidsLimit: {
-        kind: "integer",
-        range: [64, 100000],
-        default: 512,
-        description: "Process/thread limit of each container (its user's nproc ulimit).",
-    },
+    loginRatePerMinute: integer(
+        [0, 6000],
+        60,
+        "Login POSTs allowed per client IP and minute, all of them at once if they come together (a class behind one school address logs in within seconds); beyond that 429 with a short German page. 0 turns the limit off.",
+    ),
+    appMemoryMb: integer([128, 65536], 1024, "Memory limit of the app container in MiB."),
+    nginxMemoryMb: integer([32, 65536], 512, "Memory limit of the nginx container in MiB."),
+    pidsLimit: integer([64, 100000], 512, "Process/thread limit of each container (its user's nproc ulimit)."),
     migrateCommand: {
         kind: "string",
         default: "",

@@ -1,5 +1,7 @@
 // The config keys of HTTPS (spread into CONFIG_KEYS in lib/configKeys.ts; validated in lib/tlsConfig.ts).
 
+import { integer } from "./keySpec";
+
 /** Let's Encrypt's production directory: the default ACME server of a school's stack. */
 export const LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory";
 /** Let's Encrypt's staging directory: what a test school uses unless acmeServer is set. */
@@ -29,12 +31,7 @@ export const TLS_KEYS = {
         description:
             'IP addresses the internal certificate is also valid for (students who type the server\'s address), e.g. ["10.0.0.5"].',
     },
-    httpsPort: {
-        kind: "integer",
-        range: [1, 65535],
-        default: 8443,
-        description: "Host port HTTPS is published on (443 on a school server).",
-    },
+    httpsPort: integer([1, 65535], 8443, "Host port HTTPS is published on (443 on a school server)."),
     acmeServer: {
         kind: "string",
         default: LETS_ENCRYPT,
@@ -65,25 +62,13 @@ export const TLS_KEYS = {
         description:
             'The private key of tlsCertificate, PEM: `pulumi config set --secret tlsKey -- "$(cat privkey.pem)"`.',
     },
-    tlsRenewDays: {
-        kind: "integer",
-        range: [7, 60],
-        default: 30,
-        description: "Renew an acme or internal certificate when it has fewer days left than this.",
-    },
-    tlsCheckHours: {
-        kind: "integer",
-        range: [1, 24],
-        default: 12,
-        description: "How often the TLS agent checks the certificate, in hours.",
-    },
-    hstsMaxAge: {
-        kind: "integer",
-        range: [0, 63072000],
-        default: 300,
-        description:
-            "Strict-Transport-Security max-age in seconds with TLS on. Raise it in stages once HTTPS works for everyone: 300, then 86400, then 31536000; 0 sends no header.",
-    },
+    tlsRenewDays: integer([7, 60], 30, "Renew an acme or internal certificate when it has fewer days left than this."),
+    tlsCheckHours: integer([1, 24], 12, "How often the TLS agent checks the certificate, in hours."),
+    hstsMaxAge: integer(
+        [0, 63072000],
+        300,
+        "Strict-Transport-Security max-age in seconds with TLS on. Raise it in stages once HTTPS works for everyone: 300, then 86400, then 31536000; 0 sends no header.",
+    ),
     hstsIncludeSubdomains: {
         kind: "boolean",
         default: false,
