@@ -86,7 +86,7 @@ def copy_to_folder(cfg, folder):
 
 
 def copy_sftp(cfg, target):
-    """Uploads the backups an SFTP target lacks with the sftp client (key in $LM_SFTP_KEY_FILE)."""
+    """Mirrors the kept backups to an SFTP target with the sftp client (lm_sftp.py; key in $LM_SFTP_KEY)."""
     import lm_sftp
 
     return lm_sftp.mirror(cfg, target)
