@@ -2,8 +2,9 @@
 
 The key comes from the environment (LM_SFTP_KEY, the secret backupSftpKey), written for each session
 to a file in /tmp (a tmpfs) readable only by the container's user and removed after. The server's
-host key is pinned on first use in the backups volume (.lernmanager-known_hosts): a changed key
-fails every later copy until a person checks it and removes the pinned line (docs/backups.md).
+host key is pinned up front (LM_SFTP_HOST_KEYS, backupSftpHostKey) or else on first use in the
+backups volume (.lernmanager-known_hosts): a changed key fails every later copy until a person checks
+it and sets the new key or removes the pinned line (docs/backups.md).
 
 On the server the target folder holds the same names as the backups volume: `<backup>.db`, its
 done-file and its uploads snapshot `<backup>.db.uploads/`, where files unchanged since the previous
@@ -39,11 +40,25 @@ def quote(path):
     return '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def known_host(host, port):
+    """How known_hosts names a server."""
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def pinned_lines(host, port, keys):
+    """known_hosts lines pinning the keys of backupSftpHostKey ("type base64,...") to one server."""
+    return [f"{known_host(host, port)} {k.strip()}\n" for k in keys.split(",") if k.strip()]
+
+
 def explain(stderr, host, port, known):
-    """A person-readable reason for a failed session (the host key and the login first)."""
+    """A person-readable reason for a failed session (the host key and the login first). known: the
+    pinned-on-first-use file, or None when backupSftpHostKey pins the keys."""
     text = stderr.strip()
-    where = host if port == 22 else f"[{host}]:{port}"
+    where = known_host(host, port)
     if "REMOTE HOST IDENTIFICATION HAS CHANGED" in text or "Host key verification failed" in text:
+        if known is None:
+            return (f"the host key of {where} is none of backupSftpHostKey: another machine answers or the server's "
+                    f"key changed. Check the server; if its new key is expected, set backupSftpHostKey to it (docs/backups.md)")
         return (f"the host key of {where} is not the one pinned in {known}: the server's key changed or "
                 f"another machine answers. Check the server; if its new key is expected, remove the old one with "
                 f"`ssh-keygen -R '{where}' -f {known}` in the backup container (docs/backups.md)")
@@ -64,19 +79,28 @@ def sftp(cfg, target, commands):
     fd, key_file = tempfile.mkstemp(dir="/tmp", prefix="lm-sftp-key-")
     with os.fdopen(fd, "w") as f:
         f.write(key.strip() + "\n")
-    known = os.path.join(cfg["backups"], KNOWN_HOSTS)
+    pinned = os.environ.get("LM_SFTP_HOST_KEYS", "")
+    if pinned:
+        fd, known = tempfile.mkstemp(dir="/tmp", prefix="lm-sftp-known-")
+        with os.fdopen(fd, "w") as f:
+            f.writelines(pinned_lines(host, port, pinned))
+    else:
+        known = os.path.join(cfg["backups"], KNOWN_HOSTS)
     try:
         done = subprocess.run(
             ["sftp", "-b", "-", "-i", key_file, "-P", str(port), "-o", "BatchMode=yes",
-             "-o", "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={known}",
-             "-o", "StrictHostKeyChecking=accept-new", "-o", "ConnectTimeout=15",
+             "-o", "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={known}", "-o", "GlobalKnownHostsFile=/dev/null",
+             "-o", f"StrictHostKeyChecking={'yes' if pinned else 'accept-new'}", "-o", "ConnectTimeout=15",
              "-o", "ServerAliveInterval=30", f"{user}@{host}"],
             input="\n".join(commands) + "\n", capture_output=True, text=True, timeout=3600,
         )
     finally:
         os.remove(key_file)
+        if pinned:
+            os.remove(known)
     if done.returncode != 0:
-        raise RuntimeError(f"sftp exited {done.returncode}: {explain(done.stderr or done.stdout, host, port, known)}")
+        why = explain(done.stderr or done.stdout, host, port, None if pinned else known)
+        raise RuntimeError(f"sftp exited {done.returncode}: {why}")
     return done.stdout
 
 

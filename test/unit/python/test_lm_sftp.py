@@ -31,9 +31,17 @@ class Urls(unittest.TestCase):
         msg = lm_sftp.explain(text, "10.0.0.5", 2222, "/backups/.lernmanager-known_hosts")
         self.assertIn("the host key of [10.0.0.5]:2222 is not the one pinned", msg)
         self.assertIn("ssh-keygen -R '[10.0.0.5]:2222' -f /backups/.lernmanager-known_hosts", msg)
+        msg = lm_sftp.explain("Host key verification failed.", "nas", 22, None)
+        self.assertIn("the host key of nas is none of backupSftpHostKey", msg)
         msg = lm_sftp.explain("backup@nas: Permission denied (publickey).", "nas", 22, "/k")
         self.assertIn("nas refused the key backupSftpKey", msg)
         self.assertEqual(lm_sftp.explain("Connection refused", "nas", 22, "/k"), "Connection refused")
+
+
+    def test_pinned_lines(self):
+        self.assertEqual(lm_sftp.pinned_lines("10.0.0.5", 22, "ssh-ed25519 AAAAC3x,ssh-rsa AAAAB3y"),
+                         ["10.0.0.5 ssh-ed25519 AAAAC3x\n", "10.0.0.5 ssh-rsa AAAAB3y\n"])
+        self.assertEqual(lm_sftp.pinned_lines("nas", 2222, "ssh-ed25519 AAAAC3x"), ["[nas]:2222 ssh-ed25519 AAAAC3x\n"])
 
 
 class Listing(unittest.TestCase):
