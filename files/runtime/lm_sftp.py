@@ -36,8 +36,9 @@ def parse(target):
 
 
 def quote(path):
-    """One argument of an sftp batch line (double quotes; backslash before \\ and ")."""
-    return '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """One argument of an sftp batch line: in double quotes, a backslash before \\ and " and before the
+    glob characters * ? [ (sftp globs some paths, e.g. put's source and rm's, and unescapes the rest)."""
+    return '"' + re.sub(r'([\\"*?\[])', r"\\\1", path) + '"'
 
 
 def known_host(host, port):

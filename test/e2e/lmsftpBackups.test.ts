@@ -148,13 +148,14 @@ afterAll(async () => {
 
 const copyOk = (st: any, since = 0) => st.copies?.[target]?.ok && Date.parse(st.copies[target].time) > since;
 let firstCopy = 0;
+let firstHostKey = "";
 let firstSet: string[] = [];
 
 test("the backups land on the SFTP server with the same bytes; the server's host key is pinned", async () => {
     await execIn(s.app(), [
         "sh",
         "-c",
-        "mkdir -p '/app/instance/uploads/class 1' && echo report > '/app/instance/uploads/class 1/a b.txt'",
+        "mkdir -p '/app/instance/uploads/class 1' && echo report > '/app/instance/uploads/class 1/a b.txt' && echo task > '/app/instance/uploads/class 1/Aufgabe [2] *neu*?.txt'",
     ]);
     const written = Date.now();
     const st = await waitStatus(
@@ -171,10 +172,13 @@ test("the backups land on the SFTP server with the same bytes; the server's host
         // The uploads snapshot of the newest backup is there, with the file's content.
         const newest = firstSet.sort().pop()!;
         expect(await onServer(`cat '${FOLDER}/${newest}.uploads/class 1/a b.txt'`)).toBe("report\n");
+        // A name with sftp's glob characters arrives as it is.
+        expect(await onServer(`cat '${FOLDER}/${newest}.uploads/class 1/Aufgabe [2] *neu*?.txt'`)).toBe("task\n");
     });
     firstCopy = Date.parse(copy.time);
     // Pinned on first use: the server's own ed25519 key, nothing else.
-    const serverKey = (await onServer("cat /etc/ssh/ssh_host_ed25519_key.pub")).trim().split(/\s+/)[1];
+    firstHostKey = (await onServer("cat /etc/ssh/ssh_host_ed25519_key.pub")).trim();
+    const serverKey = firstHostKey.split(/\s+/)[1];
     const known = (await execIn(backupContainer(), ["cat", KNOWN])).output.trim().split("\n");
     expect(known).toHaveLength(1);
     expect(known[0]).toContain(serverKey);
@@ -256,11 +260,31 @@ test("a changed server host key fails every copy, naming the host key; the docum
     expect(shown.out).toMatch(/FAILED \(sftp exited \d+: the host key of/);
     expect((await s.logs(backupContainer())).includes("is not the one pinned")).toBe(true);
 
+    // backupSftpHostKey (LM_SFTP_HOST_KEYS) pins keys up front: the old key is refused, the new one accepted.
+    const newHostKey = (await onServer("cat /etc/ssh/ssh_host_ed25519_key.pub")).trim();
+    const session = (keys: string) =>
+        execIn(
+            backupContainer(),
+            [
+                "sh",
+                "-c",
+                `LM_SFTP_HOST_KEYS="$0" python3 -c "import json, sys; sys.path.insert(0, '/opt/lernmanager'); import lm_sftp; print(lm_sftp.sftp(json.load(open('/tmp/lm-backupd.json')), sys.argv[1], ['pwd']))" "$1"`,
+                keys,
+                target,
+            ],
+            { allowFail: true },
+        );
+    const refused = await session(firstHostKey.split(/\s+/).slice(0, 2).join(" "));
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toMatch(/the host key of [\d.]+ is none of backupSftpHostKey/);
+    const accepted = await session(newHostKey.split(/\s+/).slice(0, 2).join(" "));
+    expect(accepted.output).toContain("Remote working directory: /home/backup");
+    expect(accepted.code).toBe(0);
+
     // docs/backups.md: after checking the server, remove the pinned key; the next copy pins the new one.
     const ip = target.replace(/^sftp:\/\/backup@([^/]+)\/.*$/, "$1");
     await execIn(backupContainer(), ["ssh-keygen", "-R", ip, "-f", KNOWN]);
     const again = npm("backup", STACK);
     expect(again.code).toBe(0);
-    const newKey = (await onServer("cat /etc/ssh/ssh_host_ed25519_key.pub")).trim().split(/\s+/)[1];
-    expect((await execIn(backupContainer(), ["cat", KNOWN])).output).toContain(newKey);
+    expect((await execIn(backupContainer(), ["cat", KNOWN])).output).toContain(newHostKey.split(/\s+/)[1]);
 });

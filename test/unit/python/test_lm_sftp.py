@@ -25,6 +25,7 @@ class Urls(unittest.TestCase):
 
     def test_quote(self):
         self.assertEqual(lm_sftp.quote('/a b/"c"\\d'), '"/a b/\\"c\\"\\\\d"')
+        self.assertEqual(lm_sftp.quote("/u/Aufgabe [2] *neu*?.txt"), '"/u/Aufgabe \\[2] \\*neu\\*\\?.txt"')
 
     def test_explain_names_the_host_key_and_the_fix(self):
         text = "@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.\r\n"
