@@ -129,10 +129,14 @@ def listing(cfg, target, dirs, before=()):
     return parse_listing(out, dirs)
 
 
+def rjoin(folder, name):
+    return f"{folder.rstrip('/')}/{name}"
+
+
 def remove_commands(cfg, target, folder, entries):
     """Commands removing top-level entries [(name, is_dir)] of folder, folders with all they hold."""
-    files = [f"{folder}/{n}" for n, d in entries if not d]
-    dirs, level = [], [f"{folder}/{n}" for n, d in entries if d]
+    files = [rjoin(folder, n) for n, d in entries if not d]
+    dirs, level = [], [rjoin(folder, n) for n, d in entries if d]
     for _ in range(MAX_DEPTH):
         if not level:
             break
@@ -152,12 +156,13 @@ def base_of(name, stem):
 
 
 def plan_removals(entries, kept, stem):
-    """Entries [(name, is_dir)] of the target folder to remove: a backup not kept here, and what a copy
-    left unfinished (no .db: the .db is written last). Other files are left alone."""
+    """Entries [(name, is_dir)] of the target folder to remove: (before the upload) what a copy left
+    unfinished (no .db: the .db is written last) of a backup kept here, and (after it) every backup no
+    longer kept here. Other files are left alone."""
     complete = {n for n, d in entries if not d and base_of(n, stem) == n}
-    return [(n, d) for n, d in entries
-            if base_of(n, stem) and (base_of(n, stem) not in kept or base_of(n, stem) not in complete
-                                     or n.endswith(PARTIAL))]
+    ours = [(n, d, base_of(n, stem)) for n, d in entries if base_of(n, stem)]
+    unfinished = [(n, d) for n, d, b in ours if b in kept and (b not in complete or n.endswith(PARTIAL))]
+    return unfinished, [(n, d) for n, d, b in ours if b not in kept]
 
 
 def upload_commands(path, remote, previous=None):
@@ -204,17 +209,16 @@ def mirror(cfg, target):
     local = lm_backup.backups(cfg["backups"], cfg["stem"])
     kept = {os.path.basename(p) for p in local}
     stem = cfg["stem"]
-    removals = plan_removals(entries, kept, stem)
-    if removals:
-        sftp(cfg, target, remove_commands(cfg, target, folder, removals))
-    removed = {n for n, _ in removals}
-    there = {n for n, d in entries if not d and base_of(n, stem) == n and n not in removed}
+    unfinished, stale = plan_removals(entries, kept, stem)
+    if unfinished:
+        sftp(cfg, target, remove_commands(cfg, target, folder, unfinished))
+    there = {n for n, d in entries if not d and base_of(n, stem) == n and n not in {u for u, _ in unfinished}}
     copied = sent = linked = 0
     previous = None
     commands = []
     for path in local:
         name = os.path.basename(path)
-        remote = f"{folder}/{name}"
+        remote = rjoin(folder, name)
         if name not in there:
             more, b, n = upload_commands(path, remote, previous)
             commands += more
@@ -223,5 +227,8 @@ def mirror(cfg, target):
             previous = (path + lm_backup.UPLOADS_SUFFIX, remote + lm_backup.UPLOADS_SUFFIX)
     if commands:
         sftp(cfg, target, commands)
+    # Pruned only after the upload: a failed copy leaves the older copies there.
+    if stale:
+        sftp(cfg, target, remove_commands(cfg, target, folder, stale))
     return {"copied": copied, "kept": len(kept), "bytes": sent, "linked": linked,
-            "removed": len({base_of(n, stem) for n, _ in removals} - kept)}
+            "removed": len({base_of(n, stem) for n, _ in stale})}

@@ -67,9 +67,10 @@ class Listing(unittest.TestCase):
                    (B, False), (f"{B}.uploads", True),  # kept, complete
                    (f"{C}.uploads", True), (f"{C}.partial", False),  # kept, unfinished (no .db)
                    ("notes.txt", False), ("other-20261130T230000000001Z-manual.db", False)]  # not ours
-        got = lm_sftp.plan_removals(entries, {B, C}, "lernmanager")
-        self.assertEqual(got, [(A, False), (f"{A}.migrations_done.txt", False), (f"{A}.uploads", True),
-                               (f"{C}.uploads", True), (f"{C}.partial", False)])
+        unfinished, stale = lm_sftp.plan_removals(entries, {B, C}, "lernmanager")
+        self.assertEqual(unfinished, [(f"{C}.uploads", True), (f"{C}.partial", False)])
+        self.assertEqual(stale, [(A, False), (f"{A}.migrations_done.txt", False), (f"{A}.uploads", True)])
+        self.assertEqual(lm_sftp.rjoin("/", A), f"/{A}")
 
 
 class Uploads(unittest.TestCase):
