@@ -170,7 +170,7 @@ test("the backups land on the SFTP server with the same bytes; the server's host
         expect(await remoteHashes()).toEqual(local);
         firstSet = Object.keys(local).filter((n) => n.endsWith(".db"));
         // The uploads snapshot of the newest backup is there, with the file's content.
-        const newest = firstSet.sort().pop()!;
+        const newest = [...firstSet].sort().pop()!;
         expect(await onServer(`cat '${FOLDER}/${newest}.uploads/class 1/a b.txt'`)).toBe("report\n");
         // A name with sftp's glob characters arrives as it is.
         expect(await onServer(`cat '${FOLDER}/${newest}.uploads/class 1/Aufgabe [2] *neu*?.txt'`)).toBe("task\n");
