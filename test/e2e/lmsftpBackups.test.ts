@@ -39,7 +39,12 @@ const backupContainer = () => s.realization.container(`${STACK}-backups`);
 const onServer = async (script: string) => (await execIn(server(), ["sh", "-c", script], { user: "0" })).output;
 
 async function status(): Promise<any> {
-    const { output } = await execIn(backupContainer(), ["python3", "-OO", "/opt/lernmanager/lm_backupd.py", "--status"]);
+    const { output } = await execIn(backupContainer(), [
+        "python3",
+        "-OO",
+        "/opt/lernmanager/lm_backupd.py",
+        "--status",
+    ]);
     return JSON.parse(output.trim().split("\n").pop()!);
 }
 async function waitStatus(what: string, ok: (st: any) => boolean, seconds: number): Promise<any> {
@@ -66,7 +71,9 @@ const LOCAL_HASHES = `import glob, hashlib, json, os
 print(json.dumps({os.path.basename(p): hashlib.sha256(open(p, "rb").read()).hexdigest()
                   for p in glob.glob("/backups/lernmanager-*.db") + glob.glob("/backups/lernmanager-*.db.migrations_done.txt")}))`;
 async function remoteHashes(): Promise<Record<string, string>> {
-    const out = await onServer(`cd ${FOLDER} && for f in lernmanager-*.db lernmanager-*.db.migrations_done.txt; do [ -f "$f" ] && sha256sum "$f"; done; true`);
+    const out = await onServer(
+        `cd ${FOLDER} && for f in lernmanager-*.db lernmanager-*.db.migrations_done.txt; do [ -f "$f" ] && sha256sum "$f"; done; true`,
+    );
     return Object.fromEntries(
         out
             .trim()
@@ -92,7 +99,8 @@ for p in ("/tmp/lmsftp-held", "/tmp/lmsftp-release"):
     os.path.exists(p) and os.remove(p)`;
     const held = execIn(backupContainer(), ["python3", "-c", hold]);
     for (let i = 0; i < 300; i++) {
-        if ((await execIn(backupContainer(), ["test", "-e", "/tmp/lmsftp-held"], { allowFail: true })).code === 0) break;
+        if ((await execIn(backupContainer(), ["test", "-e", "/tmp/lmsftp-held"], { allowFail: true })).code === 0)
+            break;
         await sleep(200);
     }
     try {
@@ -214,7 +222,9 @@ test("a later backup sends only itself, links unchanged uploads, and the server 
         const dbs = Object.keys(local)
             .filter((n) => n.endsWith(".db"))
             .sort();
-        const inodes = await onServer(dbs.map((d) => `stat -c %i '${FOLDER}/${d}.uploads/class 1/a b.txt'`).join(" && "));
+        const inodes = await onServer(
+            dbs.map((d) => `stat -c %i '${FOLDER}/${d}.uploads/class 1/a b.txt'`).join(" && "),
+        );
         const [a, b] = inodes.trim().split("\n");
         expect(a).toBe(b);
     });
