@@ -36,9 +36,12 @@ def parse(target):
 
 
 def quote(path):
-    """One argument of an sftp batch line: in double quotes, a backslash before \\ and " and before the
-    glob characters * ? [ (sftp globs some paths, e.g. put's source and rm's, and unescapes the rest)."""
-    return '"' + re.sub(r'([\\"*?\[])', r"\\\1", path) + '"'
+    """One argument of an sftp batch line: every character sftp's parser or glob treats specially
+    (white space, quotes, backslash, * ? [ ] #) after a backslash. Checked against OpenSSH 9.2: inside
+    double quotes a backslash stays literal and put's source is still globbed, so no quotes."""
+    if "\n" in path or "\r" in path:
+        raise RuntimeError(f"{path!r}: a name with a line break cannot be copied with sftp")
+    return re.sub(r"""([\s\\"'*?\[\]#])""", r"\\\1", path)
 
 
 def known_host(host, port):

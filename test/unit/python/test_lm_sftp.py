@@ -24,8 +24,12 @@ class Urls(unittest.TestCase):
             lm_sftp.parse("sftp://nas/x")
 
     def test_quote(self):
-        self.assertEqual(lm_sftp.quote('/a b/"c"\\d'), '"/a b/\\"c\\"\\\\d"')
-        self.assertEqual(lm_sftp.quote("/u/Aufgabe [2] *neu*?.txt"), '"/u/Aufgabe \\[2] \\*neu\\*\\?.txt"')
+        # No quotes: a backslash before every special character (checked against OpenSSH 9.2's sftp).
+        self.assertEqual(lm_sftp.quote('/a b/"c"\\d'), '/a\\ b/\\"c\\"\\\\d')
+        self.assertEqual(lm_sftp.quote("/u/Aufgabe [2] *neu*?.txt"), "/u/Aufgabe\\ \\[2\\]\\ \\*neu\\*\\?.txt")
+        self.assertEqual(lm_sftp.quote("it's #1\t"), "it\\'s\\ \\#1\\\t")
+        with self.assertRaisesRegex(RuntimeError, "line break"):
+            lm_sftp.quote("a\nb")
 
     def test_explain_names_the_host_key_and_the_fix(self):
         text = "@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.\r\n"
@@ -46,21 +50,22 @@ class Urls(unittest.TestCase):
 
 
 class Listing(unittest.TestCase):
+    # As OpenSSH 9.2's sftp prints it (-b: each command echoed; ls -la of a path: full paths, links "?").
     OUT = "\n".join([
-        'sftp> -mkdir "/srv/b"',
-        'sftp> ls -la "/srv/b"',
-        "drwxr-xr-x    3 backup   backup       4096 Nov 30 23:00 .",
-        "drwxr-xr-x    4 root     root         4096 Nov 30 22:00 ..",
-        f"-rw-r--r--    1 backup   backup      73728 Nov 30 23:00 {A}",
-        f"drwxr-xr-x    3 backup   backup       4096 Nov 30 23:00 {A}.uploads",
-        'sftp> ls -la "/srv/b/x y"',
-        "-rw-r--r--    1 1001     1001            7 Nov 30 23:00 /srv/b/x y/file with  spaces.txt",
+        "sftp> -mkdir /srv/b",
+        "sftp> ls -la /srv/b",
+        "drwxr-xr-x    ? backup   backup       4096 Nov 30 23:00 /srv/b/.",
+        "drwxr-xr-x    ? root     root         4096 Nov 30 22:00 /srv/b/..",
+        f"-rw-r--r--    ? backup   backup      73728 Nov 30 23:00 /srv/b/{A}",
+        f"drwxr-xr-x    ? backup   backup       4096 Nov 30 23:00 /srv/b/{A}.uploads",
+        "sftp> ls -la /srv/b/x\\ y",
+        "-rw-r--r--    ? 1001     1001            7 Nov 30 23:00 /srv/b/x y/  file with  spaces.txt ",
     ])
 
     def test_parse_listing(self):
         got = lm_sftp.parse_listing(self.OUT, ["/srv/b", "/srv/b/x y"])
         self.assertEqual(got, {"/srv/b": [(A, False), (f"{A}.uploads", True)],
-                               "/srv/b/x y": [("file with  spaces.txt", False)]})
+                               "/srv/b/x y": [("  file with  spaces.txt ", False)]})
 
     def test_removals(self):
         entries = [(A, False), (f"{A}.migrations_done.txt", False), (f"{A}.uploads", True),  # not kept
@@ -90,15 +95,16 @@ class Uploads(unittest.TestCase):
                 f.write("m1\n")
             commands, sent, linked = lm_sftp.upload_commands(new, f"/r/{B}", (f"{old}.uploads", f"/r/{A}.uploads"))
             p = f"/r/{B}.uploads.partial"
+            q = lm_sftp.quote
             self.assertEqual(commands, [
-                f'mkdir "{p}"',
-                f'mkdir "{p}/class 1"',
-                f'put -p "{new}.uploads/class 1/new.txt" "{p}/class 1/new.txt"',
-                f'ln "/r/{A}.uploads/class 1/same.txt" "{p}/class 1/same.txt"',
-                f'rename "{p}" "/r/{B}.uploads"',
-                f'put -p "{new}.migrations_done.txt" "/r/{B}.migrations_done.txt"',
-                f'put -p "{new}" "/r/{B}.partial"',
-                f'rename "/r/{B}.partial" "/r/{B}"',
+                f"mkdir {p}",
+                f"mkdir {p}/class\\ 1",
+                f"put -p {q(new)}.uploads/class\\ 1/new.txt {p}/class\\ 1/new.txt",
+                f"ln /r/{A}.uploads/class\\ 1/same.txt {p}/class\\ 1/same.txt",
+                f"rename {p} /r/{B}.uploads",
+                f"put -p {new}.migrations_done.txt /r/{B}.migrations_done.txt",
+                f"put -p {new} /r/{B}.partial",
+                f"rename /r/{B}.partial /r/{B}",
             ])
             self.assertEqual((sent, linked), (5 + 3 + 100, 1))
             # Without a previous snapshot there, everything is put.
