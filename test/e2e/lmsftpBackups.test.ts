@@ -22,7 +22,7 @@ jest.setTimeout(900000);
 
 const STACK = "lmsftp-backups";
 const SERVER = `lmsftp-sshd-${randomBytes(3).toString("hex")}`;
-const FOLDER = "/home/backup/lernmanager";
+const FOLDER = "/home/lmbackup/lernmanager";
 const KNOWN = "/backups/.lernmanager-known_hosts";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -112,7 +112,7 @@ for p in ("/tmp/lmsftp-held", "/tmp/lmsftp-release"):
 }
 
 beforeAll(async () => {
-    // The server: user `backup` (shell /bin/sh: sftp-server runs through it) with the test's key.
+    // The server: user `lmbackup` (Debian has a system user `backup`), shell /bin/sh (sftp-server runs through it), the test's key.
     execFileSync("docker", [
         "run",
         "-d",
@@ -127,17 +127,17 @@ beforeAll(async () => {
         "-c",
         [
             "set -e",
-            "useradd -m -s /bin/sh -p '*' backup",
-            "mkdir -p /run/sshd /home/backup/.ssh",
-            'echo "$AUTHORIZED" > /home/backup/.ssh/authorized_keys',
-            "chown -R backup:backup /home/backup/.ssh && chmod 700 /home/backup/.ssh",
+            "useradd -m -s /bin/sh -p '*' lmbackup",
+            "mkdir -p /run/sshd /home/lmbackup/.ssh",
+            'echo "$AUTHORIZED" > /home/lmbackup/.ssh/authorized_keys',
+            "chown -R lmbackup:lmbackup /home/lmbackup/.ssh && chmod 700 /home/lmbackup/.ssh",
             "exec /usr/sbin/sshd -D -e",
         ].join("\n"),
     ]);
     const info = await server().inspect();
     const ip = info.NetworkSettings.Networks.bridge?.IPAddress;
     if (!ip) throw new Error(`${SERVER} has no address on the default bridge`);
-    target = `sftp://backup@${ip}${FOLDER}`;
+    target = `sftp://lmbackup@${ip}${FOLDER}`;
     s = await liveStack(STACK, {
         "lernmanager:backupEvery": "30s",
         "lernmanager:backupKeep": "2",
@@ -234,7 +234,7 @@ test("a later backup sends only itself, links unchanged uploads, and the server 
 });
 
 test("a key the server does not accept fails the copy loudly; it clears when the key is accepted again", async () => {
-    await onServer(`echo '${pub("other")}' > /home/backup/.ssh/authorized_keys`);
+    await onServer(`echo '${pub("other")}' > /home/lmbackup/.ssh/authorized_keys`);
     const now = npm("backup", STACK);
     expect(now.code).toBe(1);
     expect(now.out).toContain(`COPY TO ${target} FAILED`);
@@ -248,7 +248,7 @@ test("a key the server does not accept fails the copy loudly; it clears when the
     expect(shown.code).toBe(1);
     expect(shown.out).toMatch(/NEEDS A PERSON: .*the last copy to sftp:\/\/.* failed/);
 
-    await onServer(`echo '${pub("key")}' > /home/backup/.ssh/authorized_keys`);
+    await onServer(`echo '${pub("key")}' > /home/lmbackup/.ssh/authorized_keys`);
     const again = npm("backup", STACK);
     expect(again.out).toMatch(/copy to sftp:\/\/\S+: \d+ new backup/);
     expect(again.out).not.toContain("FAILED");
@@ -288,11 +288,11 @@ test("a changed server host key fails every copy, naming the host key; the docum
     expect(refused.code).not.toBe(0);
     expect(refused.output).toMatch(/the host key of [\d.]+ is none of backupSftpHostKey/);
     const accepted = await session(newHostKey.split(/\s+/).slice(0, 2).join(" "));
-    expect(accepted.output).toContain("Remote working directory: /home/backup");
+    expect(accepted.output).toContain("Remote working directory: /home/lmbackup");
     expect(accepted.code).toBe(0);
 
     // docs/backups.md: after checking the server, remove the pinned key; the next copy pins the new one.
-    const ip = target.replace(/^sftp:\/\/backup@([^/]+)\/.*$/, "$1");
+    const ip = target.replace(/^sftp:\/\/lmbackup@([^/]+)\/.*$/, "$1");
     await execIn(backupContainer(), ["ssh-keygen", "-R", ip, "-f", KNOWN]);
     const again = npm("backup", STACK);
     expect(again.code).toBe(0);
