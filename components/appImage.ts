@@ -12,6 +12,8 @@ export interface AppImageArgs {
     readonly appRepository: string;
     /** Base image with python3 and /bin/sh. Plain string: it is part of the content hash. */
     readonly baseImage: string;
+    /** Debian packages the runtime image needs besides the base's (installed only when missing). @default [] */
+    readonly osPackages?: readonly string[];
     /** Platform the images are built for, e.g. `linux/amd64` (the school server's, not this machine's). */
     readonly platform: string;
     /** Absolute path of the app source (the app image's build context). */
@@ -57,7 +59,8 @@ export class AppImage extends pulumi.ComponentResource {
         super("lernmanager:app:AppImage", name, {}, opts);
 
         const runtimeDir = path.join(FILES_DIR, "runtime");
-        const runtimeTag = hashStrings(hashFolder(runtimeDir), args.baseImage);
+        const osPackages = (args.osPackages ?? []).join(" ");
+        const runtimeTag = hashStrings(hashFolder(runtimeDir), args.baseImage, ...(osPackages ? [osPackages] : []));
         const runtimeName = `${args.runtimeRepository}:${runtimeTag}`;
         this.runtimeName = runtimeName;
         this.runtime = localImage(
@@ -65,7 +68,7 @@ export class AppImage extends pulumi.ComponentResource {
             {
                 imageName: runtimeName,
                 context: runtimeDir,
-                args: { BASE_IMAGE: args.baseImage },
+                args: { BASE_IMAGE: args.baseImage, ...(osPackages ? { OS_PACKAGES: osPackages } : {}) },
                 platform: args.platform,
             },
             { parent: this },

@@ -80,6 +80,11 @@ export function backupAgentSettings(config: StackConfig) {
     };
 }
 
+/** backupSftpHostKey for lm_sftp.py: `LM_SFTP_HOST_KEYS=type base64,type base64`, none when not set. */
+export function sftpHostKeysEnv(keys: readonly string[]): string[] {
+    return keys.length ? [`LM_SFTP_HOST_KEYS=${keys.join(",")}`] : [];
+}
+
 /** Health: `lm_backupd.py --health` (a failed backup, copy or drill; an overdue backup; a stopped loop). */
 const BACKUP_HEALTH_TEST = ["CMD", "python3", "-OO", `${LAYOUT.runtimeDir}/lm_backupd.py`, "--health"];
 export const BACKUP_HEALTHCHECK = healthcheck(BACKUP_HEALTH_TEST, {
@@ -111,10 +116,17 @@ export class BackupAgent extends pulumi.ComponentResource {
             app,
             "backup",
             {
-                // The SFTP key (secret backupSftpKey) joins the app's secret environment, for lm_sftp.py only.
+                // The SFTP key (secret backupSftpKey) joins the app's secret environment, for lm_sftp.py only;
+                // so do the pinned host keys (backupSftpHostKey).
                 envs: config.backups.sftpKey
                     ? pulumi.secret(
-                          pulumi.output(spec.envs).apply((e) => [...e, `LM_SFTP_KEY=${config.backups.sftpKey}`]),
+                          pulumi
+                              .output(spec.envs)
+                              .apply((e) => [
+                                  ...e,
+                                  `LM_SFTP_KEY=${config.backups.sftpKey}`,
+                                  ...sftpHostKeysEnv(config.backups.sftpHostKeys),
+                              ]),
                       )
                     : spec.envs,
                 entrypoints: ["python3", "-OO", `${LAYOUT.runtimeDir}/lm_backupd.py`],

@@ -81,6 +81,8 @@ export class Lernmanager extends pulumi.ComponentResource {
                 runtimeRepository: names.images.runtime,
                 appRepository: names.images.app,
                 baseImage: config.pythonImage,
+                // The sftp client of the backup copies (files/runtime/lm_sftp.py).
+                osPackages: config.backups.sftpTargets.length > 0 ? ["openssh-client"] : [],
                 platform: config.platform,
                 appSource: config.appSource,
                 wsgiApp: config.wsgiApp.spec,

@@ -14,6 +14,8 @@ export interface BackupConfig {
     readonly sftpTargets: readonly string[];
     /** The SSH key of the sftp targets (secret), or undefined. */
     readonly sftpKey?: string;
+    /** The sftp targets' host keys pinned up front ("type base64" each); [] = pinned on first use. */
+    readonly sftpHostKeys: readonly string[];
     /** Host folder the data, uploads, backups and persistent folders live in (bind volumes), or undefined. */
     readonly dataHostPath?: string;
 }
@@ -23,6 +25,8 @@ export type BackupConfigContext = Pick<KeyReader, "get" | "ns" | "problems">;
 const SYSTEM_RE = /^\/$|^\/(proc|sys|dev|etc|var\/lib\/docker)(\/|$)/;
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 const HOST_DIR_RE = /^(\/[A-Za-z0-9_.@+-]+)+\/?$/;
+const HOST_KEY_TYPE =
+    /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
 const SFTP_RE =
     /^sftp:\/\/([a-z_][a-z0-9_.-]*)@([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?(\/[A-Za-z0-9_.@+\/-]*)$/;
 
@@ -32,6 +36,24 @@ export function parseInterval(value: string): number | undefined {
     if (v === "off") return undefined;
     const m = /^(\d+)([smhd])$/.exec(v);
     return m ? Number(m[1]) * UNIT_SECONDS[m[2]] : NaN;
+}
+
+/**
+ * backupSftpHostKey's lines as "type base64" (a key file's comment, or ssh-keyscan's leading host,
+ * dropped), or the number of the first line that is not a public key.
+ */
+export function parseHostKeys(text: string): string[] | { badLine: number } {
+    const keys: string[] = [];
+    const lines = text.split("\n").map((l) => l.trim());
+    for (const [i, line] of lines.entries()) {
+        if (line === "" || line.startsWith("#")) continue;
+        const parts = line.split(/\s+/);
+        const at = HOST_KEY_TYPE.test(parts[0]) ? 0 : HOST_KEY_TYPE.test(parts[1] ?? "") ? 1 : -1;
+        const blob = parts[at + 1] ?? "";
+        if (at < 0 || !/^AAAA[A-Za-z0-9+/]+={0,3}$/.test(blob)) return { badLine: i + 1 };
+        keys.push(`${parts[at]} ${blob}`);
+    }
+    return keys;
 }
 
 /** Validates backupEvery, backupRetention, backupCopyTo and backupSftpKey; one problem per mistake. */
@@ -110,6 +132,12 @@ export function backupSettings(ctx: BackupConfigContext): BackupConfig {
         problems.push(
             `${ns}backupSftpKey: is not a private key in OpenSSH/PEM format (-----BEGIN ... PRIVATE KEY-----). Fix: set the whole key file.`,
         );
+    const hostKeys = parseHostKeys(get("backupSftpHostKey"));
+    if (!Array.isArray(hostKeys))
+        problems.push(
+            `${ns}backupSftpHostKey: line ${hostKeys.badLine} is not a public host key ("ssh-ed25519 AAAA..."). Fix: \`pulumi config set backupSftpHostKey -- "$(cat ssh_host_ed25519_key.pub)"\` with the server's key file`,
+        );
+    const sftpHostKeys = Array.isArray(hostKeys) ? hostKeys : [];
     const root = get("dataHostPath").trim().replace(/\/+$/, "");
     const dataHostPath = root === "" ? undefined : root;
     if (
@@ -119,5 +147,5 @@ export function backupSettings(ctx: BackupConfigContext): BackupConfig {
         problems.push(
             `${show("dataHostPath")}: must be an absolute folder on the Docker host, not a system folder (a relative path is refused), e.g. /srv/lernmanager on the unlocked disk. Fix: \`pulumi config set dataHostPath /srv/lernmanager\` (or "" for Docker volumes)`,
         );
-    return { everySeconds, retention, copyDirs, sftpTargets, sftpKey, dataHostPath };
+    return { everySeconds, retention, copyDirs, sftpTargets, sftpKey, sftpHostKeys, dataHostPath };
 }

@@ -34,6 +34,12 @@ export const BACKUP_KEYS = {
         description:
             'Private SSH key (OpenSSH format) for the sftp:// targets of backupCopyTo; set with `pulumi config set --secret backupSftpKey -- "$(cat key)"`.',
     },
+    backupSftpHostKey: {
+        kind: "string",
+        default: "",
+        description:
+            'Public host key(s) of the SFTP server(s) of backupCopyTo, "type base64" one per line (the server\'s /etc/ssh/ssh_host_ed25519_key.pub, or `ssh-keyscan -t ed25519 <host>` checked against it): pinned from the start, a server presenting another key is refused. "" = trust on first use (the key seen at the first copy is pinned in the backups volume).',
+    },
     dataHostPath: {
         kind: "string",
         default: "",

@@ -86,7 +86,7 @@ def copy_to_folder(cfg, folder):
 
 
 def copy_sftp(cfg, target):
-    """Uploads the backups an SFTP target lacks with the sftp client (key in $LM_SFTP_KEY_FILE)."""
+    """Mirrors the kept backups to an SFTP target with the sftp client (lm_sftp.py; key in $LM_SFTP_KEY)."""
     import lm_sftp
 
     return lm_sftp.mirror(cfg, target)
@@ -129,7 +129,8 @@ def cycle(cfg, reason, status):
         try:
             result = copy_to_folder(cfg, where) if where else copy_sftp(cfg, label)
             copies[label] = {"time": now().isoformat(), "ok": True, "seconds": round(time.monotonic() - started, 2), **result}
-            say(f"copy to {label}: {result['copied']} new backup(s), {result['kept']} kept there")
+            sent = f", {result['bytes']} bytes sent in {copies[label]['seconds']} s" if "bytes" in result else ""
+            say(f"copy to {label}: {result['copied']} new backup(s), {result['kept']} kept there{sent}")
         except Exception as e:  # noqa: BLE001
             copies[label] = {"time": now().isoformat(), "ok": False, "error": str(e)}
             say(f"COPY TO {label} FAILED: {e}")

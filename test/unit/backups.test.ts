@@ -15,6 +15,7 @@ describe("backup config", () => {
             copyDirs: [],
             sftpTargets: [],
             sftpKey: undefined,
+            sftpHostKeys: [],
         });
         expect(load({ backupEvery: "off" }).backups.everySeconds).toBeUndefined();
         expect(load({ backupEvery: "45m", backupRetention: "daily=3" }).backups).toMatchObject({

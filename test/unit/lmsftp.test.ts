@@ -1,0 +1,77 @@
+// SFTP copies of the backups: backupSftpHostKey, what the backup container and the runtime image get
+// when backupCopyTo has an sftp:// target (the sessions themselves: test/e2e/lmsftpBackups.test.ts).
+import { parseHostKeys } from "../../lib/backupConfig";
+import { sftpHostKeysEnv } from "../../components/backupAgent";
+import { load, problems } from "../support/config";
+import { runProgram, testConfig } from "../support/mocks";
+
+const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----";
+const ED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHv1k1RrZ0d3m0m2gqJ6Yc3c7yO4bT0qfQn0W3c2Jx1a";
+const RSA = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7==";
+
+describe("backupSftpHostKey", () => {
+    test("a key file's line, ssh-keyscan's lines and comments become 'type base64' lines", () => {
+        expect(parseHostKeys(`${ED} root@nas`)).toEqual([ED]);
+        expect(parseHostKeys(`# nas.schule.example:22 SSH-2.0-OpenSSH_9.2\nnas ${ED}\n\n10.0.0.5 ${RSA}\n`)).toEqual([
+            ED,
+            RSA,
+        ]);
+        expect(parseHostKeys("")).toEqual([]);
+        expect(parseHostKeys(`${ED}\nssh-dss AAAAB3x`)).toEqual({ badLine: 2 });
+        expect(parseHostKeys("ssh-ed25519 notbase64!")).toEqual({ badLine: 1 });
+    });
+
+    test("the config: default none (pinned on first use); a bad line names the key, the line and the fix", () => {
+        expect(load({}).backups.sftpHostKeys).toEqual([]);
+        expect(load({ backupSftpHostKey: `nas ${ED}` }).backups.sftpHostKeys).toEqual([ED]);
+        expect(problems({ backupSftpHostKey: `${ED}\nAAAA` })).toEqual([
+            'lernmanager:backupSftpHostKey: line 2 is not a public host key ("ssh-ed25519 AAAA..."). Fix: `pulumi config set backupSftpHostKey -- "$(cat ssh_host_ed25519_key.pub)"` with the server\'s key file',
+        ]);
+        expect(sftpHostKeysEnv([ED, RSA])).toEqual([`LM_SFTP_HOST_KEYS=${ED},${RSA}`]);
+        expect(sftpHostKeysEnv([])).toEqual([]);
+    });
+});
+
+describe("an sftp:// target", () => {
+    const runtimeArgs = (run: Awaited<ReturnType<typeof runProgram>>) =>
+        run.ofType("docker:index/image:Image").find((r) => r.name.endsWith("-runtime"))!.inputs.build.args;
+
+    test("the backup container joins the default bridge with the key and the pinned host keys as secret env; the runtime image gets openssh-client", async () => {
+        const run = await runProgram(
+            testConfig({
+                "lernmanager:backupCopyTo": '["sftp://backup@10.0.0.5/lernmanager"]',
+                "lernmanager:backupSftpKey": KEY,
+                "lernmanager:backupSftpHostKey": ED,
+            }),
+            { stack: "sf" },
+        );
+        const c = run.named("lernmanager-sf-backups");
+        expect(c.inputs.networkMode).toBe("bridge");
+        expect(c.inputs.envs).toEqual(expect.arrayContaining([`LM_SFTP_KEY=${KEY}`, `LM_SFTP_HOST_KEYS=${ED}`]));
+        expect(c.secretInputs).toContain("envs");
+        expect(JSON.parse(c.inputs.command[1]).sftp).toEqual(["sftp://backup@10.0.0.5/lernmanager"]);
+        expect(runtimeArgs(run)).toMatchObject({ OS_PACKAGES: "openssh-client" });
+        // The app container never sees the SFTP key.
+        expect(JSON.stringify(run.named("lernmanager-sf-app").inputs.envs)).not.toContain("PRIVATE KEY");
+    });
+
+    test("without one: no network, no key, no extra package (the runtime image's tag stays as it was)", async () => {
+        const run = await runProgram(testConfig({ "lernmanager:backupCopyTo": '["/mnt/nas/lm"]' }), { stack: "sf" });
+        const c = run.named("lernmanager-sf-backups");
+        expect(c.inputs.networkMode).toBe("none");
+        expect(JSON.stringify(c.inputs.envs)).not.toMatch(/LM_SFTP/);
+        expect(runtimeArgs(run).OS_PACKAGES).toBeUndefined();
+        const plain = await runProgram(testConfig({}), { stack: "sf" });
+        const withSftp = await runProgram(
+            testConfig({
+                "lernmanager:backupCopyTo": '["sftp://backup@10.0.0.5/lernmanager"]',
+                "lernmanager:backupSftpKey": KEY,
+            }),
+            { stack: "sf" },
+        );
+        const tag = (r: typeof run) =>
+            r.ofType("docker:index/image:Image").find((i) => i.name.endsWith("-runtime"))!.inputs.imageName;
+        expect(tag(run)).toBe(tag(plain));
+        expect(tag(withSftp)).not.toBe(tag(plain));
+    });
+});

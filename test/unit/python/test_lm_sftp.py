@@ -1,0 +1,116 @@
+"""Unit tests of files/runtime/lm_sftp.py's pure parts: URLs, quoting, listings, what is removed and what
+is uploaded (run by test/unit/jobs.test.ts; the sessions themselves: test/e2e/lmsftpBackups.test.ts)."""
+
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "files", "runtime"))
+import lm_sftp  # noqa: E402
+
+A = "lernmanager-20261130T220000000001Z-scheduled.db"
+B = "lernmanager-20261130T223000000001Z-scheduled.db"
+C = "lernmanager-20261130T230000000001Z-manual.db"
+
+
+class Urls(unittest.TestCase):
+    def test_parse(self):
+        self.assertEqual(lm_sftp.parse("sftp://backup@nas.schule.example/lernmanager/"),
+                         ("backup", "nas.schule.example", 22, "/lernmanager"))
+        self.assertEqual(lm_sftp.parse("sftp://b@[fd00::5]:2222/x"), ("b", "fd00::5", 2222, "/x"))
+        self.assertEqual(lm_sftp.parse("sftp://b@10.0.0.5/"), ("b", "10.0.0.5", 22, "/"))
+        with self.assertRaisesRegex(RuntimeError, "is not sftp://user@host"):
+            lm_sftp.parse("sftp://nas/x")
+
+    def test_quote(self):
+        # No quotes: a backslash before every special character (checked against OpenSSH 9.2's sftp).
+        self.assertEqual(lm_sftp.quote('/a b/"c"\\d'), '/a\\ b/\\"c\\"\\\\d')
+        self.assertEqual(lm_sftp.quote("/u/Aufgabe [2] *neu*?.txt"), "/u/Aufgabe\\ \\[2\\]\\ \\*neu\\*\\?.txt")
+        self.assertEqual(lm_sftp.quote("it's #1\t"), "it\\'s\\ \\#1\\\t")
+        with self.assertRaisesRegex(RuntimeError, "line break"):
+            lm_sftp.quote("a\nb")
+
+    def test_explain_names_the_host_key_and_the_fix(self):
+        text = "@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.\r\n"
+        msg = lm_sftp.explain(text, "10.0.0.5", 2222, "/backups/.lernmanager-known_hosts")
+        self.assertIn("the host key of [10.0.0.5]:2222 is not the one pinned", msg)
+        self.assertIn("ssh-keygen -R '[10.0.0.5]:2222' -f /backups/.lernmanager-known_hosts", msg)
+        msg = lm_sftp.explain("Host key verification failed.", "nas", 22, None)
+        self.assertIn("the host key of nas is none of backupSftpHostKey", msg)
+        msg = lm_sftp.explain("backup@nas: Permission denied (publickey).", "nas", 22, "/k")
+        self.assertIn("nas refused the key backupSftpKey", msg)
+        self.assertEqual(lm_sftp.explain("Connection refused", "nas", 22, "/k"), "Connection refused")
+
+
+    def test_pinned_lines(self):
+        self.assertEqual(lm_sftp.pinned_lines("10.0.0.5", 22, "ssh-ed25519 AAAAC3x,ssh-rsa AAAAB3y"),
+                         ["10.0.0.5 ssh-ed25519 AAAAC3x\n", "10.0.0.5 ssh-rsa AAAAB3y\n"])
+        self.assertEqual(lm_sftp.pinned_lines("nas", 2222, "ssh-ed25519 AAAAC3x"), ["[nas]:2222 ssh-ed25519 AAAAC3x\n"])
+
+
+class Listing(unittest.TestCase):
+    # As OpenSSH 9.2's sftp prints it (-b: each command echoed; ls -la of a path: full paths, links "?").
+    OUT = "\n".join([
+        "sftp> -mkdir /srv/b",
+        "sftp> ls -la /srv/b",
+        "drwxr-xr-x    ? backup   backup       4096 Nov 30 23:00 /srv/b/.",
+        "drwxr-xr-x    ? root     root         4096 Nov 30 22:00 /srv/b/..",
+        f"-rw-r--r--    ? backup   backup      73728 Nov 30 23:00 /srv/b/{A}",
+        f"drwxr-xr-x    ? backup   backup       4096 Nov 30 23:00 /srv/b/{A}.uploads",
+        "sftp> ls -la /srv/b/x\\ y",
+        "-rw-r--r--    ? 1001     1001            7 Nov 30 23:00 /srv/b/x y/  file with  spaces.txt ",
+    ])
+
+    def test_parse_listing(self):
+        got = lm_sftp.parse_listing(self.OUT, ["/srv/b", "/srv/b/x y"])
+        self.assertEqual(got, {"/srv/b": [(A, False), (f"{A}.uploads", True)],
+                               "/srv/b/x y": [("  file with  spaces.txt ", False)]})
+
+    def test_removals(self):
+        entries = [(A, False), (f"{A}.migrations_done.txt", False), (f"{A}.uploads", True),  # not kept
+                   (B, False), (f"{B}.uploads", True),  # kept, complete
+                   (f"{C}.uploads", True), (f"{C}.partial", False),  # kept, unfinished (no .db)
+                   ("notes.txt", False), ("other-20261130T230000000001Z-manual.db", False)]  # not ours
+        unfinished, stale = lm_sftp.plan_removals(entries, {B, C}, "lernmanager")
+        self.assertEqual(unfinished, [(f"{C}.uploads", True), (f"{C}.partial", False)])
+        self.assertEqual(stale, [(A, False), (f"{A}.migrations_done.txt", False), (f"{A}.uploads", True)])
+        self.assertEqual(lm_sftp.rjoin("/", A), f"/{A}")
+
+
+class Uploads(unittest.TestCase):
+    def test_unchanged_files_are_linked_to_the_previous_snapshot_there(self):
+        with tempfile.TemporaryDirectory() as d:
+            old, new = os.path.join(d, A), os.path.join(d, B)
+            for db in (old, new):
+                with open(db, "wb") as f:
+                    f.write(b"x" * 100)
+                os.makedirs(f"{db}.uploads/class 1")
+            with open(f"{old}.uploads/class 1/same.txt", "w") as f:
+                f.write("same")
+            os.link(f"{old}.uploads/class 1/same.txt", f"{new}.uploads/class 1/same.txt")
+            with open(f"{new}.uploads/class 1/new.txt", "w") as f:
+                f.write("new!!")
+            with open(f"{new}.migrations_done.txt", "w") as f:
+                f.write("m1\n")
+            commands, sent, linked = lm_sftp.upload_commands(new, f"/r/{B}", (f"{old}.uploads", f"/r/{A}.uploads"))
+            p = f"/r/{B}.uploads.partial"
+            q = lm_sftp.quote
+            self.assertEqual(commands, [
+                f"mkdir {p}",
+                f"mkdir {p}/class\\ 1",
+                f"put -p {q(new)}.uploads/class\\ 1/new.txt {p}/class\\ 1/new.txt",
+                f"ln /r/{A}.uploads/class\\ 1/same.txt {p}/class\\ 1/same.txt",
+                f"rename {p} /r/{B}.uploads",
+                f"put -p {new}.migrations_done.txt /r/{B}.migrations_done.txt",
+                f"put -p {new} /r/{B}.partial",
+                f"rename /r/{B}.partial /r/{B}",
+            ])
+            self.assertEqual((sent, linked), (5 + 3 + 100, 1))
+            # Without a previous snapshot there, everything is put.
+            commands, sent, linked = lm_sftp.upload_commands(new, f"/r/{B}")
+            self.assertEqual((sent, linked), (5 + 4 + 3 + 100, 0))
+
+
+if __name__ == "__main__":
+    unittest.main()
