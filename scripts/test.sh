@@ -15,14 +15,41 @@ if [ "${LM_SKIP_SETUP:-}" != 1 ]; then
   fi
 fi
 
+# A second lane: the e2e files that mostly wait (per-minute job ticks, scheduled backups) run beside
+# the others, each lane with its own stacks (LM_E2E_STALE keeps each lane's stale-object clean-up to
+# its own). Only for the whole suite (no arguments) with a Docker engine; otherwise one jest run.
+LANE2=(test/e2e/jobs.test.ts test/e2e/backupsSftp.test.ts)
 results=$(mktemp /tmp/lernmanager-jest.XXXXXX.json)
-npx jest --json --outputFile="$results" "$@"
-status=$?
+lane2=""
+if [ $# -eq 0 ] && docker info >/dev/null 2>&1; then
+  lane2=$(mktemp /tmp/lernmanager-jest-lane2.XXXXXX.json)
+  lane2log=$(mktemp /tmp/lernmanager-jest-lane2.XXXXXX.log)
+  echo "test.sh: ${LANE2[*]} run in a second lane beside the rest (their output follows at the end)"
+  LM_E2E_STALE='^(e2e-jobs|e2e-sftp)' npx jest --selectProjects e2e --json --outputFile="$lane2" \
+    --runTestsByPath "${LANE2[@]}" >"$lane2log" 2>&1 &
+  lane2pid=$!
+  LM_E2E_STALE='^(school-)?e2e-(?!jobs|sftp)' npx jest --json --outputFile="$results" \
+    --testPathIgnorePatterns '/test/e2e/(jobs|backupsSftp)\.test\.ts$'
+  status=$?
+  wait "$lane2pid" || status=1
+  echo "== second lane: ${LANE2[*]}"
+  cat "$lane2log"
+  rm -f "$lane2log"
+else
+  npx jest --json --outputFile="$results" "$@"
+  status=$?
+fi
 node -e '
-  const r = require(process.argv[1]);
-  const skipped = r.numPendingTests + r.numTodoTests;
-  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
-  if (r.numTotalTests === 0) { console.error("test.sh: no test ran"); process.exit(1); }
-' "$results" || status=1
-rm -f "$results"
+  const files = process.argv.slice(1).filter(Boolean);
+  let passed = 0, failed = 0, skipped = 0, total = 0;
+  for (const f of files) {
+    let r;
+    try { r = require(f); } catch { console.error(`test.sh: no jest result in ${f}`); process.exitCode = 1; continue; }
+    passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+    total += r.numTotalTests;
+  }
+  console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+  if (total === 0) { console.error("test.sh: no test ran"); process.exit(1); }
+' "$results" "$lane2" || status=1
+rm -f "$results" "$lane2"
 exit $status

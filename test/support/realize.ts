@@ -75,6 +75,21 @@ export interface RealizeOptions {
 
 /** Builds one image the way the provider does (context tar + dockerfile + args), returns its id. */
 export async function buildImage(reg: Registration, log: (l: string) => void): Promise<string> {
+    try {
+        return await buildImageOnce(reg, log);
+    } catch (e) {
+        // Two test stacks building on one engine at once (scripts/test.sh runs some e2e files in a
+        // second lane): a cached layer this build had just reused can vanish when the other stack's
+        // destroy removes its images (Docker then drops their untagged parents). The engine says
+        // "failed to get digest" / "No such image"; a second build rebuilds what is gone. A user
+        // running two `pulumi up`s on one host would see the same once and run `up` again.
+        if (!/failed to get digest|No such image|imagedb\/content/.test((e as Error).message)) throw e;
+        log(`build of ${reg.inputs.imageName} lost a cached layer to a concurrent image removal; building again`);
+        return buildImageOnce(reg, log);
+    }
+}
+
+async function buildImageOnce(reg: Registration, log: (l: string) => void): Promise<string> {
     checkFields(`Image ${reg.name}`, reg.inputs, IMAGE_FIELDS);
     const b = reg.inputs.build as Record<string, any>;
     checkFields(`Image ${reg.name} build`, b, BUILD_FIELDS);

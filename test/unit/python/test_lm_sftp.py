@@ -1,5 +1,5 @@
 """Unit tests of files/runtime/lm_sftp.py's pure parts: URLs, quoting, listings, what is removed and what
-is uploaded (run by test/unit/jobs.test.ts; the sessions themselves: test/e2e/lmsftpBackups.test.ts)."""
+is uploaded (run by test/unit/jobs.test.ts; the sessions themselves: test/e2e/backupsSftp.test.ts)."""
 
 import os
 import sys

@@ -1,5 +1,5 @@
 // SFTP copies of the backups: backupSftpHostKey, what the backup container and the runtime image get
-// when backupCopyTo has an sftp:// target (the sessions themselves: test/e2e/lmsftpBackups.test.ts).
+// when backupCopyTo has an sftp:// target (the sessions themselves: test/e2e/backupsSftp.test.ts).
 import { parseHostKeys } from "../../lib/backupConfig";
 import { sftpHostKeysEnv } from "../../components/backupAgent";
 import { load, problems } from "../support/config";

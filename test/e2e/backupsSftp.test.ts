@@ -20,8 +20,8 @@ import { execIn, liveStack, LiveStack } from "../support/stack";
 
 jest.setTimeout(900000);
 
-const STACK = "lmsftp-backups";
-const SERVER = `lmsftp-sshd-${randomBytes(3).toString("hex")}`;
+const STACK = "e2e-sftp";
+const SERVER = `e2e-sftp-sshd-${randomBytes(3).toString("hex")}`;
 const FOLDER = "/home/lmbackup/lernmanager";
 const KNOWN = "/backups/.lernmanager-known_hosts";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -119,7 +119,7 @@ beforeAll(async () => {
         "--name",
         SERVER,
         "--label",
-        "dev.lernmanager.stack=lmsftp-server",
+        "dev.lernmanager.stack=e2e-sftp-server",
         "--env",
         `AUTHORIZED=${pub("key")}`,
         TEST_IMAGES.python,
