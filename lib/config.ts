@@ -10,6 +10,8 @@ import {
 import { parseEnv } from "./configList";
 import { closestKey } from "./configHints";
 import { CONFIG_KEYS, type ConfigKey, type PythonTarget, type StackConfig } from "./configKeys";
+import { type Format, FORMATS, TARGET_RE } from "./keyFormats";
+import type { KeySpec } from "./keySpec";
 import { migrationSettings } from "./migrationConfig";
 import { backupSettings } from "./backupConfig";
 import { parseJobs } from "./jobs";
@@ -34,14 +36,6 @@ export interface LoadContext {
     readonly now?: Date;
 }
 
-const IDENT = "[A-Za-z_][A-Za-z0-9_]*";
-const TARGET_RE = new RegExp(`^(${IDENT}(?:\\.${IDENT})*):(${IDENT})$`);
-const REL_PATH_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
-const URL_PREFIX_RE = /^\/([A-Za-z0-9_-]+\/)+$/;
-const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-// Docker reference: [registry[:port]/]name[/name...][:tag][@sha256:...]
-const IMAGE_RE =
-    /^(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$/;
 export { RESERVED_ENV } from "./configList";
 
 /**
@@ -96,64 +90,53 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         problems.push(`${show(key)}: must be true or false. ${fix(key, def)}`);
         return def;
     };
-    const target = (key: ConfigKey, allowEmpty: boolean): PythonTarget | undefined => {
-        const v = str(key).trim();
-        if (allowEmpty && v === "") return undefined;
-        const m = TARGET_RE.exec(v);
-        if (!m) {
+    // Every key by its kind, a string key also by its format (lib/keyFormats.ts): one loop.
+    const formatted = (key: ConfigKey, format: Format): unknown => {
+        const def = String(CONFIG_KEYS[key].default);
+        const value =
+            format === "relPath"
+                ? str(key).replace(/\/+$/, "")
+                : format === "optionalTarget" || format === "target"
+                  ? str(key).trim()
+                  : str(key);
+        const rule = FORMATS[format];
+        const wrong = rule.check(value);
+        if (wrong) {
+            const example = rule.example === "rm" ? undefined : (rule.example ?? def);
             problems.push(
-                `${show(key)}: must look like module:attribute (for example app:app or mypkg.wsgi:application). ` +
-                    fix(key, String(CONFIG_KEYS[key].default)),
+                `${show(key)}: ${wrong.replace("{default}", def)} ` +
+                    (example === undefined ? `Fix: \`pulumi config rm ${key}\`` : fix(key, example)),
             );
-            return undefined;
+            // A wrong folder or prefix is replaced by the default, so later checks see a sane value.
+            if (format === "relPath" || format === "urlPrefix") return def;
+            if (format === "target" || format === "optionalTarget") return undefined;
         }
-        return { module: m[1], attribute: m[2], spec: v };
-    };
-    const relPath = (key: ConfigKey): string => {
-        const v = str(key).replace(/\/+$/, "");
-        if (!REL_PATH_RE.test(v) || v.split("/").some((part) => part === ".." || part === ".")) {
-            problems.push(
-                `${show(key)}: must be a relative folder inside the app (letters, digits, . _ - and /; no "..", ` +
-                    `no leading /). ${fix(key, String(CONFIG_KEYS[key].default))}`,
-            );
-            return String(CONFIG_KEYS[key].default);
+        if ((format === "target" || format === "optionalTarget") && value !== "") {
+            const m = TARGET_RE.exec(value);
+            return m ? ({ module: m[1], attribute: m[2], spec: value } satisfies PythonTarget) : undefined;
         }
-        return v;
+        return format === "optionalTarget" && value === "" ? undefined : value;
     };
-    const urlPrefix = (key: ConfigKey): string => {
-        const v = str(key);
-        if (!URL_PREFIX_RE.test(v)) {
-            problems.push(
-                `${show(key)}: must be a URL path that starts and ends with / (for example ` +
-                    `${CONFIG_KEYS[key].default}). ${fix(key, String(CONFIG_KEYS[key].default))}`,
-            );
-            return String(CONFIG_KEYS[key].default);
-        }
-        return v;
-    };
-    const image = (key: ConfigKey): string => {
-        const v = str(key);
-        const m = IMAGE_RE.exec(v);
-        if (!m || (!m[1] && !v.includes("@sha256:"))) {
-            problems.push(
-                `${show(key)}: must be an image reference with a pinned tag or digest (name:tag). ` +
-                    fix(key, String(CONFIG_KEYS[key].default)),
-            );
-        } else if (m[1] === "latest") {
-            problems.push(
-                `${show(key)}: "latest" floats; pin a version tag. ${fix(key, String(CONFIG_KEYS[key].default))}`,
-            );
-        }
-        return v;
-    };
+    const v = {} as Record<ConfigKey, unknown>;
+    for (const key of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
+        const spec: KeySpec = CONFIG_KEYS[key];
+        if (spec.kind === "integer") v[key] = int(key);
+        else if (spec.kind === "boolean") v[key] = bool(key);
+        else if (spec.kind === "string") v[key] = spec.format ? formatted(key, spec.format) : str(key);
+        else v[key] = given.get(key); // lists and objects: parsed by their own readers below
+    }
+    const num = (key: ConfigKey) => v[key] as number;
+    const flag = (key: ConfigKey) => v[key] as boolean;
+    const text = (key: ConfigKey) => v[key] as string;
 
+    // Cross-key checks and the lists.
     const appSourceRaw = str("appSource");
     const appSource = path.resolve(ctx.projectDir, appSourceRaw);
-    const wsgiApp = target("wsgiApp", false);
-    const initHook = target("initHook", true);
-    const staticPath = relPath("staticPath");
-    const dataPath = relPath("dataPath");
-    const uploadsPath = relPath("uploadsPath");
+    const wsgiApp = v.wsgiApp as PythonTarget | undefined;
+    const initHook = v.initHook as PythonTarget | undefined;
+    const staticPath = text("staticPath");
+    const dataPath = text("dataPath");
+    const uploadsPath = text("uploadsPath");
 
     checkAppSource(
         appSource,
@@ -181,31 +164,13 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         problems,
     );
 
-    const databaseFile = str("databaseFile");
-    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(databaseFile)) {
-        problems.push(
-            `${show("databaseFile")}: must be a file name inside ${dataPath}/ (no folders). ${fix("databaseFile", "mbi_tracker.db")}`,
-        );
-    }
-
-    const staticUrl = urlPrefix("staticUrl");
-    const downloadsPrefix = urlPrefix("downloadsPrefix");
+    const databaseFile = text("databaseFile");
+    const staticUrl = text("staticUrl");
+    const downloadsPrefix = text("downloadsPrefix");
     if (staticUrl === downloadsPrefix) {
         problems.push(
             `${show("downloadsPrefix")} equals staticUrl: downloads and static files need different prefixes. ` +
                 fix("downloadsPrefix", "/protected-files/"),
-        );
-    }
-    const loginPath = str("loginPath");
-    if (!/^\/[A-Za-z0-9_./-]*$/.test(loginPath) || loginPath.includes("..")) {
-        problems.push(`${show("loginPath")}: must be a URL path starting with /. ${fix("loginPath", "/login")}`);
-    }
-
-    const bindAddress = str("bindAddress");
-    if (!IPV4_RE.test(bindAddress)) {
-        problems.push(
-            `${show("bindAddress")}: must be an IPv4 address of this host, 127.0.0.1 for local only or 0.0.0.0 for all ` +
-                `interfaces. ${fix("bindAddress", "127.0.0.1")}`,
         );
     }
 
@@ -216,19 +181,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
                 `unix:///var/run/docker.sock. Fix: \`pulumi config set docker:host ssh://user@host\``,
         );
     }
-    const createdAt = str("createdAt");
-    if (createdAt && Number.isNaN(Date.parse(createdAt))) {
-        problems.push(
-            `${show("createdAt")}: must be an ISO 8601 time (set by \`npm run school\`). Fix: \`pulumi config rm createdAt\``,
-        );
-    }
-
-    const platform = str("platform");
-    if (!/^linux\/(amd64|arm64|arm\/v[67]|386|ppc64le|s390x|riscv64)$/.test(platform)) {
-        problems.push(
-            `${show("platform")}: must be the school server's Docker platform, e.g. linux/amd64 or linux/arm64. ${fix("platform", "linux/amd64")}`,
-        );
-    }
+    const createdAt = text("createdAt");
 
     const appEnv = parseEnv(given.get("appEnv"), `${ns}appEnv`, problems);
     const settings = appSettings(given);
@@ -246,8 +199,18 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
     const jobs = parseJobs(given.get("jobs"), `${ns}jobs`, problems);
     const isSet = (k: ConfigKey) => given.has(k);
     const steps = migrationSettings({ get: str, isSet, ns, appSource, dataPath, problems });
-    const port = int("port");
-    const tlsCtx = { get: str, isSet, int, bool, ns, problems, testSchool: !!createdAt, httpPort: port, now: ctx.now };
+    const port = num("port");
+    const tlsCtx = {
+        get: str,
+        isSet,
+        int: num,
+        bool: flag,
+        ns,
+        problems,
+        testSchool: !!createdAt,
+        httpPort: port,
+        now: ctx.now,
+    };
 
     const config: StackConfig = {
         appSource,
@@ -259,28 +222,28 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         databaseFile,
         scratchPaths,
         persistentPaths,
-        initInWorkers: bool("initInWorkers"),
+        initInWorkers: flag("initInWorkers"),
         appSettings: settings.settings,
         appSecrets: settings.secrets,
         staticUrl,
         downloadsPrefix,
-        workers: int("workers"),
-        threads: int("threads"),
-        appAccessLog: bool("appAccessLog"),
-        uploadLimitMb: int("uploadLimitMb"),
-        bindAddress,
+        workers: num("workers"),
+        threads: num("threads"),
+        appAccessLog: flag("appAccessLog"),
+        uploadLimitMb: num("uploadLimitMb"),
+        bindAddress: text("bindAddress"),
         port,
-        pythonImage: image("pythonImage"),
-        nginxImage: image("nginxImage"),
-        platform,
+        pythonImage: text("pythonImage"),
+        nginxImage: text("nginxImage"),
+        platform: text("platform"),
         appEnv,
-        protectData: bool("protectData"),
-        loginPath,
-        loginRatePerMinute: int("loginRatePerMinute"),
-        appMemoryMb: int("appMemoryMb"),
-        nginxMemoryMb: int("nginxMemoryMb"),
-        pidsLimit: int("pidsLimit"),
-        backupKeep: int("backupKeep"),
+        protectData: flag("protectData"),
+        loginPath: text("loginPath"),
+        loginRatePerMinute: num("loginRatePerMinute"),
+        appMemoryMb: num("appMemoryMb"),
+        nginxMemoryMb: num("nginxMemoryMb"),
+        pidsLimit: num("pidsLimit"),
+        backupKeep: num("backupKeep"),
         backups: backupSettings({ get: str, ns, problems }),
         migrateCommand: str("migrateCommand").trim() || undefined,
         ...steps,

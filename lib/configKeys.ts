@@ -14,21 +14,34 @@ export const CONFIG_KEYS = {
         default: "demo-app",
         description: "Folder of the Flask app's source (relative to the project folder or absolute).",
     },
-    wsgiApp: { kind: "string", default: "app:app", description: "WSGI target `module:attribute`." },
+    wsgiApp: { kind: "string", format: "target", default: "app:app", description: "WSGI target `module:attribute`." },
     initHook: {
         kind: "string",
+        format: "optionalTarget",
         default: "app:init_app",
         description: 'Function run once before gunicorn forks (`module:function`); "" disables it.',
     },
-    staticPath: { kind: "string", default: "static", description: "Static files folder inside the app." },
-    dataPath: { kind: "string", default: "data", description: "SQLite data folder inside the app (a volume)." },
+    staticPath: {
+        kind: "string",
+        format: "relPath",
+        default: "static",
+        description: "Static files folder inside the app.",
+    },
+    dataPath: {
+        kind: "string",
+        format: "relPath",
+        default: "data",
+        description: "SQLite data folder inside the app (a volume).",
+    },
     uploadsPath: {
         kind: "string",
+        format: "relPath",
         default: "instance/uploads",
         description: "Uploads folder inside the app (a volume).",
     },
     databaseFile: {
         kind: "string",
+        format: "fileName",
         default: "mbi_tracker.db",
         description:
             "SQLite file inside the data folder that /healthz proves readable (the real Lernmanager: mbi_tracker.db). A deploy whose app does not create it fails at once, naming the .db files it found.",
@@ -98,9 +111,15 @@ export const CONFIG_KEYS = {
         description:
             "Secret the grading service signs its callbacks with (GRADING_SERVICE_CALLBACK_SECRET); set with --secret.",
     },
-    staticUrl: { kind: "string", default: "/static/", description: "URL prefix nginx serves static files under." },
+    staticUrl: {
+        kind: "string",
+        format: "urlPrefix",
+        default: "/static/",
+        description: "URL prefix nginx serves static files under.",
+    },
     downloadsPrefix: {
         kind: "string",
+        format: "urlPrefix",
         default: "/protected-files/",
         description: "Internal prefix for X-Accel-Redirect downloads from the uploads volume.",
     },
@@ -119,23 +138,27 @@ export const CONFIG_KEYS = {
     ),
     bindAddress: {
         kind: "string",
+        format: "ipv4",
         default: "127.0.0.1",
         description: "Host address nginx's port is published on (0.0.0.0 for all interfaces).",
     },
     port: integer([1, 65535], 8080, "Host port nginx is published on."),
     pythonImage: {
         kind: "string",
+        format: "image",
         default: "python:3.12-slim-bookworm",
         description: "Base image of the app (Debian-based, with python3 and /bin/sh); pin a tag.",
     },
     nginxImage: {
         kind: "string",
+        format: "image",
         default: "nginx:1.27.5-bookworm",
         description:
             "Base image of nginx (Debian-based: the health check uses bash); pin a tag. nginx >= 1.27.3 keeps a keep-alive pool to the app; an older one opens a connection per request.",
     },
     platform: {
         kind: "string",
+        format: "platform",
         default: "linux/amd64",
         description:
             "Platform the images are built for (the school server's, e.g. linux/arm64 for an ARM server); without it the provider would use the architecture of the machine running pulumi.",
@@ -150,7 +173,12 @@ export const CONFIG_KEYS = {
         default: false,
         description: "Protect the data and uploads volumes (protect + retainOnDelete).",
     },
-    loginPath: { kind: "string", default: "/login", description: "Path whose POSTs are rate-limited per client IP." },
+    loginPath: {
+        kind: "string",
+        format: "urlPath",
+        default: "/login",
+        description: "Path whose POSTs are rate-limited per client IP.",
+    },
     loginRatePerMinute: integer(
         [0, 6000],
         60,
@@ -182,6 +210,7 @@ export const CONFIG_KEYS = {
     ...BACKUP_KEYS,
     createdAt: {
         kind: "string",
+        format: "isoTime",
         default: "",
         description: "When a test school was created (ISO 8601, set by `npm run school`); informational.",
     },

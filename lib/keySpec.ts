@@ -1,5 +1,7 @@
 // The shape of one config key (lib/configKeys.ts CONFIG_KEYS and the key tables spread into it).
 
+import type { Format } from "./keyFormats";
+
 /** "objects": a list of objects, declared in Pulumi.yaml without a `type` (its schema has no object items). */
 export type Kind = "string" | "integer" | "boolean" | "array" | "objects";
 
@@ -13,6 +15,8 @@ export interface KeySpec {
     readonly secret?: boolean;
     /** integer: the smallest and largest value accepted (every integer key has one). */
     readonly range?: readonly [number, number];
+    /** string: what the value must look like (lib/keyFormats.ts), checked by loadConfig's loop. */
+    readonly format?: Format;
 }
 
 /** An integer key: the values it accepts (both ends included), its default and what it does. */

@@ -6,6 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { CONFIG_KEYS } from "../lib/configKeys";
+import { FORMATS } from "../lib/keyFormats";
 import { PROJECT_DIR } from "../lib/paths";
 
 /** The `config:` block as Pulumi.yaml holds it. */
@@ -29,8 +30,13 @@ export function renderConfigTable(): string {
     const rows = Object.entries(CONFIG_KEYS).map(([key, spec]) => {
         const def = JSON.stringify(spec.default);
         const range = "range" in spec && spec.range ? ` ${spec.range[0]}–${spec.range[1]}` : "";
+        const format = "format" in spec && spec.format ? `, ${FORMATS[spec.format].label}` : "";
         const kind =
-            spec.kind === "objects" ? "list of objects" : spec.kind === "array" ? "list" : `${spec.kind}${range}`;
+            spec.kind === "objects"
+                ? "list of objects"
+                : spec.kind === "array"
+                  ? "list"
+                  : `${spec.kind}${range}${format}`;
         const secret = "secret" in spec && spec.secret ? " **secret**" : "";
         return `| \`${key}\` | ${kind}${secret} | \`${cell(def)}\` | ${cell(spec.description)} |`;
     });
