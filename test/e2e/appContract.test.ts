@@ -5,7 +5,8 @@
  * read-only root, its weekly reports persist, its database file is not the default, and a class
  * logs in at once from one school address.
  */
-import { request, login, loginAttempt } from "../support/http";
+import { TIMINGS } from "../../lib/timings";
+import { eventually, request, login, loginAttempt } from "../support/http";
 import { runLoad } from "../support/load";
 import { realize } from "../support/realize";
 import { runProgram, testConfig } from "../support/mocks";
@@ -73,7 +74,13 @@ test("a worker restarted gracefully under load (SIGTERM) flushes its queued even
     })();
     const load = await runLoad({ port: s.port, connections: 8, durationMs: 5000, maxRequests: 20000, cookies });
     const restarted = await restart;
-    expect((await gunicornProcesses(s.app())).workers.map((w) => w.pid)).not.toContain(restarted);
+    // The stopping worker serves its idle pooled connections until nginx has closed them (lm_idle.py,
+    // up to TIMINGS.idleLingerSeconds), then exits; gunicorn starts a new one.
+    const gone = async () => {
+        const pids = (await gunicornProcesses(s.app())).workers.map((w) => w.pid);
+        return !pids.includes(restarted) && pids.length === 4;
+    };
+    await eventually(TIMINGS.idleLingerSeconds + TIMINGS.gracefulSeconds, gone, "the restarted worker replaced");
     expect(load.failures).toEqual({});
     const recorded = (await settledEvents()) - before;
     recordFigure("analyticsEventsWorkerRestart", { sent: load.requests, recorded });
