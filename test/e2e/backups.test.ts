@@ -4,18 +4,16 @@
  * and fails loudly on a corrupted one (status file, health, `npm run status` exit code), and
  * `npm run backup` takes one now.
  */
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PROJECT_DIR } from "../../lib/paths";
+import { opsScript, waitBackupStatus } from "../support/backupOps";
 import { recordFigure } from "../support/figures";
 import { copyOfDemoApp, execIn, liveStack, LiveStack } from "../support/stack";
 
 jest.setTimeout(900000);
 
 const STACK = "e2e-bk-backups";
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let s: LiveStack;
 const app = copyOfDemoApp();
@@ -23,34 +21,9 @@ const copyDir = fs.mkdtempSync(path.join(os.tmpdir(), "lmbk-copy-"));
 fs.chownSync(copyDir, 10001, 10001);
 
 const backupContainer = () => s.realization.container(`${STACK}-backups`);
-async function status(): Promise<any> {
-    const { output } = await execIn(backupContainer(), [
-        "python3",
-        "-OO",
-        "/opt/lernmanager/lm_backupd.py",
-        "--status",
-    ]);
-    return JSON.parse(output.trim().split("\n").pop()!);
-}
-/** Polls the status until `ok(status)` (bounded). */
-async function waitStatus(what: string, ok: (st: any) => boolean, seconds: number): Promise<any> {
-    const deadline = Date.now() + seconds * 1000;
-    let last: any;
-    while (Date.now() < deadline) {
-        last = await status();
-        if (ok(last)) return last;
-        await sleep(2000);
-    }
-    throw new Error(`${what}: not within ${seconds} s; status ${JSON.stringify(last)}`);
-}
-function npm(script: string, ...args: string[]) {
-    const r = spawnSync("npx", ["ts-node", `scripts/ops/${script}.ts`, ...args], {
-        cwd: PROJECT_DIR,
-        encoding: "utf8",
-        timeout: 300000,
-    });
-    return { code: r.status, out: `${r.stdout}${r.stderr}` };
-}
+const waitStatus = (what: string, ok: (st: any) => boolean, seconds: number) =>
+    waitBackupStatus(backupContainer, what, ok, seconds);
+const npm = opsScript;
 
 beforeAll(async () => {
     s = await liveStack(STACK, {

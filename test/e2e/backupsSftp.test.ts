@@ -7,13 +7,13 @@
  * shows the copy; a key the server does not accept and a changed server host key fail loudly, and
  * the documented reset of the pinned host key works.
  */
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PROJECT_DIR } from "../../lib/paths";
 import { TEST_IMAGES } from "../support/baseImages";
+import { opsScript, waitBackupStatus } from "../support/backupOps";
 import { recordFigure } from "../support/figures";
 import { docker } from "../support/realize";
 import { execIn, liveStack, LiveStack } from "../support/stack";
@@ -38,33 +38,9 @@ const backupContainer = () => s.realization.container(`${STACK}-backups`);
 /** Runs a shell command in the SFTP server container as root. */
 const onServer = async (script: string) => (await execIn(server(), ["sh", "-c", script], { user: "0" })).output;
 
-async function status(): Promise<any> {
-    const { output } = await execIn(backupContainer(), [
-        "python3",
-        "-OO",
-        "/opt/lernmanager/lm_backupd.py",
-        "--status",
-    ]);
-    return JSON.parse(output.trim().split("\n").pop()!);
-}
-async function waitStatus(what: string, ok: (st: any) => boolean, seconds: number): Promise<any> {
-    const deadline = Date.now() + seconds * 1000;
-    let last: any;
-    while (Date.now() < deadline) {
-        last = await status();
-        if (ok(last)) return last;
-        await sleep(2000);
-    }
-    throw new Error(`${what}: not within ${seconds} s; status ${JSON.stringify(last)}`);
-}
-function npm(script: string, ...args: string[]) {
-    const r = spawnSync("npx", ["ts-node", `scripts/ops/${script}.ts`, ...args], {
-        cwd: PROJECT_DIR,
-        encoding: "utf8",
-        timeout: 300000,
-    });
-    return { code: r.status, out: `${r.stdout}${r.stderr}` };
-}
+const waitStatus = (what: string, ok: (st: any) => boolean, seconds: number) =>
+    waitBackupStatus(backupContainer, what, ok, seconds);
+const npm = opsScript;
 
 /** sha256 of every backup file (.db and done-file) in the volume and in the server's folder. */
 const LOCAL_HASHES = `import glob, hashlib, json, os
