@@ -1,6 +1,6 @@
 // Lernmanager on one Docker host: nginx in front of gunicorn, SQLite on a volume.
-// Everything is declared in components/; config is read and validated in lib/config.ts.
-import { main } from "./lib/program";
+// Everything is declared in components/; config is read and validated in config/load.ts.
+import { main } from "./program";
 
 const outputs = main();
 

@@ -1,6 +1,6 @@
 /**
- * A/B comparison of a config change (before tuning a default in lib/nginxConf.ts or
- * lib/gunicornConf.ts): the variant as declared (A) and with a `--tune` file applied (B) run side by
+ * A/B comparison of a config change (before tuning a default in render/nginx.ts or
+ * render/gunicorn.ts): the variant as declared (A) and with a `--tune` file applied (B) run side by
  * side, and their wrk runs alternate (A B, B A, ...), so other work on the machine hits both alike.
  *
  *   npx ts-node bench/ab.ts --tune bench/tunes/gzip-level-5.json [--variant stack] \

@@ -1,8 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { hashFolder, hashStrings } from "../lib/contentHash";
-import { FILES_DIR } from "../lib/paths";
+import { hashFolder, hashStrings } from "../core/contentHash";
+import { CONTAINERS_DIR } from "../core/paths";
 import { localImage } from "./hardening";
 
 export interface AppImageArgs {
@@ -58,7 +58,7 @@ export class AppImage extends pulumi.ComponentResource {
     constructor(name: string, args: AppImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lernmanager:app:AppImage", name, {}, opts);
 
-        const runtimeDir = path.join(FILES_DIR, "runtime");
+        const runtimeDir = path.join(CONTAINERS_DIR, "runtime");
         const osPackages = (args.osPackages ?? []).join(" ");
         const runtimeTag = hashStrings(hashFolder(runtimeDir), args.baseImage, ...(osPackages ? [osPackages] : []));
         const runtimeName = `${args.runtimeRepository}:${runtimeTag}`;
@@ -74,7 +74,7 @@ export class AppImage extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        const appDockerfile = path.join(FILES_DIR, "app.Dockerfile");
+        const appDockerfile = path.join(CONTAINERS_DIR, "app.Dockerfile");
         const buildArgs: Record<string, string> = {
             RUNTIME_IMAGE: runtimeName,
             DATA_PATH: args.dataPath,
@@ -89,7 +89,7 @@ export class AppImage extends pulumi.ComponentResource {
         this.version = hashStrings(
             runtimeTag,
             hashFolder(args.appSource, [args.dataPath, args.uploadsPath, "instance", ...(args.extraPaths ?? [])]),
-            hashFolder(FILES_DIR, ["runtime", "nginx"]),
+            hashFolder(CONTAINERS_DIR, ["runtime", "web"]),
             JSON.stringify(buildArgs),
         );
         buildArgs.APP_VERSION = this.version;

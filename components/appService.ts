@@ -1,9 +1,9 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { SCRATCH_TMPFS } from "../lib/deploySteps";
-import { LAYOUT } from "../lib/layout";
-import { TIMINGS } from "../lib/timings";
-import { REPLACE_ON_CHANGES } from "./webServer";
+import { SCRATCH_TMPFS } from "../render/deploy";
+import { LAYOUT } from "../core/layout";
+import { TIMINGS } from "../core/timings";
+import { REPLACE_ON_CHANGES } from "./web";
 import { hardened, healthcheck } from "./hardening";
 
 export interface AppServiceArgs {
@@ -25,7 +25,7 @@ export interface AppServiceArgs {
     readonly persistent?: readonly { readonly path: string; readonly volume: pulumi.Input<string> }[];
     /** Folders inside the app on a tmpfs (scratch space). @default [] */
     readonly scratchPaths?: readonly string[];
-    /** The app's environment besides SECRET_KEY (lib/appEnv.ts `appEnvironment`). */
+    /** The app's environment besides SECRET_KEY (render/app.ts `appEnvironment`). */
     readonly env: Readonly<Record<string, string>>;
     /** SECRET_KEY (secret; kept in the stack's state). */
     readonly secretKey: pulumi.Input<string>;
@@ -91,7 +91,7 @@ export function appTmpfs(scratchPaths: readonly string[]): Record<string, string
 /**
  * Options of every container running the app's image (app, scheduler, backups): auto-named, the new
  * one created before the old one is deleted, replaced on the fields the provider neither replaces
- * nor updates (components/webServer.ts REPLACE_ON_CHANGES).
+ * nor updates (components/web.ts REPLACE_ON_CHANGES).
  */
 export function createBeforeDelete(parent: pulumi.Resource, after?: pulumi.Resource[]): pulumi.CustomResourceOptions {
     return { parent, dependsOn: after, replaceOnChanges: [...REPLACE_ON_CHANGES], deleteBeforeReplace: false };
@@ -122,7 +122,7 @@ export function appImageContainer(
 
 /**
  * Seconds the app container gets after SIGTERM before it is killed: gunicorn's graceful stop, its
- * linger before exit and a margin (lib/timings.ts `appStopGraceSeconds`).
+ * linger before exit and a margin (core/timings.ts `appStopGraceSeconds`).
  */
 export const APP_STOP_GRACE_SECONDS = TIMINGS.appStopGraceSeconds;
 
@@ -130,7 +130,7 @@ export const APP_STOP_GRACE_SECONDS = TIMINGS.appStopGraceSeconds;
  * Kernel settings of the app container's network namespace. With SYN cookies off, a listener that
  * gunicorn has shrunk to `listen(0)` while stopping drops a second simultaneous connection attempt
  * instead of answering it with a cookie, so no connection is admitted after the plug that stops
- * admission (files/runtime/lm_drain.py). Only nginx can reach the app: there is no SYN flood to fend off.
+ * admission (containers/runtime/app/lm_drain.py). Only nginx can reach the app: there is no SYN flood to fend off.
  */
 export const APP_SYSCTLS = { "net.ipv4.tcp_syncookies": "0" } as const;
 
@@ -141,7 +141,7 @@ export const APP_SYSCTLS = { "net.ipv4.tcp_syncookies": "0" } as const;
  */
 export class AppService extends pulumi.ComponentResource {
     public readonly container: docker.Container;
-    /** The arguments it was created with: the scheduler runs with the same (components/scheduler.ts). */
+    /** The arguments it was created with: the scheduler runs with the same (components/jobs.ts). */
     public readonly args: AppServiceArgs;
 
     constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {

@@ -1,11 +1,11 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../lib/config";
-import type { StackNames } from "../lib/names";
-import { nginxConfArgs } from "../lib/webConf";
+import type { StackConfig } from "../config/load";
+import type { StackNames } from "../core/names";
+import { nginxConfArgs } from "../render/web";
 import type { Storage } from "./storage";
-import { TlsAgent } from "./tlsAgent";
-import { WebServer } from "./webServer";
+import { TlsAgent } from "./tls";
+import { WebServer } from "./web";
 
 export interface FrontArgs {
     readonly config: StackConfig;

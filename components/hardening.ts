@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { projectRelative } from "../lib/paths";
+import { projectRelative } from "../core/paths";
 
 /** The limits of one container (memory in MiB, no swap; the user's process/thread limit; open files). */
 export interface HardeningLimits {

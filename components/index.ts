@@ -2,6 +2,6 @@ export * from "./appImage";
 export * from "./appService";
 export * from "./destroyGuard";
 export * from "./lernmanager";
-export * from "./scheduler";
+export * from "./jobs";
 export * from "./storage";
-export * from "./webServer";
+export * from "./web";

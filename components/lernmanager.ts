@@ -1,29 +1,29 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { appEnvironment, publishedUrl, smokeStaticFile } from "../lib/appEnv";
-import { StackConfig } from "../lib/config";
-import { ADMIN_PASSWORD_ENV, imageJanitorScripts, migrationScript, smokeTestScript } from "../lib/deploySteps";
-import { gunicornSettingsFrom, renderGunicornConf } from "../lib/gunicornConf";
-import { LAYOUT } from "../lib/layout";
-import { persistentVolumeName, StackNames } from "../lib/names";
+import { appEnvironment, publishedUrl, smokeStaticFile } from "../render/app";
+import { StackConfig } from "../config/load";
+import { ADMIN_PASSWORD_ENV, imageJanitorScripts, migrationScript, smokeTestScript } from "../render/deploy";
+import { gunicornSettingsFrom, renderGunicornConf } from "../render/gunicorn";
+import { LAYOUT } from "../core/layout";
+import { persistentVolumeName, StackNames } from "../core/names";
 import { AppImage } from "./appImage";
 import { AppService } from "./appService";
-import { BackupAgent, preDeployBackup } from "./backupAgent";
-import { DeployStep } from "./deployStep";
-import { Scheduler } from "./scheduler";
+import { BackupAgent, preDeployBackup } from "./backups";
+import { DeployStep } from "./deploy";
+import { Scheduler } from "./jobs";
 import { Storage, storageOptions } from "./storage";
 import { declareFront } from "./front";
-import type { TlsAgent } from "./tlsAgent";
-import { WebServer } from "./webServer";
+import type { TlsAgent } from "./tls";
+import { WebServer } from "./web";
 
 export interface LernmanagerArgs {
-    /** Validated configuration (lib/config.ts `loadConfig`). */
+    /** Validated configuration (config/load.ts `loadConfig`). */
     readonly config: StackConfig;
-    /** Physical names derived from the stack (lib/names.ts `stackNames`). */
+    /** Physical names derived from the stack (core/names.ts `stackNames`). */
     readonly names: StackNames;
     /** Stack name, written into every Docker object's label. */
     readonly stack: string;
-    /** DOCKER_HOST (and TLS settings) of the provider, for the deploy steps' docker CLI (lib/dockerEndpoint.ts). */
+    /** DOCKER_HOST (and TLS settings) of the provider, for the deploy steps' docker CLI (config/docker.ts). */
     readonly dockerEnv: Readonly<Record<string, string>>;
 }
 
@@ -43,7 +43,7 @@ export class Lernmanager extends pulumi.ComponentResource {
     public readonly backup: DeployStep;
     public readonly migration?: DeployStep;
     public readonly app: AppService;
-    /** Scheduled backups, off-host copies and the restore drill (components/backupAgent.ts). */
+    /** Scheduled backups, off-host copies and the restore drill (components/backups.ts). */
     public readonly backups: BackupAgent;
     /** Runs the scheduled jobs (config `jobs`); absent when there are none. */
     public readonly scheduler?: Scheduler;
@@ -81,7 +81,7 @@ export class Lernmanager extends pulumi.ComponentResource {
                 runtimeRepository: names.images.runtime,
                 appRepository: names.images.app,
                 baseImage: config.pythonImage,
-                // The sftp client of the backup copies (files/runtime/lm_sftp.py).
+                // The sftp client of the backup copies (containers/runtime/backups/lm_sftp.py).
                 osPackages: config.backups.sftpTargets.length > 0 ? ["openssh-client"] : [],
                 platform: config.platform,
                 appSource: config.appSource,

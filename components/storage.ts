@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../lib/config";
-import { persistentVolumeName, StackNames, volumeLabels } from "../lib/names";
+import type { StackConfig } from "../config/load";
+import { persistentVolumeName, StackNames, volumeLabels } from "../core/names";
 
 export interface StorageArgs {
     /** Physical names of the stack's network and volumes. */
@@ -37,7 +37,7 @@ export function storageOptions(
     };
 }
 
-/** The marker scripts/data-host-path-init.sh writes into dataHostPath and its data folder. */
+/** The marker cli/data-host-path-init.sh writes into dataHostPath and its data folder. */
 export const DATA_MOUNT_MARKER = ".lernmanager-data-mount";
 
 /** Where a kept volume lives under dataHostPath: `<root>/data`, `<root>/keep-instance-reports`, ... */

@@ -1,4 +1,4 @@
-import { CONFIG_KEYS, type ConfigKey } from "../lib/config";
+import { CONFIG_KEYS, type ConfigKey } from "../config/load";
 import { SchoolError } from "./errors";
 
 /**

@@ -1,13 +1,13 @@
 /**
  * Writes the `config:` block of Pulumi.yaml and the key table docs/config.md from CONFIG_KEYS
- * (lib/configKeys.ts), the one list of keys: `npx ts-node scripts/config-docs.ts`.
+ * (config/keys.ts), the one list of keys: `npx ts-node scripts/config-docs.ts`.
  * test/unit/projectFiles.test.ts fails while either is stale.
  */
 import * as fs from "fs";
 import * as path from "path";
-import { CONFIG_KEYS } from "../lib/configKeys";
-import { FORMATS } from "../lib/keyFormats";
-import { PROJECT_DIR } from "../lib/paths";
+import { CONFIG_KEYS } from "../config/keys";
+import { FORMATS } from "../config/formats";
+import { PROJECT_DIR } from "../core/paths";
 
 /** The `config:` block as Pulumi.yaml holds it. */
 export function renderConfigBlock(): string {
@@ -43,7 +43,7 @@ export function renderConfigTable(): string {
     return [
         "# Config keys",
         "",
-        "<!-- Written by `npx ts-node scripts/config-docs.ts` from lib/configKeys.ts; do not edit by hand. -->",
+        "<!-- Written by `npx ts-node scripts/config-docs.ts` from config/keys.ts; do not edit by hand. -->",
         "",
         "Set a key per stack with `pulumi config set <key> <value>` (lists: `pulumi config set --path '<key>[0]' <value>`;",
         "secrets: `pulumi config set --secret <key> <value>`). Every value is checked before any resource is created.",

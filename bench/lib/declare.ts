@@ -1,5 +1,5 @@
 /**
- * The program as declared: runs lib/program.ts under Pulumi's mocks (test/support/mocks.ts) for a
+ * The program as declared: runs program.ts under Pulumi's mocks (test/support/mocks.ts) for a
  * bench stack and builds its images exactly the way the real-engine tests do (test/support/realize.ts).
  */
 import { randomBytes } from "crypto";

@@ -1,18 +1,18 @@
 /**
  * Tuning experiments (`--tune bench/tunes/<name>.json`): the B side of an A/B is the program as
- * declared with typed renderer options (lib/nginxConf.ts, lib/gunicornConf.ts) and Pulumi config
+ * declared with typed renderer options (render/nginx.ts, render/gunicorn.ts) and Pulumi config
  * changed. The confs are rendered again by the renderers themselves, never edited as text; before a
  * declared conf is replaced, its re-rendering without the tune must equal it byte for byte, so the
  * bench cannot drift from what the program declares.
  */
 import { createHash } from "crypto";
 import * as fs from "fs";
-import { loadConfig } from "../../lib/config";
-import { GunicornSettings, gunicornSettingsFrom, renderGunicornConf } from "../../lib/gunicornConf";
-import { NginxSettings, renderNginxConf, renderNginxConfs } from "../../lib/nginxConf";
-import type { UpstreamForm } from "../../lib/nginxUpstream";
-import { PROJECT_DIR } from "../../lib/paths";
-import { nginxSettingsFrom } from "../../lib/webConf";
+import { loadConfig } from "../../config/load";
+import { GunicornSettings, gunicornSettingsFrom, renderGunicornConf } from "../../render/gunicorn";
+import { NginxSettings, renderNginxConf, renderNginxConfs } from "../../render/nginx";
+import type { UpstreamForm } from "../../render/upstream";
+import { PROJECT_DIR } from "../../core/paths";
+import { nginxSettingsFrom } from "../../render/web";
 import type { ProgramRun, Registration } from "../../test/support/mocks";
 
 /** nginx.conf options a tune may set, and the upstream form both confs are rendered in. */

@@ -5,7 +5,7 @@
  * read-only root, its weekly reports persist, its database file is not the default, and a class
  * logs in at once from one school address.
  */
-import { TIMINGS } from "../../lib/timings";
+import { TIMINGS } from "../../core/timings";
 import { eventually, request, login, loginAttempt } from "../support/http";
 import { runLoad } from "../support/load";
 import { realize } from "../support/realize";

@@ -7,7 +7,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PROJECT_DIR } from "../../lib/paths";
+import { PROJECT_DIR } from "../../core/paths";
 import { docker } from "../support/realize";
 import { containerLogs, liveStack, LiveStack } from "../support/stack";
 
@@ -31,7 +31,7 @@ test("refused while not mounted: the deploy fails with 'unlock', nothing is crea
 });
 
 test("set up: data, uploads and backups live in the folder; an app start without the marker is refused", async () => {
-    const init = spawnSync("bash", ["scripts/data-host-path-init.sh", root, "instance/reports"], {
+    const init = spawnSync("bash", ["cli/data-host-path-init.sh", root, "instance/reports"], {
         cwd: PROJECT_DIR,
         encoding: "utf8",
         env: { ...process.env, LM_ALLOW_NON_MOUNTPOINT: "1" },

@@ -9,7 +9,7 @@ import * as path from "path";
 import { eventually, login, request } from "../support/http";
 import { runCommand } from "../support/realize";
 import { copyOfDemoApp, liveStack, LiveStack, redeclare } from "../support/stack";
-import { PROJECT_DIR } from "../../lib/paths";
+import { PROJECT_DIR } from "../../core/paths";
 
 jest.setTimeout(300000);
 
@@ -70,12 +70,12 @@ test("backup before a new image, damage, restore: the data is back", async () =>
 
     // The documented restore command.
     const startedBefore = (await s.app().inspect()).State.StartedAt;
-    const listing = execFileSync("bash", ["scripts/restore-backup.sh", "e2e-steps", "--list"], {
+    const listing = execFileSync("bash", ["cli/restore.sh", "e2e-steps", "--list"], {
         cwd: PROJECT_DIR,
         encoding: "utf8",
     });
     expect(listing).toMatch(/lernmanager-.*\.db\t\d+/);
-    const restored = execFileSync("bash", ["scripts/restore-backup.sh", "e2e-steps", "latest"], {
+    const restored = execFileSync("bash", ["cli/restore.sh", "e2e-steps", "latest"], {
         cwd: PROJECT_DIR,
         encoding: "utf8",
     });
@@ -96,7 +96,7 @@ test("backups are pruned to backupKeep", async () => {
     const keep = await redeclare(s, { "lernmanager:backupKeep": "2" });
     const step = keep.named("lernmanager-e2e-steps-backup");
     for (let i = 0; i < 3; i++) await runCommand(step, log);
-    const listing = execFileSync("bash", ["scripts/restore-backup.sh", "e2e-steps", "--list"], {
+    const listing = execFileSync("bash", ["cli/restore.sh", "e2e-steps", "--list"], {
         cwd: PROJECT_DIR,
         encoding: "utf8",
     });

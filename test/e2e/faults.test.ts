@@ -102,7 +102,7 @@ test(`gunicorn workers killed under load (${WORKER_KILLS} kills): 0 failed reque
     // loses none: test/e2e/appContract.test.ts).
     const recordedEvents = (await settledEvents(s.port)) - eventsBefore;
     // A worker killed between the head and the body of a response would cut it mid-transfer
-    // (nginx can't resend half a response): files/runtime/lm_whole_head.py sends both in one write.
+    // (nginx can't resend half a response): containers/runtime/app/lm_whole_head.py sends both in one write.
     figure("killWorker", {
         workersKilled: killedPids.length,
         requests: load.requests,

@@ -1,5 +1,5 @@
 /**
- * Issue 17, on the real engine: `npm run import` (lib/importer.ts, files/import/lm_import.py) moves a
+ * Issue 17, on the real engine: `npm run import` (render/import.ts, containers/import/lm_import.py) moves a
  * folder shaped like an old install (`deploy/setup.sh`: data/ with a live WAL database and the
  * migrations done-file, instance/uploads, instance/reports, .env) into a stack's volumes before its
  * first start; the first deploy then serves that data, runs only the migrations not yet done, and
@@ -12,11 +12,11 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadConfig } from "../../lib/config";
-import { ImportError, ImportReport, parseSource, runImport } from "../../lib/importer";
-import { formatImport } from "../../lib/importReport";
-import { stackNames } from "../../lib/names";
-import { PROJECT_DIR } from "../../lib/paths";
+import { loadConfig } from "../../config/load";
+import { ImportError, ImportReport, parseSource, runImport } from "../../render/import";
+import { formatImport } from "../../cli/importReport";
+import { stackNames } from "../../core/names";
+import { PROJECT_DIR } from "../../core/paths";
 import { eventually, freePort, login, request } from "../support/http";
 import { LifecycleEngine } from "../support/lifecycle";
 import { runProgram, testConfig } from "../support/mocks";
@@ -238,7 +238,7 @@ describe("import of an old install, then the first deploy", () => {
         expect(file.body.length).toBe(50009);
 
         // npm run logs: the app's and nginx's lines in one stream, in time order, with their role.
-        const logs = execFileSync("npx", ["ts-node", "scripts/logs.ts", STACK, "--since", "10m"], {
+        const logs = execFileSync("npx", ["ts-node", "cli/logs.ts", STACK, "--since", "10m"], {
             cwd: PROJECT_DIR,
             env: { ...process.env, DOCKER_HOST: localEngine() },
         }).toString();

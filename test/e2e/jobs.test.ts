@@ -7,7 +7,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { SCHEDULER_STOP_GRACE_SECONDS } from "../../components/scheduler";
+import { SCHEDULER_STOP_GRACE_SECONDS } from "../../components/jobs";
 import { Created, containerCreateBody, docker, waitHealthy } from "../support/realize";
 import { containerLogs, copyOfDemoApp, execIn, liveStack, LiveStack, redeclare } from "../support/stack";
 

@@ -10,7 +10,7 @@ import * as path from "path";
 import { login, request } from "../support/http";
 import { runCommand } from "../support/realize";
 import { copyOfDemoApp, liveStack, LiveStack, redeclare } from "../support/stack";
-import { PROJECT_DIR } from "../../lib/paths";
+import { PROJECT_DIR } from "../../core/paths";
 
 jest.setTimeout(420000);
 
@@ -300,7 +300,7 @@ test("a backup keeps the done-file; restoring it puts the database and the done-
     await s.exec(s.app(), ["sh", "-c", "echo migrate_007_later.py >> /app/data/migrations_done.txt"]);
     expect(await doneFile()).toHaveLength(7);
 
-    const restored = execFileSync("bash", ["scripts/restore-backup.sh", STACK, "latest"], {
+    const restored = execFileSync("bash", ["cli/restore.sh", STACK, "latest"], {
         cwd: PROJECT_DIR,
         encoding: "utf8",
     });

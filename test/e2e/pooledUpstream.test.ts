@@ -6,7 +6,7 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { UPSTREAM_POOL } from "../../lib/nginxUpstream";
+import { UPSTREAM_POOL } from "../../render/upstream";
 import { recordFigure } from "../support/figures";
 import { login, request } from "../support/http";
 import { runLoad } from "../support/load";

@@ -8,7 +8,7 @@
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { PROJECT_DIR } from "../../lib/paths";
+import { PROJECT_DIR } from "../../core/paths";
 import { recordFigure } from "../support/figures";
 import { login, request } from "../support/http";
 import { runLoad } from "../support/load";
@@ -47,7 +47,7 @@ async function release(extra: Record<string, string> = {}) {
 }
 function ops(script: string, ...args: string[]): Promise<{ code: number | null; out: string }> {
     return new Promise((resolve) => {
-        const p = spawn("npx", ["ts-node", `scripts/ops/${script}.ts`, ...args], { cwd: PROJECT_DIR });
+        const p = spawn("npx", ["ts-node", `cli/${script}.ts`, ...args], { cwd: PROJECT_DIR });
         let out = "";
         p.stdout.on("data", (d) => (out += d));
         p.stderr.on("data", (d) => (out += d));
@@ -127,7 +127,7 @@ test("a restore of a backup older than the running version runs its new migratio
     expect(await sql("SELECT count(*) FROM sqlite_master WHERE name='bk_marker'")).toBe("[(1,)]");
 
     // Restore of the backup taken before v3: the v3 image's migration runs again on it.
-    const before = spawnSync("bash", ["scripts/restore-backup.sh", STACK, "--list"], {
+    const before = spawnSync("bash", ["cli/restore.sh", STACK, "--list"], {
         cwd: PROJECT_DIR,
         encoding: "utf8",
     });
@@ -137,7 +137,7 @@ test("a restore of a backup older than the running version runs its new migratio
         .filter((f) => f.endsWith(`-${v3}.db`))
         .pop()!;
     expect(file).toBeDefined();
-    const restored = spawnSync("bash", ["scripts/restore-backup.sh", STACK, file], {
+    const restored = spawnSync("bash", ["cli/restore.sh", STACK, file], {
         cwd: PROJECT_DIR,
         encoding: "utf8",
     });

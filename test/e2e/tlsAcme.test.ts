@@ -15,7 +15,7 @@ import { recordFigure } from "../support/figures";
 import { testCa, TestCa } from "../support/certs";
 import { TEST_IMAGES } from "../support/baseImages";
 import { expectedBasics, renewUnderLoad, tlsBasics } from "../support/tlsChecks";
-import { stackNames } from "../../lib/names";
+import { stackNames } from "../../core/names";
 
 jest.setTimeout(600000);
 

@@ -1,7 +1,7 @@
 /** What the backup e2e files share: the backup container's status, and the `npm run` ops scripts. */
 import { spawnSync } from "child_process";
 import type Docker from "dockerode";
-import { PROJECT_DIR } from "../../lib/paths";
+import { PROJECT_DIR } from "../../core/paths";
 import { execIn } from "./stack";
 
 /** `lm_backupd.py --status` in the stack's backup container: its last line, parsed. */
@@ -27,9 +27,9 @@ export async function waitBackupStatus(
     throw new Error(`${what}: not within ${seconds} s; status ${JSON.stringify(last)}`);
 }
 
-/** `npm run <script> -- <args>` (scripts/ops/<script>.ts) from the project folder: exit code and output. */
+/** `npm run <script> -- <args>` (cli/<script>.ts) from the project folder: exit code and output. */
 export function opsScript(script: string, ...args: string[]): { code: number | null; out: string } {
-    const r = spawnSync("npx", ["ts-node", `scripts/ops/${script}.ts`, ...args], {
+    const r = spawnSync("npx", ["ts-node", `cli/${script}.ts`, ...args], {
         cwd: PROJECT_DIR,
         encoding: "utf8",
         timeout: 300000,

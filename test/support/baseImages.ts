@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { PROJECT_DIR } from "../../lib/paths";
+import { PROJECT_DIR } from "../../core/paths";
 
 /**
  * The offline base images of the tests and benchmarks, read from scripts/base-images.conf (the

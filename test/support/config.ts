@@ -1,5 +1,5 @@
-import { ConfigError, loadConfig, type StackConfig } from "../../lib/config";
-import { PROJECT_DIR } from "../../lib/paths";
+import { ConfigError, loadConfig, type StackConfig } from "../../config/load";
+import { PROJECT_DIR } from "../../core/paths";
 
 /** loadConfig for this project, keys given without the `lernmanager:` namespace. */
 export function load(values: Record<string, string>, now?: Date): StackConfig {

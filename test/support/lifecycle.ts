@@ -13,8 +13,8 @@ import { randomBytes } from "crypto";
 import Docker from "dockerode";
 import * as fs from "fs";
 import * as path from "path";
-import { hashFolder, hashStrings } from "../../lib/contentHash";
-import { PROJECT_DIR } from "../../lib/paths";
+import { hashFolder, hashStrings } from "../../core/contentHash";
+import { PROJECT_DIR } from "../../core/paths";
 import { COMMAND, CONTAINER, IMAGE, NETWORK, PASSIVE, PROVIDER, VOLUME } from "./engineMapping";
 import {
     COMMAND_REPLACE_FIELDS,

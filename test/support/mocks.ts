@@ -66,7 +66,7 @@ const TYPES_WITH_NAMES = new Set([
 ]);
 
 /**
- * Runs the program (lib/program.ts `main`) under Pulumi's mocks with the given config
+ * Runs the program (program.ts `main`) under Pulumi's mocks with the given config
  * (`{ "lernmanager:workers": "4", ... }`; Pulumi.yaml defaults are NOT applied under mocks, the
  * typed loader applies them). Records every registration with resolved inputs and options.
  */
@@ -158,7 +158,7 @@ export async function runProgram(config: Record<string, string>, options: RunOpt
     };
 
     // Loaded only now: no resource may exist before the mocks are in place.
-    const { main } = await import("../../lib/program");
+    const { main } = await import("../../program");
     let out: ReturnType<typeof main>;
     try {
         out = main({ transformations: [recorder] });

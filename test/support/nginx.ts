@@ -1,4 +1,4 @@
-import type { NginxSettings } from "../../lib/nginxConf";
+import type { NginxSettings } from "../../render/nginx";
 
 /** The nginx settings the renderer tests start from (the demo app's, login limit 30/min). */
 export const TEST_NGINX_SETTINGS: NginxSettings = {

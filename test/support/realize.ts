@@ -31,7 +31,7 @@ import {
     VOLUME,
     VOLUME_FIELDS,
 } from "./engineMapping";
-import { PROJECT_DIR } from "../../lib/paths";
+import { PROJECT_DIR } from "../../core/paths";
 import { IMAGE_CHECK } from "./engineRules";
 import { Registration } from "./mocks";
 
@@ -300,7 +300,7 @@ export async function realize(registrations: Registration[], opts: RealizeOption
                     break;
                 case PROVIDER:
                     checkFields(`Provider ${reg.name}`, reg.inputs, PROVIDER_FIELDS);
-                    // The program always names its endpoint (lib/dockerEndpoint.ts); only this engine's is mapped.
+                    // The program always names its endpoint (config/docker.ts); only this engine's is mapped.
                     if (reg.inputs.host && reg.inputs.host !== localEngine())
                         throw new UnmappedFieldError(`realize: provider host ${reg.inputs.host} is not mapped`);
                     if (reg.inputs.certPath)

@@ -2,7 +2,7 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PROJECT_DIR } from "../../lib/paths";
+import { PROJECT_DIR } from "../../core/paths";
 import Docker from "dockerode";
 import { runProgram, testConfig, ProgramRun } from "./mocks";
 import { docker, realize, Realization } from "./realize";

@@ -1,4 +1,4 @@
-import { CONFIG_KEYS } from "../../lib/config";
+import { CONFIG_KEYS } from "../../config/load";
 import { load, problems } from "../support/config";
 import { runProgram, testConfig } from "../support/mocks";
 

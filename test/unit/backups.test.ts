@@ -1,11 +1,11 @@
 import { spawnSync } from "child_process";
 import { load, problems } from "../support/config";
-import { PROJECT_DIR } from "../../lib/paths";
+import { PROJECT_DIR } from "../../core/paths";
 import * as path from "path";
-import { backupAgentSettings } from "../../components/backupAgent";
+import { backupAgentSettings } from "../../components/backups";
 import { runProgram, testConfig } from "../support/mocks";
 import { CONTAINER } from "../support/engineMapping";
-import { statusReport, type StatusFacts } from "../../scripts/ops/statusReport";
+import { statusReport, type StatusFacts } from "../../cli/statusReport";
 
 describe("backup config", () => {
     test("defaults: every 6 h, 10 newest + 24 hourly, 7 daily, 8 weekly, no copies", () => {
@@ -179,7 +179,7 @@ describe("npm run status: one screen and a verdict", () => {
 
 test("lm_backup.py / lm_backupd.py / lm_drill.py / lm_sftp.py compile", () => {
     const files = ["lm_backup.py", "lm_backupd.py", "lm_drill.py", "lm_sftp.py"].map((f) =>
-        path.join(PROJECT_DIR, "files", "runtime", f),
+        path.join(PROJECT_DIR, "containers", "runtime", "backups", f),
     );
     const r = spawnSync("python3", ["-m", "py_compile", ...files], { encoding: "utf8" });
     expect(r.stderr).toBe("");

@@ -1,7 +1,7 @@
 // SFTP copies of the backups: backupSftpHostKey, what the backup container and the runtime image get
 // when backupCopyTo has an sftp:// target (the sessions themselves: test/e2e/backupsSftp.test.ts).
-import { parseHostKeys } from "../../lib/backupConfig";
-import { sftpHostKeysEnv } from "../../components/backupAgent";
+import { parseHostKeys } from "../../config/backups";
+import { sftpHostKeysEnv } from "../../components/backups";
 import { load, problems } from "../support/config";
 import { runProgram, testConfig } from "../support/mocks";
 

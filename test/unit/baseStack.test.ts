@@ -1,9 +1,9 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { stackFileConfig, withBaseStack } from "../../lib/baseStack";
-import { ConfigError } from "../../lib/config";
-import { PROJECT_DIR } from "../../lib/paths";
+import { stackFileConfig, withBaseStack } from "../../config/baseStack";
+import { ConfigError } from "../../config/load";
+import { PROJECT_DIR } from "../../core/paths";
 
 describe("baseStack: a school's stack on top of Pulumi.prod.yaml", () => {
     test("every key the school does not set comes from prod; the school's own win; lists whole", () => {

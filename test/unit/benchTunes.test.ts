@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { applyTune, imagesOf, loadTune, parseTune, Tune } from "../../bench/lib/tunes";
-import { PROJECT_DIR } from "../../lib/paths";
+import { PROJECT_DIR } from "../../core/paths";
 import { ProgramRun, runProgram, testConfig } from "../support/mocks";
 
 const TUNES_DIR = path.join(PROJECT_DIR, "bench", "tunes");

@@ -1,8 +1,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { CONFIG_KEYS, ConfigError, loadConfig } from "../../lib/config";
-import { PROJECT_DIR } from "../../lib/paths";
+import { CONFIG_KEYS, ConfigError, loadConfig } from "../../config/load";
+import { PROJECT_DIR } from "../../core/paths";
 
 const ctx = { project: "lernmanager", projectDir: PROJECT_DIR };
 const load = (values: Record<string, string>) =>

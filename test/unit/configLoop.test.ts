@@ -2,8 +2,8 @@
  * loadConfig reads every key by its declaration in CONFIG_KEYS (kind, range, format): a key added
  * there is checked without code of its own in loadConfig (issue 14).
  */
-import { CONFIG_KEYS, type ConfigKey } from "../../lib/config";
-import type { KeySpec } from "../../lib/keySpec";
+import { CONFIG_KEYS, type ConfigKey } from "../../config/load";
+import type { KeySpec } from "../../config/spec";
 import { load, problems } from "../support/config";
 
 const keys = (pred: (spec: KeySpec) => boolean) =>

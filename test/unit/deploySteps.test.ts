@@ -1,5 +1,5 @@
 import { spawnSync } from "child_process";
-import { backupScript, migrationScript, smokeTestScript } from "../../lib/deploySteps";
+import { backupScript, migrationScript, smokeTestScript } from "../../render/deploy";
 
 const base = { prefix: "lernmanager-dev", stack: "dev", label: "dev.lernmanager.stack" };
 const backup = backupScript({

@@ -1,5 +1,5 @@
 import { spawnSync } from "child_process";
-import { renderGunicornConf } from "../../lib/gunicornConf";
+import { renderGunicornConf } from "../../render/gunicorn";
 
 describe("renderGunicornConf", () => {
     const conf = renderGunicornConf({ workers: 4, threads: 2 });

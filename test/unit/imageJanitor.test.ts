@@ -1,5 +1,5 @@
 /**
- * The image janitor's scripts (lib/deploySteps.ts) against a fake `docker` on PATH that lists tags
+ * The image janitor's scripts (render/deploy.ts) against a fake `docker` on PATH that lists tags
  * and records what is removed: what the prune keeps, and that the destroy-time removal reports a
  * failure instead of hiding it.
  */
@@ -7,7 +7,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { imageJanitorScripts } from "../../lib/deploySteps";
+import { imageJanitorScripts } from "../../render/deploy";
 
 const janitor = imageJanitorScripts({ repositories: ["lm-runtime", "lm-app"], keep: 2 });
 

@@ -1,6 +1,6 @@
-import { ImportError, importTargets, packCommand, parseSource, summaryLine } from "../../lib/importer";
-import { envCommands } from "../../lib/importReport";
-import { stackNames } from "../../lib/names";
+import { ImportError, importTargets, packCommand, parseSource, summaryLine } from "../../render/import";
+import { envCommands } from "../../cli/importReport";
+import { stackNames } from "../../core/names";
 
 describe("npm run import: sources, targets, the old .env", () => {
     test("a local path or ssh://[user@]host[:port]/path", () => {

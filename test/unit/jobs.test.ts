@@ -2,14 +2,15 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { SCHEDULER_HEALTHCHECK, SCHEDULER_STOP_GRACE_SECONDS } from "../../components/scheduler";
-import { ConfigError, loadConfig } from "../../lib/config";
-import { cronFields, CronError, isTimeZone } from "../../lib/jobs";
-import { FILES_DIR, PROJECT_DIR } from "../../lib/paths";
+import { SCHEDULER_HEALTHCHECK, SCHEDULER_STOP_GRACE_SECONDS } from "../../components/jobs";
+import { ConfigError, loadConfig } from "../../config/load";
+import { cronFields, CronError, isTimeZone } from "../../config/jobs";
+import { CONTAINERS_DIR, PROJECT_DIR } from "../../core/paths";
+import { runtimeCopies } from "../support/runtimeImage";
 import { ProgramRun, runProgram, testConfig } from "../support/mocks";
 
 const CONTAINER = "docker:index/container:Container";
-const LM_CRONEXPR = path.join(FILES_DIR, "runtime", "lm_cronexpr.py");
+const LM_CRONEXPR = path.join(CONTAINERS_DIR, "runtime", "jobs", "lm_cronexpr.py");
 const ctx = { project: "lernmanager", projectDir: PROJECT_DIR };
 const loadJobs = (jobs: unknown) => loadConfig({ "lernmanager:jobs": JSON.stringify(jobs) }, ctx).jobs;
 const problemsOf = (jobs: unknown): string[] => {
@@ -28,7 +29,7 @@ const weekly = {
     timeZone: "Europe/Berlin",
 };
 
-describe("the scheduler in the container (files/runtime/lm_cron.py)", () => {
+describe("the scheduler in the container (containers/runtime/jobs/lm_cron.py)", () => {
     test("its Python unit tests pass (cron parsing, time zones, exactly-once, catch-up, health)", () => {
         const r = spawnSync(
             "python3",
@@ -81,9 +82,9 @@ describe("the scheduler in the container (files/runtime/lm_cron.py)", () => {
     });
 
     test("the runtime image ships it", () => {
-        expect(fs.readFileSync(path.join(FILES_DIR, "runtime", "Dockerfile"), "utf8")).toMatch(
-            /COPY [^\n]* lm_cron\.py lm_cronexpr\.py /,
-        );
+        expect(runtimeCopies()).toContain("jobs");
+        expect(fs.existsSync(path.join(CONTAINERS_DIR, "runtime", "jobs", "lm_cron.py"))).toBe(true);
+        expect(fs.existsSync(path.join(CONTAINERS_DIR, "runtime", "jobs", "lm_cronexpr.py"))).toBe(true);
     });
 });
 

@@ -2,13 +2,14 @@
  * The app's migrations runner and the generated admin password (issue 11): config validation, the
  * migrate step's script, and what the program registers (GIVEN config, WHEN declared, THEN ...).
  */
+import { runtimeCopies } from "../support/runtimeImage";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ConfigError, loadConfig } from "../../lib/config";
-import { migrationScript, type MigrationStep } from "../../lib/deploySteps";
-import { PROJECT_DIR } from "../../lib/paths";
+import { ConfigError, loadConfig } from "../../config/load";
+import { migrationScript, type MigrationStep } from "../../render/deploy";
+import { PROJECT_DIR } from "../../core/paths";
 import { ProgramRun, runProgram, testConfig } from "../support/mocks";
 
 const ctx = { project: "lernmanager", projectDir: PROJECT_DIR };
@@ -279,8 +280,9 @@ describe("the demo app's migrations", () => {
     });
 
     test("the runner and the helper are in the runtime image", () => {
-        const dockerfile = fs.readFileSync(path.join(PROJECT_DIR, "files", "runtime", "Dockerfile"), "utf8");
-        expect(dockerfile).toMatch(/COPY [^\n]*lm_migrate\.py lm_admin\.py/);
+        expect(runtimeCopies()).toContain("deploy");
+        for (const f of ["lm_migrate.py", "lm_admin.py"])
+            expect(fs.existsSync(path.join(PROJECT_DIR, "containers", "runtime", "deploy", f))).toBe(true);
         expect(os.EOL).toBe("\n");
     });
 });

@@ -1,4 +1,4 @@
-import { stackNames, stackPrefix } from "../../lib/names";
+import { stackNames, stackPrefix } from "../../core/names";
 
 describe("physical names", () => {
     test("are derived from project and stack", () => {

@@ -3,7 +3,7 @@ import { TEST_NGINX_SETTINGS } from "../support/nginx";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { GZIP_TYPES, NginxSettings, renderNginxConf } from "../../lib/nginxConf";
+import { GZIP_TYPES, NginxSettings, renderNginxConf } from "../../render/nginx";
 
 const settings: NginxSettings = TEST_NGINX_SETTINGS;
 const conf = renderNginxConf(settings);

@@ -3,10 +3,10 @@ import { TEST_NGINX_SETTINGS } from "../support/nginx";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { GUNICORN_DEFAULTS, renderGunicornConf } from "../../lib/gunicornConf";
-import { NginxSettings, renderNginxConf, renderNginxConfs } from "../../lib/nginxConf";
-import { POOLED_MIN_NGINX_VERSION, UPSTREAM_POOL } from "../../lib/nginxUpstream";
-import { FILES_DIR } from "../../lib/paths";
+import { GUNICORN_DEFAULTS, renderGunicornConf } from "../../render/gunicorn";
+import { NginxSettings, renderNginxConf, renderNginxConfs } from "../../render/nginx";
+import { POOLED_MIN_NGINX_VERSION, UPSTREAM_POOL } from "../../render/upstream";
+import { CONTAINERS_DIR } from "../../core/paths";
 
 const settings: NginxSettings = TEST_NGINX_SETTINGS;
 const confs = renderNginxConfs(settings);
@@ -110,8 +110,8 @@ describe("the per-request form (older nginx)", () => {
     });
 });
 
-describe("files/nginx/select-conf.sh (the nginx image picks the form by its nginx version)", () => {
-    const script = path.join(FILES_DIR, "nginx", "select-conf.sh");
+describe("containers/web/select-conf.sh (the nginx image picks the form by its nginx version)", () => {
+    const script = path.join(CONTAINERS_DIR, "web", "select-conf.sh");
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-select-"));
     afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
     fs.writeFileSync(path.join(dir, "pooled"), "pooled conf\n");
@@ -136,7 +136,7 @@ describe("files/nginx/select-conf.sh (the nginx image picks the form by its ngin
         expect(fs.readFileSync(target, "utf8")).toBe(form === "pooled" ? "pooled conf\n" : "per-request conf\n");
     });
 
-    test("compares with the same first pooled version as lib/nginxUpstream.ts", () => {
+    test("compares with the same first pooled version as render/upstream.ts", () => {
         expect(fs.readFileSync(script, "utf8")).toContain(`printf '${POOLED_MIN_NGINX_VERSION}\\n%s\\n'`);
     });
 

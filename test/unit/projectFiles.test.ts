@@ -1,9 +1,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { CONFIG_KEYS } from "../../lib/config";
-import { LAYOUT } from "../../lib/layout";
-import { FILES_DIR, PROJECT_DIR } from "../../lib/paths";
+import { CONFIG_KEYS } from "../../config/load";
+import { LAYOUT } from "../../core/layout";
+import { CONTAINERS_DIR, PROJECT_DIR } from "../../core/paths";
 import { renderConfigBlock, renderConfigTable } from "../../scripts/config-docs";
 
 const read = (...p: string[]) => fs.readFileSync(path.join(...p), "utf8");
@@ -67,25 +67,25 @@ describe("Pulumi.yaml documents exactly the keys the loader reads", () => {
     });
 });
 
-describe("files/ agrees with lib/layout.ts", () => {
+describe("files/ agrees with core/layout.ts", () => {
     test("ports and paths", () => {
-        expect(read(FILES_DIR, "nginx", "healthcheck.sh")).toContain(`/dev/tcp/127.0.0.1/${LAYOUT.nginxPort}`);
-        expect(read(FILES_DIR, "runtime", "healthcheck.py")).toContain(`"127.0.0.1", ${LAYOUT.appPort}`);
-        expect(read(FILES_DIR, "runtime", "entrypoint.sh")).toContain(` ${LAYOUT.staticDir}\n`);
-        const appDockerfile = read(FILES_DIR, "app.Dockerfile");
+        expect(read(CONTAINERS_DIR, "web", "healthcheck.sh")).toContain(`/dev/tcp/127.0.0.1/${LAYOUT.nginxPort}`);
+        expect(read(CONTAINERS_DIR, "runtime", "app", "healthcheck.py")).toContain(`"127.0.0.1", ${LAYOUT.appPort}`);
+        expect(read(CONTAINERS_DIR, "runtime", "app", "entrypoint.sh")).toContain(` ${LAYOUT.staticDir}\n`);
+        const appDockerfile = read(CONTAINERS_DIR, "app.Dockerfile");
         expect(appDockerfile).toContain(`USER ${LAYOUT.appUid}:${LAYOUT.appUid}`);
         expect(appDockerfile).toContain(LAYOUT.cacheDir);
         expect(appDockerfile).toContain(`LM_APP_DIR=${LAYOUT.appDir}`);
-        expect(read(FILES_DIR, "nginx", "Dockerfile")).toContain(`USER ${LAYOUT.nginxUid}:${LAYOUT.nginxUid}`);
-        expect(read(FILES_DIR, "runtime", "Dockerfile")).toContain(`LM_RUNTIME_DIR=${LAYOUT.runtimeDir}`);
+        expect(read(CONTAINERS_DIR, "web", "Dockerfile")).toContain(`USER ${LAYOUT.nginxUid}:${LAYOUT.nginxUid}`);
+        expect(read(CONTAINERS_DIR, "runtime", "Dockerfile")).toContain(`LM_RUNTIME_DIR=${LAYOUT.runtimeDir}`);
     });
 
     test("the images run with -OO bytecode and never write .pyc at run time", () => {
-        const runtime = read(FILES_DIR, "runtime", "Dockerfile");
+        const runtime = read(CONTAINERS_DIR, "runtime", "Dockerfile");
         expect(runtime).toContain("PYTHONOPTIMIZE=2");
         expect(runtime).toContain("PYTHONDONTWRITEBYTECODE=1");
         expect(runtime).toContain("precompile.py --system");
-        expect(read(FILES_DIR, "app.Dockerfile")).toContain("precompile.py --strict /app");
-        expect(read(FILES_DIR, "runtime", "entrypoint.sh")).toMatch(/exec python3 -OO -m gunicorn/);
+        expect(read(CONTAINERS_DIR, "app.Dockerfile")).toContain("precompile.py --strict /app");
+        expect(read(CONTAINERS_DIR, "runtime", "app", "entrypoint.sh")).toMatch(/exec python3 -OO -m gunicorn/);
     });
 });

@@ -1,7 +1,7 @@
 import * as path from "path";
-import { withBaseStack } from "../../lib/baseStack";
-import { loadConfig } from "../../lib/config";
-import { PROJECT_DIR } from "../../lib/paths";
+import { withBaseStack } from "../../config/baseStack";
+import { loadConfig } from "../../config/load";
+import { PROJECT_DIR } from "../../core/paths";
 import { parseArgs } from "../../school/args";
 import { schoolConfig } from "../../school/rules";
 

@@ -1,8 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { CONFIG_KEYS, loadConfig } from "../../lib/config";
-import { PROJECT_DIR } from "../../lib/paths";
+import { CONFIG_KEYS, loadConfig } from "../../config/load";
+import { PROJECT_DIR } from "../../core/paths";
 import { formatAge, formatTime, parseAge } from "../../school/age";
 import { parseArgs } from "../../school/args";
 import { findProjectRoot } from "../../school/cli";

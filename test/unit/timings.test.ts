@@ -1,6 +1,6 @@
-import { renderGunicornConf } from "../../lib/gunicornConf";
-import { renderNginxConf } from "../../lib/nginxConf";
-import { deriveTimings, TIMING_DEFAULTS, TIMING_RANGES, TIMINGS, TimingInputs, Timings } from "../../lib/timings";
+import { renderGunicornConf } from "../../render/gunicorn";
+import { renderNginxConf } from "../../render/nginx";
+import { deriveTimings, TIMING_DEFAULTS, TIMING_RANGES, TIMINGS, TimingInputs, Timings } from "../../core/timings";
 import { ProgramRun, Registration, runProgram, testConfig } from "../support/mocks";
 import { TEST_NGINX_SETTINGS } from "../support/nginx";
 
@@ -37,7 +37,7 @@ function extremes(): TimingInputs[] {
     ) as unknown as TimingInputs[];
 }
 
-describe("lib/timings.ts", () => {
+describe("core/timings.ts", () => {
     test("the defaults give today's values: timeout 120, nginx 130, lingers 5 and 5, stop grace 40", () => {
         expect(TIMINGS).toEqual({
             ...TIMING_DEFAULTS,

@@ -1,11 +1,11 @@
-/** HTTPS config (lib/tlsConfig.ts), nginx's TLS parts (lib/nginxTls.ts) and what the program declares. */
+/** HTTPS config (config/tls.ts), nginx's TLS parts (render/tls.ts) and what the program declares. */
 import { spawnSync } from "child_process";
 import { load, problems } from "../support/config";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { renderNginxConf } from "../../lib/nginxConf";
-import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING } from "../../lib/tlsKeys";
+import { renderNginxConf } from "../../render/nginx";
+import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING } from "../../config/tlsKeys";
 import { testCa, TestCa } from "../support/certs";
 import { runProgram, testConfig } from "../support/mocks";
 

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { PROJECT_DIR } from "../../lib/paths";
+import { PROJECT_DIR } from "../../core/paths";
 
 /** The parts of a GitHub Actions workflow the tests look at. */
 interface Step {

@@ -1,11 +1,13 @@
-"""Unit tests of files/runtime/lm_backup.py: retention and uploads snapshots (run by test/unit/jobs.test.ts)."""
+"""Unit tests of containers/runtime/backups/lm_backup.py: retention and uploads snapshots (run by test/unit/jobs.test.ts)."""
 
 import os
 import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "files", "runtime"))
+# The runtime image puts every role's helpers in one folder; here each role has its own.
+RUNTIME = os.path.join(os.path.dirname(__file__), "..", "..", "..", "containers", "runtime")
+sys.path[:0] = [os.path.join(RUNTIME, role) for role in ("app", "deploy", "jobs", "backups")]
 import lm_backup  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""Unit tests of files/runtime/lm_cron.py (run by test/unit/jobs.test.ts through python3 -m unittest)."""
+"""Unit tests of containers/runtime/jobs/lm_cron.py (run by test/unit/jobs.test.ts through python3 -m unittest)."""
 
 import io
 import json
@@ -11,7 +11,9 @@ from contextlib import redirect_stdout
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "files", "runtime"))
+# The runtime image puts every role's helpers in one folder; here each role has its own.
+RUNTIME = os.path.join(os.path.dirname(__file__), "..", "..", "..", "containers", "runtime")
+sys.path[:0] = [os.path.join(RUNTIME, role) for role in ("app", "deploy", "jobs", "backups")]
 import lm_cron  # noqa: E402
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -1,4 +1,4 @@
-"""Unit tests of files/runtime/lm_idle.py (run with the other Python tests by test/unit/jobs.test.ts).
+"""Unit tests of containers/runtime/app/lm_idle.py (run with the other Python tests by test/unit/jobs.test.ts).
 
 A stand-in for gunicorn's gthread worker keeps idle keep-alive connections the way gthread does
 (`_keep`, a selector, reuse_connection); the peer ("nginx") is the other end of a socket pair.
@@ -16,7 +16,9 @@ from collections import deque
 from concurrent import futures
 from functools import partial
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "files", "runtime"))
+# The runtime image puts every role's helpers in one folder; here each role has its own.
+RUNTIME = os.path.join(os.path.dirname(__file__), "..", "..", "..", "containers", "runtime")
+sys.path[:0] = [os.path.join(RUNTIME, role) for role in ("app", "deploy", "jobs", "backups")]
 import lm_idle  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""Unit tests of files/runtime/lm_sftp.py's pure parts: URLs, quoting, listings, what is removed and what
+"""Unit tests of containers/runtime/backups/lm_sftp.py's pure parts: URLs, quoting, listings, what is removed and what
 is uploaded (run by test/unit/jobs.test.ts; the sessions themselves: test/e2e/backupsSftp.test.ts)."""
 
 import os
@@ -6,7 +6,9 @@ import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "files", "runtime"))
+# The runtime image puts every role's helpers in one folder; here each role has its own.
+RUNTIME = os.path.join(os.path.dirname(__file__), "..", "..", "..", "containers", "runtime")
+sys.path[:0] = [os.path.join(RUNTIME, role) for role in ("app", "deploy", "jobs", "backups")]
 import lm_sftp  # noqa: E402
 
 A = "lernmanager-20261130T220000000001Z-scheduled.db"

@@ -1,0 +1,94 @@
+// What `npm run import` prints: what it copied, and the old .env's values as `pulumi config set` commands.
+import { CONFIG_KEYS } from "../config/keys";
+import type { ImportReport } from "../render/import";
+import { RESERVED_ENV } from "../config/lists";
+
+/** Environment names the stack sets itself or decides on its own, and what happens to the old value. */
+const HANDLED: Record<string, string> = {
+    SECRET_KEY:
+        "not carried over: the stack generates its own (pulumi state, encrypted); everyone logs in once more after the move",
+    FLASK_ENV: "not needed: the stack always sets FLASK_ENV=production",
+    FORCE_HTTPS:
+        "not carried over: it belongs to whoever serves HTTPS (the old host nginx); over plain HTTP its secure cookies would break logins",
+};
+
+const quote = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** One `pulumi config set` line (or a note) per value of the old .env; secret values hidden unless asked. */
+export function envCommands(env: Record<string, string>, stack: string, showSecrets = false): string[] {
+    const byEnv = new Map(
+        Object.entries(CONFIG_KEYS)
+            .filter(([, spec]) => "env" in spec && spec.env)
+            .map(([key, spec]) => [(spec as { env: string }).env, { key, secret: "secret" in spec && !!spec.secret }]),
+    );
+    const lines: string[] = [];
+    let extra = 0;
+    for (const [name, value] of Object.entries(env)) {
+        const known = byEnv.get(name);
+        if (HANDLED[name]) {
+            lines.push(`# ${name}: ${HANDLED[name]}`);
+        } else if (known && known.secret) {
+            const shown = showSecrets ? quote(value) : `'<${name} from the old .env>'`;
+            lines.push(`pulumi config set -s ${stack} --secret ${known.key} ${shown}   # secret`);
+        } else if (known) {
+            lines.push(`pulumi config set -s ${stack} ${known.key} ${quote(value)}`);
+        } else if (RESERVED_ENV.includes(name) || name.startsWith("LM_")) {
+            lines.push(`# ${name}: set by the stack itself; not carried over`);
+        } else {
+            lines.push(
+                `pulumi config set -s ${stack} --path 'appEnv[${extra++}]' ${quote(`${name}=${value}`)}` +
+                    `   # no key of its own: an extra app variable (check it still applies; appEnv is not secret)`,
+            );
+        }
+    }
+    return lines;
+}
+
+const size = (bytes: number) =>
+    bytes < 1024
+        ? `${bytes} B`
+        : bytes < 1048576
+          ? `${(bytes / 1024).toFixed(1)} KiB`
+          : `${(bytes / 1048576).toFixed(1)} MiB`;
+
+export function formatImport(r: ImportReport, stack: string, showSecrets = false): string[] {
+    const out = [`Imported ${r.source.root} into stack ${stack} in ${r.seconds.toFixed(1)} s:`];
+    for (const t of r.targets) {
+        const f = r.target.folders[t.folder] ?? { files: 0, bytes: 0 };
+        const fresh = r.createdVolumes.includes(t.volume)
+            ? "new"
+            : r.emptied.includes(t.folder)
+              ? "what it held replaced"
+              : "existing, empty";
+        out.push(`  ${t.folder}/ -> volume ${t.volume} (${fresh}): ${f.files} files, ${size(f.bytes)}`);
+    }
+    for (const [file, db] of Object.entries(r.target.databases)) {
+        const rows = Object.entries(db.rows)
+            .sort((a, b) => b[1] - a[1])
+            .map(([t, n]) => `${t} ${n}`)
+            .join(", ");
+        out.push(`  ${file}: SQLite online backup, integrity_check ${db.integrity}; rows: ${rows}`);
+    }
+    if (!r.target.databaseFound)
+        out.push(`  WARNING: the stack's databaseFile is not among them; check \`pulumi config get databaseFile\``);
+    const done = r.target.migrationsDone;
+    out.push(
+        done
+            ? `  migrations done: ${done.length} (${done[done.length - 1] ?? "none"} the last); the first deploy runs only newer ones`
+            : "  no migrations_done.txt: the first deploy runs every migration (as the old install's update script would)",
+    );
+    for (const s of r.source.skipped) out.push(`  left out: ${s}`);
+    for (const m of r.source.missing) out.push(`  not in the old install: ${m}/ (the volume stays empty)`);
+    if (r.target.refused.length) out.push(`  refused (outside the stack's folders): ${r.target.refused.join(", ")}`);
+    out.push("All files now belong to the app's user (10001). Nothing was changed on the old install.");
+    if (r.source.env) {
+        out.push("", `Settings in ${r.source.root}/.env (not copied; run these before \`pulumi up\`):`);
+        out.push(...envCommands(r.source.env, stack, showSecrets).map((l) => `  ${l}`));
+    } else {
+        out.push(
+            "",
+            `No .env in ${r.source.root}: set the school's settings with \`pulumi config set\` (docs/config.md).`,
+        );
+    }
+    return out;
+}

@@ -1,0 +1,160 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../config/load";
+import { backupScript, SCRATCH_TMPFS, StepBase } from "../render/deploy";
+import type { StackNames } from "../core/names";
+import { LAYOUT } from "../core/layout";
+import { appContainerSpec, AppServiceArgs, appImageContainer } from "./appService";
+import { DATA_MOUNT_MARKER } from "./storage";
+import { healthcheck } from "./hardening";
+
+/** Where the backup container sees the live data, the uploads and the copy folders. */
+export const BACKUP_LAYOUT = {
+    liveData: "/srv/live/data",
+    liveUploads: "/srv/live/uploads",
+    backups: "/backups",
+    copyDir: (i: number) => `/srv/copy/${i}`,
+} as const;
+
+export interface BackupAgentArgs {
+    /** The app container's arguments (image, environment, volumes, limits, labels). */
+    readonly app: AppServiceArgs;
+    /** The backups volume's name. */
+    readonly backupsVolume: pulumi.Input<string>;
+    readonly config: StackConfig;
+    /** Created after these (the app container: the database exists). */
+    readonly after: pulumi.Resource[];
+}
+
+/** `hourly=H,daily=D,weekly=W` (containers/runtime/backups/lm_backup.py --retention). */
+export function backupAgentRetention(config: StackConfig): string {
+    const r = config.backups.retention;
+    return `hourly=${r.hourly},daily=${r.daily},weekly=${r.weekly}`;
+}
+
+/** The backup deploy step's script: before every new app image, with the same retention. */
+export function preDeployBackup(config: StackConfig, names: StackNames, step: StepBase): { script: string } {
+    const root = config.backups.dataHostPath;
+    // With dataHostPath, first: is that folder the mounted disk (the marker written at setup)?
+    const guard = root
+        ? [
+              `docker run --rm --network none --user 0:0 --cap-drop ALL --mount 'type=bind,source=${root},target=/check,readonly' --entrypoint /bin/sh "$LM_IMAGE" -c 'test -f /check/${DATA_MOUNT_MARKER}' || {`,
+              `  echo "dataHostPath ${root} is not mounted (no ${DATA_MOUNT_MARKER} in it): unlock and mount the disk (e.g. cryptsetup open + mount), then run pulumi up again; a new disk: cli/data-host-path-init.sh ${root} once. Nothing was changed." >&2; exit 1; }`,
+              "",
+          ].join("\n")
+        : "";
+    return {
+        script:
+            guard +
+            backupScript({
+                ...step,
+                dataVolume: names.volumes.data,
+                backupsVolume: names.volumes.backups,
+                databasePath: `${LAYOUT.appDir}/${config.dataPath}/${config.databaseFile}`,
+                keep: config.backupKeep,
+                retention: backupAgentRetention(config),
+                doneFile: config.migrations && `${LAYOUT.appDir}/${config.migrations.doneFile}`,
+            }),
+    };
+}
+
+/** The loop's settings (containers/runtime/backups/lm_backupd.py `--config`), a pure function of the config. */
+export function backupAgentSettings(config: StackConfig) {
+    const b = config.backups;
+    const inData = (rel: string) => `${BACKUP_LAYOUT.liveData}/${rel.slice(config.dataPath.length + 1)}`;
+    return {
+        database: `${BACKUP_LAYOUT.liveData}/${config.databaseFile}`,
+        // The same files as the app container sees them (cli/restore.sh restores through its mounts).
+        appDatabase: `${LAYOUT.appDir}/${config.dataPath}/${config.databaseFile}`,
+        appDoneFile: config.migrations ? `${LAYOUT.appDir}/${config.migrations.doneFile}` : "",
+        stem: config.databaseFile.replace(/\.[^.]*$/, ""),
+        backups: BACKUP_LAYOUT.backups,
+        uploads: BACKUP_LAYOUT.liveUploads,
+        keep: config.backupKeep,
+        retention: backupAgentRetention(config),
+        everySeconds: b.everySeconds ?? null,
+        doneFile: config.migrations ? inData(config.migrations.doneFile) : "",
+        migrations: config.migrations ?? null,
+        copyDirs: b.copyDirs.map((dir, i) => [dir, BACKUP_LAYOUT.copyDir(i)]),
+        sftp: b.sftpTargets,
+    };
+}
+
+/** backupSftpHostKey for lm_sftp.py: `LM_SFTP_HOST_KEYS=type base64,type base64`, none when not set. */
+export function sftpHostKeysEnv(keys: readonly string[]): string[] {
+    return keys.length ? [`LM_SFTP_HOST_KEYS=${keys.join(",")}`] : [];
+}
+
+/** Health: `lm_backupd.py --health` (a failed backup, copy or drill; an overdue backup; a stopped loop). */
+const BACKUP_HEALTH_TEST = ["CMD", "python3", "-OO", `${LAYOUT.runtimeDir}/lm_backupd.py`, "--health"];
+export const BACKUP_HEALTHCHECK = healthcheck(BACKUP_HEALTH_TEST, {
+    every: 30,
+    timeout: 10,
+    retries: 2,
+    startPeriod: 120,
+});
+
+/**
+ * The backup container: the current app image, with the app's environment and hardening, but no
+ * network (none at all unless an SFTP target needs one), the live data and uploads mounted under
+ * /srv/live, the backups volume, the copy folders (bind mounts of existing host folders), and the
+ * app's own folders as throwaway tmpfs, where the restore drill starts the app on the newest backup
+ * (containers/runtime/backups/lm_backupd.py, lm_drill.py). Not waited for by the deploy: a NAS that is down
+ * makes it unhealthy (`npm run status`), never blocks a deploy.
+ */
+export class BackupAgent extends pulumi.ComponentResource {
+    public readonly container: docker.Container;
+
+    constructor(name: string, args: BackupAgentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("lernmanager:app:BackupAgent", name, {}, opts);
+        const { app, config } = args;
+        const spec = appContainerSpec(app);
+        const scratch = (p: string) => [`${LAYOUT.appDir}/${p}`, SCRATCH_TMPFS] as const;
+        this.container = appImageContainer(
+            this,
+            name,
+            app,
+            "backup",
+            {
+                // The SFTP key (secret backupSftpKey) joins the app's secret environment, for lm_sftp.py only;
+                // so do the pinned host keys (backupSftpHostKey).
+                envs: config.backups.sftpKey
+                    ? pulumi.secret(
+                          pulumi
+                              .output(spec.envs)
+                              .apply((e) => [
+                                  ...e,
+                                  `LM_SFTP_KEY=${config.backups.sftpKey}`,
+                                  ...sftpHostKeysEnv(config.backups.sftpHostKeys),
+                              ]),
+                      )
+                    : spec.envs,
+                entrypoints: ["python3", "-OO", `${LAYOUT.runtimeDir}/lm_backupd.py`],
+                command: ["--config", JSON.stringify(backupAgentSettings(config))],
+                mounts: [
+                    { type: "volume", source: app.volumes.data, target: BACKUP_LAYOUT.liveData },
+                    { type: "volume", source: app.volumes.uploads, target: BACKUP_LAYOUT.liveUploads, readOnly: true },
+                    { type: "volume", source: args.backupsVolume, target: BACKUP_LAYOUT.backups },
+                    ...config.backups.copyDirs.map((dir, i) => ({
+                        type: "bind",
+                        source: dir,
+                        target: BACKUP_LAYOUT.copyDir(i),
+                    })),
+                ],
+                tmpfs: Object.fromEntries([
+                    ["/tmp", "rw,nosuid,nodev,size=256m,mode=1777"],
+                    ...[config.dataPath, config.uploadsPath, ...config.persistentPaths, ...config.scratchPaths].map(
+                        scratch,
+                    ),
+                    [LAYOUT.staticDir, SCRATCH_TMPFS],
+                    [LAYOUT.cacheDir, SCRATCH_TMPFS],
+                ]),
+                networkMode: config.backups.sftpTargets.length > 0 ? "bridge" : "none",
+                healthcheck: BACKUP_HEALTHCHECK,
+                destroyGraceSeconds: 60,
+            },
+            args.after,
+        );
+        this.registerOutputs({ container: this.container.name });
+    }
+}

@@ -1,0 +1,151 @@
+import { parseList } from "./lists";
+import { CONFIG_KEYS, type ConfigKey } from "./keys";
+import type { KeyReader } from "./lists";
+
+/** The scheduled backups, their retention and the off-host copies (keys in config/backupKeys.ts). */
+export interface BackupConfig {
+    /** Seconds between scheduled backups, or undefined when `backupEvery` is "off". */
+    readonly everySeconds?: number;
+    /** Besides the newest `backupKeep`: the newest backup of each of the last N hours / days / weeks. */
+    readonly retention: { readonly hourly: number; readonly daily: number; readonly weekly: number };
+    /** Absolute folders on the Docker host the backups are copied to. */
+    readonly copyDirs: readonly string[];
+    /** sftp://user@host[:port]/path targets. */
+    readonly sftpTargets: readonly string[];
+    /** The SSH key of the sftp targets (secret), or undefined. */
+    readonly sftpKey?: string;
+    /** The sftp targets' host keys pinned up front ("type base64" each); [] = pinned on first use. */
+    readonly sftpHostKeys: readonly string[];
+    /** Host folder the data, uploads, backups and persistent folders live in (bind volumes), or undefined. */
+    readonly dataHostPath?: string;
+}
+
+export type BackupConfigContext = Pick<KeyReader, "get" | "ns" | "problems">;
+
+const SYSTEM_RE = /^\/$|^\/(proc|sys|dev|etc|var\/lib\/docker)(\/|$)/;
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+const HOST_DIR_RE = /^(\/[A-Za-z0-9_.@+-]+)+\/?$/;
+const HOST_KEY_TYPE =
+    /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
+const SFTP_RE =
+    /^sftp:\/\/([a-z_][a-z0-9_.-]*)@([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?(\/[A-Za-z0-9_.@+\/-]*)$/;
+
+/** "6h" → 21600; undefined for "off"; NaN when malformed. */
+export function parseInterval(value: string): number | undefined {
+    const v = value.trim();
+    if (v === "off") return undefined;
+    const m = /^(\d+)([smhd])$/.exec(v);
+    return m ? Number(m[1]) * UNIT_SECONDS[m[2]] : NaN;
+}
+
+/**
+ * backupSftpHostKey's lines as "type base64" (a key file's comment, or ssh-keyscan's leading host,
+ * dropped), or the number of the first line that is not a public key.
+ */
+export function parseHostKeys(text: string): string[] | { badLine: number } {
+    const keys: string[] = [];
+    const lines = text.split("\n").map((l) => l.trim());
+    for (const [i, line] of lines.entries()) {
+        if (line === "" || line.startsWith("#")) continue;
+        const parts = line.split(/\s+/);
+        const at = HOST_KEY_TYPE.test(parts[0]) ? 0 : HOST_KEY_TYPE.test(parts[1] ?? "") ? 1 : -1;
+        const blob = parts[at + 1] ?? "";
+        if (at < 0 || !/^AAAA[A-Za-z0-9+/]+={0,3}$/.test(blob)) return { badLine: i + 1 };
+        keys.push(`${parts[at]} ${blob}`);
+    }
+    return keys;
+}
+
+/** Validates backupEvery, backupRetention, backupCopyTo and backupSftpKey; one problem per mistake. */
+export function backupSettings(ctx: BackupConfigContext): BackupConfig {
+    const { get, ns, problems } = ctx;
+    const show = (key: ConfigKey) => `${ns}${key} = ${JSON.stringify(get(key))}`;
+    const fix = (key: ConfigKey) => `Fix: \`pulumi config set ${key} ${CONFIG_KEYS[key].default}\``;
+
+    let everySeconds = parseInterval(get("backupEvery"));
+    if (
+        everySeconds !== undefined &&
+        (!Number.isFinite(everySeconds) || everySeconds < 30 || everySeconds > 7 * 86400)
+    ) {
+        problems.push(
+            `${show("backupEvery")}: must be an interval from 30s to 7d (a number and s, m, h or d, e.g. 30m, 6h, 1d) or "off". ${fix("backupEvery")}`,
+        );
+        everySeconds = 6 * 3600;
+    }
+
+    const retention = { hourly: 24, daily: 7, weekly: 8 };
+    const seen = new Set<string>();
+    for (const part of get("backupRetention")
+        .split(",")
+        .map((p) => p.trim())
+        .filter(Boolean)) {
+        const m = /^(hourly|daily|weekly)=(\d{1,4})$/.exec(part);
+        if (!m || seen.has(m[1])) {
+            problems.push(
+                `${show("backupRetention")}: "${part}" is not one of hourly=N, daily=N, weekly=N (each once, N from 0 to 9999). ${fix("backupRetention")}`,
+            );
+            continue;
+        }
+        seen.add(m[1]);
+        retention[m[1] as keyof typeof retention] = Number(m[2]);
+    }
+
+    const copyDirs: string[] = [];
+    const sftpTargets: string[] = [];
+    const key = `${ns}backupCopyTo`;
+    const targets =
+        parseList(
+            get("backupCopyTo") || "[]",
+            key,
+            "a list of absolute host folders and sftp:// URLs",
+            "Fix: `pulumi config set --path 'backupCopyTo[0]' /mnt/nas/lernmanager`.",
+            problems,
+        ) ?? [];
+    targets.forEach((t, i) => {
+        const where = `${key}[${i}] = ${JSON.stringify(t)}`;
+        if (typeof t === "string" && t.startsWith("sftp:")) {
+            if (SFTP_RE.test(t)) sftpTargets.push(t);
+            else
+                problems.push(
+                    `${where}: must look like sftp://user@host[:port]/path. Fix: e.g. sftp://backup@nas.schule.example/lernmanager`,
+                );
+        } else if (typeof t === "string" && HOST_DIR_RE.test(t) && !t.split("/").some((p) => p === "." || p === "..")) {
+            if (SYSTEM_RE.test(t))
+                problems.push(
+                    `${where}: a system folder cannot hold backups. Fix: a folder on a NAS mount or a USB disk, e.g. /mnt/backup/lernmanager`,
+                );
+            else copyDirs.push(t.replace(/\/$/, ""));
+        } else {
+            problems.push(
+                `${where}: must be an absolute folder on the Docker host (no "..", e.g. /mnt/nas/lernmanager; a relative path is refused) or sftp://user@host/path. Fix: \`pulumi config set --path '${key.split(":")[1]}[${i}]' /mnt/nas/lernmanager\``,
+            );
+        }
+    });
+    if (new Set(copyDirs).size !== copyDirs.length)
+        problems.push(`${key}: a folder is listed twice. Fix: list each once.`);
+    const sftpKey = get("backupSftpKey").trim() || undefined;
+    if (sftpTargets.length > 0 && !sftpKey)
+        problems.push(
+            `${key} has an sftp:// target but ${ns}backupSftpKey is not set. Fix: \`pulumi config set --secret backupSftpKey -- "$(cat ~/.ssh/lernmanager_backup)"\``,
+        );
+    if (sftpKey && !/^-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----[\s\S]+-----END \1 PRIVATE KEY-----$/.test(sftpKey))
+        problems.push(
+            `${ns}backupSftpKey: is not a private key in OpenSSH/PEM format (-----BEGIN ... PRIVATE KEY-----). Fix: set the whole key file.`,
+        );
+    const hostKeys = parseHostKeys(get("backupSftpHostKey"));
+    if (!Array.isArray(hostKeys))
+        problems.push(
+            `${ns}backupSftpHostKey: line ${hostKeys.badLine} is not a public host key ("ssh-ed25519 AAAA..."). Fix: \`pulumi config set backupSftpHostKey -- "$(cat ssh_host_ed25519_key.pub)"\` with the server's key file`,
+        );
+    const sftpHostKeys = Array.isArray(hostKeys) ? hostKeys : [];
+    const root = get("dataHostPath").trim().replace(/\/+$/, "");
+    const dataHostPath = root === "" ? undefined : root;
+    if (
+        dataHostPath &&
+        (!HOST_DIR_RE.test(dataHostPath) || dataHostPath.split("/").includes("..") || SYSTEM_RE.test(dataHostPath))
+    )
+        problems.push(
+            `${show("dataHostPath")}: must be an absolute folder on the Docker host, not a system folder (a relative path is refused), e.g. /srv/lernmanager on the unlocked disk. Fix: \`pulumi config set dataHostPath /srv/lernmanager\` (or "" for Docker volumes)`,
+        );
+    return { everySeconds, retention, copyDirs, sftpTargets, sftpKey, sftpHostKeys, dataHostPath };
+}

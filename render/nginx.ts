@@ -1,0 +1,297 @@
+import { LAYOUT } from "../core/layout";
+import { checkNginxTls, clientAddressRules, redirectServer, tlsServerHead, type NginxTls } from "./tls";
+import { proxyTarget, retryErrorPages, retryGuard, upstreamBlock, UpstreamForm } from "./upstream";
+import { TIMINGS, Timings } from "../core/timings";
+
+/** What the generated nginx.conf depends on. */
+export interface NginxSettings {
+    /** URL prefix of static files, starts and ends with `/`. @default "/static/" */
+    readonly staticUrl: string;
+    /** Internal prefix the app names in `X-Accel-Redirect`. @default "/protected-files/" */
+    readonly downloadsPrefix: string;
+    /** Largest request body in MiB (the app's limit). @default 64 */
+    readonly uploadLimitMb: number;
+    /** Path whose POSTs are rate-limited. @default "/login" */
+    readonly loginPath: string;
+    /** Login POSTs per client IP and minute; 0 = no limit. @default 30 */
+    readonly loginRatePerMinute: number;
+    /** The coupled timings (core/timings.ts): proxy timeouts, resolver cache, pool idle time. @default TIMINGS */
+    readonly timings?: Timings;
+    /**
+     * gzip level 1-9. Level 1 costs nginx about half the CPU of level 5 per CSS/JS response and still
+     * sends under 30 % of the bytes (bench/results/tuning.md). @default 1
+     */
+    readonly gzipLevel?: number;
+    /** Serve the precompressed name.gz of static files (bench/tunes/no-gzip-static.json). @default true */
+    readonly gzipStatic?: boolean;
+    /** Write the access log in 64 KB batches rather than per request (bench/tunes/lean-logs.json). @default true */
+    readonly accessLogBuffered?: boolean;
+    /** Idle pooled connections per nginx worker (render/upstream.ts). @default UPSTREAM_POOL.idleConnections */
+    readonly upstreamIdleConnections?: number;
+    /** HTTPS (render/tls.ts); absent: plain HTTP only. */
+    readonly tls?: NginxTls;
+    /** CIDRs of TLS proxies whose X-Forwarded-For/-Proto count (render/tls.ts). @default [] */
+    readonly trustedProxies?: readonly string[];
+}
+
+export const NGINX_DEFAULTS = { gzipLevel: 1, gzipStatic: true, accessLogBuffered: true } as const;
+
+/** MIME types compressed besides text/html (which gzip always includes). */
+export const GZIP_TYPES = [
+    "text/css",
+    "text/javascript",
+    "application/javascript",
+    "application/json",
+    "image/svg+xml",
+    "text/plain",
+    "text/xml",
+    "application/xml",
+] as const;
+
+/** Security headers added to every answer unless the app already sent its own. */
+export const SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+} as const;
+
+/**
+ * Renders nginx.conf for the nginx container. Pure and total: every input is checked, the same
+ * settings always give the same text.
+ *
+ * The app is proxied by its network alias, resolved with Docker's DNS at request time: nginx starts
+ * and keeps running while the app is briefly unreachable, and finds a replaced app container within
+ * `resolverValidSeconds`. `form` says how (render/upstream.ts): with a keep-alive pool (`pooled`,
+ * nginx >= 1.27.3) or a new connection per request (`per-request`, every nginx).
+ */
+export function renderNginxConf(settings: NginxSettings, form: UpstreamForm = "per-request"): string {
+    const s = { ...NGINX_DEFAULTS, ...settings };
+    const t = s.timings ?? TIMINGS;
+    const prefixRe = /^\/([A-Za-z0-9_-]+\/)+$/;
+    if (!prefixRe.test(s.staticUrl))
+        throw new Error(`renderNginxConf: staticUrl ${s.staticUrl} must look like /static/`);
+    if (!prefixRe.test(s.downloadsPrefix)) {
+        throw new Error(`renderNginxConf: downloadsPrefix ${s.downloadsPrefix} must look like /protected-files/`);
+    }
+    if (!/^\/[A-Za-z0-9_./-]*$/.test(s.loginPath)) throw new Error(`renderNginxConf: bad loginPath ${s.loginPath}`);
+    // The timings are checked where they are derived (core/timings.ts).
+    for (const key of ["uploadLimitMb", "gzipLevel", "upstreamIdleConnections"] as const) {
+        const value = s[key] ?? 1;
+        if (!Number.isInteger(value) || value < 1)
+            throw new Error(`renderNginxConf: ${key} must be a positive whole number`);
+    }
+    if (s.gzipLevel > 9) throw new Error("renderNginxConf: gzipLevel must be 1-9");
+    if (s.tls) checkNginxTls(s.tls);
+    if (!Number.isInteger(s.loginRatePerMinute) || s.loginRatePerMinute < 0) {
+        throw new Error("renderNginxConf: loginRatePerMinute must be 0 or more");
+    }
+
+    const accessLog = s.accessLogBuffered
+        ? "# Written in 64 KB batches (at least every second): one write per batch instead of per request.\n" +
+          "    access_log /dev/stdout lernmanager buffer=64k flush=1s;"
+        : "access_log /dev/stdout lernmanager;";
+    const headerMaps = Object.entries(SECURITY_HEADERS)
+        .map(([name, value]) => {
+            const v = varName(name);
+            return `    map $upstream_http_${name.toLowerCase().replace(/-/g, "_")} $${v} {\n        "" "${value}";\n        default "";\n    }`;
+        })
+        .join("\n");
+    const addHeaders = Object.keys(SECURITY_HEADERS)
+        .map((name) => `        add_header ${name} $${varName(name)} always;`)
+        .join("\n");
+    const proxy = `${proxyTarget(form)}
+            proxy_set_header Host $host;
+            # Overwritten, never appended: a client-sent header has no effect.
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            # The client's scheme: $scheme, or a trusted proxy's X-Forwarded-Proto (render/tls.ts).
+            proxy_set_header X-Forwarded-Proto $lm_forwarded_proto;
+            proxy_set_header X-Forwarded-Host $host;
+            # The app is on the same host: a connect that takes longer means it is gone.
+            proxy_connect_timeout 1s;
+            proxy_send_timeout ${t.proxyTimeoutSeconds}s;
+            proxy_read_timeout ${t.proxyTimeoutSeconds}s;
+            # Try the other app container (during an update both answer the alias) when a connection
+            # fails or times out. A request that was already sent is retried only if its method is
+            # idempotent (nginx never resends a POST it has passed on), and only within 10 s.
+            proxy_next_upstream error timeout;
+            proxy_next_upstream_tries 3;
+            proxy_next_upstream_timeout 10s;`;
+    // nginx's own 502 (no answer: a worker died mid-request, a container went away) goes to one
+    // more attempt for idempotent requests; see @lm_retry.
+    const retry = retryErrorPages(form);
+    const loginLimit =
+        s.loginRatePerMinute > 0
+            ? `
+        # A whole minute's logins may come at once (a class behind one school address); beyond
+        # that 429 with a short German page.
+        location = ${s.loginPath} {
+            limit_req zone=lm_login burst=${s.loginRatePerMinute} nodelay;
+            error_page 429 /lernmanager-too-many-logins.html;
+${proxy}
+${retry}
+        }
+        location = /lernmanager-too-many-logins.html {
+            internal;
+            root /etc/nginx/lernmanager;
+            add_header Retry-After 60 always;
+            add_header Cache-Control "no-store" always;
+        }
+`
+            : "";
+    const loginZone =
+        s.loginRatePerMinute > 0
+            ? `
+    # Login POSTs are limited per client address; other methods have an empty key (no limit).
+    map $request_method $lm_login_key {
+        POST $binary_remote_addr;
+        default "";
+    }
+    limit_req_zone $lm_login_key zone=lm_login:10m rate=${s.loginRatePerMinute}r/m;
+    limit_req_status 429;
+`
+            : "";
+
+    return `# Generated by lernmanager-stack (render/nginx.ts); baked into the nginx image.
+worker_processes auto;
+pid /tmp/nginx.pid;
+error_log stderr warn;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    charset_types text/css text/plain text/xml application/javascript text/javascript application/json image/svg+xml;
+    server_tokens off;
+
+    # The root filesystem is read-only: every temp path is on the /tmp tmpfs.
+    client_body_temp_path /tmp/nginx-client-body;
+    proxy_temp_path /tmp/nginx-proxy;
+    fastcgi_temp_path /tmp/nginx-fastcgi;
+    uwsgi_temp_path /tmp/nginx-uwsgi;
+    scgi_temp_path /tmp/nginx-scgi;
+
+    log_format lernmanager '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+                           '"$http_referer" "$http_user_agent" rt=$request_time urt=$upstream_response_time';
+    ${accessLog}
+
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    open_file_cache max=2000 inactive=60s;
+    # Short: the app's entry script replaces changed static files on every start.
+    open_file_cache_valid 5s;
+    open_file_cache_errors on;
+
+    # Slow or idle clients are cut off here; nginx buffers bodies so gunicorn workers are never held.
+    client_header_timeout 15s;
+    client_body_timeout 30s;
+    send_timeout 60s;
+    keepalive_timeout 30s;
+    keepalive_requests 1000;
+    client_header_buffer_size 4k;
+    large_client_header_buffers 4 16k;
+    client_max_body_size ${s.uploadLimitMb}m;
+    client_body_buffer_size 256k;
+    proxy_buffering on;
+    proxy_request_buffering on;
+    proxy_buffers 32 16k;
+
+    gzip on;
+    gzip_comp_level ${s.gzipLevel};
+    gzip_min_length 256;
+    gzip_vary on;
+    gzip_proxied any;
+    gzip_types ${GZIP_TYPES.join(" ")};
+
+    # Docker's embedded DNS; the app alias is looked up at request time and cached briefly.
+    resolver ${LAYOUT.dockerDns} valid=${t.resolverValidSeconds}s ipv6=off;
+    resolver_timeout 2s;
+${upstreamBlock(form, { idleConnections: s.upstreamIdleConnections, timings: t })}
+${headerMaps}
+${clientAddressRules(s.trustedProxies ?? [])}${loginZone}${s.tls ? redirectServer(s.tls) : ""}
+    server {
+${
+    s.tls
+        ? tlsServerHead(s.tls, form === "pooled")
+        : `        listen ${LAYOUT.nginxPort} default_server;
+        server_name _;
+`
+}        autoindex off;
+
+        # Methods the app uses; anything else never reaches it.
+        if ($request_method !~ ^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)$) {
+            return 405;
+        }
+${addHeaders}
+
+        location = /nginx-health {
+            access_log off;
+            default_type text/plain;
+            return 200 "ok\\n";
+        }
+
+        location ^~ ${s.staticUrl} {
+            alias ${LAYOUT.staticDir}/;
+            expires 30d;
+            # name.gz beside a text file, compressed once at start-up (containers/runtime/app/lm_static.py).
+            gzip_static ${s.gzipStatic ? "on" : "off"};
+            location ~ /\\. {
+                return 404;
+            }
+        }
+
+        # Downloads the app approved with X-Accel-Redirect; never reachable directly.
+        location ^~ ${s.downloadsPrefix} {
+            internal;
+            alias ${LAYOUT.nginxUploadsDir}/;
+        }
+
+        # Dotfiles (.git, .env, ...) are never served or proxied.
+        location ~ /\\.(?!well-known/) {
+            return 404;
+        }
+
+        # App unreachable (stopped, restarting, being replaced): a friendly page, 503 + Retry-After.
+        error_page 502 503 504 =503 /lernmanager-unavailable.html;
+        location = /lernmanager-unavailable.html {
+            internal;
+            root /etc/nginx/lernmanager;
+            add_header Retry-After 10 always;
+            add_header Cache-Control "no-store" always;
+        }
+        # The look of those pages, served by nginx itself (the app may be down).
+        location = /lernmanager-pages.css {
+            root /etc/nginx/lernmanager;
+            expires 1h;
+        }
+${loginLimit}
+        location / {
+${proxy}
+${retry}
+        }
+
+        # One more attempt for a GET or HEAD that got no answer from the app (another worker or
+        # container takes it). Other methods get the friendly page: they may have been processed.
+        location @lm_retry {
+            recursive_error_pages on;
+            error_page 502 503 504 =503 /lernmanager-unavailable.html;
+${retryGuard(form)}
+${proxy}
+        }
+    }
+}
+`;
+}
+
+function varName(header: string): string {
+    return `lm_${header.toLowerCase().replace(/-/g, "_")}`;
+}
+
+/** Both forms of nginx.conf: the nginx image picks one by its nginx version (containers/web/Dockerfile). */
+export function renderNginxConfs(settings: NginxSettings): Record<UpstreamForm, string> {
+    return { pooled: renderNginxConf(settings, "pooled"), "per-request": renderNginxConf(settings, "per-request") };
+}
