@@ -34,7 +34,7 @@ export function backupAgentRetention(config: StackConfig): string {
 
 /** The backup deploy step's script: before every new app image, with the same retention. */
 export function preDeployBackup(config: StackConfig, names: StackNames, step: StepBase): { script: string } {
-    const root = config.backups.dataHostPath;
+    const root = config.dataHostPath;
     // With dataHostPath, first: is that folder the mounted disk (the marker written at setup)?
     const guard = root
         ? [

@@ -32,7 +32,7 @@ export function storageOptions(
     return {
         protectData: config.protectData,
         persistentPaths: config.persistentPaths,
-        dataHostPath: config.backups.dataHostPath,
+        dataHostPath: config.dataHostPath,
         tls: config.tls.mode !== "off",
     };
 }

@@ -1,10 +1,176 @@
+// The app's keys: its source, its contract with the stack (WSGI target, init hook, the folders that
+// become volumes or tmpfs, the database file) and how it runs (workers, image, limits).
 import * as fs from "fs";
 import * as path from "path";
-// The parts of the config that describe the app's contract with the stack beyond its WSGI target:
-// extra folders (scratch on tmpfs, persistent on volumes) and its settings from config.
-import { CONFIG_KEYS, type ConfigKey } from "./keys";
-import { parseList } from "./lists";
 import { persistentVolumeName } from "../core/names";
+import { parseList } from "./lists";
+import type { KeyReader, PythonTarget } from "./reader";
+import { integer, type KeySpec } from "./spec";
+
+export const APP_KEYS = {
+    appSource: {
+        kind: "string",
+        default: "demo-app",
+        description: "Folder of the Flask app's source (relative to the project folder or absolute).",
+    },
+    wsgiApp: { kind: "string", format: "target", default: "app:app", description: "WSGI target `module:attribute`." },
+    initHook: {
+        kind: "string",
+        format: "optionalTarget",
+        default: "app:init_app",
+        description: 'Function run once before gunicorn forks (`module:function`); "" disables it.',
+    },
+    staticPath: {
+        kind: "string",
+        format: "relPath",
+        default: "static",
+        description: "Static files folder inside the app.",
+    },
+    dataPath: {
+        kind: "string",
+        format: "relPath",
+        default: "data",
+        description: "SQLite data folder inside the app (a volume).",
+    },
+    uploadsPath: {
+        kind: "string",
+        format: "relPath",
+        default: "instance/uploads",
+        description: "Uploads folder inside the app (a volume).",
+    },
+    databaseFile: {
+        kind: "string",
+        format: "fileName",
+        default: "mbi_tracker.db",
+        description:
+            "SQLite file inside the data folder that /healthz proves readable (the real Lernmanager: mbi_tracker.db). A deploy whose app does not create it fails at once, naming the .db files it found.",
+    },
+    scratchPaths: {
+        kind: "array",
+        default: [],
+        description:
+            "Folders inside the app on a tmpfs (writable scratch space on the read-only root, emptied at every start), e.g. instance/tmp; the first is also the app's TMPDIR.",
+    },
+    persistentPaths: {
+        kind: "array",
+        default: [],
+        description:
+            "Further folders inside the app kept on volumes across deploys besides dataPath and uploadsPath, e.g. instance/reports; protected like the data when protectData is on.",
+    },
+    initInWorkers: {
+        kind: "boolean",
+        default: true,
+        description:
+            "Also run the init hook in every gunicorn worker right after the fork, for apps that start threads or load settings per process in it (it always runs once before the fork, alone).",
+    },
+    workers: integer([1, 64], 4, "gunicorn worker processes."),
+    threads: integer([1, 64], 2, "Threads per gunicorn worker."),
+    appAccessLog: {
+        kind: "boolean",
+        default: false,
+        description:
+            "Also log every request in gunicorn (with the app's own time, rt_us). nginx logs every request anyway, with the time it waited for the app (urt); each log line costs the Docker host CPU, so this is off unless you are looking into the app.",
+    },
+    pythonImage: {
+        kind: "string",
+        format: "image",
+        default: "python:3.12-slim-bookworm",
+        description: "Base image of the app (Debian-based, with python3 and /bin/sh); pin a tag.",
+    },
+    platform: {
+        kind: "string",
+        format: "platform",
+        default: "linux/amd64",
+        description:
+            "Platform the images are built for (the school server's, e.g. linux/arm64 for an ARM server); without it the provider would use the architecture of the machine running pulumi.",
+    },
+    appMemoryMb: integer([128, 65536], 1024, "Memory limit of the app container in MiB."),
+    pidsLimit: integer([64, 100000], 512, "Process/thread limit of each container (its user's nproc ulimit)."),
+} as const satisfies Record<string, KeySpec>;
+
+export type AppKey = keyof typeof APP_KEYS;
+
+export interface AppConfig {
+    /** Absolute path of the app source folder. */
+    readonly appSource: string;
+    /** WSGI target `module:attribute`. */
+    readonly wsgiApp: PythonTarget;
+    /** Hook run once before gunicorn forks, or undefined when disabled (`initHook: ""`). */
+    readonly initHook?: PythonTarget;
+    readonly staticPath: string;
+    readonly dataPath: string;
+    readonly uploadsPath: string;
+    readonly databaseFile: string;
+    /** Folders inside the app on a tmpfs (the first is TMPDIR). */
+    readonly scratchPaths: readonly string[];
+    /** Further folders inside the app kept on volumes (besides dataPath and uploadsPath). */
+    readonly persistentPaths: readonly string[];
+    /** Run the init hook in every gunicorn worker after the fork too. */
+    readonly initInWorkers: boolean;
+    readonly workers: number;
+    readonly threads: number;
+    readonly appAccessLog: boolean;
+    readonly pythonImage: string;
+    /** Platform the images are built for (`os/arch`), e.g. linux/amd64. */
+    readonly platform: string;
+    readonly appMemoryMb: number;
+    readonly pidsLimit: number;
+}
+
+/** The app's keys, checked together: the folder and its modules exist, the mounted folders are apart. */
+export function readApp(r: KeyReader<AppKey>, projectDir: string): AppConfig {
+    const { ns, problems } = r;
+    const appSourceRaw = r.get("appSource");
+    const appSource = path.resolve(projectDir, appSourceRaw);
+    const wsgiApp = r.target("wsgiApp");
+    const initHook = r.target("initHook");
+    checkAppSource(
+        appSource,
+        appSourceRaw,
+        [
+            ["wsgiApp", wsgiApp],
+            ["initHook", initHook],
+        ],
+        ns,
+        problems,
+    );
+    const staticPath = r.text("staticPath");
+    const dataPath = r.text("dataPath");
+    const uploadsPath = r.text("uploadsPath");
+    const scratchPaths = parsePathList(r, "scratchPaths");
+    const persistentPaths = parsePathList(r, "persistentPaths");
+    checkPersistentVolumeNames(persistentPaths, ns, problems);
+    checkMountedFolders(
+        [
+            ["staticPath", staticPath],
+            ["dataPath", dataPath],
+            ["uploadsPath", uploadsPath],
+            ...scratchPaths.map((p, i): [string, string] => [`scratchPaths[${i}]`, p]),
+            ...persistentPaths.map((p, i): [string, string] => [`persistentPaths[${i}]`, p]),
+        ],
+        ns,
+        problems,
+    );
+    return {
+        appSource,
+        wsgiApp: wsgiApp ?? { module: "app", attribute: "app", spec: "app:app" },
+        initHook,
+        staticPath,
+        dataPath,
+        uploadsPath,
+        databaseFile: r.text("databaseFile"),
+        scratchPaths,
+        persistentPaths,
+        initInWorkers: r.flag("initInWorkers"),
+        workers: r.num("workers"),
+        threads: r.num("threads"),
+        appAccessLog: r.flag("appAccessLog"),
+        pythonImage: r.text("pythonImage"),
+        platform: r.text("platform"),
+        appMemoryMb: r.num("appMemoryMb"),
+        pidsLimit: r.num("pidsLimit"),
+    };
+}
 
 const REL_PATH_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
 
@@ -17,8 +183,13 @@ export function overlaps(a: string, b: string): boolean {
  * A list of relative folders inside the app (JSON list, as Pulumi hands a YAML list to a program).
  * Each problem names the key, the entry and the fix.
  */
-export function parsePathList(key: ConfigKey, value: string | undefined, ns: string, problems: string[]): string[] {
-    if (value === undefined || value === "") return [...(CONFIG_KEYS[key].default as readonly string[])];
+export function parsePathList(
+    r: KeyReader<"scratchPaths" | "persistentPaths">,
+    key: "scratchPaths" | "persistentPaths",
+): string[] {
+    const { ns, problems } = r;
+    const value = r.given(key);
+    if (value === undefined || value === "") return [...(r.defaultOf(key) as readonly string[])];
     const fix = `Fix: e.g. \`pulumi config set --path '${key}[0]' instance/tmp\``;
     const parsed = parseList(value, `${ns}${key}`, "a list of folders inside the app", fix, problems);
     if (!parsed) return [];
@@ -52,22 +223,6 @@ export function checkMountedFolders(folders: [string, string][], ns: string, pro
             }
         }
     }
-}
-
-/** The app's settings from config (keys with `env`): environment name → value, split by secrecy. */
-export function appSettings(given: ReadonlyMap<string, string>): {
-    settings: Record<string, string>;
-    secrets: Record<string, string>;
-} {
-    const settings: Record<string, string> = {};
-    const secrets: Record<string, string> = {};
-    for (const [key, spec] of Object.entries(CONFIG_KEYS) as [ConfigKey, (typeof CONFIG_KEYS)[ConfigKey]][]) {
-        if (!("env" in spec)) continue;
-        const value = given.get(key) ?? "";
-        if (value === "") continue;
-        ("secret" in spec && spec.secret ? secrets : settings)[spec.env] = value;
-    }
-    return { settings, secrets };
 }
 
 /** Two persistent folders whose volume names would be the same (e.g. `a/b` and `a-b`). */

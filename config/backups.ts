@@ -1,8 +1,52 @@
+// The backups' keys: how often, how many are kept, the off-host copies and their keys.
+// Full text: docs/backups.md.
 import { parseList } from "./lists";
-import { CONFIG_KEYS, type ConfigKey } from "./keys";
-import type { KeyReader } from "./lists";
+import type { KeyReader } from "./reader";
+import { integer, type KeySpec } from "./spec";
+import { isHostFolder, isSystemFolder } from "./storage";
 
-/** The scheduled backups, their retention and the off-host copies (keys in config/backupKeys.ts). */
+export const BACKUP_KEYS = {
+    backupKeep: integer(
+        [1, 1000],
+        10,
+        "The newest backups always kept in the backups volume (one is taken before every new app image, and every backupEvery); backupRetention keeps older ones.",
+    ),
+    backupEvery: {
+        kind: "string",
+        default: "6h",
+        description:
+            'Interval of the scheduled backups (database through SQLite\'s backup API, uploads: new or changed files only), each followed by the off-host copy and a restore drill: a number and s, m, h or d (e.g. 30m, 6h, 1d); "off": only before every new app image.',
+    },
+    backupRetention: {
+        kind: "string",
+        default: "hourly=24,daily=7,weekly=8",
+        description:
+            "Older backups kept besides the newest backupKeep: the newest backup of each of the last N hours, days (UTC) and ISO weeks that have one, e.g. hourly=24,daily=7,weekly=8 (0 keeps none of that kind).",
+    },
+    backupCopyTo: {
+        kind: "array",
+        default: [],
+        description:
+            "Off-host copies written after each backup: absolute folders on the Docker host (a NAS mount, a USB disk; owned by uid 10001; never created) and sftp://user@host[:port]/path targets (key: backupSftpKey). See docs/backups.md for the pull mode.",
+    },
+    backupSftpKey: {
+        kind: "string",
+        default: "",
+        secret: true,
+        description:
+            'Private SSH key (OpenSSH format) for the sftp:// targets of backupCopyTo; set with `pulumi config set --secret backupSftpKey -- "$(cat key)"`.',
+    },
+    backupSftpHostKey: {
+        kind: "string",
+        default: "",
+        description:
+            'Public host key(s) of the SFTP server(s) of backupCopyTo, "type base64" one per line (the server\'s /etc/ssh/ssh_host_ed25519_key.pub, or `ssh-keyscan -t ed25519 <host>` checked against it): pinned from the start, a server presenting another key is refused. "" = trust on first use (the key seen at the first copy is pinned in the backups volume).',
+    },
+} as const satisfies Record<string, KeySpec>;
+
+export type BackupKey = keyof typeof BACKUP_KEYS;
+
+/** The scheduled backups, their retention and the off-host copies. */
 export interface BackupConfig {
     /** Seconds between scheduled backups, or undefined when `backupEvery` is "off". */
     readonly everySeconds?: number;
@@ -16,15 +60,9 @@ export interface BackupConfig {
     readonly sftpKey?: string;
     /** The sftp targets' host keys pinned up front ("type base64" each); [] = pinned on first use. */
     readonly sftpHostKeys: readonly string[];
-    /** Host folder the data, uploads, backups and persistent folders live in (bind volumes), or undefined. */
-    readonly dataHostPath?: string;
 }
 
-export type BackupConfigContext = Pick<KeyReader, "get" | "ns" | "problems">;
-
-const SYSTEM_RE = /^\/$|^\/(proc|sys|dev|etc|var\/lib\/docker)(\/|$)/;
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
-const HOST_DIR_RE = /^(\/[A-Za-z0-9_.@+-]+)+\/?$/;
 const HOST_KEY_TYPE =
     /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
 const SFTP_RE =
@@ -57,10 +95,10 @@ export function parseHostKeys(text: string): string[] | { badLine: number } {
 }
 
 /** Validates backupEvery, backupRetention, backupCopyTo and backupSftpKey; one problem per mistake. */
-export function backupSettings(ctx: BackupConfigContext): BackupConfig {
-    const { get, ns, problems } = ctx;
-    const show = (key: ConfigKey) => `${ns}${key} = ${JSON.stringify(get(key))}`;
-    const fix = (key: ConfigKey) => `Fix: \`pulumi config set ${key} ${CONFIG_KEYS[key].default}\``;
+export function readBackups(r: KeyReader<BackupKey>): { backupKeep: number; backups: BackupConfig } {
+    const { get, ns, problems } = r;
+    const show = (key: BackupKey) => `${ns}${key} = ${JSON.stringify(get(key))}`;
+    const fix = (key: BackupKey) => `Fix: \`pulumi config set ${key} ${r.defaultOf(key)}\``;
 
     let everySeconds = parseInterval(get("backupEvery"));
     if (
@@ -109,8 +147,8 @@ export function backupSettings(ctx: BackupConfigContext): BackupConfig {
                 problems.push(
                     `${where}: must look like sftp://user@host[:port]/path. Fix: e.g. sftp://backup@nas.schule.example/lernmanager`,
                 );
-        } else if (typeof t === "string" && HOST_DIR_RE.test(t) && !t.split("/").some((p) => p === "." || p === "..")) {
-            if (SYSTEM_RE.test(t))
+        } else if (typeof t === "string" && isHostFolder(t)) {
+            if (isSystemFolder(t))
                 problems.push(
                     `${where}: a system folder cannot hold backups. Fix: a folder on a NAS mount or a USB disk, e.g. /mnt/backup/lernmanager`,
                 );
@@ -138,14 +176,8 @@ export function backupSettings(ctx: BackupConfigContext): BackupConfig {
             `${ns}backupSftpHostKey: line ${hostKeys.badLine} is not a public host key ("ssh-ed25519 AAAA..."). Fix: \`pulumi config set backupSftpHostKey -- "$(cat ssh_host_ed25519_key.pub)"\` with the server's key file`,
         );
     const sftpHostKeys = Array.isArray(hostKeys) ? hostKeys : [];
-    const root = get("dataHostPath").trim().replace(/\/+$/, "");
-    const dataHostPath = root === "" ? undefined : root;
-    if (
-        dataHostPath &&
-        (!HOST_DIR_RE.test(dataHostPath) || dataHostPath.split("/").includes("..") || SYSTEM_RE.test(dataHostPath))
-    )
-        problems.push(
-            `${show("dataHostPath")}: must be an absolute folder on the Docker host, not a system folder (a relative path is refused), e.g. /srv/lernmanager on the unlocked disk. Fix: \`pulumi config set dataHostPath /srv/lernmanager\` (or "" for Docker volumes)`,
-        );
-    return { everySeconds, retention, copyDirs, sftpTargets, sftpKey, sftpHostKeys, dataHostPath };
+    return {
+        backupKeep: r.num("backupKeep"),
+        backups: { everySeconds, retention, copyDirs, sftpTargets, sftpKey, sftpHostKeys },
+    };
 }

@@ -1,13 +1,96 @@
+// The deploy steps' keys: what runs once per new image before it takes traffic (the init hook or a
+// migrate command, the app's migration scripts) and the default admin password it replaces.
+// Defaults: the real Lernmanager's.
 import * as fs from "fs";
 import * as path from "path";
-import { CONFIG_KEYS, type AdminPasswordConfig, type ConfigKey, type MigrationsConfig } from "./keys";
-import type { KeyReader } from "./lists";
+import type { KeyReader } from "./reader";
+import type { KeySpec } from "./spec";
 
-/** What `loadConfig` hands over: the keys, and the validated app folder and data folder. */
-export interface MigrationConfigContext extends KeyReader {
-    /** Absolute path of the app source. */
+export const DEPLOY_KEYS = {
+    migrateCommand: {
+        kind: "string",
+        default: "",
+        description:
+            'Shell command run once per new image in a one-off container before it takes traffic, instead of the init hook (the migrations in migrationsPath and the admin password follow it); "" runs the init hook.',
+    },
+    migrationsPath: {
+        kind: "string",
+        default: "migrate",
+        description:
+            'Folder of the app\'s migration scripts. Each one not yet listed in migrationsDoneFile runs once, in name order, from the app folder with PYTHONPATH set to it, before a new image takes traffic; the first failure fails the deploy. "" turns the runner off.',
+    },
+    migrationsPattern: {
+        kind: "string",
+        default: "migrate_*.py",
+        description: "File name pattern of the migration scripts in migrationsPath (* and ? wildcards, ends in .py).",
+    },
+    migrationsDoneFile: {
+        kind: "string",
+        default: "data/migrations_done.txt",
+        description:
+            "File inside dataPath listing the migrations that ran, one file name a line (appended after each success).",
+    },
+    adminTable: {
+        kind: "string",
+        default: "admin",
+        description:
+            "Table of the app's admin users. While adminUsername's password there still verifies adminDefaultPassword, the migrate step replaces it with a generated one (secret stack output adminPassword); a changed password is never touched. \"\" turns this off.",
+    },
+    adminUsernameColumn: {
+        kind: "string",
+        default: "username",
+        description: "Column of adminTable holding the user name.",
+    },
+    adminPasswordColumn: {
+        kind: "string",
+        default: "password_hash",
+        description: "Column of adminTable holding the werkzeug password hash.",
+    },
+    adminUsername: {
+        kind: "string",
+        default: "admin",
+        description: "The admin the app's init hook creates with the default password.",
+    },
+    adminDefaultPassword: {
+        kind: "string",
+        default: "admin",
+        description: "The password the app's init hook gives that admin (public: it is in the app's source).",
+    },
+} as const satisfies Record<string, KeySpec>;
+
+export type DeployKey = keyof typeof DEPLOY_KEYS;
+
+/** The app's migration scripts. */
+export interface MigrationsConfig {
+    /** Folder inside the app, e.g. `migrate`. */
+    readonly folder: string;
+    /** File name pattern (fnmatch), e.g. `migrate_*.py`. */
+    readonly pattern: string;
+    /** Done-file relative to the app folder, inside dataPath, e.g. `data/migrations_done.txt`. */
+    readonly doneFile: string;
+}
+
+/** Where the app keeps its admin and which password it creates it with. */
+export interface AdminPasswordConfig {
+    readonly table: string;
+    readonly usernameColumn: string;
+    readonly hashColumn: string;
+    readonly username: string;
+    readonly defaultPassword: string;
+}
+
+export interface DeployConfig {
+    /** Migration command, or undefined to run the init hook. */
+    readonly migrateCommand?: string;
+    /** The app's migrations folder, run by the migrate step, or undefined when off (`migrationsPath: ""`). */
+    readonly migrations?: MigrationsConfig;
+    /** Where the default admin password is replaced, or undefined when off (`adminTable: ""`). */
+    readonly adminPassword?: AdminPasswordConfig;
+}
+
+/** The validated app folder (absolute) and data folder inside it, from the app's keys. */
+export interface AppFolders {
     readonly appSource: string;
-    /** The validated data folder inside the app (e.g. `data`). */
     readonly dataPath: string;
 }
 
@@ -19,13 +102,11 @@ const PATTERN_RE = /^[A-Za-z0-9_.*?-]+\.py$/;
  * The migrations runner's and the admin password's config (keys migrations* and admin*), validated
  * like the rest: every problem names the key, the value and the fix.
  */
-export function migrationSettings(ctx: MigrationConfigContext): {
-    migrations?: MigrationsConfig;
-    adminPassword?: AdminPasswordConfig;
-} {
-    const { get, ns, problems } = ctx;
-    const show = (key: ConfigKey) => `${ns}${key} = ${JSON.stringify(get(key))}`;
-    const fix = (key: ConfigKey) => `Fix: \`pulumi config set ${key} ${JSON.stringify(CONFIG_KEYS[key].default)}\``;
+export function readDeploy(r: KeyReader<DeployKey>, app: AppFolders): DeployConfig {
+    const { get, ns, problems } = r;
+    const ctx = { ...app, isSet: r.isSet };
+    const show = (key: DeployKey) => `${ns}${key} = ${JSON.stringify(get(key))}`;
+    const fix = (key: DeployKey) => `Fix: \`pulumi config set ${key} ${JSON.stringify(r.defaultOf(key))}\``;
     const isRel = (v: string) => REL_RE.test(v) && !v.split("/").some((p) => p === "." || p === "..");
 
     let migrations: MigrationsConfig | undefined;
@@ -102,5 +183,5 @@ export function migrationSettings(ctx: MigrationConfigContext): {
             };
         }
     }
-    return { migrations, adminPassword };
+    return { migrateCommand: get("migrateCommand").trim() || undefined, migrations, adminPassword };
 }

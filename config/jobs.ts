@@ -7,6 +7,23 @@ import { CONTAINERS_DIR } from "../core/paths";
  * unit test runs both over the same table.
  */
 import { parseList } from "./lists";
+import type { KeyReader } from "./reader";
+import type { KeySpec } from "./spec";
+
+export const JOBS_KEYS = {
+    jobs: {
+        kind: "objects",
+        default: [],
+        description:
+            "Scheduled jobs, a list of {name, schedule (cron, 5 fields), command (run in the app folder), timeZone (IANA, default UTC)}; run by a scheduler container of the app image with the app's volumes and environment.",
+    },
+} as const satisfies Record<string, KeySpec>;
+
+export type JobsKey = keyof typeof JOBS_KEYS;
+
+export function readJobs(r: KeyReader<JobsKey>): { jobs: JobSpec[] } {
+    return { jobs: parseJobs(r.given("jobs"), `${r.ns}jobs`, r.problems) };
+}
 
 /** One job as the scheduler receives it. */
 export interface JobSpec {

@@ -1,18 +1,5 @@
-// Reading list-valued config keys: Pulumi hands a YAML list to a program as JSON text; and what
-// loadConfig hands the parsers of groups of keys (migrations, backups, TLS).
-import type { ConfigKey } from "./keys";
-
-/** What `loadConfig` hands a group's parser: the raw value of a key and where problems go. */
-export interface KeyReader {
-    /** The value of a key as given, or its default (arrays: JSON text). */
-    readonly get: (key: ConfigKey) => string;
-    /** Whether the key is set in the stack's config (not just its default). */
-    readonly isSet: (key: ConfigKey) => boolean;
-    /** `lernmanager:` */
-    readonly ns: string;
-    /** Every problem found, each naming the key, the value and the fix. */
-    readonly problems: string[];
-}
+// Reading list-valued config keys: Pulumi hands a YAML list to a program as JSON text.
+import type { KeyReader } from "./reader";
 
 /**
  * The entries of a list-valued key, or undefined (with one problem pushed, naming the key, the value,
@@ -71,4 +58,20 @@ export function parseEnv(value: string | undefined, key: string, problems: strin
         }
     });
     return env;
+}
+
+/** A list of non-empty strings (a key's default when unset), or [] with a problem per bad entry. */
+export function stringList<K extends string>(r: KeyReader<K>, key: K, what: string, example: string): string[] {
+    if (!r.isSet(key)) return [...(r.defaultOf(key) as readonly string[])];
+    const v = r.get(key);
+    if (v.trim() === "") return [];
+    const parsed = parseList(v, `${r.ns}${key}`, what, `Fix: e.g. ${example}`, r.problems);
+    if (!parsed) return [];
+    return parsed
+        .filter((e, i) => {
+            if (typeof e === "string" && e.trim()) return true;
+            r.problems.push(`${r.ns}${key}[${i}] = ${JSON.stringify(e)}: must be a string. Fix: e.g. ${example}`);
+            return false;
+        })
+        .map((e) => (e as string).trim());
 }

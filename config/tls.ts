@@ -1,10 +1,98 @@
-// HTTPS settings (keys in config/tlsKeys.ts), validated before any resource exists: a certificate
-// that does not match its key, has expired or is not for the domain is refused with the fix.
-import { X509Certificate, createPrivateKey, type KeyObject } from "crypto";
+// HTTPS: its keys, validated before any resource exists (a certificate that does not match its key,
+// has expired or is not for the domain is refused with the fix: config/certificates.ts).
 import * as net from "net";
-import { CONFIG_KEYS, type ConfigKey } from "./keys";
-import { parseList, type KeyReader } from "./lists";
-import { LETS_ENCRYPT_STAGING } from "./tlsKeys";
+import { parseCerts, readCertificateFiles } from "./certificates";
+import { stringList } from "./lists";
+import type { KeyReader } from "./reader";
+import { integer, type KeySpec } from "./spec";
+
+/** Let's Encrypt's production directory: the default ACME server of a school's stack. */
+export const LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory";
+/** Let's Encrypt's staging directory: what a test school uses unless acmeServer is set. */
+export const LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+export const TLS_KEYS = {
+    tls: {
+        kind: "string",
+        default: "off",
+        description:
+            "HTTPS: off (plain HTTP, e.g. behind a TLS proxy: see trustedProxies), acme (certificates from acmeServer, e.g. Let's Encrypt, by HTTP-01 on port 80), files (the school's own tlsCertificate and tlsKey) or internal (the stack creates a school CA and a server certificate, the CA for download at /schul-ca.crt). With TLS on, port 80 redirects to httpsPort.",
+    },
+    domain: {
+        kind: "string",
+        default: "",
+        description:
+            "The server's name, e.g. lernen.schule-am-walde.de (needed for acme and internal; with files the certificate must be valid for it).",
+    },
+    extraNames: {
+        kind: "array",
+        default: [],
+        description: 'Further DNS names the certificate is for (acme, internal), e.g. ["lernmanager.schule.local"].',
+    },
+    serverAddresses: {
+        kind: "array",
+        default: [],
+        description:
+            'IP addresses the internal certificate is also valid for (students who type the server\'s address), e.g. ["10.0.0.5"].',
+    },
+    httpsPort: integer([1, 65535], 8443, "Host port HTTPS is published on (443 on a school server)."),
+    acmeServer: {
+        kind: "string",
+        default: LETS_ENCRYPT,
+        description:
+            "ACME directory URL (tls: acme). Default Let's Encrypt production; a test school defaults to Let's Encrypt staging.",
+    },
+    acmeEmail: {
+        kind: "string",
+        default: "",
+        description: "Contact address for the ACME account (expiry notices); optional.",
+    },
+    acmeCaCertificate: {
+        kind: "string",
+        default: "",
+        description:
+            "PEM of the CA that signed the ACME server's own HTTPS certificate, for a school's or test ACME server; \"\" trusts the usual public CAs.",
+    },
+    tlsCertificate: {
+        kind: "string",
+        default: "",
+        description:
+            'The school\'s certificate (tls: files), PEM, the server certificate first, then its intermediates: `pulumi config set tlsCertificate -- "$(cat fullchain.pem)"`.',
+    },
+    tlsKey: {
+        kind: "string",
+        default: "",
+        secret: true,
+        description:
+            'The private key of tlsCertificate, PEM: `pulumi config set --secret tlsKey -- "$(cat privkey.pem)"`.',
+    },
+    tlsRenewDays: integer([7, 60], 30, "Renew an acme or internal certificate when it has fewer days left than this."),
+    tlsCheckHours: integer([1, 24], 12, "How often the TLS agent checks the certificate, in hours."),
+    hstsMaxAge: integer(
+        [0, 63072000],
+        300,
+        "Strict-Transport-Security max-age in seconds with TLS on. Raise it in stages once HTTPS works for everyone: 300, then 86400, then 31536000; 0 sends no header.",
+    ),
+    hstsIncludeSubdomains: {
+        kind: "boolean",
+        default: false,
+        description: "Add includeSubDomains to HSTS (only if every subdomain of domain speaks HTTPS).",
+    },
+    tlsImage: {
+        kind: "string",
+        default: "goacme/lego:v4.35.2@sha256:ae124a405844759b201b31efbd7a0ba302dbd16e86f2fb177c4b6db8bdc782c8",
+        description:
+            "Base image of the TLS agent (lego's official image; openssl is added at build when missing); pin a tag or digest.",
+    },
+    trustedProxies: {
+        kind: "array",
+        default: [],
+        description:
+            "Addresses (CIDRs) of TLS proxies in front of the stack (a Schulträger's reverse proxy, a Caddy on the host). Only from these are X-Forwarded-For (its last untrusted hop) and X-Forwarded-Proto honoured; from anywhere else they are overwritten.",
+    },
+} as const satisfies Record<string, KeySpec>;
+
+export type TlsKey = keyof typeof TLS_KEYS;
 
 export type TlsMode = "off" | "acme" | "files" | "internal";
 export const TLS_MODES: readonly TlsMode[] = ["off", "acme", "files", "internal"];
@@ -29,9 +117,8 @@ export interface TlsConfig {
     readonly agentImage: string;
 }
 
-export interface TlsConfigContext extends KeyReader {
-    readonly int: (key: ConfigKey) => number;
-    readonly bool: (key: ConfigKey) => boolean;
+/** What HTTPS depends on besides its own keys. */
+export interface TlsContext {
     /** A test school (createdAt set): never the production ACME server unless asked for. */
     readonly testSchool: boolean;
     /** The HTTP port, which httpsPort must differ from. */
@@ -42,10 +129,14 @@ export interface TlsConfigContext extends KeyReader {
 const DNS_NAME_RE =
     /^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
-export function tlsSettings(ctx: TlsConfigContext): TlsConfig {
-    const { get, ns, problems } = ctx;
-    const show = (key: ConfigKey) => `${ns}${key} = ${JSON.stringify(get(key))}`;
-    const showSecret = (key: ConfigKey) => `${ns}${key} (secret)`;
+/** `tls` and everything it needs, and `trustedProxies`. */
+export function readTls(r: KeyReader<TlsKey>, ctx: TlsContext): { tls: TlsConfig; trustedProxies: string[] } {
+    return { tls: tlsSettings(r, ctx), trustedProxies: trustedProxies(r) };
+}
+
+function tlsSettings(r: KeyReader<TlsKey>, ctx: TlsContext): TlsConfig {
+    const { get, ns, problems } = r;
+    const show = (key: TlsKey) => `${ns}${key} = ${JSON.stringify(get(key))}`;
     const mode = get("tls").trim() as TlsMode;
     if (!TLS_MODES.includes(mode)) {
         problems.push(
@@ -60,7 +151,7 @@ export function tlsSettings(ctx: TlsConfigContext): TlsConfig {
         );
     }
     const extraNames = stringList(
-        ctx,
+        r,
         "extraNames",
         "a list of DNS names",
         '`pulumi config set --path "extraNames[0]" lernmanager.schule.local`',
@@ -74,7 +165,7 @@ export function tlsSettings(ctx: TlsConfigContext): TlsConfig {
             return false;
         });
     const addresses = stringList(
-        ctx,
+        r,
         "serverAddresses",
         "a list of IP addresses",
         '`pulumi config set --path "serverAddresses[0]" 10.0.0.5`',
@@ -84,7 +175,7 @@ export function tlsSettings(ctx: TlsConfigContext): TlsConfig {
         return false;
     });
     const names = [...new Set([domain, ...extraNames].filter(Boolean))];
-    const httpsPort = ctx.int("httpsPort");
+    const httpsPort = r.num("httpsPort");
     if (mode !== "off" && httpsPort === ctx.httpPort) {
         problems.push(
             `${show("httpsPort")}: equals port; HTTP and HTTPS need their own ports. Fix: \`pulumi config set httpsPort 443\``,
@@ -99,7 +190,7 @@ export function tlsSettings(ctx: TlsConfigContext): TlsConfig {
 
     let acme: TlsConfig["acme"];
     if (mode === "acme") {
-        const server = ctx.isSet("acmeServer") || !ctx.testSchool ? get("acmeServer").trim() : LETS_ENCRYPT_STAGING;
+        const server = r.isSet("acmeServer") || !ctx.testSchool ? get("acmeServer").trim() : LETS_ENCRYPT_STAGING;
         if (!/^https:\/\/[^\s/]+\/\S*$/.test(server)) {
             problems.push(
                 `${show("acmeServer")}: must be an https:// ACME directory URL. Fix: \`pulumi config rm acmeServer\` (Let's Encrypt)`,
@@ -125,63 +216,7 @@ export function tlsSettings(ctx: TlsConfigContext): TlsConfig {
         acme = { server, email, caCertificate };
     }
 
-    let files: TlsConfig["files"];
-    if (mode === "files") {
-        const certificate = get("tlsCertificate").trim();
-        const keyPem = get("tlsKey").trim();
-        const certs = certificate ? parseCerts(certificate) : undefined;
-        let key: KeyObject | undefined;
-        try {
-            key = keyPem ? createPrivateKey(keyPem) : undefined;
-        } catch {
-            key = undefined;
-        }
-        if (!certs) {
-            problems.push(
-                `${ns}tlsCertificate ${certificate ? "is not a PEM certificate" : "is not set"} (tls: files). ` +
-                    `Fix: \`pulumi config set tlsCertificate -- "$(cat fullchain.pem)"\``,
-            );
-        }
-        if (!key) {
-            problems.push(
-                `${showSecret("tlsKey")} ${keyPem ? "is not a PEM private key" : "is not set"} (tls: files). ` +
-                    `Fix: \`pulumi config set --secret tlsKey -- "$(cat privkey.pem)"\``,
-            );
-        }
-        if (certs && key) {
-            const leaf = certs[0];
-            const now = ctx.now ?? new Date();
-            if (!leaf.checkPrivateKey(key)) {
-                problems.push(
-                    `${showSecret("tlsKey")} does not belong to tlsCertificate (${leaf.subject.replace(/\n/g, ", ")}). ` +
-                        `Fix: set the key the certificate was issued for, or the certificate of this key; the server certificate must come first.`,
-                );
-            }
-            if (new Date(leaf.validTo) <= now) {
-                problems.push(
-                    `${ns}tlsCertificate expired on ${leaf.validTo}. Fix: renew it with the school's CA and set the new one ` +
-                        `(or \`pulumi config set tls internal\` / acme to have the stack renew it).`,
-                );
-            } else if (new Date(leaf.validFrom) > now) {
-                problems.push(
-                    `${ns}tlsCertificate is not valid before ${leaf.validFrom}. Fix: check the server's clock or the certificate.`,
-                );
-            }
-            for (const name of names) {
-                if (!leaf.checkHost(name, { subject: "default" })) {
-                    problems.push(
-                        `${ns}tlsCertificate is not valid for ${name} (it is for ${altNames(leaf)}). ` +
-                            `Fix: a certificate that names ${name}, or \`pulumi config set domain <a name it is for>\`.`,
-                    );
-                }
-            }
-            files = {
-                certificate: `${certs.map((c) => c.toString().trim()).join("\n")}\n`,
-                key: `${keyPem}\n`,
-                notAfter: leaf.validTo,
-            };
-        }
-    }
+    const files = mode === "files" ? readCertificateFiles(r, names, ctx.now) : undefined;
 
     return {
         mode: TLS_MODES.includes(mode) ? mode : "off",
@@ -191,16 +226,16 @@ export function tlsSettings(ctx: TlsConfigContext): TlsConfig {
         httpsPort,
         acme,
         files,
-        renewDays: ctx.int("tlsRenewDays"),
-        checkHours: ctx.int("tlsCheckHours"),
-        hstsMaxAge: ctx.int("hstsMaxAge"),
-        hstsIncludeSubdomains: ctx.bool("hstsIncludeSubdomains"),
+        renewDays: r.num("tlsRenewDays"),
+        checkHours: r.num("tlsCheckHours"),
+        hstsMaxAge: r.num("hstsMaxAge"),
+        hstsIncludeSubdomains: r.flag("hstsIncludeSubdomains"),
         agentImage: get("tlsImage").trim(),
     };
 }
 
 /** `trustedProxies`: CIDRs (or single addresses) of TLS proxies in front of the stack. */
-export function trustedProxies(ctx: KeyReader): string[] {
+function trustedProxies(ctx: KeyReader<TlsKey>): string[] {
     return stringList(
         ctx,
         "trustedProxies",
@@ -224,33 +259,4 @@ export function trustedProxies(ctx: KeyReader): string[] {
         }
         return ok;
     });
-}
-
-function stringList(ctx: KeyReader, key: ConfigKey, what: string, example: string): string[] {
-    if (!ctx.isSet(key)) return [...(CONFIG_KEYS[key].default as readonly string[])];
-    const v = ctx.get(key);
-    if (v.trim() === "") return [];
-    const parsed = parseList(v, `${ctx.ns}${key}`, what, `Fix: e.g. ${example}`, ctx.problems);
-    if (!parsed) return [];
-    return parsed
-        .filter((e, i) => {
-            if (typeof e === "string" && e.trim()) return true;
-            ctx.problems.push(`${ctx.ns}${key}[${i}] = ${JSON.stringify(e)}: must be a string. Fix: e.g. ${example}`);
-            return false;
-        })
-        .map((e) => (e as string).trim());
-}
-
-function parseCerts(pem: string): X509Certificate[] | undefined {
-    const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
-    if (!blocks) return undefined;
-    try {
-        return blocks.map((b) => new X509Certificate(b));
-    } catch {
-        return undefined;
-    }
-}
-
-function altNames(cert: X509Certificate): string {
-    return cert.subjectAltName ?? cert.subject.replace(/\n/g, ", ");
 }

@@ -16,7 +16,7 @@ export function appEnvironment(config: StackConfig): Record<string, string> {
         LM_ACCEL_REDIRECT_PREFIX: config.downloadsPrefix,
         ...(config.scratchPaths.length ? { TMPDIR: `${LAYOUT.appDir}/${config.scratchPaths[0]}` } : {}),
         // The entry script refuses to start while the data folder lacks the marker (dataHostPath).
-        ...(config.backups.dataHostPath ? { LM_DATA_HOST_PATH: config.backups.dataHostPath } : {}),
+        ...(config.dataHostPath ? { LM_DATA_HOST_PATH: config.dataHostPath } : {}),
         // Behind HTTPS (ours or a trusted proxy's) the app marks its cookies Secure.
         ...(config.tls.mode !== "off" || config.trustedProxies.length > 0 ? { FORCE_HTTPS: "true" } : {}),
         ...config.appSettings,

@@ -1,4 +1,4 @@
-import type { AdminPasswordConfig, MigrationsConfig } from "../config/keys";
+import type { AdminPasswordConfig, MigrationsConfig } from "../config/types";
 import { LAYOUT } from "../core/layout";
 import { TIMINGS } from "../core/timings";
 

@@ -1,4 +1,4 @@
-import type { StackConfig } from "../config/keys";
+import type { StackConfig } from "../config/types";
 import { LAYOUT } from "../core/layout";
 import { TIMINGS, Timings } from "../core/timings";
 

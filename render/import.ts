@@ -5,7 +5,7 @@ import { spawn } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import type { StackConfig } from "../config/keys";
+import type { StackConfig } from "../config/types";
 import { CONTAINERS_DIR } from "../core/paths";
 import { persistentVolumeName, STACK_LABEL, StackNames, volumeLabels } from "../core/names";
 

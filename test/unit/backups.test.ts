@@ -88,7 +88,7 @@ describe("dataHostPath", () => {
             /^lernmanager:dataHostPath = "srv\/lm": must be an absolute folder .*a relative path is refused.*Fix: `pulumi config set dataHostPath \/srv\/lernmanager`/,
         );
         expect(problems({ dataHostPath: "/var/lib/docker/x" })).toHaveLength(1);
-        expect(load({ dataHostPath: "/srv/lm/" }).backups.dataHostPath).toBe("/srv/lm");
+        expect(load({ dataHostPath: "/srv/lm/" }).dataHostPath).toBe("/srv/lm");
     });
 
     test("the kept volumes bind to folders under it; the deploy checks its marker first; the app is told", async () => {

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { renderNginxConf } from "../../render/nginx";
-import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING } from "../../config/tlsKeys";
+import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING } from "../../config/tls";
 import { testCa, TestCa } from "../support/certs";
 import { runProgram, testConfig } from "../support/mocks";
 
