@@ -71,7 +71,7 @@ export function appContainerSpec(args: AppServiceArgs) {
  * The app's health check: /healthz through Python (slim images have no curl).
  * interval 5 s, timeout 4 s, 3 retries, 60 s start period (init may create the schema).
  * Durations as the provider reads them back (Go's time.Duration.String(): 60 s is "1m0s"), so a
- * second `up` sees no change (issue 12, finding 2).
+ * second `up` sees no change.
  */
 export const APP_HEALTHCHECK = healthcheck(["CMD", "python3", `${LAYOUT.runtimeDir}/healthcheck.py`], {
     every: 5,

@@ -20,7 +20,7 @@ export function destroyRefusal(stack: string): string {
 }
 
 /**
- * Makes `pulumi destroy` of a protected stack remove nothing (issue 12, finding 3). A protected
+ * Makes `pulumi destroy` of a protected stack remove nothing. A protected
  * resource alone does not: the engine fails its delete and goes on deleting every other resource.
  * The guard is created after every other resource of the stack (`dependsOn` the whole stack
  * component), so a destroy deletes it first and alone; while protectData is on its delete fails,

@@ -28,7 +28,7 @@ export function hardened(limits: HardeningLimits) {
         securityOpts: ["no-new-privileges:true"],
         memory: limits.memoryMb,
         // Declared (no swap): the provider reads memory_swap back, and Docker would otherwise set twice
-        // the memory and refuse a later raise beyond it (issue 12, finding 6).
+        // the memory and refuse a later raise beyond it.
         memorySwap: limits.memoryMb,
         ulimits: [
             { name: "nproc", soft: limits.pidsLimit, hard: limits.pidsLimit },
@@ -41,7 +41,7 @@ export function hardened(limits: HardeningLimits) {
 
 /**
  * A health check with its durations written as the provider reads them back (Go's
- * time.Duration.String(): 60 s is "1m0s"), so a second `up` sees no change (issue 12, finding 2).
+ * time.Duration.String(): 60 s is "1m0s"), so a second `up` sees no change.
  */
 export function healthcheck(
     tests: string[],

@@ -117,7 +117,7 @@ export class Lernmanager extends pulumi.ComponentResource {
         const onNewImage = [this.appImage.imageId];
 
         const janitor = imageJanitorScripts({ repositories: Object.values(names.images), keep: 2 });
-        // The same triggers as the janitor before issue 12, so that on an existing stack the first `up`
+        // The same triggers as the janitor had when it still had a delete, so that on an existing stack the first `up`
         // updates it (dropping the old delete from its state) instead of replacing it; renamed from
         // `${name}-images` with an alias (its command, named like it, inherits the alias).
         this.imagePrune = new DeployStep(

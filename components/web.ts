@@ -135,7 +135,8 @@ export class WebServer extends pulumi.ComponentResource {
             {
                 parent: this,
                 dependsOn: [args.app, ...(tls ? [tls.agent] : [])],
-                // Fields the provider neither replaces nor updates in place (issue 12, finding 7).
+                // Fields the provider neither replaces nor updates in place: a change would show in the diff
+                // while the running container kept the old value.
                 replaceOnChanges: [...REPLACE_ON_CHANGES],
                 // A fixed name and a published port cannot exist twice: stop the old one first.
                 deleteBeforeReplace: true,

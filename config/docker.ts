@@ -26,7 +26,7 @@ const CLI_CANNOT_FOLLOW: Record<string, string> = {
 };
 
 /**
- * One endpoint for both sides (issue 12, finding 8). The provider is explicit (program.ts), so it
+ * One endpoint for both sides, so the steps never act on another engine than the provider's. The provider is explicit (program.ts), so it
  * reads none of the `docker:*` keys itself: its host is `docker:host`, else $DOCKER_HOST, else the
  * local socket, and the deploy steps get exactly that as DOCKER_HOST — which also overrides a
  * `docker context` the CLI would otherwise follow and the provider would not. A TLS folder

@@ -1,5 +1,6 @@
 /**
- * Every timing that depends on another one, derived in one place (issue 14). The renderers
+ * Every timing that depends on another one, derived in one place, so that no two can drift apart
+ * (a pool that idles longer than gunicorn's keep-alive, a stop grace shorter than the drain). The renderers
  * (render/gunicorn.ts, render/nginx.ts, render/upstream.ts), the app container
  * (components/appService.ts) and the scripts that stop it take their values from here; the Python
  * runtime (containers/runtime/app/lm_idle.py, lm_drain.py) gets them from the generated gunicorn.conf.py and

@@ -216,7 +216,8 @@ export interface ImageJanitor {
  * - `prune` runs after every new image: each repository keeps its newest `keep` tags, every tag in
  *   $LM_KEEP_REFS (the images this deploy declares, e.g. the runtime image the next app build starts
  *   FROM) and any tag a container uses (Docker refuses those). It has no delete: it is replaced with
- *   every new image, and a replaced command's delete runs at the end of that update (issue 12, finding 1).
+ *   every new image, and a replaced command's delete runs at the end of that update (pulumi-command runs
+ *   the old resource's delete on replacement, after the new one: it would prune the new images).
  * - `buildLeftovers` removes the containers the classic builder left behind (the Docker provider's
  *   native Image never sets `Remove`, so every build step leaves one): exactly the created/exited
  *   containers already committed into an image (a finished step, never one of a build still

@@ -29,7 +29,7 @@ export function judge(
             const base = find(runs, "waitress", w, c);
             if (!s || !base || !base.rps) continue;
             const dynamic = DYNAMIC.includes(w);
-            // Issue 13: dynamic pages 2x waitress at a class's 32 connections, 1.5x at 4; static 10x.
+            // The design card's targets: dynamic pages 2x waitress at a class's 32 connections, 1.5x at 4; static 10x.
             const rpsGoal = dynamic ? (c >= 32 ? 2 : 1.5) : 10;
             targets.push({
                 name: `${w} c=${c}: req/s vs waitress`,

@@ -1,5 +1,5 @@
 /**
- * The real Lernmanager's traits, proven with the demo app that reproduces them (issue 11): its init
+ * The real Lernmanager's traits, proven with the demo app that reproduces them: its init
  * hook starts an analytics writer thread and loads settings per process (so it must run in every
  * gunicorn worker), every request queues one event, its init creates a scratch folder on a
  * read-only root, its weekly reports persist, its database file is not the default, and a class

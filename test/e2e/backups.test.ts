@@ -1,5 +1,5 @@
 /**
- * Backups (issue 16) on the real engine: the schedule fires (30 s here), each backup lands in a copy
+ * Backups on the real engine: the schedule fires (30 s here), each backup lands in a copy
  * folder on the host (uploads: only new or changed files), the restore drill passes on a good backup
  * and fails loudly on a corrupted one (status file, health, `npm run status` exit code), and
  * `npm run backup` takes one now.

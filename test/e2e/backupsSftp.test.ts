@@ -1,5 +1,5 @@
 /**
- * Backups copied to an SFTP server (issue 16) on the real engine. The server is an OpenSSH sshd in a
+ * Backups copied to an SFTP server on the real engine. The server is an OpenSSH sshd in a
  * container of the python test image (it has openssh-server) on Docker's default bridge, reached by
  * its address like a NAS on the school's LAN: the backup container joins that bridge only because a
  * target is sftp://. Proven: the copies land with the same bytes, only new backups are sent, unchanged

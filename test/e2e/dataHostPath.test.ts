@@ -1,5 +1,5 @@
 /**
- * dataHostPath (issue 16) on the real engine: while the folder is not the set-up disk (no marker),
+ * dataHostPath on the real engine: while the folder is not the set-up disk (no marker),
  * the deploy is refused with a message that says to unlock the disk and nothing is created under it;
  * once set up, the data, uploads and backups live in it; an app start without the marker is refused.
  */

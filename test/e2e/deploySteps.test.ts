@@ -1,5 +1,5 @@
 /**
- * The steps around a deploy (issue 4), on a real engine: the online backup and its restore, a
+ * The steps around a deploy, on a real engine: the online backup and its restore, a
  * failing migration that leaves the running version serving, a failing smoke test that fails the
  * update.
  */

@@ -1,5 +1,5 @@
 /**
- * Fault injection on a real engine (issue 6). Every load is bounded in count and time and goes to
+ * Fault injection on a real engine. Every load is bounded in count and time and goes to
  * 127.0.0.1 only. Each test prints its figure and records it in bench/results/reliability-<date>.json.
  */
 import * as net from "net";

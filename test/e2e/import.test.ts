@@ -1,5 +1,5 @@
 /**
- * Issue 17, on the real engine: `npm run import` (render/import.ts, containers/import/lm_import.py) moves a
+ * On the real engine: `npm run import` (render/import.ts, containers/import/lm_import.py) moves a
  * folder shaped like an old install (`deploy/setup.sh`: data/ with a live WAL database and the
  * migrations done-file, instance/uploads, instance/reports, .env) into a stack's volumes before its
  * first start; the first deploy then serves that data, runs only the migrations not yet done, and

@@ -1,5 +1,5 @@
 /**
- * Scheduled jobs (issue 11): a per-minute job fires exactly once per tick, in real minutes, also
+ * Scheduled jobs: a per-minute job fires exactly once per tick, in real minutes, also
  * while two app versions' schedulers overlap during an update the way `pulumi up` does it (the new
  * scheduler is created, the old one is deleted only at the end of the update); none fires from the
  * old version after the new one started. The demo app's weekly reports and auto-attendance run as

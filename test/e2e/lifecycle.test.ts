@@ -1,5 +1,5 @@
 /**
- * What happens across starts and deploys (issue 3): first start on empty volumes, a replace of the
+ * What happens across starts and deploys: first start on empty volumes, a replace of the
  * app container by a rebuilt image, and what must survive it.
  */
 import { createHash, randomBytes } from "crypto";

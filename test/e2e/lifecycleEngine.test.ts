@@ -1,5 +1,5 @@
 /**
- * Issue 12: what a real `pulumi up`, a second `up`, an update and `destroy` do, played by the
+ * What a real `pulumi up`, a second `up`, an update and `destroy` do, played by the
  * stand-in engine (test/support/lifecycle.ts, rules in engineRules.ts) on the real Docker engine.
  * Stacks e2e-lc-dev and e2e-lc-prod (run with LM_E2E_STALE='^e2e-lc').
  */
@@ -138,7 +138,7 @@ describe("a dev stack: up, up again, an app change, an nginx change, more memory
         expect(await buildLeftovers(builtImages())).toEqual([]);
     });
 
-    test("a second up, by the current version (renamed component and step, with aliases), creates, updates, replaces, deletes and runs nothing (findings 2, 6; issue 14)", async () => {
+    test("a second up, by the current version (renamed component and step, with aliases), creates, updates, replaces, deletes and runs nothing", async () => {
         // Health-check durations as the provider reads them back ("1m0s"), the memory swap declared.
         const ids = [...engine.state.values()].map((s) => s.id).sort();
         expect(summary(await up())).toEqual(NOTHING);

@@ -1,5 +1,5 @@
 /**
- * The app's migrations and the generated admin password (issue 11), on a real engine with the demo
+ * The app's migrations and the generated admin password, on a real engine with the demo
  * app: the first deploy runs and records every migration, the next image runs none, a failing
  * migration fails the deploy and leaves the running version serving, the default admin password
  * stops working and the generated one works, and a password an admin changed survives a redeploy.

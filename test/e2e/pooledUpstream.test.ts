@@ -1,7 +1,7 @@
 /**
  * nginx's keep-alive pool to gunicorn (nginx >= 1.27.3; the test nginx image is Debian sid's):
  * connections are reused, and the pooled connections of a worker or a container that stops end in
- * a way nginx retries, with POSTs in flight (issue 13).
+ * a way nginx retries, with POSTs in flight.
  */
 import { randomBytes } from "crypto";
 import * as fs from "fs";
@@ -103,7 +103,7 @@ test("an app update with POSTs in flight over pooled connections: 0 failed, 0 lo
         until: update,
     });
     const replaced = await update;
-    // The backup container runs the app image too: it follows the app (issue 16).
+    // The backup container runs the app image too: it follows the app.
     expect(replaced).toEqual(["lernmanager-e2e-perf-pool-app", "lernmanager-e2e-perf-pool-backups"]);
     expect((await request(s.port, "/healthz")).json().version).not.toBe(before);
     const missing: string[] = [];

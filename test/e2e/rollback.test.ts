@@ -1,5 +1,5 @@
 /**
- * Rollback and restore (issue 16) on the real engine: `npm run rollback` back to the kept previous
+ * Rollback and restore on the real engine: `npm run rollback` back to the kept previous
  * image under load (0 failed requests: new container beside the old one, then the old one drains);
  * the next deploy removes the rollback's containers; a restore of a backup older than the running
  * version runs that version's new migration; `--with-data` brings back the data of before the

@@ -1,6 +1,6 @@
 /**
  * The declared stack, realized on a real Docker engine and checked through nginx's port on
- * 127.0.0.1 (issue 3). One stack serves the whole file; tests run in order.
+ * 127.0.0.1. One stack serves the whole file; tests run in order.
  */
 import { execFileSync } from "child_process";
 import { createHash } from "crypto";

@@ -1,5 +1,5 @@
 /**
- * HTTPS on the real engine (issue 15): tls internal (a school CA made by the stack: handshake with
+ * HTTPS on the real engine: tls internal (a school CA made by the stack: handshake with
  * only that CA, wrong names refused, the CA download, redirect, HSTS, Secure cookies, TLS 1.2+,
  * HTTP/2, a renewal under load with 0 failed requests), tls files (the school's certificate) and a
  * trusted proxy in front of a plain-HTTP stack.

@@ -1,7 +1,7 @@
 /**
  * Zero failed requests while the app is replaced by a new image the way Pulumi does it
  * (create the new container, wait until healthy, delete the old one with its grace period),
- * under 32 connections of mixed reads and writes through nginx (issue 6).
+ * under 32 connections of mixed reads and writes through nginx.
  */
 import { randomBytes } from "crypto";
 import * as fs from "fs";

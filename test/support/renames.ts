@@ -1,5 +1,5 @@
 /**
- * The program's registrations as they were before its renames (issue 14), to deploy a stack "made
+ * The program's registrations as they were before its renames, to deploy a stack "made
  * by the old version" and update it with the current one: the component's type was
  * `lernmanager:index:LernmanagerStack` (now `Lernmanager`) and the image-prune step was named
  * `<prefix>-images` (now `<prefix>-image-prune`, its command named like it). Nothing else changed

@@ -1,6 +1,6 @@
 /**
  * Renames keep existing stacks: the stand-in engine's alias rules (test/support/engineAliases.ts,
- * from pulumi/pulumi step_generator.go) and the program's renames (issue 14) under them.
+ * from pulumi/pulumi step_generator.go) and the program's renames under them.
  */
 import { matchOlds } from "../support/engineAliases";
 import { runProgram, testConfig } from "../support/mocks";

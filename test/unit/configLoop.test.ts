@@ -1,6 +1,6 @@
 /**
  * loadConfig reads every key by its declaration in CONFIG_KEYS (kind, range, format): a key added
- * there is checked without code of its own in loadConfig (issue 14).
+ * there is checked without code of its own in loadConfig.
  */
 import { CONFIG_KEYS, type ConfigKey } from "../../config/load";
 import type { KeySpec } from "../../config/spec";

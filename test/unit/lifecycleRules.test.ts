@@ -1,5 +1,5 @@
 /**
- * Issue 12 at declaration level: what the second run of the program looks like to the providers
+ * At declaration level: what the second run of the program looks like to the providers
  * (rules and their sources in test/support/engineRules.ts). The real-engine counterpart is
  * test/e2e/lifecycleEngine.test.ts.
  */

@@ -1,5 +1,5 @@
 /**
- * The app's migrations runner and the generated admin password (issue 11): config validation, the
+ * The app's migrations runner and the generated admin password: config validation, the
  * migrate step's script, and what the program registers (GIVEN config, WHEN declared, THEN ...).
  */
 import { runtimeCopies } from "../support/runtimeImage";

@@ -263,7 +263,7 @@ describe("deploy steps (@pulumi/command)", () => {
     test("the image janitor keeps 2 tags per repository after each new image and removes all on destroy", () => {
         const prune = step("image-prune");
         expect(prune.inputs.triggers).toEqual([appImageId()]);
-        // Replaced with every new image: it must have no delete (issue 12, finding 1).
+        // Replaced with every new image: it must have no delete.
         expect(prune.inputs.delete).toBeUndefined();
         expect(prune.inputs.create).toContain("tail -n +3");
         expect(prune.inputs.environment.LM_KEEP_REFS.split(" ")).toEqual([
