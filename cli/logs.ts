@@ -38,6 +38,10 @@ async function main(argv: string[]): Promise<number> {
         const i = argv.indexOf(name);
         return i > 0 ? argv[i + 1] : undefined;
     };
+    if (argv.includes("--help") || argv.includes("-h")) {
+        console.log(USAGE);
+        return 0;
+    }
     if (!stack || stack.startsWith("--")) {
         console.log(USAGE);
         return 1;
@@ -46,7 +50,9 @@ async function main(argv: string[]): Promise<number> {
         .name;
     const own = stackFileConfig(PROJECT_DIR, stack) ?? {};
     const raw = withBaseStack(own, project, PROJECT_DIR, new Set(Object.keys(stackFile(PROJECT_DIR, stack) ?? {})));
-    const env = { ...process.env, ...dockerEndpoint(raw, process.env).env };
+    const endpoint = dockerEndpoint(raw, process.env);
+    const env = { ...process.env, ...endpoint.env };
+    process.stderr.write(`Docker host: ${endpoint.host}\n`);
     const ps = await run(
         [
             "ps",

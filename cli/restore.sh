@@ -15,8 +15,14 @@
 #   4. everything starts again and the script waits until the app is healthy.
 # If a step after the stop fails, the safety backup goes back in and the app restarts as it was.
 set -euo pipefail
-usage="usage: cli/restore.sh STACK [BACKUP_FILE|latest] [--list]"
-stack=${1:?$usage}
+usage="usage: npm run restore -- STACK [BACKUP_FILE|latest] [--list]      (cli/restore.sh)"
+case " $* " in *" --help "* | *" -h "*) echo "$usage"; exit 0 ;; esac
+[ $# -ge 1 ] || { echo "$usage" >&2; exit 2; }
+stack=$1
+[[ $stack =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "restore: \"$stack\" is not a stack name. $usage" >&2; exit 2; }
+# The stack's own Docker engine (its docker:host), as the provider and the other commands use it.
+engine=$(cd "$(dirname "$0")/.." && npx --no-install ts-node --transpile-only cli/engine.ts "$stack") || exit 2
+eval "$engine"
 from=${2:-latest}
 rt=/opt/lernmanager
 by_role() { docker ps -a --filter "label=dev.lernmanager.stack=${stack}" --filter "label=dev.lernmanager.role=$1" --format '{{.Names}}'; }

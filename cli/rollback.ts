@@ -14,7 +14,8 @@ import { stackPrefix } from "../core/names";
 import { TIMINGS } from "../core/timings";
 import { containers, docker as cli, RUNTIME_DIR, stackArg } from "./stack";
 
-const engine = new Docker();
+// Made once the stack's engine is known (stackArg sets DOCKER_HOST): dockerode reads it when created.
+let engine: Docker;
 const say = (text: string) => process.stdout.write(`rollback: ${text}\n`);
 
 /** The image built before `current` in the stack's app repository (listed newest first), or undefined. */
@@ -100,6 +101,7 @@ function backupBefore(stack: string, version: string): { file: string; takenMs: 
 
 async function main(): Promise<number> {
     const { stack, flags } = stackArg(process.argv.slice(2), "usage: npm run rollback -- <stack> [--with-data]");
+    engine = new Docker();
     const apps = containers(stack, "app");
     if (apps.length === 0) throw new Error(`stack ${stack} has no running app container`);
     const current = await engine.getContainer(apps[0]).inspect();

@@ -1,8 +1,11 @@
 // What the operations scripts (`npm run backup|status|rollback`) know about a deployed stack: found on
-// the Docker engine by the stack label (core/names.ts), through the docker CLI (DOCKER_HOST honoured),
-// without the Pulumi CLI.
+// the Docker engine the stack is deployed to (its docker:host, as the provider uses it) by the stack
+// label (core/names.ts), through the docker CLI, without the Pulumi CLI.
 import { spawnSync } from "child_process";
+import { stackFileConfig } from "../config/baseStack";
+import { type DockerEndpoint, dockerEndpoint } from "../config/docker";
 import { STACK_LABEL } from "../core/names";
+import { PROJECT_DIR } from "../core/paths";
 
 export const RUNTIME_DIR = "/opt/lernmanager";
 
@@ -66,12 +69,42 @@ export function backupContainer(stack: string): string {
     return found[0];
 }
 
-/** Parses the stack argument: exactly one, a plausible stack name. */
+/**
+ * The Docker engine a stack is deployed to, as the provider finds it: the docker:host (and
+ * docker:certPath) of the stack's own Pulumi.<stack>.yaml, else $DOCKER_HOST, else the local socket.
+ */
+export function stackEngine(
+    stack: string,
+    projectDir = PROJECT_DIR,
+    env = process.env,
+): DockerEndpoint & { from: string } {
+    const raw = stackFileConfig(projectDir, stack) ?? {};
+    const endpoint = dockerEndpoint(raw, env);
+    const from = raw["docker:host"]
+        ? `docker:host of Pulumi.${stack}.yaml`
+        : env.DOCKER_HOST
+          ? "$DOCKER_HOST"
+          : `the local engine: no docker:host in Pulumi.${stack}.yaml`;
+    return { ...endpoint, from };
+}
+
+/**
+ * Parses the stack argument (exactly one, a plausible stack name; --help prints the usage and
+ * touches nothing), then points every docker CLI this process starts at the stack's engine and
+ * says which one on stderr.
+ */
 export function stackArg(argv: string[], usage: string): { stack: string; flags: string[] } {
+    if (argv.includes("--help") || argv.includes("-h")) {
+        process.stdout.write(`${usage}\n`);
+        process.exit(0);
+    }
     const positional = argv.filter((a) => !a.startsWith("--"));
     if (positional.length !== 1 || !/^[A-Za-z0-9_.-]+$/.test(positional[0])) {
         process.stderr.write(`${usage}\n`);
         process.exit(2);
     }
+    const engine = stackEngine(positional[0]);
+    Object.assign(process.env, engine.env);
+    process.stderr.write(`Docker host: ${engine.host} (${engine.from})\n`);
     return { stack: positional[0], flags: argv.filter((a) => a.startsWith("--")) };
 }

@@ -1,4 +1,4 @@
-import { ConfigError } from "./load";
+import { ConfigError } from "./error";
 
 /** The Docker engine the provider and the deploy steps' docker CLI both talk to. */
 export interface DockerEndpoint {

@@ -1,3 +1,4 @@
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
@@ -35,12 +36,15 @@ const load = (file: string): Workflow => YAML.parse(fs.readFileSync(path.join(WO
 const steps = (wf: Workflow): Step[] => Object.values(wf.jobs).flatMap((j) => j.steps);
 const runSteps = (wf: Workflow): Step[] => steps(wf).filter((s) => typeof s.run === "string");
 
-/** Stacks committed as Pulumi.<stack>.yaml (test schools' files are per machine and not committed). */
+/**
+ * Stacks committed as Pulumi.<stack>.yaml: what git tracks. A school's own file
+ * (Pulumi.schule-<name>.yaml) and a test school's are per machine, ignored by git, never committed.
+ */
 const committedStacks = (): string[] =>
-    fs
-        .readdirSync(PROJECT_DIR)
+    execFileSync("git", ["ls-files", "Pulumi.*.yaml"], { cwd: PROJECT_DIR, encoding: "utf8" })
+        .split("\n")
         .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
-        .filter((s): s is string => s !== undefined && !s.startsWith("school-"))
+        .filter((s): s is string => s !== undefined)
         .sort();
 
 /**
