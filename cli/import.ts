@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { stackFileConfig, withBaseStack } from "../config/baseStack";
+import { encryptedKeys, stackFileConfig, withBaseStack } from "../config/baseStack";
 import { ConfigError, loadConfig } from "../config/load";
 import { dockerEndpoint } from "../config/docker";
 import { ImportError, parseSource, runImport } from "../render/import";
@@ -42,7 +42,12 @@ async function main(argv: string[]): Promise<number> {
     const project = (YAML.parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as { name: string })
         .name;
     const raw = stackConfig(PROJECT_DIR, project, stack);
-    const config = loadConfig(raw, { project, projectDir: PROJECT_DIR });
+    // Secrets set with --secret (backupSftpKey, tlsKey, ...) are encrypted in the file: set, not readable here.
+    const config = loadConfig(raw, {
+        project,
+        projectDir: PROJECT_DIR,
+        encryptedKeys: encryptedKeys(PROJECT_DIR, stack, project),
+    });
     const endpoint = dockerEndpoint(raw, process.env);
     console.log(`Importing into stack ${stack} on ${endpoint.host} ...`);
     const report = await runImport({
@@ -53,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
         overwrite: flags.includes("--overwrite"),
         dockerEnv: endpoint.env,
     });
-    console.log(formatImport(report, stack, flags.includes("--show-secrets")).join("\n"));
+    console.log(formatImport(report, stack, flags.includes("--show-secrets"), config.appEnv).join("\n"));
     console.log(`\nNext: \`pulumi up -s ${stack}\` (docs/import-and-cutover.md).`);
     return 0;
 }

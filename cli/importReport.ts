@@ -14,18 +14,49 @@ const HANDLED: Record<string, string> = {
 
 const quote = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
-/** One `pulumi config set` line (or a note) per value of the old .env; secret values hidden unless asked. */
-export function envCommands(env: Record<string, string>, stack: string, showSecrets = false): string[] {
+/** A value the old install's setup left as its template had it (`[Schulname]`, `CHANGE_ME`, ...). */
+export function looksLikePlaceholder(value: string): boolean {
+    return /^\s*\[[^\]]*\]\s*$|^<[^>]*>$|change[_ -]?me|^x{3,}$|^todo$|^example/i.test(value);
+}
+
+/**
+ * One `pulumi config set` line (or a note) per value of the old .env; secret values hidden unless
+ * asked. `appEnv` is taken whole from one file (a school's list replaces its base stack's), so new
+ * entries go after the entries the stack already has (e.g. prod's TZ=Europe/Berlin), which are
+ * written again first.
+ */
+export function envCommands(
+    env: Record<string, string>,
+    stack: string,
+    showSecrets = false,
+    appEnv: Readonly<Record<string, string>> = {},
+): string[] {
     const byEnv = new Map(
         Object.entries(CONFIG_KEYS)
             .filter(([, spec]) => "env" in spec && spec.env)
             .map(([key, spec]) => [(spec as { env: string }).env, { key, secret: "secret" in spec && !!spec.secret }]),
     );
     const lines: string[] = [];
+    const extras = Object.entries(env).filter(
+        ([name]) => !HANDLED[name] && !byEnv.has(name) && !RESERVED_ENV.includes(name) && !name.startsWith("LM_"),
+    );
+    const kept = Object.entries(appEnv).filter(([name]) => !extras.some(([n]) => n === name));
     let extra = 0;
+    if (extras.length)
+        for (const [name, value] of kept)
+            lines.push(
+                `pulumi config set -s ${stack} --path 'appEnv[${extra++}]' ${quote(`${name}=${value}`)}   # kept: the stack has it already`,
+            );
     for (const [name, value] of Object.entries(env)) {
         const known = byEnv.get(name);
-        if (HANDLED[name]) {
+        if (!HANDLED[name] && looksLikePlaceholder(value)) {
+            lines.push(
+                `# WARNING: ${name} = ${quote(value)} looks like a placeholder the old install never filled in: set the real value` +
+                    (known
+                        ? ` with \`pulumi config set -s ${stack}${known.secret ? " --secret" : ""} ${known.key} <value>\``
+                        : ""),
+            );
+        } else if (HANDLED[name]) {
             lines.push(`# ${name}: ${HANDLED[name]}`);
         } else if (known && known.secret) {
             const shown = showSecrets ? quote(value) : `'<${name} from the old .env>'`;
@@ -51,7 +82,12 @@ const size = (bytes: number) =>
           ? `${(bytes / 1024).toFixed(1)} KiB`
           : `${(bytes / 1048576).toFixed(1)} MiB`;
 
-export function formatImport(r: ImportReport, stack: string, showSecrets = false): string[] {
+export function formatImport(
+    r: ImportReport,
+    stack: string,
+    showSecrets = false,
+    appEnv: Readonly<Record<string, string>> = {},
+): string[] {
     const out = [`Imported ${r.source.root} into stack ${stack} in ${r.seconds.toFixed(1)} s:`];
     for (const t of r.targets) {
         const f = r.target.folders[t.folder] ?? { files: 0, bytes: 0 };
@@ -83,7 +119,7 @@ export function formatImport(r: ImportReport, stack: string, showSecrets = false
     out.push("All files now belong to the app's user (10001). Nothing was changed on the old install.");
     if (r.source.env) {
         out.push("", `Settings in ${r.source.root}/.env (not copied; run these before \`pulumi up\`):`);
-        out.push(...envCommands(r.source.env, stack, showSecrets).map((l) => `  ${l}`));
+        out.push(...envCommands(r.source.env, stack, showSecrets, appEnv).map((l) => `  ${l}`));
     } else {
         out.push(
             "",

@@ -30,6 +30,22 @@ export function stackFileConfig(projectDir: string, stack: string): Record<strin
 }
 
 /**
+ * The `<project>:` keys a Pulumi.<stack>.yaml holds as encrypted (`secure:`) values: set, but
+ * readable only with the stack's passphrase, which the commands that read the file directly lack.
+ */
+export function encryptedKeys(projectDir: string, stack: string, project: string): Set<string> {
+    const config = stackFile(projectDir, stack) ?? {};
+    return new Set(
+        Object.entries(config)
+            .filter(
+                ([key, value]) =>
+                    key.startsWith(`${project}:`) && value && typeof value === "object" && "secure" in value,
+            )
+            .map(([key]) => key.slice(project.length + 1)),
+    );
+}
+
+/**
  * The stack's config on top of its base stack's: every `<project>:` key the stack's own file does
  * not set comes from Pulumi.<baseStack>.yaml (a list is taken whole, never merged). `own` are the
  * keys of the stack's own file: the Pulumi CLI hands a program Pulumi.yaml's defaults for every key

@@ -1,8 +1,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { stackFileConfig, withBaseStack } from "../../config/baseStack";
-import { ConfigError } from "../../config/load";
+import { encryptedKeys, stackFileConfig, withBaseStack } from "../../config/baseStack";
+import { ConfigError, loadConfig } from "../../config/load";
 import { PROJECT_DIR } from "../../core/paths";
 
 describe("baseStack: a school's stack on top of Pulumi.prod.yaml", () => {
@@ -72,5 +72,55 @@ describe("baseStack: a school's stack on top of Pulumi.prod.yaml", () => {
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
+    });
+});
+
+describe("a stack file with encrypted values, read without the passphrase (npm run import)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-secure-"));
+    fs.writeFileSync(
+        path.join(dir, "Pulumi.schule-walde.yaml"),
+        [
+            "config:",
+            "  lernmanager:backupCopyTo:",
+            "    - sftp://lmbackup@nas.schule.example/lernmanager",
+            "  lernmanager:backupSftpKey:",
+            "    secure: v1:c2FsdA==:ZW5jcnlwdGVk",
+            "  lernmanager:schoolName: Gesamtschule Am Walde",
+            "  docker:host: ssh://admin@walde",
+            "",
+        ].join("\n"),
+    );
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const raw = (): Record<string, string> => ({
+        ...stackFileConfig(dir, "schule-walde")!,
+        "lernmanager:appSource": path.join(PROJECT_DIR, "demo-app"),
+        "lernmanager:databaseFile": "lernmanager.db",
+    });
+
+    test("encryptedKeys names the keys set with --secret, nothing else", () => {
+        expect([...encryptedKeys(dir, "schule-walde", "lernmanager")]).toEqual(["backupSftpKey"]);
+        expect(raw()["lernmanager:backupSftpKey"]).toBeUndefined();
+    });
+
+    test("a key set with --secret counts as set: the sftp target's key is not reported missing", () => {
+        expect(() => loadConfig(raw(), { project: "lernmanager", projectDir: PROJECT_DIR })).toThrow(
+            /backupSftpKey is not set/,
+        );
+        const config = loadConfig(raw(), {
+            project: "lernmanager",
+            projectDir: PROJECT_DIR,
+            encryptedKeys: encryptedKeys(dir, "schule-walde", "lernmanager"),
+        });
+        expect(config.backups.sftpTargets).toEqual(["sftp://lmbackup@nas.schule.example/lernmanager"]);
+        expect(config.appSettings.SCHOOL_NAME).toBe("Gesamtschule Am Walde");
+    });
+
+    test("other problems still stop it", () => {
+        expect(() =>
+            loadConfig(
+                { ...raw(), "lernmanager:workers": "0" },
+                { project: "lernmanager", projectDir: PROJECT_DIR, encryptedKeys: new Set(["backupSftpKey"]) },
+            ),
+        ).toThrow(/lernmanager:workers = "0"/);
     });
 });

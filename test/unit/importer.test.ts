@@ -83,4 +83,28 @@ describe("npm run import: sources, targets, the old .env", () => {
             "pulumi config set -s s --secret gradingServiceToken tok   # secret",
         );
     });
+
+    test("an extra variable goes after the appEnv entries the stack has (prod's TZ), which are kept", () => {
+        const lines = envCommands({ WHATEVER: "1" }, "schule-walde", false, { TZ: "Europe/Berlin" });
+        expect(lines).toEqual([
+            "pulumi config set -s schule-walde --path 'appEnv[0]' TZ=Europe/Berlin   # kept: the stack has it already",
+            expect.stringMatching(/^pulumi config set -s schule-walde --path 'appEnv\[1\]' WHATEVER=1 /),
+        ]);
+        // Nothing extra to add: the stack's list is left alone.
+        expect(envCommands({ SCHOOL_NAME: "Walde" }, "s", false, { TZ: "Europe/Berlin" })).toEqual([
+            "pulumi config set -s s schoolName Walde",
+        ]);
+    });
+
+    test("a placeholder from the old install's template is not carried over but named with its key", () => {
+        const lines = envCommands(
+            { SCHOOL_NAME: "[Schulname]", DSB_CONTACT: "CHANGE_ME", SCHOOL_EMAIL: "it@walde.de" },
+            "s",
+        );
+        expect(lines[0]).toBe(
+            "# WARNING: SCHOOL_NAME = '[Schulname]' looks like a placeholder the old install never filled in: set the real value with `pulumi config set -s s schoolName <value>`",
+        );
+        expect(lines[1]).toMatch(/^# WARNING: DSB_CONTACT = CHANGE_ME looks like a placeholder/);
+        expect(lines[2]).toBe("pulumi config set -s s schoolEmail it@walde.de");
+    });
 });
