@@ -24,6 +24,8 @@ install_packages() {
   command -v wrk >/dev/null || missing+=(wrk)
   [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
   command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+  # debootstrap checks Debian's release signatures (Ubuntu lacks Debian's keyring).
+  [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing from Debian: ${missing[*]}"
     log "  (docker.io: the real-engine tests; debootstrap: the offline base images; wrk: the load tests and"
@@ -67,11 +69,14 @@ stop_dockerd() {
 }
 
 mirror() {
-  # The Debian mirror this machine's apt already uses (deb822 or one-line format).
+  # The Debian mirror this machine's apt already uses (deb822 or one-line format), on Debian.
   local m
   m=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -n1 || true)
   [ -n "$m" ] || m=$(grep -hsE '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | grep -v security | head -n1 || true)
-  echo "${m:-http://deb.debian.org/debian}"
+  # Only a Debian machine's mirror serves bookworm and sid: elsewhere (Ubuntu's archive) Debian's own.
+  local id
+  id=$(. /etc/os-release 2>/dev/null && echo "${ID:-}")
+  if [ "$id" = debian ] && [ -n "$m" ]; then echo "$m"; else echo "http://deb.debian.org/debian"; fi
 }
 
 build_image() { # name packages suite
