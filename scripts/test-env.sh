@@ -24,13 +24,18 @@ install_packages() {
   command -v wrk >/dev/null || missing+=(wrk)
   [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
   command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+  # The browser test: Debian's headless Chromium (puppeteer-core drives it; no browser download) and
+  # certutil, with which it installs the school CA into the profile's NSS database.
+  [ -x /usr/lib/chromium/chromium-headless-shell ] || missing+=(chromium-headless-shell)
+  command -v certutil >/dev/null || missing+=(libnss3-tools)
   # debootstrap checks Debian's release signatures (Ubuntu lacks Debian's keyring).
   [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing from Debian: ${missing[*]}"
     log "  (docker.io: the real-engine tests; debootstrap: the offline base images; wrk: the load tests and"
     log "   benchmark; nginx-light: \`nginx -t\` of the generated config in the unit tests;"
-    log "   openssh-client: npm run import from an ssh:// source, tested against an sshd container)"
+    log "   openssh-client: npm run import from an ssh:// source, tested against an sshd container;"
+    log "   chromium-headless-shell, libnss3-tools: the browser test)"
     local nginx_was_running=no
     pgrep -x nginx >/dev/null 2>&1 && nginx_was_running=yes
     as_root apt-get update -qq

@@ -1,0 +1,252 @@
+/**
+ * What students and teachers see, in a real browser: headless Chromium on a profile of a school PC
+ * (the school CA installed the way the German install page tells a Linux/ChromeOS user), against a
+ * stack with tls internal published on a port other than 443. A browser sends what the other
+ * tests' clients do not: Referer and Origin on a form, remembered HSTS, a back button with a
+ * cache, frame rules, and it shows the pages people read. Screenshots of the install page, the 429
+ * and the 503 page are written to docs/screenshots/ by `npm run screenshots`.
+ */
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as os from "os";
+import * as path from "path";
+import type { HTTPRequest, Page } from "puppeteer-core";
+import { TEST_IMAGES } from "../support/baseImages";
+import { schoolPc, type SchoolPc } from "../support/browser";
+import { freePort, request } from "../support/http";
+import { liveStack, type LiveStack } from "../support/stack";
+
+jest.setTimeout(300000);
+
+const STACK = "e2e-browser";
+const DOMAIN = "lernen.schule.test";
+const OTHER = "fremde-seite.test";
+/** A class's burst is let through; more than this many login POSTs at once get the 429 page. */
+const LOGIN_RATE = 8;
+/** `npm run screenshots` sets this to docs/screenshots; otherwise they go to a temporary folder. */
+const SHOTS = process.env.LM_SCREENSHOTS ?? fs.mkdtempSync(path.join(os.tmpdir(), "lm-shots-"));
+
+let s: LiveStack;
+let pc: SchoolPc;
+let base: string;
+let httpsPort: number;
+/** Pages that answered an error on purpose (429, 503): their console line is expected. */
+const expectedErrorPages: RegExp[] = [];
+/** The console lines of the deliberate login burst. */
+const burstErrors: string[] = [];
+
+beforeAll(async () => {
+    httpsPort = await freePort();
+    s = await liveStack(STACK, {
+        "lernmanager:tls": "internal",
+        "lernmanager:domain": DOMAIN,
+        "lernmanager:httpsPort": String(httpsPort),
+        "lernmanager:tlsImage": TEST_IMAGES.tls,
+        "lernmanager:loginRatePerMinute": String(LOGIN_RATE),
+    });
+    const ca = await request(s.port, "/schul-ca.crt");
+    expect(ca.status).toBe(200);
+    pc = await schoolPc({ caPem: ca.text(), hosts: [DOMAIN, OTHER] });
+    base = `https://${DOMAIN}:${httpsPort}`;
+    fs.mkdirSync(SHOTS, { recursive: true });
+});
+
+afterAll(async () => {
+    await pc?.close();
+    await s?.realization.teardown();
+});
+
+/**
+ * A navigation, tried again when Chromium gives up on it because the machine's network interfaces
+ * changed (ERR_NETWORK_CHANGED: Docker adds and removes interfaces for other stacks' containers).
+ */
+async function settle<T>(navigation: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await navigation();
+        } catch (e) {
+            if (attempt >= 4 || !/ERR_NETWORK_CHANGED/.test(String(e))) throw e;
+        }
+    }
+}
+const open = (page: Page, url: string) => settle(() => page.goto(url));
+
+/** The title of the page shown, read again if the page was replaced meanwhile (a reload, a redirect). */
+async function titleOf(page: Page): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            await page.waitForSelector("title", { timeout: 5000 });
+            return await page.title();
+        } catch (e) {
+            if (attempt >= 4 || !/context was destroyed|navigation/i.test(String(e))) throw e;
+        }
+    }
+}
+
+async function logIn(page: Page, username: string, password: string): Promise<HTTPRequest> {
+    await open(page, `${base}/login`);
+    await page.type("#username", username);
+    await page.type("#password", password);
+    const posted = page.waitForRequest((r) => r.method() === "POST" && r.url() === `${base}/login`);
+    await settle(() =>
+        Promise.all([page.waitForNavigation(), page.click("form button[type=submit], form [type=submit]")]),
+    );
+    return posted;
+}
+
+const heading = (page: Page) => page.$eval("h1", (h) => (h.textContent ?? "").trim()).catch(() => "");
+
+describe("a student on a school PC, over HTTPS on a port other than 443", () => {
+    let page: Page;
+    beforeAll(async () => {
+        page = await pc.newPage();
+    });
+
+    test("the school CA from the install page is trusted: the site opens by its name without a warning", async () => {
+        const res = await open(page, `${base}/login`);
+        expect(res?.status()).toBe(200);
+        expect(res?.securityDetails()?.subjectName()).toBe(DOMAIN);
+        expect(await page.$("#username")).not.toBeNull();
+    });
+
+    test("logs in through the form (the browser sends Referer and Origin with the port), browses, logs out", async () => {
+        const posted = await logIn(page, "student01", "lernen");
+        expect(posted.headers()["referer"]).toBe(`${base}/login`);
+        expect(posted.headers()["origin"]).toBe(base);
+        expect(new URL(page.url()).pathname).toBe("/dashboard");
+        expect(await heading(page)).toBe("Hallo student01!");
+        const topic = await open(page, `${base}/topics/1`);
+        expect(topic?.status()).toBe(200);
+        expect(new URL(page.url()).pathname).toBe("/topics/1");
+        await settle(() => Promise.all([page.waitForNavigation(), page.click("a[href='/logout']")]));
+        expect(new URL(page.url()).pathname).toBe("/login");
+    });
+
+    test("the next student presses Back and sees none of the first student's pages", async () => {
+        // The same profile, right after the first student logged out (the previous test).
+        for (let i = 0; i < 2; i++) {
+            await settle(() => page.goBack({ waitUntil: "load" })).catch(() => undefined);
+            const text = await page.evaluate("document.body ? document.body.innerText : ''");
+            expect(String(text)).not.toContain("student01");
+        }
+    });
+});
+
+describe("what the browser enforces", () => {
+    test("after one HTTPS visit, an http:// link is upgraded by the browser itself (HSTS)", async () => {
+        const page = await pc.newPage();
+        await open(page, `${base}/login`);
+        // http:// on the HTTPS port: only the browser's own upgrade can make that load.
+        const res = await open(page, `http://${DOMAIN}:${httpsPort}/login`);
+        expect(page.url()).toBe(`${base}/login`);
+        expect(res?.status()).toBe(200);
+        await page.close();
+    });
+
+    test("a page of another origin that frames the app shows nothing of it", async () => {
+        const port = await freePort();
+        const server = http.createServer((_req, res) => {
+            res.writeHead(200, { "content-type": "text/html" });
+            res.end(`<html><body><iframe id="f" src="${base}/login" width="600" height="400"></iframe></body></html>`);
+        });
+        await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+        const page = await pc.newPage();
+        try {
+            await open(page, `http://${OTHER}:${port}/`);
+            const frame = page.frames().find((f) => f !== page.mainFrame());
+            expect(frame).toBeDefined();
+            const inside = await frame!.evaluate("document.querySelector('#username') !== null").catch(() => false);
+            expect(inside).toBe(false);
+        } finally {
+            await page.close();
+            server.close();
+        }
+    });
+});
+
+describe("the pages nginx shows itself", () => {
+    test("a new PC opens the CA install page over plain HTTP; it shows the fingerprint the stack reports", async () => {
+        // Another PC: no CA installed yet and no HSTS remembered, as before its first visit.
+        const fresh = await schoolPc({ hosts: [DOMAIN] });
+        try {
+            const page = await fresh.newPage();
+            const res = await open(page, `http://${DOMAIN}:${s.port}/schul-ca`);
+            expect(res?.status()).toBe(200);
+            const text = String(await page.evaluate("document.body.innerText"));
+            expect(text).toContain("Schul-Zertifikat installieren");
+            await page.screenshot({ path: path.join(SHOTS, "schul-ca.png"), fullPage: true });
+            pc.consoleErrors.push(...fresh.consoleErrors);
+            pc.cspViolations.push(...fresh.cspViolations);
+        } finally {
+            await fresh.close();
+        }
+    });
+
+    test("a burst of logins from one PC gets the German 429 page", async () => {
+        const page = await pc.newPage();
+        await open(page, `${base}/login`);
+        const firstError = pc.consoleErrors.length;
+        // More login POSTs at once than a class needs: the ones beyond the burst are refused.
+        const statuses = (await page.evaluate(`Promise.all(Array.from({ length: ${LOGIN_RATE * 3} }, () =>
+            fetch("/login", { method: "POST", body: new URLSearchParams({ username: "x", password: "y" }) })
+                .then((r) => r.status)))`)) as number[];
+        expect(statuses).toContain(429);
+        expectedErrorPages.push(/\/login/);
+        const posted = await logIn(page, "student02", "lernen").catch(() => undefined);
+        expect(posted).toBeDefined();
+        expect(await titleOf(page)).toBe("Zu viele Anmeldeversuche");
+        // The burst's own refusals (its POSTs carry no form token; those beyond the limit get 429).
+        burstErrors.push(...pc.consoleErrors.slice(firstError));
+        await page.screenshot({ path: path.join(SHOTS, "too-many-logins.png"), fullPage: true });
+        await page.close();
+    });
+
+    test("while the app is down, the German maintenance page (503)", async () => {
+        const apps = execFileSync(
+            "docker",
+            [
+                "ps",
+                "-q",
+                "--filter",
+                `label=dev.lernmanager.stack=${STACK}`,
+                "--filter",
+                "label=dev.lernmanager.role=app",
+            ],
+            { encoding: "utf8" },
+        )
+            .split("\n")
+            .filter(Boolean);
+        expect(apps.length).toBeGreaterThan(0);
+        execFileSync("docker", ["stop", "-t", "1", ...apps]);
+        const page = await pc.newPage();
+        expectedErrorPages.push(/\/dashboard/);
+        const res = await open(page, `${base}/dashboard`);
+        expect(res?.status()).toBe(503);
+        expect(await titleOf(page)).toMatch(/Wartung|nicht erreichbar|gleich wieder/i);
+        await page.screenshot({ path: path.join(SHOTS, "unavailable.png"), fullPage: true });
+        await page.close();
+    });
+});
+
+describe("the console of every page visited", () => {
+    test("no console error and no CSP violation beyond the error pages' own status lines (the numbers are reported)", () => {
+        // The app's own pages; the foreign page that framed it logs the refusal, which is the point.
+        const own = pc.consoleErrors.filter(
+            (e) => e.startsWith(`https://${DOMAIN}`) || e.startsWith(`http://${DOMAIN}`),
+        );
+        expect(pc.consoleErrors.filter((e) => e.startsWith(`http://${OTHER}`)).join("\n")).toMatch(
+            /Refused to display/,
+        );
+        const unexpected = own.filter(
+            (e) =>
+                !burstErrors.includes(e) &&
+                !(expectedErrorPages.some((re) => re.test(e)) && /status of (429|503)/.test(e)),
+        );
+        process.stdout.write(
+            `    [browser] console errors: ${pc.consoleErrors.length} (${unexpected.length} unexpected), CSP report-only violations: ${pc.cspViolations.length}\n`,
+        );
+        if (process.env.LM_SCREENSHOTS) process.stdout.write(`    [browser] screenshots in ${SHOTS}\n`);
+        expect({ unexpected, csp: pc.cspViolations }).toEqual({ unexpected: [], csp: [] });
+    });
+});
