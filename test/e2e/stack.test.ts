@@ -261,7 +261,20 @@ describe("uploads and downloads", () => {
     });
 
     test("one byte over gets 413 from nginx and nothing reaches the app", async () => {
-        const before = await uploadLines();
+        // gunicorn logs a request after its answer is sent: the previous test's line may still be on
+        // its way (the 64 MiB upload is parsed twice now, CSRF check and view), so count once it stands.
+        let before = await uploadLines();
+        await eventually(
+            10,
+            async () => {
+                await new Promise((r) => setTimeout(r, 500));
+                const now = await uploadLines();
+                const still = now === before;
+                before = now;
+                return still;
+            },
+            "the app's upload log lines settled",
+        );
         const { body, type } = multipart(limit + 1, "over-limit.bin");
         const res = await request(s.port, "/upload", {
             method: "POST",
