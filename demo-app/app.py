@@ -8,9 +8,7 @@
 # assert statements.
 
 import hashlib
-import hmac
 import os
-import secrets
 
 from flask import (
     Flask,
@@ -23,10 +21,10 @@ from flask import (
     url_for,
 )
 from flask_caching import Cache
-from werkzeug.security import check_password_hash
+from flask_wtf.csrf import CSRFProtect
 
 # init_app is the init hook (LM_INIT_HOOK=app:init_app), imported here for it.
-from demo_db import INSTANCE_DIR, close_db, get_db, init_app, utc_timestamp  # noqa: F401
+from demo_db import INSTANCE_DIR, close_db, db_session, get_db, init_app, utc_timestamp, verify_password  # noqa: F401
 from demo_report import format_date
 import demo_analytics
 from demo_jobs import register_cli
@@ -34,6 +32,9 @@ import demo_https
 from demo_topics import register_topics
 from demo_files import REPORT_CACHE_TIMEOUT, register_files
 from demo_admin import register_admin
+import demo_compress
+import demo_errors
+import demo_import
 
 CACHE_DIR = os.environ.get("CACHE_DIR") or os.path.join(INSTANCE_DIR, "cache")
 
@@ -43,7 +44,17 @@ if not SECRET_KEY:
 
 app = Flask(__name__)
 app.secret_key = SECRET_KEY
-app.config["MAX_CONTENT_LENGTH"] = int(os.environ.get("MAX_UPLOAD_MB") or "64") * 1024 * 1024
+# Hard-coded like the real app's config.py: no environment variable changes it.
+app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
+app.config["SESSION_COOKIE_HTTPONLY"] = True
+app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+# Flask-WTF, as in the real app: every POST needs the session's token (form field csrf_token or
+# header X-CSRFToken, signed, valid for an hour); over HTTPS the Referer must also be
+# https://<Host the app sees>/ (WTF_CSRF_SSL_STRICT). A failure is a 400, which the error handlers
+# below turn into a redirect.
+csrf = CSRFProtect(app)
+demo_compress.setup(app)  # Flask-Compress (gzip level 6), brotli when offered (demo_compress.py)
+demo_errors.setup(app)  # 400/403/413/500/exceptions -> 302 + flash + error_log row (demo_errors.py)
 register_cli(app)  # flask --app app auto-attendance (demo_jobs.py)
 demo_https.setup(app)  # FORCE_HTTPS: Secure cookies, http -> https (demo_https.py)
 
@@ -112,6 +123,7 @@ app.jinja_env.filters["datum"] = format_date
 register_topics(app, current_user)  # GET /topics/<id>: Markdown rendered per request (demo_topics.py)
 register_files(app, cache)  # the class report PDF, uploads, downloads (demo_files.py)
 register_admin(app, current_user, SECRET_FINGERPRINT)  # diagnostics and admin pages (demo_admin.py)
+demo_import.register(app, current_user)  # question import: preview, then confirm (demo_import.py)
 
 
 # --------------------------------------------------------------------------
@@ -120,19 +132,11 @@ register_admin(app, current_user, SECRET_FINGERPRINT)  # diagnostics and admin p
 
 @app.get("/")
 def index():
+    # Like the real app: the start page of whoever is logged in, else the login form.
+    user = current_user()
+    if user is not None:
+        return redirect(url_for("admin" if user["role"] == "admin" else "dashboard"))
     return redirect(url_for("login"))
-
-
-def csrf_token():
-    # Like the real app (Flask-WTF): a token in the session, echoed by every form.
-    token = session.get("csrf_token")
-    if not token:
-        token = secrets.token_urlsafe(32)
-        session["csrf_token"] = token
-    return token
-
-
-app.jinja_env.globals["csrf_token"] = csrf_token
 
 
 @app.after_request
@@ -151,25 +155,21 @@ def login():
 
 @app.post("/login")
 def login_post():
-    sent = request.form.get("csrf_token") or ""
-    expected = session.get("csrf_token") or ""
-    if not expected or not hmac.compare_digest(sent, expected):
-        return "CSRF token missing or invalid", 400
+    # CSRFProtect checked the token (and, over HTTPS, the Referer) before this runs.
     username = (request.form.get("username") or "").strip()
     password = request.form.get("password") or ""
     row = get_db().execute(
         "SELECT id, password_hash, role FROM users WHERE username = ?", (username,)
     ).fetchone()
-    if row is None or not check_password_hash(row["password_hash"], password):
+    if row is None or not verify_password(row["password_hash"], password):
         html = render_template(
             "login.html",
             error="Benutzername oder Passwort ist falsch.",
             username=username,
         )
         return html, 401
-    session.clear()
+    # The session (and its CSRF token) stays, as in the real app: the form's token keeps working.
     session["user_id"] = row["id"]
-    csrf_token()
     if row["role"] == "admin":
         return redirect(url_for("admin"))
     return redirect(url_for("dashboard"))
@@ -206,12 +206,13 @@ def dashboard():
             (user["class_id"],),
         ).fetchall()
         student_count = len(classmates)
-        for r in db.execute(
-            "SELECT p.task_id, COUNT(*) AS n FROM progress p JOIN users u ON u.id = p.user_id "
-            "WHERE u.class_id = ? GROUP BY p.task_id",
-            (user["class_id"],),
-        ):
-            task_done_counts[r["task_id"]] = r["n"]
+        # One call per task, as the real dashboard gathers its parts (10+ connections a page).
+        for t in tasks:
+            (task_done_counts[t["id"]],) = db.execute(
+                "SELECT COUNT(*) FROM progress p JOIN users u ON u.id = p.user_id "
+                "WHERE u.class_id = ? AND p.task_id = ?",
+                (user["class_id"], t["id"]),
+            ).fetchone()
 
     total = len(tasks)
     return render_template(
@@ -241,9 +242,8 @@ def task_done(task_id):
             write_id = payload.get("write_id")
 
     now = utc_timestamp()
-    db = get_db()
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    # One models call: its own connection and transaction (deferred, 5 s timeout, as the real app's).
+    with db_session() as db:
         db.execute(
             "INSERT OR REPLACE INTO progress (user_id, task_id, done_at) VALUES (?, ?, ?)",
             (user["id"], task_id, now),
@@ -252,10 +252,6 @@ def task_done(task_id):
             "INSERT INTO writes (write_id, user_id, task_id, at) VALUES (?, ?, ?, ?)",
             (None if write_id is None else str(write_id), user["id"], task_id, now),
         )
-        db.commit()
-    except Exception:
-        db.rollback()
-        raise
     return jsonify({"ok": True, "task_id": task_id, "user_id": user["id"], "write_id": write_id})
 
 

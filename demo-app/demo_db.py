@@ -6,10 +6,16 @@
 import os
 import random
 import sqlite3
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 from flask import g
-from werkzeug.security import generate_password_hash
+import hashlib
+import hmac
+import secrets
+import string
+
+from werkzeug.security import check_password_hash
 
 BASE_DIR = os.path.dirname(os.path.abspath(__file__))
 DATA_DIR = os.path.join(BASE_DIR, "data")
@@ -21,7 +27,10 @@ TMP_DIR = os.path.join(INSTANCE_DIR, "tmp")
 
 DEMO_ADMIN = "admin"
 DEMO_STUDENT_PASSWORD = "lernen"
-DEMO_HASH_METHOD = "pbkdf2:sha256:1000"
+# werkzeug >= 2.3's default, the one the real app's hashes have: scrypt with N=2**15, r=8, p=1 (about
+# 32 MiB and tens of ms per login). bookworm's werkzeug 2.2 cannot make these (its method="scrypt"
+# fails), so hash_password/verify_password below write and read that format with hashlib.scrypt.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS classes (
@@ -66,6 +75,17 @@ CREATE TABLE IF NOT EXISTS analytics_events (
     method TEXT NOT NULL,
     status INTEGER NOT NULL,
     user_id INTEGER
+);
+CREATE TABLE IF NOT EXISTS error_log (
+    id INTEGER PRIMARY KEY,
+    timestamp DATETIME DEFAULT CURRENT_TIMESTAMP,
+    level TEXT NOT NULL,
+    message TEXT NOT NULL,
+    traceback TEXT,
+    user_id INTEGER,
+    route TEXT,
+    method TEXT,
+    url TEXT
 );
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
@@ -117,26 +137,93 @@ def utc_timestamp():
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def local_timestamp():
+    # The real app stamps its rows with naive local time (datetime.now()): right only when the
+    # container's TZ is the school's (Europe/Berlin).
+    return datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+
+
 def connect():
+    # Like the real app's models.get_db(): a NEW connection for every data call, WAL and
+    # synchronous=NORMAL set on each, Python's default 5 s timeout and no busy_timeout pragma.
     os.makedirs(DATA_DIR, exist_ok=True)
-    conn = sqlite3.connect(DB_PATH, timeout=10)
+    conn = sqlite3.connect(DB_PATH)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
     return conn
+
+
+@contextmanager
+def db_session():
+    """One data call: its own connection, committed (or rolled back) and closed at the end."""
+    conn = connect()
+    try:
+        yield conn
+        conn.commit()
+    except Exception:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()
+
+
+class _Rows(list):
+    # The fetched rows of one call, read like a cursor (fetchone/fetchall/iteration).
+    def fetchone(self):
+        return self[0] if self else None
+
+    def fetchall(self):
+        return list(self)
+
+
+class _PerCall:
+    # get_db().execute(...) opens a connection, runs the statement, fetches, commits and closes:
+    # each query is one of the real app's models calls.
+    def execute(self, sql, params=()):
+        with db_session() as conn:
+            return _Rows(conn.execute(sql, params).fetchall())
+
+
+_PER_CALL = _PerCall()
 
 
 def get_db():
-    conn = g.get("db")
-    if conn is None:
-        conn = connect()
-        g.db = conn
-    return conn
+    return _PER_CALL
 
 
 def close_db(exc):
-    conn = g.pop("db", None)
-    if conn is not None:
-        conn.close()
+    # Nothing is held across a request: every call closed its own connection.
+    return None
+
+
+def _scrypt(password, salt, n, r, p):
+    return hashlib.scrypt(
+        password.encode("utf-8"), salt=salt.encode("utf-8"), n=n, r=r, p=p, maxmem=132 * n * r * p
+    ).hex()
+
+
+def hash_password(password):
+    """A werkzeug-format scrypt hash: scrypt:N:r:p$salt$hex (what the real app stores)."""
+    salt = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(16))
+    return "scrypt:%d:%d:%d$%s$%s" % (
+        SCRYPT_N, SCRYPT_R, SCRYPT_P, salt, _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    )
+
+
+def verify_password(stored, password):
+    """Checks scrypt hashes (werkzeug >= 2.3 format) and werkzeug's pbkdf2 ones (older databases)."""
+    if stored.startswith("scrypt:"):
+        try:
+            method, salt, hashval = stored.split("$", 2)
+            n, r, p = (int(x) for x in method.split(":")[1:4])
+        except ValueError:
+            return False
+        return hmac.compare_digest(_scrypt(password, salt, n, r, p), hashval)
+    if stored.startswith("pbkdf2:"):
+        return check_password_hash(stored, password)
+    return False
 
 
 def init_app():
@@ -156,14 +243,23 @@ def init_app():
     demo_analytics.start_writer()
     conn = connect()
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(SCHEMA)
         conn.execute("INSERT INTO init_log (at) VALUES (?)", (utc_timestamp(),))
         conn.commit()
 
-        admin = conn.execute("SELECT id FROM users WHERE role = 'admin' LIMIT 1").fetchone()
+        # Like the real app's create_admin('admin', 'admin') on every init: a user NAMED admin is
+        # looked for; if there is none (never created, or renamed), admin/admin is created again.
+        admin = conn.execute("SELECT id FROM users WHERE username = ?", (DEMO_ADMIN,)).fetchone()
         if admin is None:
-            _create_demo_data(conn)
+            conn.execute(
+                "INSERT INTO users (username, password_hash, role, class_id) VALUES (?, ?, 'admin', NULL)",
+                (DEMO_ADMIN, hash_password("admin")),
+            )
+            print("Default admin created: admin/admin")
+            # The demo school (class, students, tasks) only on a first start: no class yet.
+            has_class = conn.execute("SELECT 1 FROM classes LIMIT 1").fetchone()
+            if has_class is None and os.environ.get("DEMO_DATA", "1") != "0":
+                _create_demo_data(conn)
             conn.commit()
     finally:
         conn.close()
@@ -179,23 +275,18 @@ def _load_settings():
 
 
 def _create_demo_data(conn):
-    admin_password = os.environ.get("ADMIN_PASSWORD") or "admin"
-    conn.execute(
-        "INSERT INTO users (username, password_hash, role, class_id) VALUES (?, ?, 'admin', NULL)",
-        (DEMO_ADMIN, generate_password_hash(admin_password, method=DEMO_HASH_METHOD)),
-    )
-    if os.environ.get("DEMO_DATA", "1") == "0":
-        # Only the first admin (a test school that starts empty).
-        return
     class_id = conn.execute("INSERT INTO classes (name) VALUES ('7a')").lastrowid
 
     student_ids = []
+    # One scrypt hash shared by the demo students (each with the same password): 30 hashes would
+    # add seconds of CPU to every first start.
+    student_hash = hash_password(DEMO_STUDENT_PASSWORD)
     for n in range(1, 31):
         cur = conn.execute(
             "INSERT INTO users (username, password_hash, role, class_id) VALUES (?, ?, 'student', ?)",
             (
                 "student%02d" % n,
-                generate_password_hash(DEMO_STUDENT_PASSWORD, method=DEMO_HASH_METHOD),
+                student_hash,
                 class_id,
             ),
         )

@@ -2,8 +2,9 @@
 #
 # GET /report/class/<id>.pdf: reportlab builds it (demo_report.py) and the report cache keeps it
 # (`?fresh=1` builds it again). POST /upload stores a file in instance/uploads; GET /files/<name>
-# answers with X-Accel-Redirect when LM_ACCEL_REDIRECT_PREFIX is set (nginx sends the file), like
-# the real app.
+# answers, like the real app, with X-Accel-Redirect: /protected-files/<name> (a prefix fixed in the
+# code, not configurable) whenever the request carries X-Forwarded-For (it came through a proxy),
+# and with the file itself otherwise.
 
 import mimetypes
 import os
@@ -15,6 +16,7 @@ from demo_db import UPLOAD_DIR
 from demo_report import build_class_report
 
 REPORT_CACHE_TIMEOUT = 3600
+ACCEL_PREFIX = "/protected-files/"
 
 
 def register_files(app, cache):
@@ -54,8 +56,8 @@ def register_files(app, cache):
         safe = secure_filename(name)
         if not safe or not os.path.isfile(os.path.join(UPLOAD_DIR, safe)):
             abort(404)
-        prefix = os.environ.get("LM_ACCEL_REDIRECT_PREFIX", "")
-        if prefix:
+        if request.headers.get("X-Forwarded-For"):
+            prefix = ACCEL_PREFIX
             mimetype = mimetypes.guess_type(safe)[0] or "application/octet-stream"
             resp = Response(b"", mimetype=mimetype)
             resp.headers["X-Accel-Redirect"] = prefix + safe

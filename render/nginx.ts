@@ -100,7 +100,10 @@ export function renderNginxConf(settings: NginxSettings, form: UpstreamForm = "p
         .map((name) => `        add_header ${name} $${varName(name)} always;`)
         .join("\n");
     const proxy = `${proxyTarget(form)}
-            proxy_set_header Host $host;
+            # The Host the browser sent, port included: the app's CSRF check (Flask-WTF) compares the
+            # Referer with https://<Host>/, and $host drops the port (every POST failed on a port
+            # other than 443).
+            proxy_set_header Host $lm_host;
             # Overwritten, never appended: a client-sent header has no effect.
             proxy_set_header X-Real-IP $remote_addr;
             proxy_set_header X-Forwarded-For $remote_addr;
@@ -212,6 +215,11 @@ http {
     resolver_timeout 2s;
 ${upstreamBlock(form, { idleConnections: s.upstreamIdleConnections, timings: t })}
 ${headerMaps}
+    # The client's Host header as sent (with its port); $host when it sent none (HTTP/1.0).
+    map $http_host $lm_host {
+        "" $host;
+        default $http_host;
+    }
 ${clientAddressRules(s.trustedProxies ?? [])}${loginZone}${s.tls ? redirectServer(s.tls) : ""}
     server {
 ${

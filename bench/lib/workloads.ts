@@ -2,7 +2,7 @@
  * The eight workloads on the demo app, and a check that each one's request gets the intended answer
  * before it is measured (a wrong cookie would otherwise measure a redirect, not the dashboard).
  */
-import { request } from "../../test/support/http";
+import { csrfHeaders, originOf, request } from "../../test/support/http";
 import { WorkloadName } from "./options";
 import { WrkMode } from "./wrk";
 
@@ -32,7 +32,11 @@ async function expectAnswer(
 ): Promise<void> {
     const headers: Record<string, string> = { ...BROWSER_HEADERS };
     if (opts.cookie) headers.Cookie = opts.cookie;
-    if (opts.body) headers["Content-Type"] = "application/x-www-form-urlencoded";
+    if (opts.body) {
+        headers["Content-Type"] = "application/x-www-form-urlencoded";
+        // A POST needs the session's CSRF token and (over HTTPS) a same-origin Referer, as from the page.
+        if (opts.cookie) Object.assign(headers, csrfHeaders(opts.cookie), { Referer: `${originOf(port)}/dashboard` });
+    }
     const res = await request(port, path, { method: opts.method, headers, body: opts.body, timeoutMs: 60000 });
     const type = String(res.headers["content-type"] ?? "");
     if (res.status !== 200 || !opts.type.test(type)) {

@@ -1,6 +1,6 @@
 /** Runs wrk (bounded: its own duration, plus a hard kill) against 127.0.0.1 and reads its figures. */
 import * as fs from "fs";
-import { HTTPS_PORTS } from "../../test/support/http";
+import { csrfToken, HTTPS_PORTS } from "../../test/support/http";
 import * as os from "os";
 import * as path from "path";
 import { onCleanup } from "./docker";
@@ -31,7 +31,10 @@ export interface WrkErrors {
     readonly connect: number;
     readonly read: number;
     readonly write: number;
-    /** Answers with a status of 400 or more (wrk counts those). */
+    /**
+     * Answers that are not the page's: a status of 400 or more (wrk counts those) and, in cookie and
+     * write modes, any other status than 200 (the app answers its errors with a 302 to / or the Referer).
+     */
     readonly status: number;
     readonly timeout: number;
     readonly total: number;
@@ -79,9 +82,12 @@ export async function runWrk(job: WrkJob): Promise<WrkResult> {
     if (job.mode !== "plain") {
         if (!job.cookies?.length) throw new Error(`wrk ${job.mode} mode needs cookies`);
         const file = path.join(scratch(), "cookies.txt");
-        fs.writeFileSync(file, `${job.cookies.join("\n")}\n`);
+        // One line per student: the cookie, a tab, the session's CSRF token (the writes send it).
+        fs.writeFileSync(file, `${job.cookies.map((c) => `${c}\t${csrfToken(c) ?? ""}`).join("\n")}\n`);
         env.LMBENCH_COOKIES = file;
         env.LMBENCH_WRITE_EVERY = String(job.writeEvery ?? 4);
+        // The Referer of the writes: the page they come from, same origin as the Host wrk sends.
+        env.LMBENCH_ORIGIN = `${HTTPS_PORTS.has(job.port) ? "https" : "http"}://127.0.0.1:${job.port}`;
     }
     const seconds = Math.max(1, Math.round(job.seconds));
     const threads = threadsFor(job);
@@ -110,9 +116,9 @@ export async function runWrk(job: WrkJob): Promise<WrkResult> {
         connect: j.connect,
         read: j.read,
         write: j.write,
-        status: j.status,
+        status: j.status + (j.not_ok ?? 0),
         timeout: j.timeout,
-        total: j.connect + j.read + j.write + j.status + j.timeout,
+        total: j.connect + j.read + j.write + j.status + (j.not_ok ?? 0) + j.timeout,
     };
     return {
         requests: j.requests,

@@ -6,7 +6,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { eventually, login, request } from "../support/http";
+import { csrfHeaders, eventually, login, request } from "../support/http";
 import { runCommand } from "../support/realize";
 import { copyOfDemoApp, liveStack, LiveStack, redeclare } from "../support/stack";
 import { PROJECT_DIR } from "../../core/paths";
@@ -28,7 +28,8 @@ afterAll(async () => {
 const markDone = async (cookie: string, writeId: string) =>
     request(s.port, "/tasks/2/done", {
         method: "POST",
-        headers: { Cookie: cookie, "Content-Type": "application/x-www-form-urlencoded" },
+        // The session's CSRF token, as the page's script sends it (without it: a 302 to /).
+        headers: { ...csrfHeaders(cookie), "Content-Type": "application/x-www-form-urlencoded" },
         body: `write_id=${writeId}`,
     });
 const writeCount = async () => (await request(s.port, "/api/writes/count")).json().count as number;

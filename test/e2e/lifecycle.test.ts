@@ -6,7 +6,7 @@ import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
-import { eventually, login, request } from "../support/http";
+import { csrfHeaders, eventually, login, request } from "../support/http";
 import { containerCreateBody, docker, waitHealthy } from "../support/realize";
 import { containerLogs, copyOfDemoApp, execIn, liveStack, LiveStack, redeclare } from "../support/stack";
 
@@ -108,10 +108,12 @@ describe("a deploy with a rebuilt app image", () => {
         const cookie = await login(s.port, "student01", "lernen");
         const write = await request(s.port, "/tasks/3/done", {
             method: "POST",
-            headers: { Cookie: cookie, "Content-Type": "application/x-www-form-urlencoded" },
+            headers: { ...csrfHeaders(cookie), "Content-Type": "application/x-www-form-urlencoded" },
             body: "write_id=before-deploy-1",
         });
+        // 200 with the write's id: a refused or failed write is a 302 (the app hides its errors).
         expect(write.status).toBe(200);
+        expect(write.json().write_id).toBe("before-deploy-1");
         const before = {
             version: (await request(s.port, "/healthz")).json().version,
             fingerprint: (await request(s.port, "/whoami")).json().secret_fingerprint,

@@ -53,7 +53,7 @@ test("two schools coexist; destroying one leaves the other untouched and nothing
     expect((await listSchools(deps)).map((r) => r.name)).toEqual(["e2e-berlin", "e2e-hamburg"]);
     // Demo data only where asked for.
     const studentLogin = (port: number) => loginAttempt(port, "student01", "lernen");
-    expect((await studentLogin(berlin.port)).status).toBe(302);
+    expect((await studentLogin(berlin.port)).location).toBe("/dashboard");
     expect((await studentLogin(hamburg.port)).status).toBe(401);
 
     const hamburgBefore = await objectsOf("school-e2e-hamburg");

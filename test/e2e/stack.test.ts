@@ -5,7 +5,7 @@
 import { execFileSync } from "child_process";
 import { createHash } from "crypto";
 import * as zlib from "zlib";
-import { eventually, login, loginAttempt, request } from "../support/http";
+import { csrfHeaders, csrfSession, eventually, login, loginAttempt, request } from "../support/http";
 import { docker } from "../support/realize";
 import { gunicornProcesses, liveStack, LiveStack, processes } from "../support/stack";
 
@@ -241,6 +241,8 @@ describe("uploads and downloads", () => {
         const fill = Buffer.alloc(totalBytes - head.length - tail.length, 0x61);
         return { body: Buffer.concat([head, fill, tail]), type: `multipart/form-data; boundary=${boundary}` };
     }
+    // Every POST needs the session's CSRF token, as the upload page's script sends it.
+    const uploadSession = async () => csrfHeaders((await csrfSession(s.port)).cookie);
     const uploadLines = async () =>
         (await s.logs(s.app())).split("\n").filter((l) => l.includes("POST /upload")).length;
 
@@ -249,7 +251,7 @@ describe("uploads and downloads", () => {
         expect(body.length).toBe(limit);
         const res = await request(s.port, "/upload", {
             method: "POST",
-            headers: { "Content-Type": type, "Content-Length": body.length },
+            headers: { ...(await uploadSession()), "Content-Type": type, "Content-Length": body.length },
             body,
             timeoutMs: 120000,
         });
@@ -259,11 +261,24 @@ describe("uploads and downloads", () => {
     });
 
     test("one byte over gets 413 from nginx and nothing reaches the app", async () => {
-        const before = await uploadLines();
+        // gunicorn logs a request after its answer is sent: the previous test's line may still be on
+        // its way (the 64 MiB upload is parsed twice now, CSRF check and view), so count once it stands.
+        let before = await uploadLines();
+        await eventually(
+            10,
+            async () => {
+                await new Promise((r) => setTimeout(r, 500));
+                const now = await uploadLines();
+                const still = now === before;
+                before = now;
+                return still;
+            },
+            "the app's upload log lines settled",
+        );
         const { body, type } = multipart(limit + 1, "over-limit.bin");
         const res = await request(s.port, "/upload", {
             method: "POST",
-            headers: { "Content-Type": type, "Content-Length": body.length },
+            headers: { ...(await uploadSession()), "Content-Type": type, "Content-Length": body.length },
             body,
             timeoutMs: 120000,
         }).catch((e: Error) => ({ status: -1, text: () => e.message }));
@@ -284,10 +299,11 @@ describe("uploads and downloads", () => {
         ]);
         const up = await request(s.port, "/upload", {
             method: "POST",
-            headers: { "Content-Type": `multipart/form-data; boundary=${boundary}` },
+            headers: { ...(await uploadSession()), "Content-Type": `multipart/form-data; boundary=${boundary}` },
             body,
         });
         expect(up.status).toBe(200);
+        expect(up.json().name).toBe("blatt.txt");
         const down = await request(s.port, "/files/blatt.txt");
         expect(down.status).toBe(200);
         expect(down.body.equals(content)).toBe(true);

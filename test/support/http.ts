@@ -103,30 +103,91 @@ const sessionCookie = (res: { headers: Record<string, string | string[] | undefi
         .join("; ");
 
 /**
+ * The CSRF token of each session cookie a login or csrfSession returned. The app (Flask-WTF, like the
+ * real Lernmanager) refuses every POST without the session's token, and a refusal is no 4xx: it is a
+ * 302 back to the Referer or / with an error flash. A page's JavaScript sends the token from the
+ * page as the X-CSRFToken header; tests do the same with csrfHeaders(cookie).
+ */
+const csrfTokens = new Map<string, string>();
+
+/** Remembers the CSRF token that belongs to a session cookie (bench/lib/sessions.ts logs in in-container). */
+export function rememberCsrfToken(cookie: string, token: string): void {
+    csrfTokens.set(cookie, token);
+}
+
+/** The CSRF token of a session cookie from login()/loginAttempt()/csrfSession(); undefined for others. */
+export function csrfToken(cookie: string): string | undefined {
+    return csrfTokens.get(cookie);
+}
+
+/** Cookie and X-CSRFToken headers for a POST in that session, as a page's script sends them. */
+export function csrfHeaders(cookie: string): Record<string, string> {
+    const token = csrfTokens.get(cookie);
+    if (!token) throw new Error("no CSRF token known for this cookie (log in with login() or use csrfSession())");
+    return { Cookie: cookie, "X-CSRFToken": token };
+}
+
+/** The origin a browser would name in Referer for a page it got from this port of 127.0.0.1. */
+export const originOf = (port: number): string => `${HTTPS_PORTS.has(port) ? "https" : "http"}://127.0.0.1:${port}`;
+
+/** An anonymous session as a browser has it after GET /login: its cookie and CSRF token. */
+export async function csrfSession(port: number): Promise<{ cookie: string; token: string }> {
+    const form = await request(port, "/login");
+    const token = /name="csrf_token" value="([^"]+)"/.exec(form.text())?.[1];
+    if (form.status !== 200 || !token) throw new Error(`GET /login answered ${form.status} without a CSRF token`);
+    const cookie = sessionCookie(form);
+    csrfTokens.set(cookie, token);
+    return { cookie, token };
+}
+
+/** Where a login that worked sends the browser: a student's dashboard or the admin page. */
+export const LOGIN_LANDINGS = ["/dashboard", "/admin"];
+
+/** The path of a response's Location header ("" without one). */
+export function locationPath(headers: http.IncomingHttpHeaders): string {
+    const loc = headers.location;
+    if (!loc) return "";
+    return new URL(loc, "http://x").pathname;
+}
+
+/**
  * Logs in as a demo user the way a browser does (GET the form: session cookie + CSRF token; POST it
- * back) and returns the session cookie. Returns the POST's status as an error unless it is 302.
+ * back) and returns the session cookie. Fails unless the answer is the redirect to the user's start
+ * page: the app answers a refused POST (CSRF) or any error with a 302 too, to the Referer or /.
  */
 export async function login(port: number, username: string, password: string): Promise<string> {
     const res = await loginAttempt(port, username, password);
     if (res.status !== 302) throw new Error(`login as ${username} answered ${res.status}`);
+    if (!res.ok)
+        throw new Error(`login as ${username} answered 302 to ${res.location || "nowhere"} (an error redirect)`);
     return res.cookie;
 }
 
-/** One login as a browser does it; the status of the POST and the session cookie it set. */
+/**
+ * One login as a browser does it; the status of the POST, the session cookie it set, where it sends
+ * the browser, and `ok`: a 302 to /dashboard or /admin (anything else, a 302 included, failed).
+ */
 export async function loginAttempt(
     port: number,
     username: string,
     password: string,
-): Promise<{ status: number; cookie: string; body: string }> {
-    const form = await request(port, "/login");
-    const token = /name="csrf_token" value="([^"]+)"/.exec(form.text())?.[1];
-    if (form.status !== 200 || !token) throw new Error(`GET /login answered ${form.status} without a CSRF token`);
+): Promise<{ status: number; cookie: string; body: string; location: string; ok: boolean }> {
+    const anonymous = await csrfSession(port);
     const res = await request(port, "/login", {
         method: "POST",
-        headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: sessionCookie(form) },
-        body: `csrf_token=${encodeURIComponent(token)}&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`,
+        headers: {
+            "Content-Type": "application/x-www-form-urlencoded",
+            Cookie: anonymous.cookie,
+            // A browser names the form's page; over HTTPS the app requires it (same origin as its Host).
+            Referer: `${originOf(port)}/login`,
+        },
+        body: `csrf_token=${encodeURIComponent(anonymous.token)}&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`,
     });
     const cookie = sessionCookie(res);
-    if (res.status === 302 && !cookie) throw new Error("login set no cookie");
-    return { status: res.status, cookie, body: res.text() };
+    const location = locationPath(res.headers);
+    const ok = res.status === 302 && LOGIN_LANDINGS.includes(location);
+    if (ok && !cookie) throw new Error("login set no cookie");
+    // The session keeps its CSRF token across the login (Flask-WTF's token stays in the session).
+    if (cookie) csrfTokens.set(cookie, anonymous.token);
+    return { status: res.status, cookie, body: res.text(), location, ok };
 }

@@ -1,5 +1,6 @@
 import * as http from "http";
 import * as https from "https";
+import { csrfToken } from "./http";
 
 export interface LoadOptions {
     readonly port: number;
@@ -45,7 +46,11 @@ export interface LoadResult {
 
 /**
  * A bounded mixed read/write load through nginx on 127.0.0.1 (count and time limited). A request
- * fails when it gets no 2xx/3xx answer (socket error, 5xx, 4xx).
+ * fails unless it gets the answer its page gives: 200 for a read, and for a write 200 with its own
+ * write_id. The app (like the real Lernmanager) answers a refused or failed request with a 302 to
+ * the Referer or / (and an error flash), so any redirect counts as a failure ("HTTP 302 -> /"), as
+ * do socket errors, 4xx and 5xx. Writes carry the session's CSRF token (X-CSRFToken, as the page's
+ * script sends it) and, like a browser, a Referer of the page they come from.
  */
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     const start = Date.now();
@@ -69,6 +74,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
             ? new https.Agent({ keepAlive: true, maxSockets: 1, ca: opts.tls.ca, servername: opts.tls.servername })
             : new http.Agent({ keepAlive: true, maxSockets: 1 });
         const cookie = opts.cookies[i % opts.cookies.length];
+        const token = csrfToken(cookie) ?? "";
         let n = 0;
         while (!stop && requests < maxRequests) {
             requests++;
@@ -76,10 +82,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
             const write = (n * 7919 + i) % 100 < writeShare * 100;
             const writeId = write ? `w-${tag}-${i}-${n}` : "";
             const t0 = process.hrtime.bigint();
-            let outcome = await send(agent, opts.port, write, writeId, cookie, reads[n % reads.length], opts.tls);
+            const session = { cookie, token };
+            let outcome = await send(agent, opts.port, write, writeId, session, reads[n % reads.length], opts.tls);
             if (outcome.closedReused && opts.retryClosedKeepAlive) {
                 resent++;
-                outcome = await send(agent, opts.port, write, writeId, cookie, reads[n % reads.length], opts.tls);
+                outcome = await send(agent, opts.port, write, writeId, session, reads[n % reads.length], opts.tls);
             }
             latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
             if (outcome.ok) {
@@ -114,12 +121,16 @@ function send(
     port: number,
     write: boolean,
     writeId: string,
-    cookie: string,
+    session: { cookie: string; token: string },
     readPath: string,
     tls?: LoadOptions["tls"],
 ): Promise<{ ok: boolean; reason: string; closedReused?: boolean }> {
     return new Promise((resolve) => {
         const body = write ? `write_id=${writeId}` : undefined;
+        // What a browser sends: Host with the port it used (unless 443), and over HTTPS a Referer of
+        // the same origin, which the app's CSRF check requires.
+        const host = tls ? (port === 443 ? tls.servername : `${tls.servername}:${port}`) : `127.0.0.1:${port}`;
+        const origin = `${tls ? "https" : "http"}://${host}`;
         const req = (tls ? https : http).request(
             {
                 host: "127.0.0.1",
@@ -130,12 +141,14 @@ function send(
                 path: write ? `/tasks/${1 + (writeId.length % 12)}/done` : readPath,
                 timeout: 30000,
                 headers: {
-                    ...(tls ? { Host: tls.servername } : {}),
-                    Cookie: cookie,
+                    Host: host,
+                    Cookie: session.cookie,
                     ...(body
                         ? {
                               "Content-Type": "application/x-www-form-urlencoded",
                               "Content-Length": Buffer.byteLength(body),
+                              "X-CSRFToken": session.token,
+                              Referer: `${origin}/dashboard`,
                           }
                         : {}),
                 },
@@ -145,15 +158,22 @@ function send(
                 res.on("data", (c: Buffer) => chunks.push(c));
                 res.on("end", () => {
                     const status = res.statusCode ?? 0;
-                    let ok = status >= 200 && status < 400;
+                    let ok = status === 200;
+                    let reason = `HTTP ${status}`;
+                    if (status >= 300 && status < 400) {
+                        // An error redirect (or a lost session: 302 -> /login) is no answer of the page.
+                        const to = res.headers.location ? new URL(res.headers.location, "http://x").pathname : "";
+                        reason = `HTTP ${status} -> ${to}`;
+                    }
                     if (ok && write) {
                         try {
                             ok = JSON.parse(Buffer.concat(chunks).toString()).write_id === writeId;
                         } catch {
                             ok = false;
                         }
+                        if (!ok) reason = "HTTP 200 without its write_id";
                     }
-                    resolve({ ok, reason: ok ? "" : `HTTP ${status}` });
+                    resolve({ ok, reason: ok ? "" : reason });
                 });
                 res.on("error", (e) => resolve({ ok: false, reason: e.message }));
             },

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import Docker from "dockerode";
-import { request } from "./http";
+import { rememberCsrfToken, request } from "./http";
 import { runLoad, type LoadResult } from "./load";
 import { containerLogs, execIn } from "./stack";
 import { hostCommand, httpsRequest } from "./https";
@@ -13,25 +13,41 @@ const sessionCookie = (headers: Record<string, string | string[] | undefined>): 
         .map((c) => c.split(";")[0])
         .join("; ");
 
-/** Logs in over HTTPS as a browser does (form, CSRF token, POST); the Set-Cookie lines and the cookie. */
+/**
+ * Logs in over HTTPS as a browser does (form, CSRF token, POST with the form page as Referer and the
+ * port in Host, as a browser on a port other than 443 sends them); the Set-Cookie lines and the
+ * cookie. Fails unless the answer is the redirect to the dashboard: a refused CSRF check (a Referer
+ * that does not match the Host the app sees) is a 302 too, to the Referer.
+ */
 export async function httpsLogin(
     port: number,
     ca: string,
     servername: string,
     user: string,
 ): Promise<{ setCookie: string[]; cookie: string }> {
-    const form = await httpsRequest(port, "/login", { ca, servername });
+    const host = port === 443 ? servername : `${servername}:${port}`;
+    const form = await httpsRequest(port, "/login", { ca, servername, headers: { Host: host } });
     const token = /name="csrf_token" value="([^"]+)"/.exec(form.text())?.[1];
     if (!token) throw new Error(`GET /login over HTTPS: ${form.status} without a CSRF token`);
     const res = await httpsRequest(port, "/login", {
         ca,
         servername,
         method: "POST",
-        headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: sessionCookie(form.headers) },
+        headers: {
+            Host: host,
+            "Content-Type": "application/x-www-form-urlencoded",
+            Cookie: sessionCookie(form.headers),
+            Referer: `https://${host}/login`,
+        },
         body: `csrf_token=${encodeURIComponent(token)}&username=${user}&password=lernen`,
     });
-    if (res.status !== 302) throw new Error(`login over HTTPS answered ${res.status}`);
-    return { setCookie: ([] as string[]).concat(res.headers["set-cookie"] ?? []), cookie: sessionCookie(res.headers) };
+    const to = res.headers.location ? new URL(res.headers.location, "https://x").pathname : "";
+    if (res.status !== 302 || to !== "/dashboard") {
+        throw new Error(`login over HTTPS answered ${res.status}${to ? ` to ${to}` : ""}`);
+    }
+    const cookie = sessionCookie(res.headers);
+    rememberCsrfToken(cookie, token);
+    return { setCookie: ([] as string[]).concat(res.headers["set-cookie"] ?? []), cookie };
 }
 
 export interface TlsBasics {

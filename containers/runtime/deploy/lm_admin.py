@@ -10,6 +10,8 @@ password is read from the environment only and never printed.
 Exit codes: 0 replaced or nothing to do; 2 the table or its columns are missing (wrong config).
 """
 import argparse
+import hashlib
+import hmac
 import os
 import re
 import sqlite3
@@ -33,6 +35,15 @@ def quoted(name):
 
 def verifies(stored, password):
     try:
+        if stored and stored.startswith("scrypt:"):
+            # werkzeug >= 2.3's default (scrypt:N:r:p$salt$hex), the Lernmanager's hashes; Debian
+            # bookworm's werkzeug 2.2 cannot check them (it raises), which left admin/admin in place.
+            method, salt, hashval = stored.split("$", 2)
+            n, r, p = (int(x) for x in method.split(":")[1:4])
+            made = hashlib.scrypt(
+                password.encode("utf-8"), salt=salt.encode("utf-8"), n=n, r=r, p=p, maxmem=132 * n * r * p
+            ).hex()
+            return hmac.compare_digest(made, hashval)
         return bool(stored) and check_password_hash(stored, password)
     except (ValueError, TypeError):
         # Not a werkzeug hash (e.g. a legacy format): it is not the default we know of.
