@@ -1,4 +1,4 @@
-"""Unit tests of files/runtime/lm_admin.py (run with the other Python tests by test/unit/jobs.test.ts).
+"""Unit tests of containers/runtime/deploy/lm_admin.py (run with the other Python tests by test/unit/jobs.test.ts).
 
 The Lernmanager stores werkzeug >= 2.3 scrypt hashes (scrypt:N:r:p$salt$hex); the app image's
 werkzeug (Debian bookworm, 2.2) cannot check those, so lm_admin.py does it itself.
@@ -11,7 +11,9 @@ import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "files", "runtime"))
+# The runtime image puts every role's helpers in one folder; here each role has its own.
+RUNTIME = os.path.join(os.path.dirname(__file__), "..", "..", "..", "containers", "runtime")
+sys.path[:0] = [os.path.join(RUNTIME, role) for role in ("app", "deploy", "jobs", "backups")]
 import lm_admin  # noqa: E402
 
 
