@@ -82,7 +82,9 @@ export class Lernmanager extends pulumi.ComponentResource {
                 appRepository: names.images.app,
                 baseImage: config.pythonImage,
                 // The sftp client of the backup copies (containers/runtime/backups/lm_sftp.py).
-                osPackages: config.backups.sftpTargets.length > 0 ? ["openssh-client"] : [],
+                // tzdata: the app's local dates need the zone's data (a slim base may lack it);
+                // openssh-client: the sftp client of the backup copies.
+                osPackages: ["tzdata", ...(config.backups.sftpTargets.length > 0 ? ["openssh-client"] : [])],
                 platform: config.platform,
                 appSource: config.appSource,
                 wsgiApp: config.wsgiApp.spec,

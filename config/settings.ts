@@ -1,5 +1,6 @@
 // The school's settings the app reads from its environment (its name, address, data-protection
 // contacts, the optional services' keys) and further environment for the app.
+import { isTimeZone } from "./jobs";
 import { parseEnv } from "./lists";
 import type { KeyReader } from "./reader";
 import type { KeySpec } from "./spec";
@@ -52,6 +53,13 @@ export const SETTINGS_KEYS = {
         description:
             "Secret the grading service signs its callbacks with (GRADING_SERVICE_CALLBACK_SECRET); set with --secret.",
     },
+    timeZone: {
+        kind: "string",
+        default: "Europe/Berlin",
+        env: "TZ",
+        description:
+            "IANA time zone of every container of the app image (app, scheduler, backups; TZ): the app's dates are naive local time (attendance days, weekly report ranges). The deploy fails when the image has no zone data for it.",
+    },
     appEnv: {
         kind: "array",
         default: [],
@@ -77,9 +85,14 @@ export function readSettings(r: KeyReader<SettingsKey>): SettingsConfig {
     for (const [key, spec] of Object.entries(SETTINGS_KEYS) as [SettingsKey, KeySpec][]) {
         if (!spec.env) continue;
         byEnv.set(spec.env, key);
-        const value = r.given(key) ?? "";
+        // The time zone always (the app's local dates need one); the others only when set.
+        const value = key === "timeZone" ? r.get(key).trim() : (r.given(key) ?? "");
         if (value !== "") (spec.secret ? secrets : settings)[spec.env] = value;
     }
+    if (!isTimeZone(r.get("timeZone").trim()))
+        r.problems.push(
+            `${r.show("timeZone")}: not a known IANA time zone. Fix: \`pulumi config set timeZone Europe/Berlin\``,
+        );
     const appEnv = parseEnv(r.given("appEnv"), `${r.ns}appEnv`, r.problems);
     for (const name of Object.keys(appEnv)) {
         const key = byEnv.get(name);

@@ -10,7 +10,8 @@ describe("the app's contract in config", () => {
         expect(c.persistentPaths).toEqual([]);
         expect(c.initInWorkers).toBe(true);
         expect(c.loginRatePerMinute).toBe(60);
-        expect(c.appSettings).toEqual({});
+        // The time zone always: the app's dates are naive local time.
+        expect(c.appSettings).toEqual({ TZ: "Europe/Berlin" });
         expect(c.appSecrets).toEqual({});
     });
 
@@ -32,7 +33,18 @@ describe("the app's contract in config", () => {
 
     test("the school's settings and secret keys become the app's environment; appEnv may not set them", () => {
         const c = load({ schoolName: "Gesamtschule Am Walde", dsbContact: "dsb@example.org", llmApiKey: "sk-1" });
-        expect(c.appSettings).toEqual({ SCHOOL_NAME: "Gesamtschule Am Walde", DSB_CONTACT: "dsb@example.org" });
+        expect(c.appSettings).toEqual({
+            SCHOOL_NAME: "Gesamtschule Am Walde",
+            DSB_CONTACT: "dsb@example.org",
+            TZ: "Europe/Berlin",
+        });
+        expect(load({ timeZone: "Europe/Vienna" }).appSettings.TZ).toBe("Europe/Vienna");
+        expect(problems({ timeZone: "Mars/Olympus" })[0]).toMatch(
+            /^lernmanager:timeZone = "Mars\/Olympus": not a known IANA time zone\. Fix:/,
+        );
+        expect(problems({ appEnv: '["TZ=Europe/Berlin"]' })[0]).toMatch(
+            /appEnv sets TZ, which has its own key lernmanager:timeZone/,
+        );
         expect(c.appSecrets).toEqual({ LLM_API_KEY: "sk-1" });
         expect(problems({ appEnv: '["LLM_API_KEY=sk-2"]' })[0]).toBe(
             "lernmanager:appEnv sets LLM_API_KEY, which has its own key lernmanager:llmApiKey. Fix: `pulumi config set llmApiKey --secret <value>` and remove it from appEnv.",
@@ -90,5 +102,23 @@ describe("the app's contract in config", () => {
             protect: true,
             retainOnDelete: true,
         });
+    });
+});
+
+describe("the time zone", () => {
+    test("every container of the app image gets the same TZ (app, scheduler, backups) and the image the zone data", async () => {
+        const run = await runProgram(
+            testConfig({
+                "lernmanager:timeZone": "Europe/Vienna",
+                "lernmanager:jobs": JSON.stringify([{ name: "daily", schedule: "0 1 * * *", command: "true" }]),
+            }),
+            { stack: "tz" },
+        );
+        const tz = (suffix: string) => (run.named(suffix).inputs.envs as string[]).filter((e) => e.startsWith("TZ="));
+        expect(tz("lernmanager-tz-app")).toEqual(["TZ=Europe/Vienna"]);
+        for (const other of ["lernmanager-tz-scheduler", "lernmanager-tz-backups"])
+            expect(tz(other)).toEqual(tz("lernmanager-tz-app"));
+        const runtime = run.ofType("docker:index/image:Image").find((i) => /-runtime:/.test(i.inputs.imageName))!;
+        expect(runtime.inputs.build.args.OS_PACKAGES.split(" ")).toContain("tzdata");
     });
 });

@@ -50,17 +50,17 @@ describe("an sftp:// target", () => {
         expect(c.inputs.envs).toEqual(expect.arrayContaining([`LM_SFTP_KEY=${KEY}`, `LM_SFTP_HOST_KEYS=${ED}`]));
         expect(c.secretInputs).toContain("envs");
         expect(JSON.parse(c.inputs.command[1]).sftp).toEqual(["sftp://backup@10.0.0.5/lernmanager"]);
-        expect(runtimeArgs(run)).toMatchObject({ OS_PACKAGES: "openssh-client" });
+        expect(runtimeArgs(run)).toMatchObject({ OS_PACKAGES: "tzdata openssh-client" });
         // The app container never sees the SFTP key.
         expect(JSON.stringify(run.named("lernmanager-sf-app").inputs.envs)).not.toContain("PRIVATE KEY");
     });
 
-    test("without one: no network, no key, no extra package (the runtime image's tag stays as it was)", async () => {
+    test("without one: no network, no key, no sftp client (the runtime image's tag stays as it was)", async () => {
         const run = await runProgram(testConfig({ "lernmanager:backupCopyTo": '["/mnt/nas/lm"]' }), { stack: "sf" });
         const c = run.named("lernmanager-sf-backups");
         expect(c.inputs.networkMode).toBe("none");
         expect(JSON.stringify(c.inputs.envs)).not.toMatch(/LM_SFTP/);
-        expect(runtimeArgs(run).OS_PACKAGES).toBeUndefined();
+        expect(runtimeArgs(run).OS_PACKAGES).toBe("tzdata");
         const plain = await runProgram(testConfig({}), { stack: "sf" });
         const withSftp = await runProgram(
             testConfig({

@@ -177,7 +177,7 @@ describe("the scheduler container (Pulumi mocks)", () => {
     let run: ProgramRun;
     beforeAll(async () => {
         run = await runProgram(
-            testConfig({ "lernmanager:jobs": JSON.stringify(jobs), "lernmanager:appEnv": '["TZ=Europe/Berlin"]' }),
+            testConfig({ "lernmanager:jobs": JSON.stringify(jobs), "lernmanager:appEnv": '["LANGUAGE=de"]' }),
             {
                 stack: "jobs",
             },

@@ -331,7 +331,7 @@ describe("config flows into the declaration", () => {
                 "lernmanager:threads": "3",
                 "lernmanager:appAccessLog": "true",
                 "lernmanager:uploadLimitMb": "100",
-                "lernmanager:appEnv": JSON.stringify(["TZ=Europe/Berlin", "FEATURE_X=1"]),
+                "lernmanager:appEnv": JSON.stringify(["LANGUAGE=de", "FEATURE_X=1"]),
             }),
             { stack: "tuned" },
         );
@@ -348,7 +348,9 @@ describe("config flows into the declaration", () => {
         ).toString();
         expect(nginxConf).toContain("client_max_body_size 100m;");
         const envs = run.named("lernmanager-tuned-app").inputs.envs as string[];
-        expect(envs).toEqual(expect.arrayContaining(["TZ=Europe/Berlin", "FEATURE_X=1", "MAX_UPLOAD_MB=100"]));
+        expect(envs).toEqual(
+            expect.arrayContaining(["LANGUAGE=de", "FEATURE_X=1", "MAX_UPLOAD_MB=100", "TZ=Europe/Berlin"]),
+        );
     });
 
     test("two stacks on one host yield disjoint physical names", async () => {

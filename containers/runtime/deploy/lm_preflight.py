@@ -6,10 +6,28 @@ app the way gunicorn will (through lm_wsgi) and asks /healthz's own check. When 
 with the reason, instead of after the health check's whole wait, and the running version goes on
 serving.
 """
+import os
 import sys
+
+ZONEINFO = "/usr/share/zoneinfo"
+
+
+def time_zone_problem(env=os.environ, zoneinfo=ZONEINFO):
+    """Why the app's local dates would be wrong here, or None. Without the zone's data file the C
+    library takes TZ as UTC without a word, and attendance days and report weeks shift."""
+    tz = env.get("TZ", "")
+    if not tz:
+        return "TZ is not set: the app's local dates would be UTC"
+    if not os.path.isfile(os.path.join(zoneinfo, tz.lstrip(":"))):
+        return f"TZ={tz}, but the image has no {zoneinfo}/{tz.lstrip(':')} (the tzdata package): the app's local dates would be UTC"
+    return None
 
 
 def main():
+    problem = time_zone_problem()
+    if problem:
+        print(f"[lernmanager] preflight: {problem}", flush=True)
+        return 1
     try:
         import lm_wsgi
     except BaseException as exc:  # an app that does not import cannot become healthy
