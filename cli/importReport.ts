@@ -117,7 +117,9 @@ export function formatImport(
     for (const m of r.source.missing) out.push(`  not in the old install: ${m}/ (the volume stays empty)`);
     if (r.target.refused.length) out.push(`  refused (outside the stack's folders): ${r.target.refused.join(", ")}`);
     out.push("All files now belong to the app's user (10001). Nothing was changed on the old install.");
-    if (r.source.env) {
+    if (r.source.env_error) {
+        out.push("", `Settings: ${r.source.env_error}.`);
+    } else if (r.source.env) {
         out.push("", `Settings in ${r.source.root}/.env (not copied; run these before \`pulumi up\`):`);
         out.push(...envCommands(r.source.env, stack, showSecrets, appEnv).map((l) => `  ${l}`));
     } else {

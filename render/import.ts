@@ -74,6 +74,8 @@ export interface SourceSummary {
     skipped: string[];
     missing: string[];
     env: Record<string, string> | null;
+    /** Why the old .env could not be read (root's only), when so. */
+    env_error?: string;
 }
 
 /** What arrived in the volumes. */

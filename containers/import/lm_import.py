@@ -46,6 +46,8 @@ def table_rows(path):
 
 
 def read_env(path):
+    """The .env's values; None without one. A .env this user may not read (deploy/setup.sh makes it
+    root's, mode 600) raises PermissionError: the caller reports it and copies the data anyway."""
     values = {}
     if not os.path.isfile(path):
         return None
@@ -65,11 +67,55 @@ def read_env(path):
     return values
 
 
+def copy_database(src, dst):
+    """A consistent copy of SQLite database `src` by SQLite's online backup.
+
+    As a user who may read the database but not write its folder (the old app's service user owns
+    it, and with the app stopped no -shm file is there), SQLite cannot open a WAL database at all
+    ("attempt to write a readonly database"). Then it is opened read-only as immutable, which is
+    safe only while nobody writes and nothing is left in a -wal file: with a -wal file there, the
+    copy stops with the reason instead of missing its last writes."""
+    def backup(uri):
+        source = sqlite3.connect(uri, uri=True, timeout=30)
+        target = sqlite3.connect(dst)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+            source.close()
+
+    try:
+        backup(f"file:{src}")
+        return
+    except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc) and "unable to open" not in str(exc):
+            raise
+        first = exc
+    if os.path.exists(src + "-wal") and os.path.getsize(src + "-wal") > 0:
+        sys.exit(
+            f"import: {src} cannot be read as this user ({first}), and its -wal file still holds writes: "
+            "stop the old app cleanly (it writes them into the database) or import as its owner"
+        )
+    if os.path.exists(dst):
+        os.remove(dst)
+    backup(f"file:{src}?mode=ro&immutable=1")
+
+
 def pack(root, folders):
     root = os.path.abspath(root)
     if not os.path.isdir(root):
         sys.exit(f"import: {root} is not a folder on this machine")
     summary = {"side": "source", "root": root, "files": 0, "bytes": 0, "databases": {}, "skipped": [], "missing": []}
+    # Before any data is sent: a .env that cannot be read must not fail the import after the copy.
+    env_file = os.path.join(root, ".env")
+    try:
+        summary["env"] = read_env(env_file)
+    except PermissionError:
+        summary["env"] = None
+        summary["env_error"] = (
+            f"{env_file} is readable by root only (as deploy/setup.sh leaves it): its settings were not read. "
+            f"See them with `ssh -t <server> sudo cat {env_file}` and set them with `pulumi config set`"
+        )
     scratch = tempfile.mkdtemp(prefix="lm-import-")
     tar = tarfile.open(fileobj=sys.stdout.buffer, mode="w|", format=tarfile.PAX_FORMAT)
     try:
@@ -94,13 +140,7 @@ def pack(root, folders):
                         continue
                     if is_sqlite(src):
                         copy = os.path.join(scratch, "backup.db")
-                        source = sqlite3.connect(src, timeout=30)
-                        target = sqlite3.connect(copy)
-                        try:
-                            source.backup(target)
-                        finally:
-                            target.close()
-                            source.close()
+                        copy_database(src, copy)
                         summary["databases"][arc] = table_rows(copy)
                         src = copy
                     tar.add(src, arcname=arc, recursive=False)
@@ -111,7 +151,6 @@ def pack(root, folders):
         tar.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    summary["env"] = read_env(os.path.join(root, ".env"))
     print("LMIMPORT " + json.dumps(summary, sort_keys=True), file=sys.stderr, flush=True)
 
 
