@@ -11,6 +11,8 @@ export interface BackupStatus {
         uploads?: { files: number; copied: number };
     };
     lastBackupError?: { time: string; error: string };
+    /** After a failed backup: when the loop tries again (it backs off). */
+    retryAfter?: string;
     copies?: Record<string, { time: string; ok: boolean; error?: string; copied?: number; seconds?: number }>;
     lastDrill?: {
         time: string;
@@ -70,6 +72,11 @@ export function statusReport(f: StatusFacts): { lines: string[]; problems: strin
                   (last.uploads ? `; uploads ${last.uploads.files} files (${last.uploads.copied} new or changed)` : "")
             : `last backup   none yet${b.backups?.length ? ` (${b.backups.length} taken before deploys)` : ""}`,
     );
+    if (b.lastBackupError)
+        lines.push(
+            `backup FAILED ${ago(f.now, b.lastBackupError.time)}: ${b.lastBackupError.error}` +
+                (b.retryAfter ? `; next try ${b.retryAfter.slice(11, 16)} UTC` : ""),
+        );
     const copies = Object.entries(b.copies ?? {});
     const configured = [...(b.config?.copyDirs ?? []).map(([d]) => d), ...(b.config?.sftp ?? [])];
     lines.push(

@@ -158,14 +158,15 @@ def base_of(name, stem):
     return name if name.startswith(f"{stem}-") and lm_backup.STAMP_RE.search(name) else None
 
 
-def plan_removals(entries, kept, stem):
+def plan_removals(entries, kept, stem, mine=None):
     """Entries [(name, is_dir)] of the target folder to remove: (before the upload) what a copy left
-    unfinished (no .db: the .db is written last) of a backup kept here, and (after it) every backup no
-    longer kept here. Other files are left alone."""
+    unfinished (no .db: the .db is written last) of a backup kept here, and (after it) every backup
+    this volume wrote there (mine: its ledger; None: every backup of the stem) that is no longer kept.
+    Other files, and every backup another volume wrote, are left alone."""
     complete = {n for n, d in entries if not d and base_of(n, stem) == n}
     ours = [(n, d, base_of(n, stem)) for n, d in entries if base_of(n, stem)]
     unfinished = [(n, d) for n, d, b in ours if b in kept and (b not in complete or n.endswith(PARTIAL))]
-    return unfinished, [(n, d) for n, d, b in ours if b not in kept]
+    return unfinished, [(n, d) for n, d, b in ours if b not in kept and (mine is None or b in mine)]
 
 
 def upload_commands(path, remote, previous=None):
@@ -176,12 +177,14 @@ def upload_commands(path, remote, previous=None):
     snap = path + lm_backup.UPLOADS_SUFFIX
     if os.path.isdir(snap):
         partial = remote + lm_backup.UPLOADS_SUFFIX + PARTIAL
-        commands.append(f"mkdir {quote(partial)}")
+        # Folders 0700 (the server's umask decides a new folder's mode); files keep their 0600 (put -p).
+        commands += [f"mkdir {quote(partial)}", f"chmod 700 {quote(partial)}"]
         for root, dirs, files in os.walk(snap):
             dirs.sort()
             rel_root = os.path.relpath(root, snap)
             for d in dirs:
-                commands.append(f"mkdir {quote(os.path.normpath(os.path.join(partial, rel_root, d)))}")
+                sub = quote(os.path.normpath(os.path.join(partial, rel_root, d)))
+                commands += [f"mkdir {sub}", f"chmod 700 {sub}"]
             for name in sorted(files):
                 src = os.path.join(root, name)
                 if os.path.islink(src) or not os.path.isfile(src):
@@ -208,11 +211,16 @@ def mirror(cfg, target):
     """Uploads the kept backups the target lacks; removes there what is no longer kept here (and what an
     interrupted copy left). Returns counts for the status file."""
     folder = parse(target)[3]
-    entries = listing(cfg, target, [folder], before=[f"-mkdir {quote(folder)}"]).get(folder, [])
+    entries = listing(cfg, target, [folder], before=[f"-mkdir {quote(folder)}", f"-chmod 700 {quote(folder)}"]).get(folder, [])
     local = lm_backup.backups(cfg["backups"], cfg["stem"])
-    kept = {os.path.basename(p) for p in local}
     stem = cfg["stem"]
-    unfinished, stale = plan_removals(entries, kept, stem)
+    # The target's own retention over its own list: what this volume wrote there (its ledger) and
+    # what it copies now; never less than the local set, never another volume's copies.
+    mine = set(lm_backup.read_ledger(cfg["backups"]).get(target, []))
+    complete_there = {n for n, d in entries if not d and base_of(n, stem) == n}
+    kept = lm_backup.kept_on_target({os.path.basename(p) for p in local}, mine & complete_there,
+                                    cfg["keep"], lm_backup.parse_retention(cfg["retention"]))
+    unfinished, stale = plan_removals(entries, kept, stem, mine)
     if unfinished:
         sftp(cfg, target, remove_commands(cfg, target, folder, unfinished))
     there = {n for n, d in entries if not d and base_of(n, stem) == n and n not in {u for u, _ in unfinished}}
@@ -229,9 +237,11 @@ def mirror(cfg, target):
         if os.path.isdir(path + lm_backup.UPLOADS_SUFFIX):
             previous = (path + lm_backup.UPLOADS_SUFFIX, remote + lm_backup.UPLOADS_SUFFIX)
     if commands:
+        lm_backup.record_sent(cfg["backups"], target, [os.path.basename(p) for p in local if os.path.basename(p) not in there])
         sftp(cfg, target, commands)
     # Pruned only after the upload: a failed copy leaves the older copies there.
     if stale:
         sftp(cfg, target, remove_commands(cfg, target, folder, stale))
+    lm_backup.set_sent(cfg["backups"], target, kept & (complete_there | {os.path.basename(p) for p in local}))
     return {"copied": copied, "kept": len(kept), "bytes": sent, "linked": linked,
             "removed": len({base_of(n, stem) for n, _ in stale})}

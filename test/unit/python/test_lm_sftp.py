@@ -100,7 +100,9 @@ class Uploads(unittest.TestCase):
             q = lm_sftp.quote
             self.assertEqual(commands, [
                 f"mkdir {p}",
+                f"chmod 700 {p}",
                 f"mkdir {p}/class\\ 1",
+                f"chmod 700 {p}/class\\ 1",
                 f"put -p {q(new)}.uploads/class\\ 1/new.txt {p}/class\\ 1/new.txt",
                 f"ln /r/{A}.uploads/class\\ 1/same.txt {p}/class\\ 1/same.txt",
                 f"rename {p} /r/{B}.uploads",
