@@ -227,13 +227,12 @@ def due(cfg, since_last=None):
     found = lm_backup.backups(cfg["backups"], cfg["stem"])
     every = cfg.get("everySeconds")
     retry = status.get("retryAfter")
-    if retry:
-        wait = (datetime.datetime.fromisoformat(retry) - now()).total_seconds()
-        # A retry time further off than the longest back-off: the clock went back; try now.
-        if 0 < wait <= BACKOFF_SECONDS[1]:
-            return None
+    wait = (datetime.datetime.fromisoformat(retry) - now()).total_seconds() if retry else 0
+    # Backing off after a failed backup (a retry time further off than the longest back-off: the
+    # clock went back; try now). A backup taken meanwhile (before a deploy) is still drilled.
+    backing_off = 0 < wait <= BACKOFF_SECONDS[1]
     newest = newest_real(found)
-    if every:
+    if every and not backing_off:
         if newest is None or (now() - lm_backup.taken_at(newest)).total_seconds() >= every:
             # A backup dated in the future never becomes old: elapsed time decides instead.
             if newest is not None or not found or since_last is None or since_last >= every:

@@ -181,6 +181,9 @@ class FailingBackups(unittest.TestCase):
         os.makedirs(self.v.dir, exist_ok=True)
         lm_backupd.write_json(os.path.join(self.v.dir, lm_backupd.STATUS_NAME), status)
         self.assertIsNone(lm_backupd.due(self.v.cfg))
+        # A backup taken meanwhile (before a deploy) is still drilled; no scheduled one while backing off.
+        self.v.backup(lm_backupd.now() - datetime.timedelta(hours=1))
+        self.assertEqual(lm_backupd.due(self.v.cfg), "drill")
         self.assertIn("the last backup failed: not enough free space", lm_backupd.health(self.v.cfg))
 
     def test_a_backup_dated_in_the_future_neither_stops_the_schedule_nor_goes_unreported(self):
