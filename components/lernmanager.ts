@@ -82,7 +82,11 @@ export class Lernmanager extends pulumi.ComponentResource {
                 appRepository: names.images.app,
                 baseImage: config.pythonImage,
                 // The sftp client of the backup copies (containers/runtime/backups/lm_sftp.py).
-                osPackages: config.backups.sftpTargets.length > 0 ? ["openssh-client"] : [],
+                osPackages: [
+                    ...(config.backups.sftpTargets.length > 0 ? ["openssh-client"] : []),
+                    // age encrypts the copies before they leave the backup container.
+                    ...(config.backups.encryptTo.length > 0 ? ["age"] : []),
+                ],
                 platform: config.platform,
                 appSource: config.appSource,
                 wsgiApp: config.wsgiApp.spec,

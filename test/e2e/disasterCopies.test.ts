@@ -6,13 +6,16 @@
  * backup before writing, leaves no partial, backs off, and the app keeps serving and writing; and the
  * server is lost (every container, volume and image of the stack removed) and the stack deployed again
  * on the empty host: after two backup cycles of the new server every copy of the old one is still
- * there, byte for byte.
+ * there, byte for byte. A's copies are encrypted with age to a key made off the server; they decrypt
+ * to its backups exactly.
  */
+import { execFileSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { backupStatus, opsScript, waitBackupStatus } from "../support/backupOps";
+import { TEST_IMAGES } from "../support/baseImages";
 import { docker } from "../support/realize";
 import { copyOfDemoApp, execIn, liveStack, LiveStack } from "../support/stack";
 
@@ -24,6 +27,35 @@ const MARKER = ".lernmanager-backup-target";
 const shared = fs.mkdtempSync(path.join(os.tmpdir(), "lmdis-nas-"));
 const unmounted = fs.mkdtempSync(path.join(os.tmpdir(), "lmdis-unmounted-"));
 for (const d of [shared, unmounted]) fs.chownSync(d, 10001, 10001);
+// A's copies are encrypted to a key made here, as on the admin's computer: only its public half goes
+// into the stack's config; B copies plain (backupEncryptTo none).
+const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "lmdis-key-"));
+const keygen = execFileSync("docker", ["run", "--rm", "--network", "none", TEST_IMAGES.python, "age-keygen"], {
+    encoding: "utf8",
+});
+const identity = keygen.split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"))!;
+const recipient = /public key: (age1\S+)/.exec(keygen)![1];
+fs.writeFileSync(path.join(keyDir, "lernmanager-backup.key"), `${identity}\n`, { mode: 0o600 });
+/** age -d of a copy in the shared folder with the identity; the sha256 of the plain bytes. */
+const decryptedSha = (name: string) =>
+    execFileSync(
+        "docker",
+        [
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            `${shared}:/nas:ro`,
+            "-v",
+            `${keyDir}:/key:ro`,
+            TEST_IMAGES.python,
+            "sh",
+            "-c",
+            `age -d -i /key/lernmanager-backup.key '/nas/${name}' | sha256sum`,
+        ],
+        { encoding: "utf8" },
+    ).split(" ")[0];
 const appA = copyOfDemoApp();
 const appB = copyOfDemoApp();
 let a: LiveStack | undefined;
@@ -36,9 +68,18 @@ const config = (extra: Record<string, string>, app: string) => ({
     "lernmanager:backupRetention": "hourly=0,daily=0,weekly=0",
     ...extra,
 });
+const configA = () =>
+    config(
+        {
+            "lernmanager:backupCopyTo": JSON.stringify([shared, unmounted]),
+            "lernmanager:backupEncryptTo": recipient,
+        },
+        appA.dir,
+    );
 const bk = (s: LiveStack) => () => s.realization.container(`${s.stack}-backups`);
 const localNames = (st: any): string[] => st.backups.map((x: any) => x.file);
-const onTarget = () => fs.readdirSync(shared).filter((n) => /^lernmanager-.*\.db$/.test(n));
+/** The complete copies in the shared folder: `<name>.db` (B: plain) and `<name>.db.age` (A: encrypted). */
+const onTarget = () => fs.readdirSync(shared).filter((n) => /^lernmanager-.*\.db(\.age)?$/.test(n));
 const sha = (f: string) =>
     createHash("sha256")
         .update(fs.readFileSync(path.join(shared, f)))
@@ -57,7 +98,7 @@ beforeAll(async () => {
         DriverOpts: { type: "tmpfs", device: "tmpfs", o: "size=6m,uid=10001,gid=10001,mode=0700" },
         Labels: { "dev.lernmanager.stack": B },
     });
-    a = await liveStack(A, config({ "lernmanager:backupCopyTo": JSON.stringify([shared, unmounted]) }, appA.dir));
+    a = await liveStack(A, configA());
     b = await liveStack(B, config({ "lernmanager:backupCopyTo": JSON.stringify([shared]) }, appB.dir));
 });
 afterAll(async () => {
@@ -67,7 +108,7 @@ afterAll(async () => {
         .getVolume(`lernmanager-${B}-backups`)
         .remove()
         .catch(() => undefined);
-    for (const d of [shared, unmounted]) fs.rmSync(d, { recursive: true, force: true });
+    for (const d of [shared, unmounted, keyDir]) fs.rmSync(d, { recursive: true, force: true });
     appA.remove();
     appB.remove();
 });
@@ -111,20 +152,44 @@ test("two stacks on one folder: each keeps its own copies by its own retention, 
             Date.parse(x.copies[shared].time) >= stampOf(fresh[fresh.length - 1])
         );
     };
-    const [sa, sb] = await Promise.all([
+    await Promise.all([
         waitBackupStatus(bk(a!), "A: four backups copied", enough, 300),
         waitBackupStatus(bk(b!), "B: four backups copied", enough, 300),
     ]);
-    const there = onTarget();
-    for (const n of [...localNames(sa), ...localNames(sb)]) expect(there).toContain(n);
+    // Both keep backing up: read both volumes and the folder until they are seen between two cycles
+    // (a backup taken but not yet copied is no loss).
+    let sa: any,
+        sb: any,
+        there: string[] = [],
+        missing: string[] = [];
+    for (let i = 0; i < 40; i++) {
+        [sa, sb] = [await backupStatus(bk(a!)()), await backupStatus(bk(b!)())];
+        there = onTarget();
+        missing = [...localNames(sa).map((n) => `${n}.age`), ...localNames(sb)].filter((n) => !there.includes(n));
+        if (missing.length === 0) break;
+        await new Promise((r) => setTimeout(r, 1500));
+    }
+    expect(missing).toEqual([]);
     // A backup of A and one of B are never the same file; each stack's set there is its newest 3.
     expect(there.length).toBeGreaterThanOrEqual(6);
     expect(sa.copies[shared].ok && sb.copies[shared].ok).toBe(true);
     // Every file and folder the copies wrote is private.
     for (const n of there) expect(fs.statSync(path.join(shared, n)).mode & 0o777).toBe(0o600);
-    const snap = path.join(shared, `${localNames(sa).pop()}.uploads`);
+    const newest = localNames(sa).pop()!;
+    const snap = path.join(shared, `${newest}.uploads`);
     expect(fs.statSync(snap).mode & 0o777).toBe(0o700);
-    expect(fs.statSync(path.join(snap, "k1", "a.txt")).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.join(snap, "k1", "a.txt.age")).mode & 0o777).toBe(0o600);
+    // A's copies are encrypted (no SQLite header, no upload text there) and decrypt with the key made
+    // off the server to exactly the backup in A's volume; the key is nowhere in the stack's state.
+    const copy = fs.readFileSync(path.join(shared, `${newest}.age`));
+    expect(copy.subarray(0, 21).toString()).toBe("age-encryption.org/v1");
+    expect(fs.readFileSync(path.join(snap, "k1", "a.txt.age")).includes("bericht")).toBe(false);
+    const local = (await execIn(bk(a!)(), ["sh", "-c", `sha256sum /backups/${newest}`])).output.split(" ")[0];
+    expect(decryptedSha(`${newest}.age`)).toBe(local);
+    expect(decryptedSha(`${newest}.uploads/k1/a.txt.age`)).toBe(createHash("sha256").update("bericht\n").digest("hex"));
+    expect(JSON.stringify(a!.run.registrations)).not.toContain("AGE-SECRET-KEY");
+    expect(JSON.stringify(a!.run.registrations)).toContain(recipient);
+    expect(fs.existsSync(path.join(shared, newest))).toBe(false);
 });
 
 test("a backup dated in the future is reported, and the schedule goes on", async () => {
@@ -196,7 +261,7 @@ test("server loss: every container, volume and image removed, deployed again on 
     await a!.realization.teardown({ images: true });
     a = undefined;
     const lost = Date.now();
-    a = await liveStack(A, config({ "lernmanager:backupCopyTo": JSON.stringify([shared, unmounted]) }, appA.dir));
+    a = await liveStack(A, configA());
     const deployed = Date.now();
     const st = await waitBackupStatus(
         bk(a),
@@ -212,7 +277,7 @@ test("server loss: every container, volume and image removed, deployed again on 
         expect(after).toContain(n);
         expect(sha(n)).toBe(h);
     }
-    for (const n of localNames(st)) expect(after).toContain(n);
+    for (const n of localNames(st)) expect(after).toContain(`${n}.age`);
     process.stdout.write(
         `    server loss: ${Object.keys(before).length} of ${Object.keys(before).length} copies kept; redeploy ${((deployed - lost) / 60000).toFixed(1)} min\n`,
     );

@@ -16,12 +16,32 @@ describe("backup config", () => {
             sftpTargets: [],
             sftpKey: undefined,
             sftpHostKeys: [],
+            encryptTo: [],
         });
         expect(load({ backupEvery: "off" }).backups.everySeconds).toBeUndefined();
         expect(load({ backupEvery: "45m", backupRetention: "daily=3" }).backups).toMatchObject({
             everySeconds: 2700,
             retention: { hourly: 24, daily: 3, weekly: 8 },
         });
+    });
+
+    test("copies are encrypted by default: a copy target without backupEncryptTo is refused with the fix; none allows plain copies", () => {
+        const nas = { backupCopyTo: '["/mnt/nas/lm"]' };
+        expect(problems(nas)).toEqual([
+            expect.stringMatching(
+                /^lernmanager:backupCopyTo has a copy target but lernmanager:backupEncryptTo is not set: the copies would leave the server unencrypted\. Fix: `age-keygen -o lernmanager-backup.key` .*`pulumi config set backupEncryptTo none` to copy unencrypted on purpose$/,
+            ),
+        ]);
+        expect(problems({ ...nas, backupEncryptTo: "age1nope" })[0]).toMatch(
+            /^lernmanager:backupEncryptTo: "age1nope" is not an age recipient/,
+        );
+        const age = "age1" + "q".repeat(58);
+        const ssh = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq";
+        expect(load({ ...nas, backupEncryptTo: `${age}\n${ssh} admin@laptop` }).backups.encryptTo).toEqual([age, ssh]);
+        expect(load({ ...nas, backupEncryptTo: "none" }).backups.encryptTo).toEqual([]);
+        // Without a copy target there is nothing to encrypt (the backups volume stays plain).
+        expect(problems({})).toEqual([]);
+        expect(load({ backupEncryptTo: age }).backups.encryptTo).toEqual([]);
     });
 
     test("bad values name the key and the fix; a relative copy folder is refused", () => {
@@ -41,6 +61,7 @@ describe("backup config", () => {
         expect(
             load({
                 backupCopyTo: '["/mnt/nas/lm/", "sftp://b@nas:2222/x"]',
+                backupEncryptTo: "none",
                 backupSftpKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----",
             }).backups,
         ).toMatchObject({

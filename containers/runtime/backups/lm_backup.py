@@ -25,7 +25,9 @@ import os
 import re
 import shutil
 import sqlite3
+import subprocess
 import sys
+import tempfile
 
 from lm_init import marker_name as init_marker_name
 
@@ -169,6 +171,39 @@ def copy_atomically(source, target):
         if os.path.exists(partial):
             os.remove(partial)
         raise
+
+
+AGE_SUFFIX = ".age"
+
+
+class Sealer:
+    """Encrypts files with age to the recipients of backupEncryptTo (the copies leave the backup
+    container only encrypted; the private key is never on the server). Files 0600; nothing is left
+    of a failed encryption."""
+
+    def __init__(self, recipients):
+        if not shutil.which("age"):
+            raise RuntimeError("the app image has no age (Debian package age), needed by backupEncryptTo")
+        fd, self.recipients_file = tempfile.mkstemp(prefix="lm-age-recipients-")
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(recipients) + "\n")
+
+    def seal(self, source, target):
+        partial = f"{target}.{os.getpid()}.partial"
+        try:
+            done = subprocess.run(["age", "-R", self.recipients_file, "-o", partial, source],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"age could not encrypt {os.path.basename(source)}: {done.stderr.strip()[-300:]}")
+            os.chmod(partial, 0o600)
+            os.replace(partial, target)
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
+
+    def close(self):
+        if os.path.exists(self.recipients_file):
+            os.remove(self.recipients_file)
 
 
 def changed_upload_bytes(source, previous):

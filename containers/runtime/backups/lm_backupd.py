@@ -19,6 +19,7 @@ and the log; a failed step makes the container unhealthy until it next succeeds.
 import argparse
 import datetime
 import fcntl
+import glob
 import json
 import os
 import shutil
@@ -77,44 +78,124 @@ def target_refused(label, folder):
             f"mounted there. Mount the disk; a new target: `npm run backup -- init-target <stack> {label}` once")
 
 
+def copies_in(folder, stem):
+    """The backups of a copy folder by their .db name, plain (<name>) or encrypted (<name>.age)."""
+    found = set()
+    for pattern in (f"{stem}-*.db", f"{stem}-*.db{lm_backup.AGE_SUFFIX}"):
+        for p in glob.glob(os.path.join(folder, pattern)):
+            name = os.path.basename(p)
+            name = name[: -len(lm_backup.AGE_SUFFIX)] if name.endswith(lm_backup.AGE_SUFFIX) else name
+            if lm_backup.STAMP_RE.search(name):
+                found.add(name)
+    return found
+
+
+def remove_copy(folder, name):
+    """Removes one backup's copy, plain or encrypted, with its done-file and uploads snapshot."""
+    base = os.path.join(folder, name)
+    shutil.rmtree(base + lm_backup.UPLOADS_SUFFIX, ignore_errors=True)
+    shutil.rmtree(base + lm_backup.UPLOADS_SUFFIX + ".partial", ignore_errors=True)
+    for suffix in ("", lm_backup.AGE_SUFFIX):
+        for path in (base + lm_backup.DONE_SUFFIX + suffix, base + suffix):
+            if os.path.exists(path):
+                os.remove(path)
+
+
+def copy_snapshot(source, target, previous, write):
+    """The uploads snapshot of one backup into a copy folder: a file the local snapshot shares with the
+    previous one (a hard link there) is linked to the previous copy's file, every other one written
+    with write(src, dst_without_suffix). previous: (local snapshot, its copy) or None."""
+    partial = target + ".partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    os.makedirs(partial, mode=0o700)
+    for root, dirs, files in os.walk(source):
+        dirs.sort()
+        rel_root = os.path.relpath(root, source)
+        os.makedirs(os.path.join(partial, rel_root), mode=0o700, exist_ok=True)
+        for name in sorted(files):
+            src = os.path.join(root, name)
+            if os.path.islink(src) or not os.path.isfile(src):
+                continue
+            rel = os.path.normpath(os.path.join(rel_root, name))
+            dst = os.path.join(partial, rel)
+            if previous:
+                old_local, old_copy = os.path.join(previous[0], rel), os.path.join(previous[1], rel)
+                if os.path.isfile(old_local) and os.path.samestat(os.stat(old_local), os.stat(src)):
+                    linked = write(None, old_copy, dst)
+                    if linked:
+                        continue
+            write(src, None, dst)
+    os.replace(partial, target)
+
+
 def copy_to_folder(cfg, label, folder):
-    """Copies the kept backups the folder lacks; then removes there the copies this volume wrote that
-    the folder's own retention no longer keeps (never below the local set, never another's copy)."""
+    """Copies the kept backups the folder lacks (encrypted with age when backupEncryptTo is set); then
+    removes there the copies this volume wrote that the folder's own retention no longer keeps (never
+    below the local set, never another's copy)."""
     why = target_refused(label, folder)
     if why:
         raise RuntimeError(why)
     stem, local = cfg["stem"], lm_backup.backups(cfg["backups"], cfg["stem"])
     names = {os.path.basename(p) for p in local}
     mine = set(lm_backup.read_ledger(cfg["backups"]).get(label, []))
-    lacking = [p for p in local if not os.path.exists(os.path.join(folder, os.path.basename(p)))]
+    there = copies_in(folder, stem)
+    lacking = [p for p in local if os.path.basename(p) not in there]
     lm_backup.record_sent(cfg["backups"], label, [os.path.basename(p) for p in lacking])
+    recipients = cfg.get("encryptTo") or []
+    sealer = lm_backup.Sealer(recipients) if recipients and lacking else None
+    suffix = lm_backup.AGE_SUFFIX if recipients else ""
+
+    def put(src, dst):
+        if sealer:
+            sealer.seal(src, dst + suffix)
+        else:
+            lm_backup.copy_atomically(src, dst)
+
+    def write(src, old, dst):
+        if src is None:  # link to the previous copy's file when it is there in this form
+            if os.path.isfile(old + suffix):
+                os.link(old + suffix, dst + suffix)
+                return True
+            return False
+        put(src, dst)
+        if not sealer:
+            st = os.stat(src)
+            os.utime(dst, (st.st_atime, st.st_mtime))
+        return True
+
     copied = 0
     previous = None
-    for path in local:
-        target = os.path.join(folder, os.path.basename(path))
-        if path in lacking:
-            try:
-                # The uploads snapshot and done-file first, the .db last: a .db there is a complete copy.
-                if os.path.isdir(path + lm_backup.UPLOADS_SUFFIX) and not os.path.isdir(target + lm_backup.UPLOADS_SUFFIX):
-                    lm_backup.snapshot(path + lm_backup.UPLOADS_SUFFIX, target + lm_backup.UPLOADS_SUFFIX, previous)
-                if os.path.exists(path + lm_backup.DONE_SUFFIX):
-                    lm_backup.copy_atomically(path + lm_backup.DONE_SUFFIX, target + lm_backup.DONE_SUFFIX)
-                lm_backup.copy_atomically(path, target)
-            except BaseException:
-                lm_backup.discard(target)
-                raise
-            copied += 1
-        if os.path.isdir(target + lm_backup.UPLOADS_SUFFIX):
-            # Only this volume's own previous copy is linked to, never another stack's file.
-            previous = target + lm_backup.UPLOADS_SUFFIX
-    there = {os.path.basename(p) for p in lm_backup.backups(folder, stem)}
+    try:
+        for path in local:
+            target = os.path.join(folder, os.path.basename(path))
+            snap = path + lm_backup.UPLOADS_SUFFIX
+            if path in lacking:
+                try:
+                    # The uploads snapshot and done-file first, the .db last: a .db there is a complete copy.
+                    remove_copy(folder, os.path.basename(path))
+                    if os.path.isdir(snap):
+                        copy_snapshot(snap, target + lm_backup.UPLOADS_SUFFIX, previous, write)
+                    if os.path.exists(path + lm_backup.DONE_SUFFIX):
+                        put(path + lm_backup.DONE_SUFFIX, target + lm_backup.DONE_SUFFIX)
+                    put(path, target)
+                except BaseException:
+                    remove_copy(folder, os.path.basename(path))
+                    raise
+                copied += 1
+            if os.path.isdir(snap) and os.path.isdir(target + lm_backup.UPLOADS_SUFFIX):
+                # Only this volume's own previous copy is linked to, never another stack's file.
+                previous = (snap, target + lm_backup.UPLOADS_SUFFIX)
+    finally:
+        if sealer:
+            sealer.close()
+    there = copies_in(folder, stem)
     kept = lm_backup.kept_on_target(names, mine & there, cfg["keep"], lm_backup.parse_retention(cfg["retention"]))
     removed = 0
     for name in sorted((mine & there) - kept):
-        lm_backup.remove_backup(os.path.join(folder, name))
+        remove_copy(folder, name)
         removed += 1
-    lm_backup.set_sent(cfg["backups"], label, kept & ({os.path.basename(p) for p in lm_backup.backups(folder, stem)}))
-    return {"copied": copied, "kept": len(kept), "removed": removed}
+    lm_backup.set_sent(cfg["backups"], label, kept & copies_in(folder, stem))
+    return {"copied": copied, "kept": len(kept), "removed": removed, "encrypted": bool(recipients)}
 
 
 def in_future(path):

@@ -135,6 +135,51 @@ class CopyFolders(unittest.TestCase):
             self.assertEqual(stat.S_IMODE(os.stat(target + ".uploads/c1").st_mode), 0o700)
 
 
+class FakeSealer:
+    """Stands in for age (not on every test machine): "encrypts" by reversing the bytes."""
+
+    def __init__(self, recipients):
+        self.recipients = recipients
+
+    def seal(self, source, target):
+        with open(source, "rb") as f:
+            data = f.read()
+        with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            f.write(b"AGE" + data[::-1])
+
+    def close(self):
+        pass
+
+
+class EncryptedCopies(unittest.TestCase):
+    def test_every_file_leaves_encrypted_and_unchanged_uploads_are_linked(self):
+        with tempfile.TemporaryDirectory() as root, mock.patch.object(lm_backup, "Sealer", FakeSealer):
+            nas = os.path.join(root, "nas")
+            os.makedirs(nas)
+            lm_backupd.init_target(nas, "/mnt/nas")
+            v = Volume(root, "a", nas)
+            v.cfg["encryptTo"] = ["age1" + "q" * 58]
+            up = os.path.join(root, "uploads")
+            os.makedirs(os.path.join(up, "c1"))
+            with open(os.path.join(up, "c1", "a.txt"), "w") as f:
+                f.write("bericht")
+            args = types.SimpleNamespace(database=v.db, dir=v.dir, keep=3, retention="", label="manual", done_file="", uploads=up)
+            first = os.path.basename(lm_backup.take_backup(args)["file"])
+            v.copy()
+            second = os.path.basename(lm_backup.take_backup(args)["file"])
+            self.assertEqual(v.copy()["copied"], 1)
+            for name in (first, second):
+                self.assertFalse(os.path.exists(os.path.join(nas, name)))
+                with open(os.path.join(nas, name + ".age"), "rb") as f, open(os.path.join(v.dir, name), "rb") as g:
+                    self.assertEqual(f.read(), b"AGE" + g.read()[::-1])
+                self.assertTrue(os.path.isfile(os.path.join(nas, name + ".uploads", "c1", "a.txt.age")))
+            a, b = (os.stat(os.path.join(nas, n + ".uploads", "c1", "a.txt.age")) for n in (first, second))
+            self.assertTrue(os.path.samestat(a, b))
+            self.assertEqual(lm_backupd.copies_in(nas, "lernmanager"), {first, second})
+            lm_backupd.remove_copy(nas, first)
+            self.assertEqual(lm_backupd.copies_in(nas, "lernmanager"), {second})
+
+
 class FailingBackups(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()

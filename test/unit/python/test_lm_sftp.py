@@ -204,6 +204,27 @@ class Mirror(unittest.TestCase):
         fresh = [self.backup(new, 60 + i) for i in range(4)]
         self.assertEqual(self.there(), sorted(before + fresh[-2:]))
 
+    def test_encrypted_copies_end_in_age_and_count_as_complete(self):
+        from unittest import mock
+
+        class Fake:
+            def __init__(self, recipients):
+                pass
+
+            def seal(self, source, target):
+                with open(source, "rb") as f, open(target, "wb") as g:
+                    g.write(b"AGE" + f.read())
+
+            def close(self):
+                pass
+        cfg = self.volume("enc")
+        cfg["encryptTo"] = ["age1" + "q" * 58]
+        with mock.patch.object(lm_sftp.lm_backup, "Sealer", Fake):
+            names = [self.backup(cfg, i) for i in range(3)]
+        files = sorted(os.listdir(self.server.path("/home/lm")))
+        self.assertEqual(files, sorted(n + ".age" for n in names[-2:]))
+        self.assertFalse(os.path.exists(os.path.join(cfg["backups"], ".lernmanager-staging")))
+
     def test_two_stacks_keep_each_others_copies(self):
         a, b = self.volume("a"), self.volume("b")
         for i in range(3):
