@@ -13,7 +13,10 @@ export interface BackupStatus {
     lastBackupError?: { time: string; error: string };
     /** After a failed backup: when the loop tries again (it backs off). */
     retryAfter?: string;
-    copies?: Record<string, { time: string; ok: boolean; error?: string; copied?: number; seconds?: number }>;
+    copies?: Record<
+        string,
+        { time: string; ok: boolean; error?: string; copied?: number; seconds?: number; encrypted?: boolean }
+    >;
     lastDrill?: {
         time: string;
         ok: boolean;
@@ -88,7 +91,7 @@ export function statusReport(f: StatusFacts): { lines: string[]; problems: strin
                       return !c
                           ? `${t}: not yet`
                           : c.ok
-                            ? `${t}: ok ${ago(f.now, c.time)}`
+                            ? `${t}: ok ${ago(f.now, c.time)}${c.encrypted ? ", encrypted" : c.encrypted === false ? ", plain (backupEncryptTo none)" : ""}`
                             : `${t}: FAILED (${c.error})`;
                   })
                   .join("; ")}`,

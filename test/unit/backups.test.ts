@@ -196,6 +196,26 @@ describe("npm run status: one screen and a verdict", () => {
             "only 5 % of the data path's disk is free",
         ]);
     });
+    test("a failed backup: the reason and the next try; copies say whether they are encrypted", () => {
+        const b = good.backup as any;
+        const r = statusReport({
+            ...good,
+            backup: {
+                ...b,
+                lastBackupError: { time: "2026-11-30T19:58:00Z", error: "not enough free space in /backups" },
+                retryAfter: "2026-11-30T20:03:00+00:00",
+                health: ["the last backup failed: not enough free space in /backups"],
+                config: { copyDirs: [["/mnt/nas", "/srv/copy/0"]] },
+                copies: { "/mnt/nas": { time: "2026-11-30T19:56:00Z", ok: true, encrypted: true } },
+            },
+        });
+        const text = r.lines.join("\n");
+        expect(text).toContain(
+            "backup FAILED 2026-11-30 19:58 UTC (2 min ago): not enough free space in /backups; next try 20:03 UTC",
+        );
+        expect(text).toContain("off-host copy /mnt/nas: ok 2026-11-30 19:56 UTC (4 min ago), encrypted");
+        expect(r.problems).toEqual(["the last backup failed: not enough free space in /backups"]);
+    });
 });
 
 test("lm_backup.py / lm_backupd.py / lm_drill.py / lm_sftp.py compile", () => {
