@@ -190,7 +190,30 @@ async function beforeImportBackup(
 ): Promise<string | undefined> {
     const c = opts.config;
     const label = Object.fromEntries(volumeLabels(opts.stack, "backups").map((l) => [l.label, l.value]));
-    await ensureVolumes([{ folder: "backups", volume: opts.names.volumes.backups, labels: label }], env);
+    const made = await ensureVolumes([{ folder: "backups", volume: opts.names.volumes.backups, labels: label }], env);
+    if (made.length) {
+        // A new volume's root belongs to root: give it to the backups' user, as the first deploy would.
+        const own = await run(
+            "docker",
+            [
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--user",
+                "0:0",
+                "--mount",
+                `type=volume,source=${opts.names.volumes.backups},target=/backups`,
+                c.pythonImage,
+                "sh",
+                "-c",
+                "chown 10001:10001 /backups && chmod 700 /backups",
+            ],
+            env,
+        );
+        if (own.code !== 0)
+            throw new ImportError(`preparing ${opts.names.volumes.backups} failed: ${own.stderr.trim()}`);
+    }
     const src = Object.fromEntries(
         Object.entries(BACKUP_MODULES).map(([name, file]) => [
             `LM_SRC_${name.toUpperCase()}`,
