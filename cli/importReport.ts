@@ -113,6 +113,10 @@ export function formatImport(
             ? `  migrations done: ${done.length} (${done[done.length - 1] ?? "none"} the last); the first deploy runs only newer ones`
             : "  no migrations_done.txt: the first deploy runs every migration (as the old install's update script would)",
     );
+    if (r.safetyBackup)
+        out.push(
+            `  before replacing the database: safety backup ${r.safetyBackup} in the backups volume; undo with \`npm run restore -- ${stack} ${r.safetyBackup}\` (after \`pulumi up\`)`,
+        );
     for (const s of r.source.skipped) out.push(`  left out: ${s}`);
     for (const m of r.source.missing) out.push(`  not in the old install: ${m}/ (the volume stays empty)`);
     if (r.target.refused.length) out.push(`  refused (outside the stack's folders): ${r.target.refused.join(", ")}`);

@@ -11,7 +11,12 @@ export interface BackupStatus {
         uploads?: { files: number; copied: number };
     };
     lastBackupError?: { time: string; error: string };
-    copies?: Record<string, { time: string; ok: boolean; error?: string; copied?: number; seconds?: number }>;
+    /** After a failed backup: when the loop tries again (it backs off). */
+    retryAfter?: string;
+    copies?: Record<
+        string,
+        { time: string; ok: boolean; error?: string; copied?: number; seconds?: number; encrypted?: boolean }
+    >;
     lastDrill?: {
         time: string;
         ok: boolean;
@@ -70,6 +75,11 @@ export function statusReport(f: StatusFacts): { lines: string[]; problems: strin
                   (last.uploads ? `; uploads ${last.uploads.files} files (${last.uploads.copied} new or changed)` : "")
             : `last backup   none yet${b.backups?.length ? ` (${b.backups.length} taken before deploys)` : ""}`,
     );
+    if (b.lastBackupError)
+        lines.push(
+            `backup FAILED ${ago(f.now, b.lastBackupError.time)}: ${b.lastBackupError.error}` +
+                (b.retryAfter ? `; next try ${b.retryAfter.slice(11, 16)} UTC` : ""),
+        );
     const copies = Object.entries(b.copies ?? {});
     const configured = [...(b.config?.copyDirs ?? []).map(([d]) => d), ...(b.config?.sftp ?? [])];
     lines.push(
@@ -81,7 +91,7 @@ export function statusReport(f: StatusFacts): { lines: string[]; problems: strin
                       return !c
                           ? `${t}: not yet`
                           : c.ok
-                            ? `${t}: ok ${ago(f.now, c.time)}`
+                            ? `${t}: ok ${ago(f.now, c.time)}${c.encrypted ? ", encrypted" : c.encrypted === false ? ", plain (backupEncryptTo none)" : ""}`
                             : `${t}: FAILED (${c.error})`;
                   })
                   .join("; ")}`,

@@ -77,6 +77,8 @@ export function backupAgentSettings(config: StackConfig) {
         migrations: config.migrations ?? null,
         copyDirs: b.copyDirs.map((dir, i) => [dir, BACKUP_LAYOUT.copyDir(i)]),
         sftp: b.sftpTargets,
+        // Only when set: a stack without encrypted copies keeps the settings (and container) it had.
+        ...(b.encryptTo.length ? { encryptTo: b.encryptTo } : {}),
     };
 }
 

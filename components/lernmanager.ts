@@ -81,10 +81,14 @@ export class Lernmanager extends pulumi.ComponentResource {
                 runtimeRepository: names.images.runtime,
                 appRepository: names.images.app,
                 baseImage: config.pythonImage,
-                // The sftp client of the backup copies (containers/runtime/backups/lm_sftp.py).
                 // tzdata: the app's local dates need the zone's data (a slim base may lack it);
-                // openssh-client: the sftp client of the backup copies.
-                osPackages: ["tzdata", ...(config.backups.sftpTargets.length > 0 ? ["openssh-client"] : [])],
+                // openssh-client: the sftp client of the backup copies; age encrypts the copies
+                // before they leave the backup container. Each installed only when the base lacks it.
+                osPackages: [
+                    "tzdata",
+                    ...(config.backups.sftpTargets.length > 0 ? ["openssh-client"] : []),
+                    ...(config.backups.encryptTo.length > 0 ? ["age"] : []),
+                ],
                 platform: config.platform,
                 appSource: config.appSource,
                 wsgiApp: config.wsgiApp.spec,

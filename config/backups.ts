@@ -42,6 +42,12 @@ export const BACKUP_KEYS = {
         description:
             'Public host key(s) of the SFTP server(s) of backupCopyTo, "type base64" one per line (the server\'s /etc/ssh/ssh_host_ed25519_key.pub, or `ssh-keyscan -t ed25519 <host>` checked against it): pinned from the start, a server presenting another key is refused. "" = trust on first use (the key seen at the first copy is pinned in the backups volume).',
     },
+    backupEncryptTo: {
+        kind: "string",
+        default: "",
+        description:
+            'age recipients the off-host copies are encrypted to before they leave the backup container (public keys: "age1..." from `age-keygen`, or "ssh-ed25519 AAAA..."), one per line or comma-separated; the private key stays off the server (docs/backups.md). Required when backupCopyTo has a target; "none" copies unencrypted on purpose. The backups volume stays plain (the restore drill).',
+    },
 } as const satisfies Record<string, KeySpec>;
 
 export type BackupKey = keyof typeof BACKUP_KEYS;
@@ -60,6 +66,8 @@ export interface BackupConfig {
     readonly sftpKey?: string;
     /** The sftp targets' host keys pinned up front ("type base64" each); [] = pinned on first use. */
     readonly sftpHostKeys: readonly string[];
+    /** age recipients the copies are encrypted to; [] = plain copies ("none", or no targets). */
+    readonly encryptTo: readonly string[];
 }
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -67,6 +75,26 @@ const HOST_KEY_TYPE =
     /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
 const SFTP_RE =
     /^sftp:\/\/([a-z_][a-z0-9_.-]*)@([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?(\/[A-Za-z0-9_.@+\/-]*)$/;
+
+const AGE_RECIPIENT = /^age1[02-9ac-hj-np-z]{58}$/;
+const SSH_RECIPIENT = /^(ssh-ed25519|ssh-rsa) AAAA[A-Za-z0-9+/]+={0,3}$/;
+
+/**
+ * backupEncryptTo's recipients (age1... or "ssh-ed25519 AAAA..." with any comment dropped), "none"
+ * as [], or the first entry that is not a recipient.
+ */
+export function parseRecipients(text: string): string[] | { bad: string } {
+    if (text.trim() === "none") return [];
+    const out: string[] = [];
+    for (const raw of text.split(/[\n,]/).map((l) => l.trim())) {
+        if (raw === "" || raw.startsWith("#")) continue;
+        const parts = raw.split(/\s+/);
+        const entry = parts[0].startsWith("ssh-") ? `${parts[0]} ${parts[1] ?? ""}` : parts[0];
+        if (!AGE_RECIPIENT.test(entry) && !SSH_RECIPIENT.test(entry)) return { bad: raw.slice(0, 40) };
+        out.push(entry);
+    }
+    return out;
+}
 
 /** "6h" → 21600; undefined for "off"; NaN when malformed. */
 export function parseInterval(value: string): number | undefined {
@@ -176,8 +204,21 @@ export function readBackups(r: KeyReader<BackupKey>): { backupKeep: number; back
             `${ns}backupSftpHostKey: line ${hostKeys.badLine} is not a public host key ("ssh-ed25519 AAAA..."). Fix: \`pulumi config set backupSftpHostKey -- "$(cat ssh_host_ed25519_key.pub)"\` with the server's key file`,
         );
     const sftpHostKeys = Array.isArray(hostKeys) ? hostKeys : [];
+    const encryptText = get("backupEncryptTo");
+    const recipients = parseRecipients(encryptText);
+    const keygen =
+        "`age-keygen -o lernmanager-backup.key` on the admin's computer (the key file never goes onto the server), then `pulumi config set backupEncryptTo age1...` with the public key it prints";
+    if (!Array.isArray(recipients))
+        problems.push(
+            `${ns}backupEncryptTo: "${recipients.bad}" is not an age recipient (age1... or ssh-ed25519 AAAA...). Fix: ${keygen}`,
+        );
+    else if (copyDirs.length + sftpTargets.length > 0 && encryptText.trim() === "")
+        problems.push(
+            `${key} has a copy target but ${ns}backupEncryptTo is not set: the copies would leave the server unencrypted. Fix: ${keygen}; or \`pulumi config set backupEncryptTo none\` to copy unencrypted on purpose`,
+        );
+    const encryptTo = Array.isArray(recipients) && copyDirs.length + sftpTargets.length > 0 ? recipients : [];
     return {
         backupKeep: r.num("backupKeep"),
-        backups: { everySeconds, retention, copyDirs, sftpTargets, sftpKey, sftpHostKeys },
+        backups: { everySeconds, retention, copyDirs, sftpTargets, sftpKey, sftpHostKeys, encryptTo },
     };
 }

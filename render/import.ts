@@ -10,6 +10,20 @@ import { CONTAINERS_DIR } from "../core/paths";
 import { persistentVolumeName, STACK_LABEL, StackNames, volumeLabels } from "../core/names";
 
 export const IMPORT_SCRIPT = path.join(CONTAINERS_DIR, "import", "lm_import.py");
+/** The backup helpers the safety backup before `--overwrite` runs (the same code as every backup). */
+const BACKUP_MODULES = {
+    lm_init: path.join(CONTAINERS_DIR, "runtime", "app", "lm_init.py"),
+    lm_backup: path.join(CONTAINERS_DIR, "runtime", "backups", "lm_backup.py"),
+};
+/** Loads the modules from the environment (the Docker host may be remote: no bind mount of a local file). */
+const BACKUP_BOOT = [
+    "import os, sys, types",
+    "for name in ('lm_init', 'lm_backup'):",
+    "    mod = types.ModuleType(name); sys.modules[name] = mod",
+    "    exec(compile(os.environ['LM_SRC_' + name.upper()], name + '.py', 'exec'), mod.__dict__)",
+    "sys.argv = ['lm_backup.py'] + sys.argv[1:]",
+    "sys.exit(sys.modules['lm_backup'].main())",
+].join("\n");
 
 /** Where the old install is: a folder on this machine, or `ssh://[user@]host[:port]/path`. */
 export type ImportSource =
@@ -53,7 +67,11 @@ export function importTargets(
 export interface ImportOptions {
     readonly stack: string;
     readonly names: StackNames;
-    readonly config: Pick<StackConfig, "dataPath" | "uploadsPath" | "persistentPaths" | "databaseFile" | "pythonImage">;
+    readonly config: Pick<
+        StackConfig,
+        "dataPath" | "uploadsPath" | "persistentPaths" | "databaseFile" | "pythonImage"
+    > &
+        Partial<Pick<StackConfig, "migrations">>;
     readonly source: ImportSource;
     /** Empty volumes that already hold something instead of refusing. */
     readonly overwrite?: boolean;
@@ -91,6 +109,8 @@ export interface TargetSummary {
 export interface ImportReport {
     readonly targets: ImportTarget[];
     readonly createdVolumes: string[];
+    /** The before-import backup taken before --overwrite replaced a database (`npm run restore` brings it back). */
+    readonly safetyBackup?: string;
     /** Folders whose volumes held something that the import replaced (--overwrite). */
     readonly emptied: string[];
     readonly source: SourceSummary;
@@ -161,6 +181,94 @@ async function ensureVolumes(targets: ImportTarget[], env: Readonly<Record<strin
     return created;
 }
 
+/**
+ * The safety backup before --overwrite: lm_backup.py (the SQLite backup API, the uploads snapshot, the
+ * done-file) as the backups' user, without network, into the stack's backups volume (created with the
+ * stack's labels when missing). Returns the backup's file name, or undefined when there was no database.
+ */
+async function beforeImportBackup(
+    opts: ImportOptions,
+    env: Readonly<Record<string, string>>,
+): Promise<string | undefined> {
+    const c = opts.config;
+    const label = Object.fromEntries(volumeLabels(opts.stack, "backups").map((l) => [l.label, l.value]));
+    const made = await ensureVolumes([{ folder: "backups", volume: opts.names.volumes.backups, labels: label }], env);
+    if (made.length) {
+        // A new volume's root belongs to root: give it to the backups' user, as the first deploy would.
+        const own = await run(
+            "docker",
+            [
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--user",
+                "0:0",
+                "--mount",
+                `type=volume,source=${opts.names.volumes.backups},target=/backups`,
+                c.pythonImage,
+                "sh",
+                "-c",
+                "chown 10001:10001 /backups && chmod 700 /backups",
+            ],
+            env,
+        );
+        if (own.code !== 0)
+            throw new ImportError(`preparing ${opts.names.volumes.backups} failed: ${own.stderr.trim()}`);
+    }
+    const src = Object.fromEntries(
+        Object.entries(BACKUP_MODULES).map(([name, file]) => [
+            `LM_SRC_${name.toUpperCase()}`,
+            fs.readFileSync(file, "utf8"),
+        ]),
+    );
+    const args = [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--user",
+        "10001:10001",
+        "--cap-drop",
+        "ALL",
+        "--label",
+        `${STACK_LABEL}=${opts.stack}`,
+        "--label",
+        "dev.lernmanager.role=import-backup",
+        "--mount",
+        `type=volume,source=${opts.names.volumes.data},target=/target/${c.dataPath}`,
+        "--mount",
+        `type=volume,source=${opts.names.volumes.uploads},target=/target/${c.uploadsPath},readonly`,
+        "--mount",
+        `type=volume,source=${opts.names.volumes.backups},target=/backups`,
+        ...Object.keys(src).flatMap((k) => ["--env", k]),
+        "--env",
+        "LM_INIT_MARKER=.lernmanager-init",
+        c.pythonImage,
+        "python3",
+        "-c",
+        BACKUP_BOOT,
+        "backup",
+        "--database",
+        `/target/${c.dataPath}/${c.databaseFile}`,
+        "--dir",
+        "/backups",
+        "--keep",
+        "1000",
+        "--label",
+        "before-import",
+        "--uploads",
+        `/target/${c.uploadsPath}`,
+        ...(c.migrations ? ["--done-file", `/target/${c.migrations.doneFile}`] : []),
+    ];
+    const done = await run("docker", args, { ...env, ...src });
+    if (done.code !== 0)
+        throw new ImportError(
+            `the safety backup before --overwrite failed, so nothing was replaced: ${(done.stderr || done.stdout).trim().slice(-600)}`,
+        );
+    return /backup: wrote \/backups\/(\S+) /.exec(done.stdout)?.[1];
+}
+
 /** Copies the old install into the stack's volumes; throws ImportError with the reason and the fix. */
 export async function runImport(opts: ImportOptions): Promise<ImportReport> {
     const started = Date.now();
@@ -206,6 +314,11 @@ export async function runImport(opts: ImportOptions): Promise<ImportReport> {
         );
     if (check.code !== 0 || !checked) throw new ImportError(`the import helper failed: ${check.stderr.trim()}`);
 
+    // --overwrite replaces a database: first a safety backup of it (and of its uploads) into the
+    // stack's backups volume, labelled before-import, that `npm run restore` brings back.
+    let safety: string | undefined;
+    if (opts.overwrite && checked.notEmpty.length > 0) safety = await beforeImportBackup(opts, env);
+
     const [packCmd, ...packArgs] = packCommand(
         opts.source,
         targets.map((t) => t.folder),
@@ -247,6 +360,7 @@ export async function runImport(opts: ImportOptions): Promise<ImportReport> {
     return {
         targets,
         createdVolumes,
+        safetyBackup: safety,
         emptied: target.emptied,
         source,
         target,

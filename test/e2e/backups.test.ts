@@ -19,6 +19,9 @@ let s: LiveStack;
 const app = copyOfDemoApp();
 const copyDir = fs.mkdtempSync(path.join(os.tmpdir(), "lmbk-copy-"));
 fs.chownSync(copyDir, 10001, 10001);
+// Set up as `npm run backup -- init-target` does (a folder without the marker is refused).
+fs.writeFileSync(path.join(copyDir, ".lernmanager-backup-target"), "lernmanager backups\n", { mode: 0o600 });
+fs.chownSync(path.join(copyDir, ".lernmanager-backup-target"), 10001, 10001);
 
 const backupContainer = () => s.realization.container(`${STACK}-backups`);
 const waitStatus = (what: string, ok: (st: any) => boolean, seconds: number) =>

@@ -266,6 +266,8 @@ export function testConfig(overrides: Record<string, string> = {}): Record<strin
         "lernmanager:nginxImage": TEST_IMAGES.nginx,
         // The demo app's contract (as in Pulumi.dev.yaml).
         "lernmanager:databaseFile": "lernmanager.db",
+        // Copies in the tests are plain unless a test sets recipients (disasterCopies.test.ts does).
+        "lernmanager:backupEncryptTo": "none",
         "lernmanager:scratchPaths": '["instance/tmp"]',
         "lernmanager:persistentPaths": '["instance/reports"]',
         // The demo app keeps its admin in `users` (the real app: `admin`).

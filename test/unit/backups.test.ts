@@ -16,12 +16,32 @@ describe("backup config", () => {
             sftpTargets: [],
             sftpKey: undefined,
             sftpHostKeys: [],
+            encryptTo: [],
         });
         expect(load({ backupEvery: "off" }).backups.everySeconds).toBeUndefined();
         expect(load({ backupEvery: "45m", backupRetention: "daily=3" }).backups).toMatchObject({
             everySeconds: 2700,
             retention: { hourly: 24, daily: 3, weekly: 8 },
         });
+    });
+
+    test("copies are encrypted by default: a copy target without backupEncryptTo is refused with the fix; none allows plain copies", () => {
+        const nas = { backupCopyTo: '["/mnt/nas/lm"]' };
+        expect(problems(nas)).toEqual([
+            expect.stringMatching(
+                /^lernmanager:backupCopyTo has a copy target but lernmanager:backupEncryptTo is not set: the copies would leave the server unencrypted\. Fix: `age-keygen -o lernmanager-backup.key` .*`pulumi config set backupEncryptTo none` to copy unencrypted on purpose$/,
+            ),
+        ]);
+        expect(problems({ ...nas, backupEncryptTo: "age1nope" })[0]).toMatch(
+            /^lernmanager:backupEncryptTo: "age1nope" is not an age recipient/,
+        );
+        const age = "age1" + "q".repeat(58);
+        const ssh = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq";
+        expect(load({ ...nas, backupEncryptTo: `${age}\n${ssh} admin@laptop` }).backups.encryptTo).toEqual([age, ssh]);
+        expect(load({ ...nas, backupEncryptTo: "none" }).backups.encryptTo).toEqual([]);
+        // Without a copy target there is nothing to encrypt (the backups volume stays plain).
+        expect(problems({})).toEqual([]);
+        expect(load({ backupEncryptTo: age }).backups.encryptTo).toEqual([]);
     });
 
     test("bad values name the key and the fix; a relative copy folder is refused", () => {
@@ -41,6 +61,7 @@ describe("backup config", () => {
         expect(
             load({
                 backupCopyTo: '["/mnt/nas/lm/", "sftp://b@nas:2222/x"]',
+                backupEncryptTo: "none",
                 backupSftpKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----",
             }).backups,
         ).toMatchObject({
@@ -174,6 +195,26 @@ describe("npm run status: one screen and a verdict", () => {
         expect(statusReport({ ...good, backup: { ...b, disk: { free: 5e9, total: 100e9 } } }).problems).toEqual([
             "only 5 % of the data path's disk is free",
         ]);
+    });
+    test("a failed backup: the reason and the next try; copies say whether they are encrypted", () => {
+        const b = good.backup as any;
+        const r = statusReport({
+            ...good,
+            backup: {
+                ...b,
+                lastBackupError: { time: "2026-11-30T19:58:00Z", error: "not enough free space in /backups" },
+                retryAfter: "2026-11-30T20:03:00+00:00",
+                health: ["the last backup failed: not enough free space in /backups"],
+                config: { copyDirs: [["/mnt/nas", "/srv/copy/0"]] },
+                copies: { "/mnt/nas": { time: "2026-11-30T19:56:00Z", ok: true, encrypted: true } },
+            },
+        });
+        const text = r.lines.join("\n");
+        expect(text).toContain(
+            "backup FAILED 2026-11-30 19:58 UTC (2 min ago): not enough free space in /backups; next try 20:03 UTC",
+        );
+        expect(text).toContain("off-host copy /mnt/nas: ok 2026-11-30 19:56 UTC (4 min ago), encrypted");
+        expect(r.problems).toEqual(["the last backup failed: not enough free space in /backups"]);
     });
 });
 

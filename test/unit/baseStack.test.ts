@@ -85,6 +85,7 @@ describe("a stack file with encrypted values, read without the passphrase (npm r
             "    - sftp://lmbackup@nas.schule.example/lernmanager",
             "  lernmanager:backupSftpKey:",
             "    secure: v1:c2FsdA==:ZW5jcnlwdGVk",
+            "  lernmanager:backupEncryptTo: none",
             "  lernmanager:schoolName: Gesamtschule Am Walde",
             "  docker:host: ssh://admin@walde",
             "",

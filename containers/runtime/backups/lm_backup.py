@@ -20,16 +20,27 @@
 import argparse
 import datetime
 import glob
+import json
 import os
 import re
 import shutil
 import sqlite3
+import subprocess
 import sys
+import tempfile
 
 from lm_init import marker_name as init_marker_name
 
 
 DONE_SUFFIX = ".migrations_done.txt"
+# Which copies on each off-host target this backups volume wrote: only those it ever prunes there.
+# A new server (an empty volume) or another stack sharing the target has none of them listed, so
+# neither removes a copy it did not write.
+LEDGER_NAME = ".lernmanager-copies.json"
+# Every file the backups write is 0600, every folder 0700: the copies hold minors' data.
+PRIVATE_UMASK = 0o077
+# Free space a backup needs beyond its own size: the margin of the space check.
+SPACE_MARGIN_BYTES = 4 * 1024 * 1024
 UPLOADS_SUFFIX = ".uploads"
 STAMP_RE = re.compile(r"-(\d{8}T\d{6})(\d{6})Z(?:-[^/]*)?\.db$")
 
@@ -101,11 +112,21 @@ def snapshot(source, target, previous=None):
     stats = {"files": 0, "copied": 0, "linked": 0, "bytes_copied": 0}
     partial = target + ".partial"
     shutil.rmtree(partial, ignore_errors=True)
-    os.makedirs(partial)
+    os.makedirs(partial, mode=0o700)
+    try:
+        _fill_snapshot(source, partial, previous, stats)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    os.replace(partial, target)
+    return stats
+
+
+def _fill_snapshot(source, partial, previous, stats):
     for root, dirs, files in os.walk(source):
         dirs.sort()
         rel_root = os.path.relpath(root, source)
-        os.makedirs(os.path.join(partial, rel_root), exist_ok=True)
+        os.makedirs(os.path.join(partial, rel_root), mode=0o700, exist_ok=True)
         for name in sorted(files):
             src = os.path.join(root, name)
             if os.path.islink(src) or not os.path.isfile(src):
@@ -121,11 +142,12 @@ def snapshot(source, target, previous=None):
                     os.link(old, dst)
                     stats["linked"] += 1
                     continue
-            shutil.copy2(src, dst)
+            # Content and modification time (what the next snapshot compares), never the mode: 0600.
+            shutil.copyfile(src, dst)
+            os.chmod(dst, 0o600)
+            os.utime(dst, (st.st_atime, st.st_mtime))
             stats["copied"] += 1
             stats["bytes_copied"] += st.st_size
-    os.replace(partial, target)
-    return stats
 
 
 def previous_snapshot(directory, stem, before):
@@ -137,15 +159,142 @@ def previous_snapshot(directory, stem, before):
 
 
 def copy_atomically(source, target):
-    """Writes target with source's content, durably, in one rename."""
-    with open(source, "rb") as f:
-        data = f.read()
+    """Writes target (0600) with source's content, durably, in one rename; nothing left on failure."""
     partial = f"{target}.{os.getpid()}.partial"
-    with open(partial, "wb") as f:
-        f.write(data)
+    try:
+        with open(source, "rb") as src, open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            shutil.copyfileobj(src, f, 1024 * 1024)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, target)
+    except BaseException:
+        if os.path.exists(partial):
+            os.remove(partial)
+        raise
+
+
+AGE_SUFFIX = ".age"
+
+
+class Sealer:
+    """Encrypts files with age to the recipients of backupEncryptTo (the copies leave the backup
+    container only encrypted; the private key is never on the server). Files 0600; nothing is left
+    of a failed encryption."""
+
+    def __init__(self, recipients):
+        if not shutil.which("age"):
+            raise RuntimeError("the app image has no age (Debian package age), needed by backupEncryptTo")
+        fd, self.recipients_file = tempfile.mkstemp(prefix="lm-age-recipients-")
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(recipients) + "\n")
+
+    def seal(self, source, target):
+        partial = f"{target}.{os.getpid()}.partial"
+        try:
+            done = subprocess.run(["age", "-R", self.recipients_file, "-o", partial, source],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"age could not encrypt {os.path.basename(source)}: {done.stderr.strip()[-300:]}")
+            os.chmod(partial, 0o600)
+            os.replace(partial, target)
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
+
+    def close(self):
+        if os.path.exists(self.recipients_file):
+            os.remove(self.recipients_file)
+
+
+def changed_upload_bytes(source, previous):
+    """Bytes of the files in the uploads folder that a snapshot would copy (not linkable to previous)."""
+    total = 0
+    for root, _dirs, files in os.walk(source):
+        rel_root = os.path.relpath(root, source)
+        for name in files:
+            src = os.path.join(root, name)
+            if os.path.islink(src) or not os.path.isfile(src):
+                continue
+            st = os.stat(src)
+            old = os.path.join(previous, rel_root, name) if previous else None
+            if old and os.path.isfile(old):
+                o = os.stat(old)
+                if o.st_size == st.st_size and int(o.st_mtime) == int(st.st_mtime):
+                    continue
+            total += st.st_size
+    return total
+
+
+def space_needed(database, uploads, previous):
+    """Bytes a backup will write: the database with its WAL, the changed uploads, and a margin."""
+    size = sum(os.path.getsize(p) for p in (database, database + "-wal") if os.path.exists(p))
+    if uploads and os.path.isdir(uploads):
+        size += changed_upload_bytes(uploads, previous)
+    return int(size * 1.1) + SPACE_MARGIN_BYTES
+
+
+class NoSpace(RuntimeError):
+    """Not enough free space for a backup: nothing was written."""
+
+
+def check_space(directory, needed):
+    free = shutil.disk_usage(directory).free
+    if free < needed:
+        raise NoSpace(
+            f"not enough free space in {directory} for a backup: {needed // 1024} KiB needed (database, "
+            f"changed uploads and a margin), {free // 1024} KiB free; nothing was written. Free space there "
+            f"(fewer kept backups: backupKeep/backupRetention) or give the backups volume a larger disk")
+
+
+def discard(target):
+    """Removes whatever a failed backup left: the .partial, the .db, its done-file and uploads snapshot."""
+    for path in (target + ".partial", target, target + DONE_SUFFIX):
+        if os.path.exists(path):
+            os.remove(path)
+    for path in (target + UPLOADS_SUFFIX, target + UPLOADS_SUFFIX + ".partial"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def read_ledger(directory):
+    """{target: [backup names this volume wrote there]} (LEDGER_NAME)."""
+    try:
+        with open(os.path.join(directory, LEDGER_NAME), encoding="utf-8") as f:
+            value = json.load(f)
+        return value if isinstance(value, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def write_ledger(directory, ledger):
+    path = os.path.join(directory, LEDGER_NAME)
+    partial = f"{path}.{os.getpid()}.partial"
+    with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
+        json.dump({k: sorted(set(v)) for k, v in ledger.items()}, f, indent=1, sort_keys=True)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(partial, target)
+    os.replace(partial, path)
+
+
+def record_sent(directory, target, names):
+    """Adds names to what this volume wrote to target (before they are written: a copy interrupted
+    half-way is still ours to finish or remove)."""
+    ledger = read_ledger(directory)
+    ledger[target] = sorted(set(ledger.get(target, [])) | set(names))
+    write_ledger(directory, ledger)
+
+
+def set_sent(directory, target, names):
+    ledger = read_ledger(directory)
+    ledger[target] = sorted(set(names))
+    write_ledger(directory, ledger)
+
+
+def kept_on_target(local_names, ours_there, keep, retention):
+    """What one copy target keeps of this volume's backups: its own list (what this volume wrote
+    there and what it is about to copy) under the retention policy, and always every backup of the
+    local set: a target never holds less than the local set could give it back."""
+    local_names = set(local_names)
+    return to_keep(local_names | set(ours_there), keep, retention) | local_names
 
 
 def backup(args):
@@ -172,6 +321,22 @@ def take_backup(args):
     stamp = started.strftime("%Y%m%dT%H%M%S%fZ")
     label = f"-{args.label}" if args.label else ""
     target = os.path.join(args.dir, f"{stem}-{stamp}{label}.db")
+    uploads = getattr(args, "uploads", "")
+    previous = previous_snapshot(args.dir, stem, target) if uploads and os.path.isdir(uploads) else None
+    # Before anything is written: a full disk refuses here, with the reason, and leaves nothing behind.
+    check_space(args.dir, space_needed(args.database, uploads, previous))
+    os.umask(PRIVATE_UMASK)
+    try:
+        info = _write_backup(args, target, started, uploads, previous)
+    except BaseException:
+        discard(target)
+        raise
+    info["kept"], info["removed"] = prune(args.dir, stem, args.keep, parse_retention(args.retention))
+    info["seconds"] = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
+    return info
+
+
+def _write_backup(args, target, started, uploads, previous):
     partial = target + ".partial"
     source = sqlite3.connect(f"file:{args.database}?mode=ro", uri=True, timeout=30)
     dest = sqlite3.connect(partial)
@@ -184,15 +349,15 @@ def take_backup(args):
     finally:
         dest.close()
         source.close()
-    os.replace(partial, target)
+    os.chmod(partial, 0o600)
     if args.done_file and os.path.exists(args.done_file):
         copy_atomically(args.done_file, target + DONE_SUFFIX)
-    info = {"file": target, "time": started.isoformat(), "bytes": os.path.getsize(target)}
-    if getattr(args, "uploads", "") and os.path.isdir(args.uploads):
-        previous = previous_snapshot(args.dir, stem, target)
-        info["uploads"] = snapshot(args.uploads, target + UPLOADS_SUFFIX, previous)
-    info["kept"], info["removed"] = prune(args.dir, stem, args.keep, parse_retention(args.retention))
-    info["seconds"] = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
+    info = {"file": target, "time": started.isoformat()}
+    if uploads and os.path.isdir(uploads):
+        info["uploads"] = snapshot(uploads, target + UPLOADS_SUFFIX, previous)
+    # The .db last: a .db in the folder means its done-file and uploads snapshot are complete.
+    os.replace(partial, target)
+    info["bytes"] = os.path.getsize(target)
     return info
 
 

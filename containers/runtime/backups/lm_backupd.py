@@ -5,6 +5,9 @@ restore drill after every backup, with a status file and a health check.
   lm_backupd.py --now           one backup + copies + drill now (`npm run backup`); exit 1 on failure
   lm_backupd.py --status        the status file as JSON
   lm_backupd.py --health        the health check: exit 1 (with the reason) when a person is needed
+  lm_backupd.py --init-target DIR --label HOSTDIR
+                                sets a copy folder up once, on purpose (`npm run backup -- init-target`):
+                                the marker, the folder 0700; a folder without it is never copied to
 
 Every `everySeconds` (and right away when the newest backup, e.g. the one taken before a deploy,
 has not been drilled yet): lm_backup.py's backup of the live database and uploads (mounted under
@@ -16,6 +19,7 @@ and the log; a failed step makes the container unhealthy until it next succeeds.
 import argparse
 import datetime
 import fcntl
+import glob
 import json
 import os
 import shutil
@@ -31,6 +35,12 @@ HEARTBEAT = "/tmp/lm-backupd.heartbeat"
 STATUS_NAME = ".lernmanager-backup-status.json"
 COPY_MARKER = ".lernmanager-backup-target"
 POLL_SECONDS = 10
+# After a failed backup the next try waits: 5 min, doubling, at most an hour (a full disk is not
+# retried every few seconds, and each try costs the app I/O).
+BACKOFF_SECONDS = (300, 3600)
+# A backup dated more than this ahead of the clock is "in the future": the clock was wrong when it
+# was taken, or is wrong now.
+FUTURE_SLACK_SECONDS = 300
 
 
 def now():
@@ -58,31 +68,149 @@ def write_json(path, value):
     os.replace(partial, path)
 
 
-def copy_to_folder(cfg, folder):
-    """Mirrors the kept backups into one copy folder (only what it lacks); prunes it to the same set."""
-    marker = os.path.join(folder, COPY_MARKER)
-    if not os.path.exists(marker):
-        if os.listdir(folder):
-            raise RuntimeError(f"{folder} has files but no {COPY_MARKER}: not the folder set up for backups (is the disk mounted?)")
-        with open(marker, "w") as f:
-            f.write("lernmanager backups: copies of the stack's backups are written here\n")
+def target_refused(label, folder):
+    """Why a copy folder is refused (None when it was set up): only a folder set up on purpose with
+    `npm run backup -- init-target` holds the marker; an empty mount point of an unmounted disk does not."""
+    if os.path.exists(os.path.join(folder, COPY_MARKER)):
+        return None
+    what = "is empty" if not os.listdir(folder) else "has files"
+    return (f"{label} {what} but has no {COPY_MARKER}: it was never set up for backups, or the disk is not "
+            f"mounted there. Mount the disk; a new target: `npm run backup -- init-target <stack> {label}` once")
+
+
+def copies_in(folder, stem):
+    """The backups of a copy folder by their .db name, plain (<name>) or encrypted (<name>.age)."""
+    found = set()
+    for pattern in (f"{stem}-*.db", f"{stem}-*.db{lm_backup.AGE_SUFFIX}"):
+        for p in glob.glob(os.path.join(folder, pattern)):
+            name = os.path.basename(p)
+            name = name[: -len(lm_backup.AGE_SUFFIX)] if name.endswith(lm_backup.AGE_SUFFIX) else name
+            if lm_backup.STAMP_RE.search(name):
+                found.add(name)
+    return found
+
+
+def remove_copy(folder, name):
+    """Removes one backup's copy, plain or encrypted, with its done-file and uploads snapshot."""
+    base = os.path.join(folder, name)
+    shutil.rmtree(base + lm_backup.UPLOADS_SUFFIX, ignore_errors=True)
+    shutil.rmtree(base + lm_backup.UPLOADS_SUFFIX + ".partial", ignore_errors=True)
+    for suffix in ("", lm_backup.AGE_SUFFIX):
+        for path in (base + lm_backup.DONE_SUFFIX + suffix, base + suffix):
+            if os.path.exists(path):
+                os.remove(path)
+
+
+def copy_snapshot(source, target, previous, write):
+    """The uploads snapshot of one backup into a copy folder: a file the local snapshot shares with the
+    previous one (a hard link there) is linked to the previous copy's file, every other one written
+    with write(src, dst_without_suffix). previous: (local snapshot, its copy) or None."""
+    partial = target + ".partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    os.makedirs(partial, mode=0o700)
+    for root, dirs, files in os.walk(source):
+        dirs.sort()
+        rel_root = os.path.relpath(root, source)
+        os.makedirs(os.path.join(partial, rel_root), mode=0o700, exist_ok=True)
+        for name in sorted(files):
+            src = os.path.join(root, name)
+            if os.path.islink(src) or not os.path.isfile(src):
+                continue
+            rel = os.path.normpath(os.path.join(rel_root, name))
+            dst = os.path.join(partial, rel)
+            if previous:
+                old_local, old_copy = os.path.join(previous[0], rel), os.path.join(previous[1], rel)
+                if os.path.isfile(old_local) and os.path.samestat(os.stat(old_local), os.stat(src)):
+                    linked = write(None, old_copy, dst)
+                    if linked:
+                        continue
+            write(src, None, dst)
+    os.replace(partial, target)
+
+
+def copy_to_folder(cfg, label, folder):
+    """Copies the kept backups the folder lacks (encrypted with age when backupEncryptTo is set); then
+    removes there the copies this volume wrote that the folder's own retention no longer keeps (never
+    below the local set, never another's copy)."""
+    why = target_refused(label, folder)
+    if why:
+        raise RuntimeError(why)
     stem, local = cfg["stem"], lm_backup.backups(cfg["backups"], cfg["stem"])
     names = {os.path.basename(p) for p in local}
+    mine = set(lm_backup.read_ledger(cfg["backups"]).get(label, []))
+    there = copies_in(folder, stem)
+    lacking = [p for p in local if os.path.basename(p) not in there]
+    lm_backup.record_sent(cfg["backups"], label, [os.path.basename(p) for p in lacking])
+    recipients = cfg.get("encryptTo") or []
+    sealer = lm_backup.Sealer(recipients) if recipients and lacking else None
+    suffix = lm_backup.AGE_SUFFIX if recipients else ""
+
+    def put(src, dst):
+        if sealer:
+            sealer.seal(src, dst + suffix)
+        else:
+            lm_backup.copy_atomically(src, dst)
+
+    def write(src, old, dst):
+        if src is None:  # link to the previous copy's file when it is there in this form
+            if os.path.isfile(old + suffix):
+                os.link(old + suffix, dst + suffix)
+                return True
+            return False
+        put(src, dst)
+        if not sealer:
+            st = os.stat(src)
+            os.utime(dst, (st.st_atime, st.st_mtime))
+        return True
+
     copied = 0
-    for path in local:
-        target = os.path.join(folder, os.path.basename(path))
-        if not os.path.exists(target):
-            for suffix in ("", lm_backup.DONE_SUFFIX):
-                if os.path.exists(path + suffix):
-                    lm_backup.copy_atomically(path + suffix, target + suffix)
-            copied += 1
-        if os.path.isdir(path + lm_backup.UPLOADS_SUFFIX) and not os.path.isdir(target + lm_backup.UPLOADS_SUFFIX):
-            previous = lm_backup.previous_snapshot(folder, stem, target)
-            lm_backup.snapshot(path + lm_backup.UPLOADS_SUFFIX, target + lm_backup.UPLOADS_SUFFIX, previous)
-    for path in lm_backup.backups(folder, stem):
-        if os.path.basename(path) not in names:
-            lm_backup.remove_backup(path)
-    return {"copied": copied, "kept": len(names)}
+    previous = None
+    try:
+        for path in local:
+            target = os.path.join(folder, os.path.basename(path))
+            snap = path + lm_backup.UPLOADS_SUFFIX
+            if path in lacking:
+                try:
+                    # The uploads snapshot and done-file first, the .db last: a .db there is a complete copy.
+                    remove_copy(folder, os.path.basename(path))
+                    if os.path.isdir(snap):
+                        copy_snapshot(snap, target + lm_backup.UPLOADS_SUFFIX, previous, write)
+                    if os.path.exists(path + lm_backup.DONE_SUFFIX):
+                        put(path + lm_backup.DONE_SUFFIX, target + lm_backup.DONE_SUFFIX)
+                    put(path, target)
+                except BaseException:
+                    remove_copy(folder, os.path.basename(path))
+                    raise
+                copied += 1
+            if os.path.isdir(snap) and os.path.isdir(target + lm_backup.UPLOADS_SUFFIX):
+                # Only this volume's own previous copy is linked to, never another stack's file.
+                previous = (snap, target + lm_backup.UPLOADS_SUFFIX)
+    finally:
+        if sealer:
+            sealer.close()
+    there = copies_in(folder, stem)
+    kept = lm_backup.kept_on_target(names, mine & there, cfg["keep"], lm_backup.parse_retention(cfg["retention"]))
+    removed = 0
+    for name in sorted((mine & there) - kept):
+        remove_copy(folder, name)
+        removed += 1
+    lm_backup.set_sent(cfg["backups"], label, kept & copies_in(folder, stem))
+    return {"copied": copied, "kept": len(kept), "removed": removed, "encrypted": bool(recipients)}
+
+
+def in_future(path):
+    return (lm_backup.taken_at(path) - now()).total_seconds() > FUTURE_SLACK_SECONDS
+
+
+def newest_real(found):
+    """The newest backup not dated in the future (the schedule and the drill go by it), or None."""
+    real = [p for p in found if not in_future(p)]
+    return real[-1] if real else None
+
+
+def backoff_seconds(failures):
+    low, high = BACKOFF_SECONDS
+    return min(high, low * 2 ** max(0, failures - 1))
 
 
 def copy_sftp(cfg, target):
@@ -112,22 +240,29 @@ def cycle(cfg, reason, status):
                 return True
             info["reason"] = reason
             status["lastBackup"] = info
-            status.pop("lastBackupError", None)
+            for key in ("lastBackupError", "failures", "retryAfter"):
+                status.pop(key, None)
             up = info.get("uploads") or {}
             say(f"{reason} backup {os.path.basename(info['file'])}: {info['bytes']} bytes in {info['seconds']:.2f} s; "
                 f"uploads {up.get('files', 0)} files, {up.get('copied', 0)} new or changed; {info['removed']} old removed")
         except Exception as e:  # noqa: BLE001
-            status["lastBackupError"] = {"time": now().isoformat(), "error": str(e)}
-            say(f"BACKUP FAILED: {e}")
+            failures = int(status.get("failures") or 0) + 1
+            wait = backoff_seconds(failures)
+            retry = now() + datetime.timedelta(seconds=wait)
+            status.update(failures=failures, retryAfter=retry.isoformat(),
+                          lastBackupError={"time": now().isoformat(), "error": str(e)})
+            say(f"BACKUP FAILED: {e}; nothing of it was kept; next try in {wait // 60} min "
+                f"({retry.strftime('%H:%M')} UTC) or now with `npm run backup -- <stack>`")
             return False
     found = lm_backup.backups(cfg["backups"], cfg["stem"])
+    drilled = newest_real(found) or (found[-1] if found else None)
     if not found:
         return ok
     copies = status.setdefault("copies", {})
     for label, where in [(t, f) for t, f in cfg.get("copyDirs", [])] + [(t, None) for t in cfg.get("sftp", [])]:
         started = time.monotonic()
         try:
-            result = copy_to_folder(cfg, where) if where else copy_sftp(cfg, label)
+            result = copy_to_folder(cfg, label, where) if where else copy_sftp(cfg, label)
             copies[label] = {"time": now().isoformat(), "ok": True, "seconds": round(time.monotonic() - started, 2), **result}
             sent = f", {result['bytes']} bytes sent in {copies[label]['seconds']} s" if "bytes" in result else ""
             say(f"copy to {label}: {result['copied']} new backup(s), {result['kept']} kept there{sent}")
@@ -136,12 +271,12 @@ def cycle(cfg, reason, status):
             say(f"COPY TO {label} FAILED: {e}")
             ok = False
     env = dict(os.environ, LM_DRILL_MIGRATIONS=json.dumps(cfg["migrations"]) if cfg.get("migrations") else "")
-    done = subprocess.run([sys.executable, "-OO", f"{os.path.dirname(__file__)}/lm_drill.py", found[-1]],
+    done = subprocess.run([sys.executable, "-OO", f"{os.path.dirname(__file__)}/lm_drill.py", drilled],
                           env=env, capture_output=True, text=True, timeout=900)
     try:
         result = json.loads(done.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        result = {"ok": False, "backup": os.path.basename(found[-1]), "error": f"drill crashed: {done.stderr[-500:]}"}
+        result = {"ok": False, "backup": os.path.basename(drilled), "error": f"drill crashed: {done.stderr[-500:]}"}
     result["time"] = now().isoformat()
     status["lastDrill"] = result
     if result["ok"]:
@@ -165,14 +300,25 @@ def locked_cycle(cfg, reason):
         return ok
 
 
-def due(cfg):
-    """What the loop should do now: "scheduled", "drill" (the newest backup is undrilled) or None."""
+def due(cfg, since_last=None):
+    """What the loop should do now: "scheduled", "drill" (the newest backup is undrilled) or None.
+    since_last: seconds since the loop last took a scheduled backup (None: not since it started), the
+    schedule's clock when the newest backup is dated in the future."""
     status = read_json(os.path.join(cfg["backups"], STATUS_NAME), {})
     found = lm_backup.backups(cfg["backups"], cfg["stem"])
     every = cfg.get("everySeconds")
-    if every and (not found or (now() - lm_backup.taken_at(found[-1])).total_seconds() >= every):
-        return "scheduled" if os.path.exists(cfg["database"]) else None
-    if found and (status.get("lastDrill") or {}).get("backup") != os.path.basename(found[-1]):
+    retry = status.get("retryAfter")
+    wait = (datetime.datetime.fromisoformat(retry) - now()).total_seconds() if retry else 0
+    # Backing off after a failed backup (a retry time further off than the longest back-off: the
+    # clock went back; try now). A backup taken meanwhile (before a deploy) is still drilled.
+    backing_off = 0 < wait <= BACKOFF_SECONDS[1]
+    newest = newest_real(found)
+    if every and not backing_off:
+        if newest is None or (now() - lm_backup.taken_at(newest)).total_seconds() >= every:
+            # A backup dated in the future never becomes old: elapsed time decides instead.
+            if newest is not None or not found or since_last is None or since_last >= every:
+                return "scheduled" if os.path.exists(cfg["database"]) else None
+    if newest and (status.get("lastDrill") or {}).get("backup") != os.path.basename(newest):
         return "drill"
     return None
 
@@ -181,11 +327,14 @@ def loop(cfg):
     write_json(CONFIG_FILE, cfg)
     say(f"every {cfg.get('everySeconds') or 'deploy only'} s; retention {cfg['retention']}, newest {cfg['keep']}; "
         f"copies: {[t for t, _ in cfg.get('copyDirs', [])] + cfg.get('sftp', [])}")
+    last = None
     while True:
         with open(HEARTBEAT, "w") as f:
             f.write(now().isoformat())
-        reason = due(cfg)
+        reason = due(cfg, None if last is None else time.monotonic() - last)
         if reason:
+            if reason == "scheduled":
+                last = time.monotonic()
             locked_cycle(cfg, reason)
         time.sleep(POLL_SECONDS)
 
@@ -209,10 +358,38 @@ def health(cfg):
         if not copy.get("ok"):
             problems.append(f"the last copy to {target} failed: {copy.get('error')}")
     found = lm_backup.backups(cfg["backups"], cfg["stem"])
+    future = [p for p in found if in_future(p)]
+    if future:
+        problems.append(
+            f"{len(future)} backup(s) dated in the future, newest {os.path.basename(future[-1])}: the server's clock "
+            f"was ahead when it was taken or is behind now (check `timedatectl`); the schedule goes on by elapsed time. "
+            f"Once the clock is right, remove them (docker exec <backup container> rm /backups/<name>)")
+    newest = newest_real(found)
     every = cfg.get("everySeconds")
-    if every and found and (now() - lm_backup.taken_at(found[-1])).total_seconds() > 2 * every + 600:
-        problems.append(f"no backup for {int((now() - lm_backup.taken_at(found[-1])).total_seconds() // 60)} minutes")
+    if every and newest and (now() - lm_backup.taken_at(newest)).total_seconds() > 2 * every + 600:
+        problems.append(f"no backup for {int((now() - lm_backup.taken_at(newest)).total_seconds() // 60)} minutes")
     return problems
+
+
+def init_target(folder, label):
+    """Writes the marker into a copy folder (a person said this is the backup disk)."""
+    marker = os.path.join(folder, COPY_MARKER)
+    if os.path.exists(marker):
+        print(f"{label} is set up for backups already ({COPY_MARKER} is there); nothing changed")
+        return 0
+    entries = [e for e in os.listdir(folder)]
+    try:
+        with open(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write("lernmanager backups: copies of the stacks' backups are written here "
+                    "(set up with `npm run backup -- init-target`)\n")
+        os.chmod(folder, 0o700)
+    except OSError as e:
+        print(f"init-target: cannot write into {label} ({e.strerror}): it must be owned by uid 10001: "
+              f"`sudo install -d -o 10001 -g 10001 -m 700 {label}` on the Docker host", file=sys.stderr)
+        return 1
+    print(f"{label} is set up for backups ({COPY_MARKER} written, folder 0700)"
+          + (f"; it already held {len(entries)} entries, left as they are" if entries else ""))
+    return 0
 
 
 def main():
@@ -222,9 +399,14 @@ def main():
     mode.add_argument("--now", action="store_true")
     mode.add_argument("--status", action="store_true")
     mode.add_argument("--health", action="store_true")
+    mode.add_argument("--init-target")
+    parser.add_argument("--label", default="")
     args = parser.parse_args()
+    os.umask(lm_backup.PRIVATE_UMASK)
     if args.config:
         loop(json.loads(args.config))
+    if args.init_target:
+        return init_target(args.init_target, args.label or args.init_target)
     cfg = read_json(CONFIG_FILE, None)
     if cfg is None:
         print("the backup loop has not started (no /tmp/lm-backupd.json)", file=sys.stderr)

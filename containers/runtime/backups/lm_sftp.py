@@ -152,36 +152,53 @@ def remove_commands(cfg, target, folder, entries):
 
 def base_of(name, stem):
     """The backup of this database an entry of the target folder belongs to (its .db name), or None."""
-    for suffix in (PARTIAL, lm_backup.UPLOADS_SUFFIX, lm_backup.DONE_SUFFIX):
+    for suffix in (PARTIAL, lm_backup.AGE_SUFFIX, lm_backup.UPLOADS_SUFFIX, lm_backup.DONE_SUFFIX):
         if name.endswith(suffix):
             name = name[: -len(suffix)]
     return name if name.startswith(f"{stem}-") and lm_backup.STAMP_RE.search(name) else None
 
 
-def plan_removals(entries, kept, stem):
+def complete_names(entries, stem):
+    """The backups complete in a listing, by their .db name: <name> or, encrypted, <name>.age."""
+    return {base_of(n, stem) for n, d in entries
+            if not d and base_of(n, stem) and n in (base_of(n, stem), base_of(n, stem) + lm_backup.AGE_SUFFIX)}
+
+
+def plan_removals(entries, kept, stem, mine=None):
     """Entries [(name, is_dir)] of the target folder to remove: (before the upload) what a copy left
-    unfinished (no .db: the .db is written last) of a backup kept here, and (after it) every backup no
-    longer kept here. Other files are left alone."""
-    complete = {n for n, d in entries if not d and base_of(n, stem) == n}
+    unfinished (no .db: the .db is written last) of a backup kept here, and (after it) every backup
+    this volume wrote there (mine: its ledger; None: every backup of the stem) that is no longer kept.
+    Other files, and every backup another volume wrote, are left alone."""
+    complete = complete_names(entries, stem)
     ours = [(n, d, base_of(n, stem)) for n, d in entries if base_of(n, stem)]
     unfinished = [(n, d) for n, d, b in ours if b in kept and (b not in complete or n.endswith(PARTIAL))]
-    return unfinished, [(n, d) for n, d, b in ours if b not in kept]
+    return unfinished, [(n, d) for n, d, b in ours if b not in kept and (mine is None or b in mine)]
 
 
-def upload_commands(path, remote, previous=None):
+def upload_commands(path, remote, previous=None, stage=None):
     """Commands writing one backup (path) to remote (its name there): the uploads snapshot (unchanged
     files linked to the previous snapshot there: previous = (local snapshot, remote snapshot)), the
-    done-file, then the .db. Returns (commands, bytes put, files linked)."""
+    done-file, then the .db. stage(src) → (encrypted file to put, suffix): backupEncryptTo; every
+    name there then ends in .age. Returns (commands, bytes put, files linked)."""
     commands, sent, linked = [], 0, 0
+    suffix = lm_backup.AGE_SUFFIX if stage else ""
+
+    def put(src, dst):
+        local = stage(src) if stage else src
+        commands.append(f"put -p {quote(local)} {quote(dst + suffix)}")
+        return os.path.getsize(local)
+
     snap = path + lm_backup.UPLOADS_SUFFIX
     if os.path.isdir(snap):
         partial = remote + lm_backup.UPLOADS_SUFFIX + PARTIAL
-        commands.append(f"mkdir {quote(partial)}")
+        # Folders 0700 (the server's umask decides a new folder's mode); files keep their 0600 (put -p).
+        commands += [f"mkdir {quote(partial)}", f"chmod 700 {quote(partial)}"]
         for root, dirs, files in os.walk(snap):
             dirs.sort()
             rel_root = os.path.relpath(root, snap)
             for d in dirs:
-                commands.append(f"mkdir {quote(os.path.normpath(os.path.join(partial, rel_root, d)))}")
+                sub = quote(os.path.normpath(os.path.join(partial, rel_root, d)))
+                commands += [f"mkdir {sub}", f"chmod 700 {sub}"]
             for name in sorted(files):
                 src = os.path.join(root, name)
                 if os.path.islink(src) or not os.path.isfile(src):
@@ -190,17 +207,17 @@ def upload_commands(path, remote, previous=None):
                 old = os.path.join(previous[0], rel) if previous else None
                 st = os.stat(src)
                 if old and os.path.isfile(old) and os.path.samestat(os.stat(old), st):
-                    commands.append(f"ln {quote(os.path.join(previous[1], rel))} {quote(os.path.join(partial, rel))}")
+                    commands.append(f"ln {quote(os.path.join(previous[1], rel) + suffix)} {quote(os.path.join(partial, rel) + suffix)}")
                     linked += 1
                 else:
-                    commands.append(f"put -p {quote(src)} {quote(os.path.join(partial, rel))}")
-                    sent += st.st_size
+                    sent += put(src, os.path.join(partial, rel))
         commands.append(f"rename {quote(partial)} {quote(remote + lm_backup.UPLOADS_SUFFIX)}")
     if os.path.exists(path + lm_backup.DONE_SUFFIX):
-        commands.append(f"put -p {quote(path + lm_backup.DONE_SUFFIX)} {quote(remote + lm_backup.DONE_SUFFIX)}")
-        sent += os.path.getsize(path + lm_backup.DONE_SUFFIX)
-    commands += [f"put -p {quote(path)} {quote(remote + PARTIAL)}", f"rename {quote(remote + PARTIAL)} {quote(remote)}"]
-    sent += os.path.getsize(path)
+        sent += put(path + lm_backup.DONE_SUFFIX, remote + lm_backup.DONE_SUFFIX)
+    db = remote + suffix
+    local = stage(path) if stage else path
+    commands += [f"put -p {quote(local)} {quote(db + PARTIAL)}", f"rename {quote(db + PARTIAL)} {quote(db)}"]
+    sent += os.path.getsize(local)
     return commands, sent, linked
 
 
@@ -208,30 +225,58 @@ def mirror(cfg, target):
     """Uploads the kept backups the target lacks; removes there what is no longer kept here (and what an
     interrupted copy left). Returns counts for the status file."""
     folder = parse(target)[3]
-    entries = listing(cfg, target, [folder], before=[f"-mkdir {quote(folder)}"]).get(folder, [])
+    entries = listing(cfg, target, [folder], before=[f"-mkdir {quote(folder)}", f"-chmod 700 {quote(folder)}"]).get(folder, [])
     local = lm_backup.backups(cfg["backups"], cfg["stem"])
-    kept = {os.path.basename(p) for p in local}
     stem = cfg["stem"]
-    unfinished, stale = plan_removals(entries, kept, stem)
+    # The target's own retention over its own list: what this volume wrote there (its ledger) and
+    # what it copies now; never less than the local set, never another volume's copies.
+    mine = set(lm_backup.read_ledger(cfg["backups"]).get(target, []))
+    complete_there = complete_names(entries, stem)
+    kept = lm_backup.kept_on_target({os.path.basename(p) for p in local}, mine & complete_there,
+                                    cfg["keep"], lm_backup.parse_retention(cfg["retention"]))
+    unfinished, stale = plan_removals(entries, kept, stem, mine)
     if unfinished:
         sftp(cfg, target, remove_commands(cfg, target, folder, unfinished))
-    there = {n for n, d in entries if not d and base_of(n, stem) == n and n not in {u for u, _ in unfinished}}
+    there = set(complete_there)
     copied = sent = linked = 0
     previous = None
     commands = []
-    for path in local:
-        name = os.path.basename(path)
-        remote = rjoin(folder, name)
-        if name not in there:
-            more, b, n = upload_commands(path, remote, previous)
-            commands += more
-            copied, sent, linked = copied + 1, sent + b, linked + n
-        if os.path.isdir(path + lm_backup.UPLOADS_SUFFIX):
-            previous = (path + lm_backup.UPLOADS_SUFFIX, remote + lm_backup.UPLOADS_SUFFIX)
-    if commands:
-        sftp(cfg, target, commands)
+    recipients = cfg.get("encryptTo") or []
+    # Encrypted copies are staged in the backups volume (a disk, not the container's small /tmp) and
+    # removed after the session.
+    staging = os.path.join(cfg["backups"], ".lernmanager-staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    sealer = None
+    try:
+        if recipients and any(os.path.basename(p) not in there for p in local):
+            sealer = lm_backup.Sealer(recipients)
+            os.makedirs(staging, mode=0o700)
+        counter = iter(range(10**9))
+
+        def stage(src):
+            out = os.path.join(staging, f"{next(counter)}{lm_backup.AGE_SUFFIX}")
+            sealer.seal(src, out)
+            return out
+
+        for path in local:
+            name = os.path.basename(path)
+            remote = rjoin(folder, name)
+            if name not in there:
+                more, b, n = upload_commands(path, remote, previous, stage if sealer else None)
+                commands += more
+                copied, sent, linked = copied + 1, sent + b, linked + n
+            if os.path.isdir(path + lm_backup.UPLOADS_SUFFIX):
+                previous = (path + lm_backup.UPLOADS_SUFFIX, remote + lm_backup.UPLOADS_SUFFIX)
+        if commands:
+            lm_backup.record_sent(cfg["backups"], target, [os.path.basename(p) for p in local if os.path.basename(p) not in there])
+            sftp(cfg, target, commands)
+    finally:
+        if sealer:
+            sealer.close()
+        shutil.rmtree(staging, ignore_errors=True)
     # Pruned only after the upload: a failed copy leaves the older copies there.
     if stale:
         sftp(cfg, target, remove_commands(cfg, target, folder, stale))
-    return {"copied": copied, "kept": len(kept), "bytes": sent, "linked": linked,
+    lm_backup.set_sent(cfg["backups"], target, kept & (complete_there | {os.path.basename(p) for p in local}))
+    return {"copied": copied, "kept": len(kept), "bytes": sent, "linked": linked, "encrypted": bool(recipients),
             "removed": len({base_of(n, stem) for n, _ in stale})}

@@ -100,7 +100,9 @@ class Uploads(unittest.TestCase):
             q = lm_sftp.quote
             self.assertEqual(commands, [
                 f"mkdir {p}",
+                f"chmod 700 {p}",
                 f"mkdir {p}/class\\ 1",
+                f"chmod 700 {p}/class\\ 1",
                 f"put -p {q(new)}.uploads/class\\ 1/new.txt {p}/class\\ 1/new.txt",
                 f"ln /r/{A}.uploads/class\\ 1/same.txt {p}/class\\ 1/same.txt",
                 f"rename {p} /r/{B}.uploads",
@@ -112,6 +114,125 @@ class Uploads(unittest.TestCase):
             # Without a previous snapshot there, everything is put.
             commands, sent, linked = lm_sftp.upload_commands(new, f"/r/{B}")
             self.assertEqual((sent, linked), (5 + 4 + 3 + 100, 0))
+
+
+class FakeServer:
+    """Runs sftp batch commands against a local folder, printing what OpenSSH's sftp prints (enough for
+    lm_sftp's parser): the mirror's whole logic without a server."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def path(self, p):
+        return os.path.join(self.root, p.lstrip("/"))
+
+    def __call__(self, cfg, target, commands):
+        import shlex
+        import shutil
+        out = []
+        for line in commands:
+            out.append(f"sftp> {line}")
+            ignore = line.startswith("-")
+            cmd, *args = shlex.split(line.lstrip("-"))
+            try:
+                if cmd == "ls":
+                    d = self.path(args[-1])
+                    for n in [".", ".."] + sorted(os.listdir(d)):
+                        kind = "d" if os.path.isdir(os.path.join(d, n)) else "-"
+                        out.append(f"{kind}rwx------    ? u u 1 Nov 30 23:00 {args[-1]}/{n}")
+                elif cmd == "mkdir":
+                    os.mkdir(self.path(args[0]))
+                elif cmd == "chmod":
+                    os.chmod(self.path(args[1]), int(args[0], 8))
+                elif cmd == "put":
+                    shutil.copyfile(args[-2], self.path(args[-1]))
+                elif cmd == "ln":
+                    os.link(self.path(args[0]), self.path(args[1]))
+                elif cmd == "rename":
+                    os.rename(self.path(args[0]), self.path(args[1]))
+                elif cmd == "rm":
+                    os.remove(self.path(args[0]))
+                elif cmd == "rmdir":
+                    os.rmdir(self.path(args[0]))
+            except OSError:
+                if not ignore:
+                    raise RuntimeError(f"sftp: {line} failed")
+        return "\n".join(out) + "\n"
+
+
+class Mirror(unittest.TestCase):
+    """The copy keeps its own retention and only ever removes what this volume wrote there."""
+
+    def setUp(self):
+        import datetime
+        self.tmp = tempfile.TemporaryDirectory()
+        self.server = FakeServer(os.path.join(self.tmp.name, "server"))
+        os.makedirs(self.server.path("/home"))
+        self.t0 = datetime.datetime(2026, 12, 1, 8, 0, tzinfo=datetime.timezone.utc)
+        self.target = "sftp://u@nas/home/lm"
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def volume(self, name):
+        d = os.path.join(self.tmp.name, name)
+        os.makedirs(d)
+        return {"stem": "lernmanager", "backups": d, "keep": 2, "retention": ""}
+
+    def backup(self, cfg, minutes):
+        import datetime
+        t = self.t0 + datetime.timedelta(minutes=minutes)
+        path = os.path.join(cfg["backups"], f"lernmanager-{t.strftime('%Y%m%dT%H%M%S%fZ')}-scheduled.db")
+        with open(path, "wb") as f:
+            f.write(os.urandom(64))
+        lm_sftp.lm_backup.prune(cfg["backups"], "lernmanager", cfg["keep"], {})
+        from unittest import mock
+        with mock.patch.object(lm_sftp, "sftp", self.server):
+            lm_sftp.mirror(cfg, self.target)
+        return os.path.basename(path)
+
+    def there(self):
+        return sorted(n for n in os.listdir(self.server.path("/home/lm")) if n.endswith(".db"))
+
+    def test_a_new_volume_never_prunes_the_old_ones_copies(self):
+        old = self.volume("old")
+        for i in range(4):
+            self.backup(old, i)
+        before = self.there()
+        self.assertEqual(len(before), 2)  # its own retention: keep 2
+        new = self.volume("new")
+        fresh = [self.backup(new, 60 + i) for i in range(4)]
+        self.assertEqual(self.there(), sorted(before + fresh[-2:]))
+
+    def test_encrypted_copies_end_in_age_and_count_as_complete(self):
+        from unittest import mock
+
+        class Fake:
+            def __init__(self, recipients):
+                pass
+
+            def seal(self, source, target):
+                with open(source, "rb") as f, open(target, "wb") as g:
+                    g.write(b"AGE" + f.read())
+
+            def close(self):
+                pass
+        cfg = self.volume("enc")
+        cfg["encryptTo"] = ["age1" + "q" * 58]
+        with mock.patch.object(lm_sftp.lm_backup, "Sealer", Fake):
+            names = [self.backup(cfg, i) for i in range(3)]
+        files = sorted(os.listdir(self.server.path("/home/lm")))
+        self.assertEqual(files, sorted(n + ".age" for n in names[-2:]))
+        self.assertFalse(os.path.exists(os.path.join(cfg["backups"], ".lernmanager-staging")))
+
+    def test_two_stacks_keep_each_others_copies(self):
+        a, b = self.volume("a"), self.volume("b")
+        for i in range(3):
+            self.backup(a, 2 * i)
+            self.backup(b, 2 * i + 1)
+        mine = {k: sorted(os.path.basename(p) for p in lm_sftp.lm_backup.backups(v["backups"], "lernmanager"))
+                for k, v in (("a", a), ("b", b))}
+        self.assertEqual(self.there(), sorted(mine["a"] + mine["b"]))
 
 
 if __name__ == "__main__":
