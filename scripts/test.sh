@@ -15,21 +15,24 @@ if [ "${LM_SKIP_SETUP:-}" != 1 ]; then
   fi
 fi
 
-# A second lane: the e2e files that mostly wait (per-minute job ticks, scheduled backups) run beside
-# the others, each lane with its own stacks (LM_E2E_STALE keeps each lane's stale-object clean-up to
+# A second lane: the e2e files that mostly wait (job ticks, scheduled backups and their copies, a
+# browser's page loads) run beside the others, each lane with its own stacks (LM_E2E_STALE keeps each lane's stale-object clean-up to
 # its own). Only for the whole suite (no arguments) with a Docker engine; otherwise one jest run.
-LANE2=(test/e2e/jobs.test.ts test/e2e/backupsSftp.test.ts)
+LANE2=(test/e2e/jobs.test.ts test/e2e/backupsSftp.test.ts test/e2e/disasterCopies.test.ts test/e2e/browser.test.ts)
+# The stacks of the second lane's files (each lane sweeps only its own stale ones).
+LANE2_STACKS='e2e-jobs|e2e-sftp|e2e-sftp-server|e2e-dis-[ab]|e2e-browser'
+LANE2_FILES='jobs|backupsSftp|disasterCopies|browser'
 results=$(mktemp /tmp/lernmanager-jest.XXXXXX.json)
 lane2=""
 if [ $# -eq 0 ] && docker info >/dev/null 2>&1; then
   lane2=$(mktemp /tmp/lernmanager-jest-lane2.XXXXXX.json)
   lane2log=$(mktemp /tmp/lernmanager-jest-lane2.XXXXXX.log)
   echo "test.sh: ${LANE2[*]} run in a second lane beside the rest (their output follows at the end)"
-  LM_E2E_STALE='^(e2e-jobs|e2e-sftp)' npx jest --selectProjects e2e --json --outputFile="$lane2" \
+  LM_E2E_STALE="^(${LANE2_STACKS})\$" npx jest --selectProjects e2e --json --outputFile="$lane2" \
     --runTestsByPath "${LANE2[@]}" >"$lane2log" 2>&1 &
   lane2pid=$!
-  LM_E2E_STALE='^(school-)?e2e-(?!jobs|sftp)' npx jest --json --outputFile="$results" \
-    --testPathIgnorePatterns '/test/e2e/(jobs|backupsSftp)\.test\.ts$'
+  LM_E2E_STALE="^(?!(${LANE2_STACKS})\$)(school-)?e2e-" npx jest --json --outputFile="$results" \
+    --testPathIgnorePatterns "/test/e2e/(${LANE2_FILES})\\.test\\.ts\$"
   status=$?
   wait "$lane2pid" || status=1
   echo "== second lane: ${LANE2[*]}"
