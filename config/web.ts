@@ -28,6 +28,12 @@ export const WEB_KEYS = {
         description: "Host address nginx's port is published on (0.0.0.0 for all interfaces).",
     },
     port: integer([1, 65535], 8080, "Host port nginx is published on."),
+    allowPlainHttp: {
+        kind: "boolean",
+        default: false,
+        description:
+            "Publish plain HTTP on an address other than loopback without tls and without trustedProxies: every password and every student's data would cross the school network readable by anyone on it. Only for a closed test network; a school sets tls (or trustedProxies behind its TLS proxy) instead.",
+    },
     nginxImage: {
         kind: "string",
         format: "image",
@@ -57,6 +63,7 @@ export interface WebConfig {
     readonly uploadLimitMb: number;
     readonly bindAddress: string;
     readonly port: number;
+    readonly allowPlainHttp: boolean;
     readonly nginxImage: string;
     readonly loginPath: string;
     readonly loginRatePerMinute: number;
@@ -78,9 +85,31 @@ export function readWeb(r: KeyReader<WebKey>): WebConfig {
         uploadLimitMb: r.num("uploadLimitMb"),
         bindAddress: r.text("bindAddress"),
         port: r.num("port"),
+        allowPlainHttp: r.flag("allowPlainHttp"),
         nginxImage: r.text("nginxImage"),
         loginPath: r.text("loginPath"),
         loginRatePerMinute: r.num("loginRatePerMinute"),
         nginxMemoryMb: r.num("nginxMemoryMb"),
     };
+}
+
+/**
+ * Plain HTTP on the school network only when asked for: with tls off and no TLS proxy in front, a
+ * port published on anything but loopback carries passwords and students' data unencrypted.
+ */
+export function checkPlainHttp(
+    r: KeyReader<WebKey>,
+    web: Pick<WebConfig, "bindAddress" | "allowPlainHttp">,
+    https: { readonly tlsOn: boolean; readonly behindProxy: boolean },
+): void {
+    const loopback = web.bindAddress.startsWith("127.");
+    if (loopback || https.tlsOn || https.behindProxy || web.allowPlainHttp) return;
+    r.problems.push(
+        `${r.ns}bindAddress = ${JSON.stringify(web.bindAddress)} publishes plain HTTP on the school network ` +
+            "(tls is off and no trustedProxies are set): passwords and students' data would travel unencrypted. " +
+            "Fix: `pulumi config set tls internal` and `pulumi config set domain lernen.schule-am-walde.de` " +
+            "(or acme, or files; docs/https.md), or behind the school's TLS proxy " +
+            '`pulumi config set --path "trustedProxies[0]" 10.0.0.7`; only on a closed test network ' +
+            "`pulumi config set allowPlainHttp true`.",
+    );
 }

@@ -30,8 +30,13 @@ export interface NginxSettings {
     readonly upstreamIdleConnections?: number;
     /** HTTPS (render/tls.ts); absent: plain HTTP only. */
     readonly tls?: NginxTls;
-    /** CIDRs of TLS proxies whose X-Forwarded-For/-Proto count (render/tls.ts). @default [] */
+    /** CIDRs of TLS proxies whose X-Forwarded-For/-Proto/-Host/-Port count (render/tls.ts). @default [] */
     readonly trustedProxies?: readonly string[];
+    /**
+     * The host port plain HTTP is published on: the Host the app sees when a client sent none (80: no
+     * port). @default 80
+     */
+    readonly publicPort?: number;
 }
 
 export const NGINX_DEFAULTS = { gzipLevel: 1, gzipStatic: true, accessLogBuffered: true } as const;
@@ -100,13 +105,16 @@ export function renderNginxConf(settings: NginxSettings, form: UpstreamForm = "p
         .map((name) => `        add_header ${name} $${varName(name)} always;`)
         .join("\n");
     const proxy = `${proxyTarget(form)}
-            proxy_set_header Host $host;
+            # The host as the browser typed it, port included: the app compares it with the Referer
+            # and Origin of every form (Flask-WTF's strict referrer check on HTTPS), and $host drops
+            # the port. From a trusted proxy: the host the proxy was asked for (render/tls.ts).
+            proxy_set_header Host $lm_forwarded_host;
             # Overwritten, never appended: a client-sent header has no effect.
             proxy_set_header X-Real-IP $remote_addr;
             proxy_set_header X-Forwarded-For $remote_addr;
             # The client's scheme: $scheme, or a trusted proxy's X-Forwarded-Proto (render/tls.ts).
             proxy_set_header X-Forwarded-Proto $lm_forwarded_proto;
-            proxy_set_header X-Forwarded-Host $host;
+            proxy_set_header X-Forwarded-Host $lm_forwarded_host;
             # The app is on the same host: a connect that takes longer means it is gone.
             proxy_connect_timeout 1s;
             proxy_send_timeout ${t.proxyTimeoutSeconds}s;
@@ -220,7 +228,9 @@ ${
         : `        listen ${LAYOUT.nginxPort} default_server;
         server_name _;
 `
-}        autoindex off;
+}        # The Host the app sees when the client sent none (HTTP/1.0): the name with the published port.
+        set $lm_default_host "${defaultHost(s.tls ? s.tls.publicHttpsPort : (s.publicPort ?? 80), s.tls ? 443 : 80)}";
+        autoindex off;
 
         # Methods the app uses; anything else never reaches it.
         if ($request_method !~ ^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)$) {
@@ -285,6 +295,12 @@ ${proxy}
     }
 }
 `;
+}
+
+/** `$host`, with `:port` unless the port is the scheme's own. */
+function defaultHost(port: number, schemePort: number): string {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`renderNginxConf: bad port ${port}`);
+    return port === schemePort ? "$host" : `$host:${port}`;
 }
 
 function varName(header: string): string {

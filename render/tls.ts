@@ -119,9 +119,12 @@ ${hsts}${sharedLocations(tls)}`;
 }
 
 /**
- * The client's address and scheme. From a trusted proxy, nginx takes the last address in
- * X-Forwarded-For that is not itself a trusted proxy, and the proxy's X-Forwarded-Proto; from
- * anywhere else both headers are ignored (and later overwritten for the app).
+ * The client's address, scheme and host. From a trusted proxy, nginx takes the last address in
+ * X-Forwarded-For that is not itself a trusted proxy, the proxy's X-Forwarded-Proto, and the host
+ * it was asked for (X-Forwarded-Host, with X-Forwarded-Port when the host names none); from
+ * anywhere else these headers are ignored (and later overwritten for the app). The host is what the
+ * browser sent, port included ($host drops it); `$lm_default_host` (set per server) stands in when
+ * the client sent no Host.
  */
 export function clientAddressRules(trustedProxies: readonly string[]): string {
     for (const cidr of trustedProxies) {
@@ -129,10 +132,19 @@ export function clientAddressRules(trustedProxies: readonly string[]): string {
         if (!net.isIP(addr) || (bits !== undefined && !/^\d{1,3}$/.test(bits)))
             throw new Error(`renderNginxConf: trustedProxies entry ${cidr} is not a CIDR`);
     }
+    const clientHost = `
+    map $http_host $lm_client_host {
+        "" $lm_default_host;
+        default $http_host;
+    }
+`;
     if (trustedProxies.length === 0) {
-        return `
+        return `${clientHost}
     map $scheme $lm_forwarded_proto {
         default $scheme;
+    }
+    map $scheme $lm_forwarded_host {
+        default $lm_client_host;
     }
 `;
     }
@@ -149,6 +161,26 @@ ${list}
     map "$lm_via_trusted_proxy:$http_x_forwarded_proto" $lm_forwarded_proto {
         "~^1:(?<proto>https?)$" $proto;
         default $scheme;
+    }
+${clientHost}
+    # A host name or [IPv6] with an optional port; anything else is ignored.
+    map "$lm_via_trusted_proxy:$http_x_forwarded_host" $lm_proxy_host {
+        "~^1:(?<fhost>([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?)$" $fhost;
+        default "";
+    }
+    map "$lm_via_trusted_proxy:$http_x_forwarded_port" $lm_proxy_port {
+        "~^1:(?<fport>[0-9]{1,5})$" $fport;
+        default "";
+    }
+    # host|scheme|port: a host that names its port as it is, else the proxy's port unless the scheme's own.
+    map "$lm_proxy_host|$lm_forwarded_proto|$lm_proxy_port" $lm_forwarded_host {
+        "~^\\|" $lm_client_host;
+        "~^(?<fh>[^|]*:[0-9]+)\\|" $fh;
+        "~^(?<fh>[^|]+)\\|[^|]*\\|$" $fh;
+        "~^(?<fh>[^|]+)\\|https\\|443$" $fh;
+        "~^(?<fh>[^|]+)\\|http\\|80$" $fh;
+        "~^(?<fh>[^|]+)\\|[^|]*\\|(?<fp>[0-9]+)$" "$fh:$fp";
+        default $lm_client_host;
     }
 `;
 }

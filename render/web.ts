@@ -12,6 +12,7 @@ export function nginxSettingsFrom(config: StackConfig): NginxSettings {
         loginRatePerMinute: config.loginRatePerMinute,
         tls: nginxTlsFrom(config.tls),
         trustedProxies: config.trustedProxies,
+        publicPort: config.port,
     };
 }
 

@@ -300,6 +300,7 @@ describe("config flows into the declaration", () => {
                 "lernmanager:protectData": "true",
                 "lernmanager:bindAddress": "0.0.0.0",
                 "lernmanager:port": "80",
+                "lernmanager:allowPlainHttp": "true",
             }),
             { stack: "prod" },
         );
@@ -317,6 +318,7 @@ describe("config flows into the declaration", () => {
             testConfig({
                 "lernmanager:bindAddress": "0.0.0.0",
                 "lernmanager:port": "80",
+                "lernmanager:allowPlainHttp": "true",
                 "docker:host": "ssh://admin@schulserver.example:2222",
             }),
             { stack: "prod" },

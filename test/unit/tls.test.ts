@@ -91,6 +91,57 @@ describe("tls config: refused before any resource, each with the fix", () => {
     });
 });
 
+describe("plain HTTP on the school network only when asked for", () => {
+    const fix =
+        /publishes plain HTTP on the school network .*Fix: `pulumi config set tls internal`.*trustedProxies.*`pulumi config set allowPlainHttp true`/;
+    test("a non-loopback address without tls and without a TLS proxy is refused, with the fix", () => {
+        expect(problems({ bindAddress: "0.0.0.0" })).toEqual([expect.stringMatching(fix)]);
+        expect(problems({ bindAddress: "10.0.0.5", port: "80" })).toEqual([expect.stringMatching(fix)]);
+    });
+    test("loopback, tls, a trusted proxy or an explicit allowPlainHttp pass", () => {
+        expect(problems({})).toEqual([]);
+        expect(problems({ bindAddress: "127.0.0.1" })).toEqual([]);
+        expect(problems({ bindAddress: "0.0.0.0", tls: "internal", domain: "s.test" })).toEqual([]);
+        expect(problems({ bindAddress: "0.0.0.0", trustedProxies: '["10.0.0.7"]' })).toEqual([]);
+        expect(problems({ bindAddress: "0.0.0.0", allowPlainHttp: "true" })).toEqual([]);
+        expect(load({ bindAddress: "0.0.0.0", allowPlainHttp: "true" }).allowPlainHttp).toBe(true);
+    });
+});
+
+describe("the Host the app sees: as the browser sent it, port included", () => {
+    const base = {
+        staticUrl: "/static/",
+        downloadsPrefix: "/protected-files/",
+        uploadLimitMb: 64,
+        loginPath: "/login",
+        loginRatePerMinute: 60,
+    };
+    const tls = { publicHttpsPort: 8443, hstsMaxAge: 300, hstsIncludeSubdomains: false, caDownload: true };
+    test("directly: the client's Host header ($http_host), else the name with the published port", () => {
+        const conf = renderNginxConf({ ...base, tls });
+        expect(conf).toContain("proxy_set_header Host $lm_forwarded_host;");
+        expect(conf).toContain("proxy_set_header X-Forwarded-Host $lm_forwarded_host;");
+        expect(conf).not.toMatch(/proxy_set_header Host \$host;/);
+        expect(conf).toMatch(/map \$http_host \$lm_client_host \{\s+"" \$lm_default_host;\s+default \$http_host;/);
+        expect(conf).toMatch(/map \$scheme \$lm_forwarded_host \{\s+default \$lm_client_host;/);
+        expect(conf).toContain('set $lm_default_host "$host:8443";');
+        expect(renderNginxConf({ ...base, tls: { ...tls, publicHttpsPort: 443 } })).toContain(
+            'set $lm_default_host "$host";',
+        );
+        expect(renderNginxConf({ ...base, publicPort: 8080 })).toContain('set $lm_default_host "$host:8080";');
+        expect(renderNginxConf(base)).toContain('set $lm_default_host "$host";');
+    });
+    test("behind a trusted proxy: its X-Forwarded-Host, with X-Forwarded-Port unless the scheme's own", () => {
+        const conf = renderNginxConf({ ...base, trustedProxies: ["10.9.0.7"] });
+        expect(conf).toContain('map "$lm_via_trusted_proxy:$http_x_forwarded_host" $lm_proxy_host {');
+        expect(conf).toContain('map "$lm_via_trusted_proxy:$http_x_forwarded_port" $lm_proxy_port {');
+        expect(conf).toContain('"~^(?<fh>[^|]+)\\|https\\|443$" $fh;');
+        expect(conf).toContain('"~^(?<fh>[^|]+)\\|[^|]*\\|(?<fp>[0-9]+)$" "$fh:$fp";');
+        // Nothing from an untrusted peer: without the trusted flag the forwarded host is never taken.
+        expect(conf).toMatch(/"~\^1:\(\?<fhost>/);
+    });
+});
+
 describe("nginx with TLS", () => {
     const base = {
         staticUrl: "/static/",
