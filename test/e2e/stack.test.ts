@@ -243,13 +243,18 @@ describe("uploads and downloads", () => {
     }
     const uploadLines = async () =>
         (await s.logs(s.app())).split("\n").filter((l) => l.includes("POST /upload")).length;
+    // nginx takes uploads only with a session (sessionCookie); a student's will do.
+    let session = "";
+    beforeAll(async () => {
+        session = await login(s.port, "student05", "lernen");
+    });
 
     test("a body exactly at the 64 MiB limit is accepted", async () => {
         const { body, type } = multipart(limit, "at-limit.bin");
         expect(body.length).toBe(limit);
         const res = await request(s.port, "/upload", {
             method: "POST",
-            headers: { "Content-Type": type, "Content-Length": body.length },
+            headers: { "Content-Type": type, "Content-Length": body.length, Cookie: session },
             body,
             timeoutMs: 120000,
         });
@@ -263,7 +268,7 @@ describe("uploads and downloads", () => {
         const { body, type } = multipart(limit + 1, "over-limit.bin");
         const res = await request(s.port, "/upload", {
             method: "POST",
-            headers: { "Content-Type": type, "Content-Length": body.length },
+            headers: { "Content-Type": type, "Content-Length": body.length, Cookie: session },
             body,
             timeoutMs: 120000,
         }).catch((e: Error) => ({ status: -1, text: () => e.message }));
@@ -284,7 +289,7 @@ describe("uploads and downloads", () => {
         ]);
         const up = await request(s.port, "/upload", {
             method: "POST",
-            headers: { "Content-Type": `multipart/form-data; boundary=${boundary}` },
+            headers: { "Content-Type": `multipart/form-data; boundary=${boundary}`, Cookie: session },
             body,
         });
         expect(up.status).toBe(200);

@@ -196,6 +196,7 @@ describe("nginx with TLS", () => {
         fs.writeFileSync(path.join(dir, "key.pem"), pair.key);
         const text = conf
             .replace(/\/tmp\/nginx/g, `${dir}/nginx`)
+            .replace(/\/srv\/nginx-spool/g, dir)
             .replace("/dev/stdout", `${dir}/access.log`)
             .replace("/srv/tls/live/fullchain.pem", `${dir}/cert.pem`)
             .replace("/srv/tls/live/privkey.pem", `${dir}/key.pem`);
@@ -280,5 +281,49 @@ describe("the program with TLS", () => {
         const off = await runProgram(testConfig(), { stack: "unit-off" });
         expect(off.registrations.some((r) => r.name.endsWith("-tls"))).toBe(false);
         expect(off.named("lernmanager-unit-off-app").inputs.envs).not.toContain("FORCE_HTTPS=true");
+    });
+});
+
+describe("the school CA (tls internal): name-constrained, its fingerprint a stack output", () => {
+    const fp = Array.from({ length: 32 }, (_, i) => (i * 7 + 16).toString(16).toUpperCase().padStart(2, "0")).join(":");
+    test("the stack output schoolCaFingerprint is what the smoke test read from the TLS volume", async () => {
+        const config = testConfig({ "lernmanager:tls": "internal", "lernmanager:domain": "lernen.schule.test" });
+        const run = await runProgram(config, {
+            stack: "unit-ca",
+            smokeOutput: `smoke: ok   TLS agent: certificate in place: ok\nschool CA sha256 ${fp}\nsmoke: ok   nginx /nginx-health: 200\n`,
+        });
+        expect(run.outputs.schoolCaFingerprint).toBe(fp);
+        const plain = await runProgram(testConfig({}), { stack: "unit-ca-off" });
+        expect(plain.outputs.schoolCaFingerprint).toBeUndefined();
+    });
+    test("the agent's CA (its own ca_constraints, real openssl) refuses to vouch for foreign names and addresses", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-ca-nc-"));
+        const script = `set -eu
+NAMES="lernen.schule.test lm.schule.local"; ADDRESSES="10.0.0.5"
+eval "$(sed -n '/^ca_constraints() {/,/^}/p' ${path.join(__dirname, "../../containers/tls/lm-tls.sh")})"
+cd ${dir}
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key 2>/dev/null
+openssl req -x509 -new -key ca.key -sha256 -days 30 -subj "/CN=Schul-CA" -addext "basicConstraints=critical,CA:TRUE,pathlen:0" \\
+  -addext "keyUsage=critical,keyCertSign,cRLSign" -addext "nameConstraints=$(ca_constraints)" -out ca.crt
+for san in DNS:lernen.schule.test DNS:sub.lm.schule.local IP:10.0.0.5 DNS:www.bank.example IP:10.0.0.6; do
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem -subj /CN=x -out r.csr 2>/dev/null
+  printf 'subjectAltName=%s\\n' "$san" > e.cnf
+  openssl x509 -req -in r.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile e.cnf -out c.pem 2>/dev/null
+  if openssl verify -CAfile ca.crt c.pem >/dev/null 2>v.txt; then echo "$san trusted"; else echo "$san $(grep -o 'permitted subtree violation' v.txt)"; fi
+done
+openssl x509 -noout -ext nameConstraints -in ca.crt | head -1`;
+        try {
+            const out = spawnSync("sh", ["-c", script], { encoding: "utf8" });
+            expect(out.stdout.trim().split("\n")).toEqual([
+                "DNS:lernen.schule.test trusted",
+                "DNS:sub.lm.schule.local trusted",
+                "IP:10.0.0.5 trusted",
+                "DNS:www.bank.example permitted subtree violation",
+                "IP:10.0.0.6 permitted subtree violation",
+                "X509v3 Name Constraints: critical",
+            ]);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
