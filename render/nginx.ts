@@ -87,6 +87,12 @@ export const SECURITY_HEADERS = {
  */
 export const APP_CACHE_CONTROL = "no-store";
 
+/**
+ * The `allow` lines of the stack's own addresses (loopback, the stack network's subnet), written by
+ * the nginx container's start.sh from its routes: /healthz answers only them.
+ */
+export const INTERNAL_ALLOW_FILE = "/tmp/nginx-internal.conf";
+
 /** An upload path pattern as a regular expression (`*`: any text within one path segment). */
 export function uploadPathRegex(pattern: string): string {
     if (!/^\/[A-Za-z0-9_.~*\/-]*$/.test(pattern)) throw new Error(`renderNginxConf: bad upload path ${pattern}`);
@@ -356,6 +362,15 @@ ${pageHeaders}
             expires 1h;
         }
 ${loginLimit}
+        # The app's health (its version, the database) only for the stack itself: nginx's health check,
+        # the deploy's smoke test, the server's own loopback (through Docker's proxy, from the stack
+        # network's gateway). A client on the school network is refused.
+        location = /healthz {
+            include ${INTERNAL_ALLOW_FILE};
+            deny all;
+${proxy}
+        }
+
         # The app's upload paths (uploadPaths): the only ones that take bodies up to uploadLimitMb.
         location ~ ^(${uploads.map(uploadPathRegex).join("|")})$ {
             client_max_body_size ${s.uploadLimitMb}m;${sessionGate}

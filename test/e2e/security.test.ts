@@ -1,11 +1,14 @@
 /**
- * Security on the real engine, two stacks deployed side by side: `e2e-sec-tls` (tls internal on a
- * port other than 443, its app built from a checkout with a planted .env and data/old.db) and
- * `e2e-sec-proxy` (plain HTTP behind a trusted TLS proxy). The Host the app sees (the real app's
- * CSRF referrer check on HTTPS compares it with the Referer), the headers of every response kind,
- * the name-constrained school CA and its fingerprint, and what the app image holds.
+ * Security on the real engine, two stacks deployed one after the other: `e2e-sec-tls` (tls internal
+ * on a port other than 443, published on every interface, its app built from a checkout with a
+ * planted .env, data/old.db, stray.db and instance/config.py) and `e2e-sec-proxy` (plain HTTP
+ * behind a trusted TLS proxy). The Host the app sees (the real app's CSRF referrer check on HTTPS
+ * compares it with the Referer), the name-constrained school CA and its fingerprint, /healthz only
+ * for the stack itself, what the app image holds, and the headers of every response kind (last:
+ * its 503 stops the app).
  */
 import * as fs from "fs";
+import * as https from "https";
 import * as os from "os";
 import * as path from "path";
 import * as tls from "tls";
@@ -55,6 +58,8 @@ beforeAll(async () => {
         "lernmanager:httpsPort": String(httpsPort),
         "lernmanager:tlsImage": TEST_IMAGES.tls,
         "lernmanager:loginRatePerMinute": "5",
+        // On every interface (HTTPS: the config check allows it), so a container outside the stack reaches it.
+        "lernmanager:bindAddress": "0.0.0.0",
     });
     // Every private range Docker gives its networks: the published port's gateway is the "proxy".
     proxied = await liveStack("e2e-sec-proxy", {
@@ -217,6 +222,71 @@ describe("the school CA: name-constrained, its fingerprint shown", () => {
     });
 });
 
+describe("/healthz: only for the stack itself", () => {
+    /** GET over HTTPS to this host's own LAN address: as a client on the school network arrives (DNAT, its own address). */
+    const fromLan = (address: string, p: string) =>
+        new Promise<number>((resolve, reject) => {
+            const req = https.request(
+                {
+                    host: address,
+                    port: httpsPort,
+                    path: p,
+                    ca,
+                    servername: DOMAIN,
+                    headers: { Host: DOMAIN },
+                    agent: false,
+                },
+                (res) => {
+                    res.resume();
+                    resolve(res.statusCode ?? 0);
+                },
+            );
+            req.on("error", reject);
+            req.end();
+        });
+
+    test("answered inside the stack and on the server itself, refused to a client on the school network", async () => {
+        // The deploy's smoke test and nginx's health check got their 200 (the stack is up); from the
+        // server itself (loopback, through Docker's proxy) it answers too.
+        expect((await httpsRequest(httpsPort, "/healthz", { ca, servername: DOMAIN })).status).toBe(200);
+        const lan = Object.entries(os.networkInterfaces())
+            .filter(([name]) => !/^(lo|docker|br-|veth)/.test(name))
+            .flatMap(([, addrs]) => addrs ?? [])
+            .find((a) => a.family === "IPv4" && !a.internal)?.address;
+        expect(lan).toBeDefined();
+        expect({ lan, login: await fromLan(lan!, "/login"), healthz: await fromLan(lan!, "/healthz") }).toEqual({
+            lan,
+            login: 200,
+            healthz: 403,
+        });
+    });
+});
+
+describe("the app image holds only what the app needs", () => {
+    test("no .env, nothing of instance/ but its empty mount points, no stray or data/ databases", async () => {
+        const image = (await direct.app().inspect()).Config.Image;
+        const probe = await docker.createContainer({
+            Image: image,
+            Entrypoint: ["sh", "-c"],
+            Cmd: [
+                "cd /app && find . \\( -name '.env*' -o -name '*.db' -o -name .git \\) -print; find data instance -type f -print; test -f app.py && echo app-present",
+            ],
+            Labels: { "dev.lernmanager.stack": "e2e-sec-tls" },
+        });
+        try {
+            await probe.start();
+            await probe.wait();
+            const lines = (await containerLogs(probe))
+                .split("\n")
+                .map((l) => l.trim())
+                .filter(Boolean);
+            expect(lines).toEqual(["app-present"]);
+        } finally {
+            await probe.remove({ force: true });
+        }
+    });
+});
+
 describe("security headers on every response kind", () => {
     const common = {
         "x-content-type-options": "nosniff",
@@ -260,30 +330,5 @@ describe("security headers on every response kind", () => {
         const away = await get("/dashboard");
         expect(away.status).toBe(503);
         expect(away.headers).toMatchObject({ ...withHsts, "cache-control": "no-store", "retry-after": "10" });
-    });
-});
-
-describe("the app image holds only what the app needs", () => {
-    test("no .env, nothing of instance/ but its empty mount points, no stray or data/ databases", async () => {
-        const image = (await direct.app().inspect()).Config.Image;
-        const probe = await docker.createContainer({
-            Image: image,
-            Entrypoint: ["sh", "-c"],
-            Cmd: [
-                "cd /app && find . \\( -name '.env*' -o -name '*.db' -o -name .git \\) -print; find data instance -type f -print; test -f app.py && echo app-present",
-            ],
-            Labels: { "dev.lernmanager.stack": "e2e-sec-tls" },
-        });
-        try {
-            await probe.start();
-            await probe.wait();
-            const lines = (await containerLogs(probe))
-                .split("\n")
-                .map((l) => l.trim())
-                .filter(Boolean);
-            expect(lines).toEqual(["app-present"]);
-        } finally {
-            await probe.remove({ force: true });
-        }
     });
 });

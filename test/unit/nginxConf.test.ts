@@ -129,6 +129,31 @@ describe("renderNginxConf", () => {
         expect(retry).not.toContain("@lm_retry;");
     });
 
+    test("/healthz answers only the stack's own addresses (start.sh writes them from its routes)", () => {
+        const block = location(conf, "= /healthz");
+        expect(block).toMatch(/include \/tmp\/nginx-internal\.conf;\s*deny all;/);
+        expect(block).toContain("proxy_pass $lm_app;");
+        const start = fs.readFileSync(path.join(__dirname, "../../containers/web/start.sh"), "utf8");
+        expect(start).toContain("} > /tmp/nginx-internal.conf");
+        // The script's own lines, run here against a route table: loopback and the gateway-less subnets.
+        const script = start.slice(start.indexOf("hex_ip()"), start.indexOf("} > /tmp/nginx-internal.conf") + 1);
+        const routes = [
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT",
+            "eth0\t00000000\t010012AC\t0003\t0\t0\t0\t00000000\t0\t0\t0",
+            "eth0\t000012AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0",
+        ].join("\n");
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-routes-"));
+        try {
+            fs.writeFileSync(path.join(dir, "route"), routes + "\n");
+            const out = spawnSync("bash", ["-c", script.replace("/proc/net/route", path.join(dir, "route"))], {
+                encoding: "utf8",
+            });
+            expect(out.stdout).toBe("allow 127.0.0.1;\nallow 172.18.0.0/16;\n");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
     test("has its own health endpoint and a friendly page for 502/503/504", () => {
         expect(location(conf, "= /nginx-health")).toContain("return 200");
         expect(conf).toContain("error_page 502 503 504 =503 /lernmanager-unavailable.html;");
@@ -233,6 +258,8 @@ describe("renderNginxConf", () => {
         }
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-nginx-"));
         const file = path.join(dir, "nginx.conf");
+        // What the container's start.sh writes: the stack's own addresses.
+        fs.writeFileSync(path.join(dir, "nginx-internal.conf"), "allow 127.0.0.1;\nallow 172.18.0.0/16;\n");
         // Same text, with temp paths and the log moved into the scratch folder (no /dev/stdout under jest).
         fs.writeFileSync(
             file,

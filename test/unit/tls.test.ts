@@ -194,6 +194,7 @@ describe("nginx with TLS", () => {
         const pair = ca.issue(["lernen.schule.test"]);
         fs.writeFileSync(path.join(dir, "cert.pem"), pair.cert);
         fs.writeFileSync(path.join(dir, "key.pem"), pair.key);
+        fs.writeFileSync(path.join(dir, "nginx-internal.conf"), "allow 127.0.0.1;\n");
         const text = conf
             .replace(/\/tmp\/nginx/g, `${dir}/nginx`)
             .replace(/\/srv\/nginx-spool/g, dir)
