@@ -12,3 +12,5 @@ export const nginxContainer = outputs.nginxContainer;
 export const volumes = outputs.volumes;
 // Replaced the app's default admin password: `pulumi stack output adminPassword --show-secrets`.
 export const adminPassword = outputs.adminPassword;
+// tls internal: the school CA's SHA-256 fingerprint, for the teachers' handout (docs/schul-ca-merkblatt.md).
+export const schoolCaFingerprint = outputs.schoolCaFingerprint;

@@ -17,6 +17,8 @@ export interface ProgramOutputs {
     readonly volumes: Record<string, pulumi.Output<string>>;
     /** The generated admin password (secret); undefined when `adminTable` is "". */
     readonly adminPassword?: pulumi.Output<string>;
+    /** tls internal: the school CA's SHA-256 fingerprint, for the teachers' handout. */
+    readonly schoolCaFingerprint?: pulumi.Output<string>;
 }
 
 /**
@@ -63,5 +65,6 @@ export function main(opts?: pulumi.ComponentResourceOptions): ProgramOutputs {
             backups: deployment.storage.backups.name,
         },
         ...(deployment.adminPassword ? { adminPassword: deployment.adminPassword } : {}),
+        ...(deployment.schoolCaFingerprint ? { schoolCaFingerprint: deployment.schoolCaFingerprint } : {}),
     };
 }

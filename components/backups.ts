@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/load";
+import { SECRET_SETTING_ENVS } from "../config/settings";
 import { backupScript, SCRATCH_TMPFS, StepBase } from "../render/deploy";
 import type { StackNames } from "../core/names";
 import { LAYOUT } from "../core/layout";
@@ -118,19 +119,22 @@ export class BackupAgent extends pulumi.ComponentResource {
             app,
             "backup",
             {
-                // The SFTP key (secret backupSftpKey) joins the app's secret environment, for lm_sftp.py only;
-                // so do the pinned host keys (backupSftpHostKey).
-                envs: config.backups.sftpKey
-                    ? pulumi.secret(
-                          pulumi
-                              .output(spec.envs)
-                              .apply((e) => [
-                                  ...e,
-                                  `LM_SFTP_KEY=${config.backups.sftpKey}`,
-                                  ...sftpHostKeysEnv(config.backups.sftpHostKeys),
-                              ]),
-                      )
-                    : spec.envs,
+                // The app's environment (the drill starts the app) without the secrets of services the
+                // backups never call (SECRET_SETTING_ENVS); the SFTP key (secret backupSftpKey) joins it,
+                // for lm_sftp.py only, and so do the pinned host keys (backupSftpHostKey).
+                envs: pulumi.secret(
+                    pulumi
+                        .output(spec.envs)
+                        .apply((e) => [
+                            ...e.filter((v) => !SECRET_SETTING_ENVS.includes(v.slice(0, v.indexOf("=")))),
+                            ...(config.backups.sftpKey
+                                ? [
+                                      `LM_SFTP_KEY=${config.backups.sftpKey}`,
+                                      ...sftpHostKeysEnv(config.backups.sftpHostKeys),
+                                  ]
+                                : []),
+                        ]),
+                ),
                 entrypoints: ["python3", "-OO", `${LAYOUT.runtimeDir}/lm_backupd.py`],
                 command: ["--config", JSON.stringify(backupAgentSettings(config))],
                 mounts: [

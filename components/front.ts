@@ -49,7 +49,7 @@ export function declareFront(name: string, args: FrontArgs): { tls?: TlsAgent; w
             platform: config.platform,
             ...nginxConfArgs(config),
             network: storage.network.name,
-            volumes: { static: storage.static.name, uploads: storage.uploads.name },
+            volumes: { static: storage.static.name, uploads: storage.uploads.name, spool: storage.spool.name },
             bindAddress: config.bindAddress,
             port: config.port,
             app: args.app,

@@ -37,6 +37,11 @@ export const OLD_PRUNE_SUFFIX = "-images";
  * the database and the app's migrations (both once per new app image, in one-off containers); the
  * gunicorn container; nginx once the app is healthy; a smoke test through nginx.
  */
+/** The school CA's fingerprint in the smoke test's output ("" when it printed none). */
+export function caFingerprintIn(smokeOutput: string): string {
+    return /^school CA sha256 ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})$/m.exec(smokeOutput)?.[1] ?? "";
+}
+
 export class Lernmanager extends pulumi.ComponentResource {
     public readonly storage: Storage;
     public readonly appImage: AppImage;
@@ -59,6 +64,8 @@ export class Lernmanager extends pulumi.ComponentResource {
     public readonly imageCleanup: DeployStep;
     /** Where the app answers (the host's address when published on 0.0.0.0). */
     public readonly url: string;
+    /** tls internal: the school CA's SHA-256 fingerprint (AB:CD:…), for the teachers' handout. */
+    public readonly schoolCaFingerprint?: pulumi.Output<string>;
     /** The admin password that replaced the app's default one (secret), unless `adminTable` is "". */
     public readonly adminPassword?: pulumi.Output<string>;
 
@@ -296,6 +303,11 @@ export class Lernmanager extends pulumi.ComponentResource {
             { parent: this },
         );
 
+        // tls internal: the school CA's SHA-256 fingerprint, as the smoke test read it from the TLS volume.
+        this.schoolCaFingerprint =
+            config.tls.mode === "internal"
+                ? this.smokeTest.stdout.apply((out) => caFingerprintIn(out ?? ""))
+                : undefined;
         this.url = publishedUrl(config);
         this.registerOutputs({ url: this.url, appVersion: this.appImage.version });
     }

@@ -62,6 +62,8 @@ export class Storage extends pulumi.ComponentResource {
     public readonly uploads: docker.Volume;
     public readonly static: docker.Volume;
     public readonly cache: docker.Volume;
+    /** nginx's spool: request bodies and large answers on their way (disk, not memory). */
+    public readonly spool: docker.Volume;
     /** Online SQLite backups (kept like the data when protected). */
     public readonly backups: docker.Volume;
     /** The app's further persistent folders (kept like the data when protected). */
@@ -107,6 +109,7 @@ export class Storage extends pulumi.ComponentResource {
         this.uploads = volume("uploads", kept, true);
         this.static = volume("static", { parent: this });
         this.cache = volume("cache", { parent: this });
+        this.spool = volume("spool", { parent: this });
         this.backups = volume("backups", kept, true);
         // Certificates and the ACME account survive every deploy (no new orders, no rate limits); the
         // school CA's key lives only here. Kept like the data (a Docker volume even with dataHostPath).

@@ -23,13 +23,18 @@ export interface WebServerArgs {
     /** Name of the stack's private network. */
     readonly network: pulumi.Input<string>;
     /** Static volume (mounted read-only) and uploads volume (read-only, for X-Accel-Redirect). */
-    readonly volumes: { readonly static: pulumi.Input<string>; readonly uploads: pulumi.Input<string> };
+    readonly volumes: {
+        readonly static: pulumi.Input<string>;
+        readonly uploads: pulumi.Input<string>;
+        /** Request bodies and large answers on their way (read-write). */
+        readonly spool: pulumi.Input<string>;
+    };
     /** Host address and port nginx is published on. */
     readonly bindAddress: pulumi.Input<string>;
     readonly port: pulumi.Input<number>;
     /** The app container: nginx is created only once it is healthy. */
     readonly app: docker.Container;
-    /** Memory limit in MiB (uploads are buffered in its /tmp tmpfs, which counts). @default 512 */
+    /** Memory limit in MiB (uploads wait on the spool volume, not in memory). @default 512 */
     readonly memoryMb?: number;
     /** nproc limit of the container user. @default 512 */
     readonly pidsLimit?: number;
@@ -107,6 +112,7 @@ export class WebServer extends pulumi.ComponentResource {
                 mounts: [
                     { type: "volume", source: args.volumes.static, target: LAYOUT.staticDir, readOnly: true },
                     { type: "volume", source: args.volumes.uploads, target: LAYOUT.nginxUploadsDir, readOnly: true },
+                    { type: "volume", source: args.volumes.spool, target: LAYOUT.nginxSpoolDir },
                     ...(tls ? [{ type: "volume", source: tls.volume, target: LAYOUT.tlsDir, readOnly: true }] : []),
                 ],
                 // start.sh waits for the certificate; healthcheck.sh checks HTTPS and reloads a renewed one.
@@ -120,7 +126,9 @@ export class WebServer extends pulumi.ComponentResource {
                           ],
                       }
                     : {}),
-                tmpfs: { "/tmp": "rw,nosuid,nodev,size=512m,mode=1777" },
+                // The pid file, the certificate's checksum and nginx's unused temp folders: request bodies
+                // wait on the spool volume, not here (a tmpfs counts against the memory limit).
+                tmpfs: { "/tmp": "rw,nosuid,nodev,noexec,size=16m,mode=1777" },
                 // nginx opens a new connection to gunicorn per request and closes it first, leaving a
                 // TIME_WAIT socket for 60 s; without reuse, ~14,000 of them exhaust the source ports
                 // and throughput drops to a third (bench/results/tuning.md).

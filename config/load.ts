@@ -14,7 +14,7 @@ import { readStack } from "./stack";
 import { readStorage } from "./storage";
 import { readTls } from "./tls";
 import type { StackConfig } from "./types";
-import { readWeb } from "./web";
+import { checkPlainHttp, readWeb } from "./web";
 
 export { ConfigError } from "./error";
 export { CONFIG_KEYS, type ConfigKey } from "./keys";
@@ -65,14 +65,21 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
     const app = readApp(r, ctx.projectDir);
     const web = readWeb(r);
     const stack = readStack(r, raw["docker:host"]);
+    // Read in this order: the problems are listed as their areas come.
+    const settings = readSettings(r);
+    const storage = readStorage(r);
+    const deploy = readDeploy(r, app);
+    const jobs = readJobs(r);
+    const https = readTls(r, { testSchool: !!stack.createdAt, httpPort: web.port, now: ctx.now });
+    checkPlainHttp(r, web, { tlsOn: https.tls.mode !== "off", behindProxy: https.trustedProxies.length > 0 });
     const config: StackConfig = {
         ...app,
-        ...readSettings(r),
+        ...settings,
         ...web,
-        ...readStorage(r),
-        ...readDeploy(r, app),
-        ...readJobs(r),
-        ...readTls(r, { testSchool: !!stack.createdAt, httpPort: web.port, now: ctx.now }),
+        ...storage,
+        ...deploy,
+        ...jobs,
+        ...https,
         ...readBackups(r),
         ...stack,
     };

@@ -105,3 +105,12 @@ export function readSettings(r: KeyReader<SettingsKey>): SettingsConfig {
     }
     return { appSettings: settings, appSecrets: secrets, appEnv };
 }
+
+/**
+ * The environment variables of the secret settings (the LLM key, the grading service's token and
+ * callback secret): only the app's own containers get them; the backup container never calls
+ * those services.
+ */
+export const SECRET_SETTING_ENVS: readonly string[] = Object.values(SETTINGS_KEYS as Record<string, KeySpec>)
+    .filter((k) => k.secret && k.env)
+    .map((k) => k.env!);

@@ -1,5 +1,6 @@
 // The web server's keys: where nginx is published, its image and limits, the URL prefixes it serves
 // itself, the login rate limit.
+import { stringList } from "./lists";
 import type { KeyReader } from "./reader";
 import { integer, type KeySpec } from "./spec";
 
@@ -19,8 +20,49 @@ export const WEB_KEYS = {
     uploadLimitMb: integer(
         [1, 4096],
         64,
-        "Largest request body in MiB, enforced by nginx and passed to the app as MAX_UPLOAD_MB.",
+        "Largest upload in MiB, on uploadPaths only (nginx), and passed to the app as MAX_UPLOAD_MB.",
     ),
+    bodyLimitKb: integer(
+        [16, 65536],
+        1024,
+        "Largest request body in KiB everywhere but uploadPaths (forms, logins, JSON): a stranger cannot make nginx take in 64 MiB on any path.",
+    ),
+    uploadPaths: {
+        kind: "array",
+        default: [
+            "/upload",
+            "/admin/themen/import",
+            "/admin/thema/*/material-upload",
+            "/schueler/thema/*/aufgabe-*/artefakt/vorschau",
+            "/schueler/thema/*/aufgabe-*/abgabe-pruefen",
+        ],
+        description:
+            "The app's upload paths, the only ones that take bodies up to uploadLimitMb; `*` stands for any text within one path segment. The defaults are the demo app's and the real Lernmanager's (topic import, material upload, artefact preview and check).",
+    },
+    sessionCookie: {
+        kind: "string",
+        default: "session",
+        description:
+            "The app's session cookie (Flask's SESSION_COOKIE_NAME): an upload without it is refused by nginx (401) before nginx takes in its body, so anonymous uploads cost nothing; the app checks the session itself. \"\" lets anonymous uploads through (an app whose uploads need no login).",
+    },
+    connectionsPerAddress: integer(
+        [10, 10000],
+        200,
+        "Open connections nginx allows one client address (a class of 30 behind one school NAT address, up to 6 connections per browser); beyond it 429.",
+    ),
+    contentSecurityPolicy: {
+        kind: "string",
+        default:
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'",
+        description:
+            'Content-Security-Policy nginx adds to responses whose app sent none; report-only (browsers log violations in the console, block nothing) until cspEnforce is true. "" sends none.',
+    },
+    cspEnforce: {
+        kind: "boolean",
+        default: false,
+        description:
+            "Send contentSecurityPolicy as Content-Security-Policy (enforced) instead of Content-Security-Policy-Report-Only: set it once a browser console shows no violations on the app's pages (docs/security.md).",
+    },
     bindAddress: {
         kind: "string",
         format: "ipv4",
@@ -28,6 +70,12 @@ export const WEB_KEYS = {
         description: "Host address nginx's port is published on (0.0.0.0 for all interfaces).",
     },
     port: integer([1, 65535], 8080, "Host port nginx is published on."),
+    allowPlainHttp: {
+        kind: "boolean",
+        default: false,
+        description:
+            "Publish plain HTTP on an address other than loopback without tls and without trustedProxies: every password and every student's data would cross the school network readable by anyone on it. Only for a closed test network; a school sets tls (or trustedProxies behind its TLS proxy) instead.",
+    },
     nginxImage: {
         kind: "string",
         format: "image",
@@ -55,8 +103,15 @@ export interface WebConfig {
     readonly staticUrl: string;
     readonly downloadsPrefix: string;
     readonly uploadLimitMb: number;
+    readonly bodyLimitKb: number;
+    readonly uploadPaths: readonly string[];
+    readonly connectionsPerAddress: number;
+    readonly sessionCookie: string;
+    readonly contentSecurityPolicy: string;
+    readonly cspEnforce: boolean;
     readonly bindAddress: string;
     readonly port: number;
+    readonly allowPlainHttp: boolean;
     readonly nginxImage: string;
     readonly loginPath: string;
     readonly loginRatePerMinute: number;
@@ -76,11 +131,81 @@ export function readWeb(r: KeyReader<WebKey>): WebConfig {
         staticUrl,
         downloadsPrefix,
         uploadLimitMb: r.num("uploadLimitMb"),
+        bodyLimitKb: r.num("bodyLimitKb"),
+        uploadPaths: uploadPaths(r),
+        connectionsPerAddress: r.num("connectionsPerAddress"),
+        sessionCookie: sessionCookie(r),
+        contentSecurityPolicy: contentSecurityPolicy(r),
+        cspEnforce: r.flag("cspEnforce"),
         bindAddress: r.text("bindAddress"),
         port: r.num("port"),
+        allowPlainHttp: r.flag("allowPlainHttp"),
         nginxImage: r.text("nginxImage"),
         loginPath: r.text("loginPath"),
         loginRatePerMinute: r.num("loginRatePerMinute"),
         nginxMemoryMb: r.num("nginxMemoryMb"),
     };
+}
+
+/**
+ * Plain HTTP on the school network only when asked for: with tls off and no TLS proxy in front, a
+ * port published on anything but loopback carries passwords and students' data unencrypted.
+ */
+export function checkPlainHttp(
+    r: KeyReader<WebKey>,
+    web: Pick<WebConfig, "bindAddress" | "allowPlainHttp">,
+    https: { readonly tlsOn: boolean; readonly behindProxy: boolean },
+): void {
+    const loopback = web.bindAddress.startsWith("127.");
+    if (loopback || https.tlsOn || https.behindProxy || web.allowPlainHttp) return;
+    r.problems.push(
+        `${r.ns}bindAddress = ${JSON.stringify(web.bindAddress)} publishes plain HTTP on the school network ` +
+            "(tls is off and no trustedProxies are set): passwords and students' data would travel unencrypted. " +
+            "Fix: `pulumi config set tls internal` and `pulumi config set domain lernen.schule-am-walde.de` " +
+            "(or acme, or files; docs/https.md), or behind the school's TLS proxy " +
+            '`pulumi config set --path "trustedProxies[0]" 10.0.0.7`; only on a closed test network ' +
+            "`pulumi config set allowPlainHttp true`.",
+    );
+}
+
+const UPLOAD_PATH_RE = /^\/[A-Za-z0-9_.~*\/-]*$/;
+
+/** `uploadPaths`: absolute paths, `*` for any text within a segment. */
+function uploadPaths(r: KeyReader<WebKey>): string[] {
+    return stringList(
+        r,
+        "uploadPaths",
+        "a list of URL paths",
+        '`pulumi config set --path "uploadPaths[0]" /admin/thema/*/material-upload`',
+    ).filter((p, i) => {
+        if (UPLOAD_PATH_RE.test(p) && !p.includes("**")) return true;
+        r.problems.push(
+            `${r.ns}uploadPaths[${i}] = ${JSON.stringify(p)}: must be a URL path like /admin/thema/*/material-upload (letters, digits, / . _ ~ - and * within a segment). Fix: correct or remove it.`,
+        );
+        return false;
+    });
+}
+
+/** `contentSecurityPolicy`: one header line (no quotes that would end nginx's string, no line breaks). */
+function contentSecurityPolicy(r: KeyReader<WebKey>): string {
+    const policy = r.text("contentSecurityPolicy").trim();
+    if (/["\\\r\n$]/.test(policy)) {
+        r.problems.push(
+            `${r.show("contentSecurityPolicy")}: must not contain double quotes, backslashes, $ or line breaks. Fix: \`pulumi config rm contentSecurityPolicy\` (the default policy)`,
+        );
+        return "";
+    }
+    return policy;
+}
+
+/** `sessionCookie`: a cookie name nginx can read as $cookie_<name> (or "" for none). */
+function sessionCookie(r: KeyReader<WebKey>): string {
+    const name = r.text("sessionCookie").trim();
+    if (name && !/^[A-Za-z0-9_]+$/.test(name)) {
+        r.problems.push(
+            `${r.show("sessionCookie")}: must be a cookie name of letters, digits and _ (or "" for none). Fix: \`pulumi config set sessionCookie session\``,
+        );
+        return "";
+    }
+    return name;
 }

@@ -8,11 +8,15 @@ ARG DATA_PATH
 ARG UPLOADS_PATH
 ARG EXTRA_PATHS
 COPY . /src
-# Local state never enters the image: data, uploads, the app's further persistent and scratch
-# folders (EXTRA_PATHS, space-separated) and caches are volumes or tmpfs.
+# Local state and secrets never enter the image (only this stage sees them): data, uploads, the
+# app's further persistent and scratch folders (EXTRA_PATHS, space-separated) and caches are
+# volumes or tmpfs; a checkout's .env (secrets), its instance/ folder (Flask's: local config,
+# uploads, reports), stray SQLite files and version control stay out too.
 RUN for p in ${EXTRA_PATHS}; do rm -rf "/src/$p"; done \
-    && rm -rf "/src/${DATA_PATH}" "/src/${UPLOADS_PATH}" /src/.git /src/.venv /src/venv \
-    && find /src -name __pycache__ -prune -exec rm -rf {} + \
+    && rm -rf "/src/${DATA_PATH}" "/src/${UPLOADS_PATH}" /src/.git /src/.venv /src/venv /src/instance \
+    && find /src \( -name __pycache__ -o -name .git -o -name .hg -o -name .svn \) -prune -exec rm -rf {} + \
+    && find /src \( -name '.env' -o -name '.env.*' -o -name '*.db' -o -name '*.db-wal' -o -name '*.db-shm' \
+         -o -name '*.db-journal' -o -name '*.sqlite' -o -name '*.sqlite3' \) -exec rm -rf {} + \
     && touch /src/requirements.txt
 
 FROM ${RUNTIME_IMAGE}

@@ -21,6 +21,11 @@ export const LAYOUT = {
     staticDir: "/srv/static",
     /** Uploads volume as nginx sees it (read-only), for X-Accel-Redirect downloads. */
     nginxUploadsDir: "/srv/uploads",
+    /**
+     * nginx's spool volume: request bodies and large app answers wait here on disk, not in the
+     * memory-backed /tmp (the root filesystem is read-only).
+     */
+    nginxSpoolDir: "/srv/nginx-spool",
     /** Cache volume in the app container (CACHE_DIR). */
     cacheDir: "/var/cache/lernmanager",
     /** Non-root user ids. */

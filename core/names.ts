@@ -17,6 +17,8 @@ export interface StackNames {
         readonly backups: string;
         /** Certificates, the ACME account, the school CA (only with tls on). */
         readonly tls: string;
+        /** nginx's request bodies and large answers on their way (disk, not memory). */
+        readonly spool: string;
     };
     /** Repository part of the image tags (the tag itself is a content hash). */
     readonly images: { readonly runtime: string; readonly app: string; readonly nginx: string; readonly tls: string };
@@ -70,7 +72,7 @@ export function stackNames(project: string, stack: string): StackNames {
     return {
         prefix,
         network: `${prefix}-net`,
-        volumes: each(["data", "uploads", "static", "cache", "backups", "tls"]),
+        volumes: each(["data", "uploads", "static", "cache", "backups", "tls", "spool"]),
         images: each(["runtime", "app", "nginx", "tls"]),
         nginxContainer: `${prefix}-nginx`,
         tlsContainer: `${prefix}-tls`,

@@ -55,6 +55,8 @@ def register_admin(app, current_user, secret_fingerprint):
                 "remote_addr": request.remote_addr,
                 "client_ip": client_ip(),
                 "scheme": request.scheme,
+                # The Host the app was asked for (port included): what CSRF referrer checks compare with.
+                "host": request.host,
                 "pid": os.getpid(),
                 "thread": threading.current_thread().name,
                 "secret_fingerprint": secret_fingerprint,

@@ -32,7 +32,16 @@ export type ImportSource =
 
 export function parseSource(text: string): ImportSource {
     const m = /^ssh:\/\/([^/:]+)(?::(\d+))?(\/.*)$/.exec(text);
-    if (m) return { kind: "ssh", host: m[1], port: m[2] ? Number(m[2]) : undefined, path: m[3] };
+    if (m) {
+        // ssh would read a host (or user) starting with "-" as one of its options (e.g. -oProxyCommand=…).
+        const [user, host] = m[1].includes("@") ? m[1].split(/@(.*)/s) : ["", m[1]];
+        if (user.startsWith("-") || host.startsWith("-") || !/^[A-Za-z0-9._\[\]-]+$/.test(host)) {
+            throw new ImportError(
+                `${text}: the host must be a name or address (letters, digits, . and -, not starting with -). Fix: write ssh://[user@]host[:port]/path/to/lernmanager`,
+            );
+        }
+        return { kind: "ssh", host: m[1], port: m[2] ? Number(m[2]) : undefined, path: m[3] };
+    }
     if (text.startsWith("ssh://")) throw new ImportError(`${text}: write ssh://[user@]host[:port]/path/to/lernmanager`);
     return { kind: "local", path: path.resolve(text) };
 }

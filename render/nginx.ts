@@ -1,5 +1,5 @@
 import { LAYOUT } from "../core/layout";
-import { checkNginxTls, clientAddressRules, redirectServer, tlsServerHead, type NginxTls } from "./tls";
+import { checkNginxTls, clientAddressRules, hstsHeader, redirectServer, tlsServerHead, type NginxTls } from "./tls";
 import { proxyTarget, retryErrorPages, retryGuard, upstreamBlock, UpstreamForm } from "./upstream";
 import { TIMINGS, Timings } from "../core/timings";
 
@@ -9,8 +9,18 @@ export interface NginxSettings {
     readonly staticUrl: string;
     /** Internal prefix the app names in `X-Accel-Redirect`. @default "/protected-files/" */
     readonly downloadsPrefix: string;
-    /** Largest request body in MiB (the app's limit). @default 64 */
+    /** Largest upload in MiB (the app's limit), on uploadPaths only. @default 64 */
     readonly uploadLimitMb: number;
+    /** Largest request body in KiB on every other path. @default 1024 */
+    readonly bodyLimitKb?: number;
+    /** The app's upload paths (`*`: any text within a segment). @default UPLOAD_PATHS_DEFAULT */
+    readonly uploadPaths?: readonly string[];
+    /** The app's session cookie: uploads without it are refused (401) before their body is read; "" none. @default "" */
+    readonly sessionCookie?: string;
+    /** Open connections per client address. @default 200 */
+    readonly connectionsPerAddress?: number;
+    /** Content-Security-Policy added where the app sends none ("" none); report-only unless enforce. */
+    readonly csp?: { readonly policy: string; readonly enforce: boolean };
     /** Path whose POSTs are rate-limited. @default "/login" */
     readonly loginPath: string;
     /** Login POSTs per client IP and minute; 0 = no limit. @default 30 */
@@ -30,11 +40,25 @@ export interface NginxSettings {
     readonly upstreamIdleConnections?: number;
     /** HTTPS (render/tls.ts); absent: plain HTTP only. */
     readonly tls?: NginxTls;
-    /** CIDRs of TLS proxies whose X-Forwarded-For/-Proto count (render/tls.ts). @default [] */
+    /** CIDRs of TLS proxies whose X-Forwarded-For/-Proto/-Host/-Port count (render/tls.ts). @default [] */
     readonly trustedProxies?: readonly string[];
+    /**
+     * The host port plain HTTP is published on: the Host the app sees when a client sent none (80: no
+     * port). @default 80
+     */
+    readonly publicPort?: number;
 }
 
-export const NGINX_DEFAULTS = { gzipLevel: 1, gzipStatic: true, accessLogBuffered: true } as const;
+export const NGINX_DEFAULTS = {
+    gzipLevel: 1,
+    gzipStatic: true,
+    accessLogBuffered: true,
+    bodyLimitKb: 1024,
+    connectionsPerAddress: 200,
+} as const;
+
+/** The demo app's upload path (the stack's tests); config/web.ts adds the real app's. */
+export const UPLOAD_PATHS_DEFAULT = ["/upload"] as const;
 
 /** MIME types compressed besides text/html (which gzip always includes). */
 export const GZIP_TYPES = [
@@ -53,7 +77,30 @@ export const SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "SAMEORIGIN",
     "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
 } as const;
+
+/**
+ * The app's answers are never stored unless the app says otherwise (Cache-Control): on a shared
+ * classroom PC the next student must not get the last one's pages from the browser's cache or its
+ * back button. Static files keep their own caching (expires).
+ */
+export const APP_CACHE_CONTROL = "no-store";
+
+/**
+ * The `allow` lines of the stack's own addresses (loopback, the stack network's subnet), written by
+ * the nginx container's start.sh from its routes: /healthz answers only them.
+ */
+export const INTERNAL_ALLOW_FILE = "/tmp/nginx-internal.conf";
+
+/** An upload path pattern as a regular expression (`*`: any text within one path segment). */
+export function uploadPathRegex(pattern: string): string {
+    if (!/^\/[A-Za-z0-9_.~*\/-]*$/.test(pattern)) throw new Error(`renderNginxConf: bad upload path ${pattern}`);
+    return pattern
+        .split("*")
+        .map((part) => part.replace(/[.]/g, "\\."))
+        .join("[^/]*");
+}
 
 /**
  * Renders nginx.conf for the nginx container. Pure and total: every input is checked, the same
@@ -86,30 +133,58 @@ export function renderNginxConf(settings: NginxSettings, form: UpstreamForm = "p
         throw new Error("renderNginxConf: loginRatePerMinute must be 0 or more");
     }
 
+    for (const key of ["bodyLimitKb", "connectionsPerAddress"] as const) {
+        if (!Number.isInteger(s[key]) || s[key] < 1)
+            throw new Error(`renderNginxConf: ${key} must be a positive whole number`);
+    }
+    const csp = s.csp ?? { policy: "", enforce: false };
+    if (/["\\\r\n$]/.test(csp.policy)) throw new Error("renderNginxConf: csp policy must be one plain header line");
+    const uploads = s.uploadPaths ?? UPLOAD_PATHS_DEFAULT;
+    const cookie = s.sessionCookie ?? "";
+    if (cookie && !/^[A-Za-z0-9_]+$/.test(cookie)) throw new Error(`renderNginxConf: bad sessionCookie ${cookie}`);
+    const sessionGate = cookie
+        ? `
+            # Only with a session (the app checks it): an anonymous body is refused before nginx takes it in.
+            if ($cookie_${cookie} = "") {
+                return 401;
+            }`
+        : "";
+
     const accessLog = s.accessLogBuffered
         ? "# Written in 64 KB batches (at least every second): one write per batch instead of per request.\n" +
           "    access_log /dev/stdout lernmanager buffer=64k flush=1s;"
         : "access_log /dev/stdout lernmanager;";
-    const headerMaps = Object.entries(SECURITY_HEADERS)
+    const headers: Record<string, string> = { ...SECURITY_HEADERS };
+    if (csp.policy)
+        headers[csp.enforce ? "Content-Security-Policy" : "Content-Security-Policy-Report-Only"] = csp.policy;
+    const headerMaps = [...Object.entries(headers), ["Cache-Control", APP_CACHE_CONTROL]]
         .map(([name, value]) => {
             const v = varName(name);
             return `    map $upstream_http_${name.toLowerCase().replace(/-/g, "_")} $${v} {\n        "" "${value}";\n        default "";\n    }`;
         })
         .join("\n");
-    const addHeaders = Object.keys(SECURITY_HEADERS)
-        .map((name) => `        add_header ${name} $${varName(name)} always;`)
-        .join("\n");
+    // add_header is inherited only by locations without one of their own: every location that adds
+    // a header repeats these (the 429, 503 and CA pages, the app's locations).
+    const securityLines = (indent: string, withHsts: boolean) =>
+        [
+            ...Object.keys(headers).map((name) => `${indent}add_header ${name} $${varName(name)} always;`),
+            ...(withHsts && s.tls && hstsHeader(s.tls) ? [`${indent}${hstsHeader(s.tls)}`] : []),
+        ].join("\n");
+    const addHeaders = securityLines("        ", true);
+    const pageHeaders = securityLines("            ", true);
+    const appHeaders = `${pageHeaders}\n            add_header Cache-Control $${varName("Cache-Control")} always;`;
     const proxy = `${proxyTarget(form)}
-            # The Host the browser sent, port included: the app's CSRF check (Flask-WTF) compares the
-            # Referer with https://<Host>/, and $host drops the port (every POST failed on a port
-            # other than 443).
-            proxy_set_header Host $lm_host;
+${appHeaders}
+            # The host as the browser typed it, port included: the app compares it with the Referer
+            # and Origin of every form (Flask-WTF's strict referrer check on HTTPS), and $host drops
+            # the port. From a trusted proxy: the host the proxy was asked for (render/tls.ts).
+            proxy_set_header Host $lm_forwarded_host;
             # Overwritten, never appended: a client-sent header has no effect.
             proxy_set_header X-Real-IP $remote_addr;
             proxy_set_header X-Forwarded-For $remote_addr;
             # The client's scheme: $scheme, or a trusted proxy's X-Forwarded-Proto (render/tls.ts).
             proxy_set_header X-Forwarded-Proto $lm_forwarded_proto;
-            proxy_set_header X-Forwarded-Host $host;
+            proxy_set_header X-Forwarded-Host $lm_forwarded_host;
             # The app is on the same host: a connect that takes longer means it is gone.
             proxy_connect_timeout 1s;
             proxy_send_timeout ${t.proxyTimeoutSeconds}s;
@@ -137,6 +212,7 @@ ${retry}
         location = /lernmanager-too-many-logins.html {
             internal;
             root /etc/nginx/lernmanager;
+${pageHeaders}
             add_header Retry-After 60 always;
             add_header Cache-Control "no-store" always;
         }
@@ -170,9 +246,11 @@ http {
     charset_types text/css text/plain text/xml application/javascript text/javascript application/json image/svg+xml;
     server_tokens off;
 
-    # The root filesystem is read-only: every temp path is on the /tmp tmpfs.
-    client_body_temp_path /tmp/nginx-client-body;
-    proxy_temp_path /tmp/nginx-proxy;
+    # Request bodies beyond client_body_buffer_size and large app answers wait on disk (the spool
+    # volume), never in the memory-backed /tmp: twenty 64 MiB uploads at once cost no memory.
+    client_body_temp_path ${LAYOUT.nginxSpoolDir}/body 1 2;
+    proxy_temp_path ${LAYOUT.nginxSpoolDir}/proxy 1 2;
+    # The root filesystem is read-only: the unused temp paths are on the small /tmp tmpfs.
     fastcgi_temp_path /tmp/nginx-fastcgi;
     uwsgi_temp_path /tmp/nginx-uwsgi;
     scgi_temp_path /tmp/nginx-scgi;
@@ -197,7 +275,8 @@ http {
     keepalive_requests 1000;
     client_header_buffer_size 4k;
     large_client_header_buffers 4 16k;
-    client_max_body_size ${s.uploadLimitMb}m;
+    # Small bodies everywhere; uploadLimitMb only on the app's upload paths (below).
+    client_max_body_size ${s.bodyLimitKb}k;
     client_body_buffer_size 256k;
     proxy_buffering on;
     proxy_request_buffering on;
@@ -215,20 +294,24 @@ http {
     resolver_timeout 2s;
 ${upstreamBlock(form, { idleConnections: s.upstreamIdleConnections, timings: t })}
 ${headerMaps}
-    # The client's Host header as sent (with its port); $host when it sent none (HTTP/1.0).
-    map $http_host $lm_host {
-        "" $host;
-        default $http_host;
-    }
-${clientAddressRules(s.trustedProxies ?? [])}${loginZone}${s.tls ? redirectServer(s.tls) : ""}
+${clientAddressRules(s.trustedProxies ?? [])}${loginZone}
+    # Open connections per client address (the real client's behind a trusted proxy), sized for a
+    # class behind one NAT address; beyond it 429. With HTTP/2 each open request counts.
+    limit_conn_zone $binary_remote_addr zone=lm_addr:10m;
+    limit_conn_status 429;
+    limit_conn_log_level warn;
+${s.tls ? redirectServer(s.tls, securityLines("            ", false), s.connectionsPerAddress) : ""}
     server {
 ${
     s.tls
-        ? tlsServerHead(s.tls, form === "pooled")
+        ? tlsServerHead(s.tls, form === "pooled", pageHeaders)
         : `        listen ${LAYOUT.nginxPort} default_server;
         server_name _;
 `
-}        autoindex off;
+}        # The Host the app sees when the client sent none (HTTP/1.0): the name with the published port.
+        limit_conn lm_addr ${s.connectionsPerAddress};
+        set $lm_default_host "${defaultHost(s.tls ? s.tls.publicHttpsPort : (s.publicPort ?? 80), s.tls ? 443 : 80)}";
+        autoindex off;
 
         # Methods the app uses; anything else never reaches it.
         if ($request_method !~ ^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)$) {
@@ -256,6 +339,7 @@ ${addHeaders}
         location ^~ ${s.downloadsPrefix} {
             internal;
             alias ${LAYOUT.nginxUploadsDir}/;
+${appHeaders}
         }
 
         # Dotfiles (.git, .env, ...) are never served or proxied.
@@ -268,6 +352,7 @@ ${addHeaders}
         location = /lernmanager-unavailable.html {
             internal;
             root /etc/nginx/lernmanager;
+${pageHeaders}
             add_header Retry-After 10 always;
             add_header Cache-Control "no-store" always;
         }
@@ -277,6 +362,22 @@ ${addHeaders}
             expires 1h;
         }
 ${loginLimit}
+        # The app's health (its version, the database) only for the stack itself: nginx's health check,
+        # the deploy's smoke test, the server's own loopback (through Docker's proxy, from the stack
+        # network's gateway). A client on the school network is refused.
+        location = /healthz {
+            include ${INTERNAL_ALLOW_FILE};
+            deny all;
+${proxy}
+        }
+
+        # The app's upload paths (uploadPaths): the only ones that take bodies up to uploadLimitMb.
+        location ~ ^(${uploads.map(uploadPathRegex).join("|")})$ {
+            client_max_body_size ${s.uploadLimitMb}m;${sessionGate}
+${proxy}
+${retry}
+        }
+
         location / {
 ${proxy}
 ${retry}
@@ -293,6 +394,12 @@ ${proxy}
     }
 }
 `;
+}
+
+/** `$host`, with `:port` unless the port is the scheme's own. */
+function defaultHost(port: number, schemePort: number): string {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`renderNginxConf: bad port ${port}`);
+    return port === schemePort ? "$host" : `$host:${port}`;
 }
 
 function varName(header: string): string {

@@ -23,11 +23,15 @@ export const TLS_PATHS = {
     webroot: `${LAYOUT.tlsDir}/webroot`,
     /** The school CA's certificate (internal). */
     caCertificate: `${LAYOUT.tlsDir}/public/schul-ca.crt`,
+    /** Its SHA-256 fingerprint (AB:CD:…), written by the TLS agent. */
+    caFingerprint: `${LAYOUT.tlsDir}/public/schul-ca.sha256`,
 } as const;
 
 /** The fixed plain-HTTP path of the school CA's certificate, and of its German install page. */
 export const CA_DOWNLOAD_PATH = "/schul-ca.crt";
 export const CA_PAGE_PATH = "/schul-ca";
+/** The school CA's SHA-256 fingerprint as plain text (shown on the install page). */
+export const CA_FINGERPRINT_PATH = "/schul-ca.sha256";
 
 /** Mozilla's "intermediate" TLS 1.2 suites (ECDHE, AEAD only); TLS 1.3 suites are nginx's defaults. */
 export const TLS_CIPHERS = [
@@ -46,20 +50,42 @@ export function checkNginxTls(tls: NginxTls): void {
         throw new Error("renderNginxConf: tls.hstsMaxAge must be 0 or more");
 }
 
-/** The CA download and its German page (both servers), and the ACME challenge path (plain HTTP). */
-function sharedLocations(tls: NginxTls): string {
+/** The Strict-Transport-Security line of the HTTPS server ("" with hstsMaxAge 0). */
+export function hstsHeader(tls: NginxTls): string {
+    if (tls.hstsMaxAge <= 0) return "";
+    return `add_header Strict-Transport-Security "max-age=${tls.hstsMaxAge}${tls.hstsIncludeSubdomains ? "; includeSubDomains" : ""}" always;`;
+}
+
+/**
+ * The CA download and its German page (both servers). `headers`: the security headers (their
+ * add_header lines replace the server's inherited ones).
+ */
+function sharedLocations(tls: NginxTls, headers: string): string {
     if (!tls.caDownload) return "";
     return `
         # The school CA's certificate (not secret) and how to install it, reachable before it is trusted.
         location = ${CA_DOWNLOAD_PATH} {
             alias ${TLS_PATHS.caCertificate};
             default_type application/x-x509-ca-cert;
+${headers}
             add_header Content-Disposition 'attachment; filename="schul-ca.crt"' always;
             add_header Cache-Control "no-cache" always;
         }
+        location = ${CA_FINGERPRINT_PATH} {
+            alias ${TLS_PATHS.caFingerprint};
+            default_type "text/plain; charset=utf-8";
+${headers}
+            add_header Cache-Control "no-cache" always;
+        }
+        # The page shows the fingerprint (server-side include of the location above).
         location = ${CA_PAGE_PATH} {
             alias /etc/nginx/lernmanager/schul-ca.html;
-            default_type "text/html; charset=utf-8";
+            # The bare type: ssi_types matches it without parameters.
+            default_type text/html;
+            charset utf-8;
+            ssi on;
+${headers}
+            add_header Cache-Control "no-cache" always;
         }
 `;
 }
@@ -68,12 +94,13 @@ function sharedLocations(tls: NginxTls): string {
  * The plain-HTTP server with TLS on: ACME challenges, the CA download and /nginx-health are
  * answered; everything else is redirected (301) to the same URL over HTTPS.
  */
-export function redirectServer(tls: NginxTls): string {
+export function redirectServer(tls: NginxTls, headers: string, connectionsPerAddress: number): string {
     const port = tls.publicHttpsPort === 443 ? "" : `:${tls.publicHttpsPort}`;
     return `
     server {
         listen ${LAYOUT.nginxPort} default_server;
         server_name _;
+        limit_conn lm_addr ${connectionsPerAddress};
 
         location ^~ /.well-known/acme-challenge/ {
             root ${TLS_PATHS.webroot};
@@ -85,7 +112,7 @@ export function redirectServer(tls: NginxTls): string {
             default_type text/plain;
             return 200 "ok\\n";
         }
-${sharedLocations(tls)}
+${sharedLocations(tls, headers)}
         location / {
             return 301 https://$host${port}$request_uri;
         }
@@ -93,12 +120,11 @@ ${sharedLocations(tls)}
 `;
 }
 
-/** The first lines of the HTTPS server: listen, certificate, protocols, resumption, HSTS. */
-export function tlsServerHead(tls: NginxTls, http2Directive: boolean): string {
-    const hsts =
-        tls.hstsMaxAge > 0
-            ? `        add_header Strict-Transport-Security "max-age=${tls.hstsMaxAge}${tls.hstsIncludeSubdomains ? "; includeSubDomains" : ""}" always;\n`
-            : "";
+/**
+ * The first lines of the HTTPS server: listen, certificate, protocols, resumption, the CA pages
+ * (`headers`: the security headers and HSTS, which render/nginx.ts adds to every location).
+ */
+export function tlsServerHead(tls: NginxTls, http2Directive: boolean, headers: string): string {
     // nginx >= 1.25.1 turns HTTP/2 on with its own directive (`listen ... http2` is deprecated there).
     const listen = http2Directive
         ? `        listen ${LAYOUT.nginxTlsPort} ssl default_server;\n        http2 on;`
@@ -115,13 +141,16 @@ export function tlsServerHead(tls: NginxTls, http2Directive: boolean): string {
         ssl_session_cache shared:lm_tls:10m;
         ssl_session_timeout 1d;
         ssl_session_tickets off;
-${hsts}${sharedLocations(tls)}`;
+${sharedLocations(tls, headers)}`;
 }
 
 /**
- * The client's address and scheme. From a trusted proxy, nginx takes the last address in
- * X-Forwarded-For that is not itself a trusted proxy, and the proxy's X-Forwarded-Proto; from
- * anywhere else both headers are ignored (and later overwritten for the app).
+ * The client's address, scheme and host. From a trusted proxy, nginx takes the last address in
+ * X-Forwarded-For that is not itself a trusted proxy, the proxy's X-Forwarded-Proto, and the host
+ * it was asked for (X-Forwarded-Host, with X-Forwarded-Port when the host names none); from
+ * anywhere else these headers are ignored (and later overwritten for the app). The host is what the
+ * browser sent, port included ($host drops it); `$lm_default_host` (set per server) stands in when
+ * the client sent no Host.
  */
 export function clientAddressRules(trustedProxies: readonly string[]): string {
     for (const cidr of trustedProxies) {
@@ -129,10 +158,19 @@ export function clientAddressRules(trustedProxies: readonly string[]): string {
         if (!net.isIP(addr) || (bits !== undefined && !/^\d{1,3}$/.test(bits)))
             throw new Error(`renderNginxConf: trustedProxies entry ${cidr} is not a CIDR`);
     }
+    const clientHost = `
+    map $http_host $lm_client_host {
+        "" $lm_default_host;
+        default $http_host;
+    }
+`;
     if (trustedProxies.length === 0) {
-        return `
+        return `${clientHost}
     map $scheme $lm_forwarded_proto {
         default $scheme;
+    }
+    map $scheme $lm_forwarded_host {
+        default $lm_client_host;
     }
 `;
     }
@@ -149,6 +187,26 @@ ${list}
     map "$lm_via_trusted_proxy:$http_x_forwarded_proto" $lm_forwarded_proto {
         "~^1:(?<proto>https?)$" $proto;
         default $scheme;
+    }
+${clientHost}
+    # A host name or [IPv6] with an optional port; anything else is ignored.
+    map "$lm_via_trusted_proxy:$http_x_forwarded_host" $lm_proxy_host {
+        "~^1:(?<fhost>([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?)$" $fhost;
+        default "";
+    }
+    map "$lm_via_trusted_proxy:$http_x_forwarded_port" $lm_proxy_port {
+        "~^1:(?<fport>[0-9]{1,5})$" $fport;
+        default "";
+    }
+    # host|scheme|port: a host that names its port as it is, else the proxy's port unless the scheme's own.
+    map "$lm_proxy_host|$lm_forwarded_proto|$lm_proxy_port" $lm_forwarded_host {
+        "~^\\|" $lm_client_host;
+        "~^(?<fh>[^|]*:[0-9]+)\\|" $fh;
+        "~^(?<fh>[^|]+)\\|[^|]*\\|$" $fh;
+        "~^(?<fh>[^|]+)\\|https\\|443$" $fh;
+        "~^(?<fh>[^|]+)\\|http\\|80$" $fh;
+        "~^(?<fh>[^|]+)\\|[^|]*\\|(?<fp>[0-9]+)$" "$fh:$fp";
+        default $lm_client_host;
     }
 `;
 }

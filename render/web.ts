@@ -8,10 +8,16 @@ export function nginxSettingsFrom(config: StackConfig): NginxSettings {
         staticUrl: config.staticUrl,
         downloadsPrefix: config.downloadsPrefix,
         uploadLimitMb: config.uploadLimitMb,
+        bodyLimitKb: config.bodyLimitKb,
+        uploadPaths: config.uploadPaths,
+        connectionsPerAddress: config.connectionsPerAddress,
+        sessionCookie: config.sessionCookie,
+        csp: { policy: config.contentSecurityPolicy, enforce: config.cspEnforce },
         loginPath: config.loginPath,
         loginRatePerMinute: config.loginRatePerMinute,
         tls: nginxTlsFrom(config.tls),
         trustedProxies: config.trustedProxies,
+        publicPort: config.port,
     };
 }
 

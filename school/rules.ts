@@ -120,6 +120,7 @@ export const RESET_KEYS: readonly ConfigKey[] = [
     "adminTable",
     "scratchPaths",
     "persistentPaths",
+    "allowPlainHttp",
 ];
 
 /**
@@ -136,6 +137,9 @@ export function schoolConfig(input: SchoolConfigInput): ConfigEntry[] {
         ? { ...SCHOOL_TEMPLATE }
         : { appSource: input.appSource, baseStack: "prod", protectData: "false" };
     template.bindAddress = input.bindAddress ?? SCHOOL_TEMPLATE.bindAddress;
+    // A test school on the LAN is a trial on plain HTTP; said explicitly (the config check refuses
+    // plain HTTP beyond loopback otherwise).
+    if (!template.bindAddress!.startsWith("127.")) template.allowPlainHttp = "true";
     const entries: ConfigEntry[] = [
         ...Object.entries(template).map(([key, value]) => ({ key: configKey(key as ConfigKey), value: value! })),
         { key: configKey("port"), value: String(input.port) },

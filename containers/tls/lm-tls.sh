@@ -4,6 +4,8 @@
 #   lm-tls renew-now   renew at once, whatever the expiry (docker exec <stack>-tls lm-tls renew-now)
 #   lm-tls health      the container's health check: exit 1 unless the last check succeeded
 #   lm-tls status      the status line
+#   lm-tls new-ca      internal: put the school CA aside and make a new, name-constrained one (devices
+#                      install the new one: docs/security.md "Moving to a new school CA")
 # Modes (LM_TLS_MODE): acme (lego, HTTP-01 via the webroot nginx serves), internal (a school CA made
 # here, its key never leaves this volume), files (the school's certificate from the environment).
 # nginx reads live/fullchain.pem + live/privkey.pem and reloads itself when the certificate changes
@@ -119,20 +121,48 @@ acme() { # force?
   status ok "acme certificate for $NAMES valid until $(not_after "$crt")"
 }
 
+# The school CA may sign only for this server's names and addresses (a critical name constraint):
+# a device that trusts it trusts nothing else it could sign, should its key ever leak. Without
+# addresses, every IP address is excluded (an unconstrained name type would be open).
+ca_constraints() {
+  c=""
+  for n in $NAMES; do c="${c:+$c,}permitted;DNS:$n"; done
+  for a in $ADDRESSES; do
+    case $a in
+      *:*) c="${c:+$c,}permitted;IP:$a/ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff" ;;
+      *) c="${c:+$c,}permitted;IP:$a/255.255.255.255" ;;
+    esac
+  done
+  [ -n "$ADDRESSES" ] || c="${c:+$c,}excluded;IP:0.0.0.0/0.0.0.0,excluded;IP:::/::"
+  echo "critical,$c"
+}
+ca_fingerprint() { openssl x509 -noout -fingerprint -sha256 -in "$1" | sed 's/^.*=//'; }
+
 internal() { # force?
   force=${1:-}
   ca="$DIR/ca"
   mkdir -p "$ca" "$DIR/public" "$DIR/tmp"
   chmod 0700 "$ca"
   if [ ! -f "$ca/ca.key" ]; then
-    log "creating the school CA for $MAIN (its key stays in this volume)"
+    log "creating the school CA for $NAMES $ADDRESSES (name-constrained; its key stays in this volume)"
     (umask 077; openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$ca/ca.key.new") || return 1
     openssl req -x509 -new -key "$ca/ca.key.new" -sha256 -days 3650 -subj "/O=Lernmanager/CN=Schul-CA $MAIN" \
       -addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -addext "nameConstraints=$(ca_constraints)" \
       -addext "subjectKeyIdentifier=hash" -out "$ca/ca.crt" || return 1
     mv -f "$ca/ca.key.new" "$ca/ca.key"
+    wanted_names > "$ca/names"
+  fi
+  if ! openssl x509 -noout -ext nameConstraints -in "$ca/ca.crt" 2>/dev/null | grep -q 'Permitted'; then
+    log "WARNING: the school CA is not name-constrained: it could sign for any website. Fix: docker exec <stack>-tls lm-tls new-ca, then install the new CA on every device (docs/security.md)"
+  elif [ "$(cat "$ca/names" 2>/dev/null)" != "$(wanted_names)" ]; then
+    # A constrained CA cannot vouch for names it was not made for: devices would refuse them.
+    log "the school CA was made for $(cat "$ca/names" 2>/dev/null | tr '|' ' '), not for $NAMES $ADDRESSES"
+    return 2
   fi
   cp "$ca/ca.crt" "$DIR/public/schul-ca.crt.new" && mv -f "$DIR/public/schul-ca.crt.new" "$DIR/public/schul-ca.crt"
+  ca_fingerprint "$ca/ca.crt" > "$DIR/public/schul-ca.sha256.new" && chmod 0644 "$DIR/public/schul-ca.sha256.new" \
+    && mv -f "$DIR/public/schul-ca.sha256.new" "$DIR/public/schul-ca.sha256"
   crt="$DIR/internal/server.crt"
   if [ -z "$force" ] && [ -f "$crt" ] && [ "$(cat "$DIR/internal/names" 2>/dev/null)" = "$(wanted_names)" ] \
      && ! expires_within_days "$crt" "$RENEW_DAYS"; then
@@ -182,7 +212,13 @@ files() {
 check() { # force?
   case "$MODE" in
     acme) acme "${1:-}" || { status failed "ACME order or renewal for $NAMES at $LM_ACME_SERVER failed (see the log above): is port 80 of $MAIN reachable from the internet and does its DNS point here?"; return 1; } ;;
-    internal) internal "${1:-}" || { status failed "could not create the internal certificate"; return 1; } ;;
+    internal)
+      rc=0; internal "${1:-}" || rc=$?
+      if [ "$rc" = 2 ]; then
+        status failed "the school CA does not cover $NAMES $ADDRESSES (name-constrained). Fix: docker exec <stack>-tls lm-tls new-ca, then install the new CA on every device (docs/security.md)"; return 1
+      elif [ "$rc" != 0 ]; then
+        status failed "could not create the internal certificate"; return 1
+      fi ;;
     files) files ;;
     *) status failed "unknown mode $MODE"; return 1 ;;
   esac
@@ -208,7 +244,15 @@ case "${1:-run}" in
     : > "$DIR/renew-now"
     for _ in $(seq 1 90); do [ -f "$DIR/renew-now" ] || break; sleep 1; done
     cat "$DIR/status" ;;
+  new-ca)
+    [ "$MODE" = internal ] || { echo "lm-tls new-ca: only with tls internal" >&2; exit 2; }
+    old="$DIR/ca-replaced-$(date -u +%Y%m%dT%H%M%SZ)"
+    [ -d "$DIR/ca" ] && mv "$DIR/ca" "$old" && log "the old school CA is kept in $old (remove it once every device has the new one)"
+    : > "$DIR/renew-now"
+    for _ in $(seq 1 90); do [ -f "$DIR/renew-now" ] || break; sleep 1; done
+    cat "$DIR/status"
+    echo "SHA-256 of the new school CA: $(cat "$DIR/public/schul-ca.sha256" 2>/dev/null)" ;;
   health) grep -q '^ok ' "$DIR/status" 2>/dev/null || { cat "$DIR/status" 2>/dev/null; exit 1; } ;;
   status) cat "$DIR/status" ;;
-  *) echo "usage: lm-tls run|renew-now|health|status" >&2; exit 2 ;;
+  *) echo "usage: lm-tls run|renew-now|new-ca|health|status" >&2; exit 2 ;;
 esac

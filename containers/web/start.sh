@@ -2,6 +2,17 @@
 # Starts nginx. With TLS on (LM_TLS_CERT set), first waits up to 60 s for the certificate the TLS
 # agent writes to the TLS volume, and notes its checksum (healthcheck.sh reloads nginx when it changes).
 set -eu
+# The stack's own addresses, the only ones /healthz answers (render/nginx.ts INTERNAL_ALLOW_FILE):
+# loopback and the subnet of each network this container is on (its routes without a gateway).
+hex_ip() { printf '%d.%d.%d.%d' "0x${1:6:2}" "0x${1:4:2}" "0x${1:2:2}" "0x${1:0:2}"; }
+mask_bits() { local m=$((0x$1)) b=0; while [ "$m" -ne 0 ]; do b=$((b + (m & 1))); m=$((m >> 1)); done; echo "$b"; }
+{
+  echo "allow 127.0.0.1;"
+  while read -r iface dest gw _ _ _ _ mask _; do
+    [ "$iface" = Iface ] || [ "$dest" = 00000000 ] || [ "$gw" != 00000000 ] && continue
+    echo "allow $(hex_ip "$dest")/$(mask_bits "$mask");"
+  done < /proc/net/route
+} > /tmp/nginx-internal.conf
 if [ -n "${LM_TLS_CERT:-}" ]; then
   for _ in $(seq 1 120); do
     [ -r "$LM_TLS_CERT" ] && [ -r "$LM_TLS_KEY" ] && break

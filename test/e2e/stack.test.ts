@@ -245,6 +245,7 @@ describe("uploads and downloads", () => {
     const uploadSession = async () => csrfHeaders((await csrfSession(s.port)).cookie);
     const uploadLines = async () =>
         (await s.logs(s.app())).split("\n").filter((l) => l.includes("POST /upload")).length;
+    // nginx takes uploads only with a session cookie (sessionCookie): the CSRF session's will do.
 
     test("a body exactly at the 64 MiB limit is accepted", async () => {
         const { body, type } = multipart(limit, "at-limit.bin");

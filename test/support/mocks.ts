@@ -57,6 +57,8 @@ export interface RunOptions {
     readonly imageId?: (imageName: string) => string;
     /** The value the mocked RandomPassword yields (its state). @default a fixed mock value */
     readonly secretKey?: string;
+    /** What the deploy's smoke test printed (its Command's stdout). @default "" */
+    readonly smokeOutput?: string;
 }
 
 const TYPES_WITH_NAMES = new Set([
@@ -101,6 +103,9 @@ export async function runProgram(config: Record<string, string>, options: RunOpt
                 if (TYPES_WITH_NAMES.has(args.type) && !inputs.name) {
                     // Pulumi auto-names: logical name plus a random suffix.
                     state.name = `${args.name}-a1b2c3d`;
+                }
+                if (args.type === "command:local:Command" && args.name.endsWith("-smoke")) {
+                    state.stdout = options.smokeOutput ?? "";
                 }
                 if (args.type === "random:index/randomPassword:RandomPassword") {
                     // The secret key as chosen; any other password a stable value of its own (like state).

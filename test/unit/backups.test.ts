@@ -101,6 +101,28 @@ describe("backup config", () => {
         expect(settings.doneFile).toBe("/srv/live/data/migrations_done.txt");
         expect(backupAgentSettings(load({ databaseFile: "mbi_tracker.db" })).stem).toBe("mbi_tracker");
     });
+
+    test("the backup container gets the app's environment without the secrets of services it never calls", async () => {
+        const run = await runProgram(
+            testConfig({
+                "lernmanager:llmApiKey": "sk-llm",
+                "lernmanager:gradingServiceToken": "grading-token",
+                "lernmanager:gradingServiceCallbackSecret": "callback-secret",
+                "lernmanager:schoolName": "Schule Am Walde",
+            }),
+            { stack: "bk-env" },
+        );
+        const names = (envs: string[]) => envs.map((v) => v.slice(0, v.indexOf("=")));
+        const app = names(run.named("lernmanager-bk-env-app").inputs.envs);
+        const backups = names(run.named("lernmanager-bk-env-backups").inputs.envs);
+        for (const secret of ["LLM_API_KEY", "GRADING_SERVICE_TOKEN", "GRADING_SERVICE_CALLBACK_SECRET"]) {
+            expect(app).toContain(secret);
+            expect(backups).not.toContain(secret);
+        }
+        // What the drill needs to start the app as it runs.
+        expect(backups).toEqual(expect.arrayContaining(["SECRET_KEY", "SCHOOL_NAME", "FLASK_ENV"]));
+        expect(run.named("lernmanager-bk-env-backups").secretInputs).toContain("envs");
+    });
 });
 
 describe("dataHostPath", () => {

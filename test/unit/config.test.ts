@@ -168,3 +168,46 @@ describe("loadConfig: every bad value names the key, the value and the fix", () 
         });
     });
 });
+
+describe("request limits and headers (config/web.ts)", () => {
+    const problemsOf = (values: Record<string, string>): string[] => {
+        try {
+            load(values);
+        } catch (e) {
+            if (e instanceof ConfigError) return [...e.problems];
+            throw e;
+        }
+        return [];
+    };
+    test("defaults: 1 MiB bodies, the demo's and the real app's upload paths, 200 connections, the session gate, report-only CSP", () => {
+        const c = load({});
+        expect(c.bodyLimitKb).toBe(1024);
+        expect(c.uploadPaths).toEqual([
+            "/upload",
+            "/admin/themen/import",
+            "/admin/thema/*/material-upload",
+            "/schueler/thema/*/aufgabe-*/artefakt/vorschau",
+            "/schueler/thema/*/aufgabe-*/abgabe-pruefen",
+        ]);
+        expect(c.connectionsPerAddress).toBe(200);
+        expect(c.sessionCookie).toBe("session");
+        expect(c.contentSecurityPolicy).toContain("default-src 'self'");
+        expect(c.cspEnforce).toBe(false);
+    });
+    test("bad values name the key and the fix", () => {
+        expect(problemsOf({ uploadPaths: '["/ok", "no-slash", "/x y"]' })).toEqual([
+            expect.stringMatching(/uploadPaths\[1\] = "no-slash": must be a URL path .*Fix/),
+            expect.stringMatching(/uploadPaths\[2\] = "\/x y": must be a URL path/),
+        ]);
+        expect(problemsOf({ sessionCookie: "my-session" })[0]).toMatch(
+            /sessionCookie = "my-session": must be a cookie name .*Fix: `pulumi config set sessionCookie session`/,
+        );
+        expect(problemsOf({ contentSecurityPolicy: 'default-src "self"' })[0]).toMatch(
+            /contentSecurityPolicy = .*must not contain double quotes.*Fix: `pulumi config rm contentSecurityPolicy`/,
+        );
+        expect(problemsOf({ bodyLimitKb: "8" })[0]).toMatch(
+            /bodyLimitKb = "8": must be a whole number from 16 to 65536/,
+        );
+        expect(problemsOf({ sessionCookie: "", contentSecurityPolicy: "" })).toEqual([]);
+    });
+});

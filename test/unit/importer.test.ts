@@ -13,6 +13,16 @@ describe("npm run import: sources, targets, the old .env", () => {
         });
         expect(parseSource("ssh://srv:2222/opt/lm")).toMatchObject({ port: 2222 });
         expect(() => parseSource("ssh://schulserver")).toThrow(ImportError);
+        // A host or user that ssh would take for an option is refused.
+        for (const bad of [
+            "ssh://-oProxyCommand=touch${IFS}x/opt/lm",
+            "ssh://-x@srv/opt/lm",
+            "ssh://admin@-oX=y/opt/lm",
+        ])
+            expect(() => parseSource(bad)).toThrow(/not starting with -/);
+        expect(parseSource("ssh://admin@srv-1.schule.local/opt/lm")).toMatchObject({
+            host: "admin@srv-1.schule.local",
+        });
     });
 
     test("pack runs python3 from stdin, over ssh with the user's ssh config and no password prompt", () => {

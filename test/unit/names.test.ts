@@ -12,6 +12,7 @@ describe("physical names", () => {
             "lernmanager-dev-cache",
             "lernmanager-dev-backups",
             "lernmanager-dev-tls",
+            "lernmanager-dev-spool",
         ]);
         expect(n.nginxContainer).toBe("lernmanager-dev-nginx");
     });

@@ -3,7 +3,7 @@ import { TEST_NGINX_SETTINGS } from "../support/nginx";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { GZIP_TYPES, NginxSettings, renderNginxConf } from "../../render/nginx";
+import { GZIP_TYPES, NginxSettings, renderNginxConf, uploadPathRegex } from "../../render/nginx";
 
 const settings: NginxSettings = TEST_NGINX_SETTINGS;
 const conf = renderNginxConf(settings);
@@ -68,10 +68,46 @@ describe("renderNginxConf", () => {
         expect(conf).not.toContain("$proxy_add_x_forwarded_for");
     });
 
-    test("limits bodies to the app's upload limit and waits long enough for slow requests", () => {
-        expect(conf).toContain("client_max_body_size 64m;");
+    test("small bodies everywhere, the upload limit only on the upload paths, and waits long enough for slow requests", () => {
+        expect(conf).toMatch(/^    client_max_body_size 1024k;$/m);
+        const uploads = location(conf, "~ ^(/upload)$");
+        expect(uploads).toContain("client_max_body_size 64m;");
+        expect(uploads).toContain("proxy_pass $lm_app;");
+        expect(location(conf, "/")).not.toContain("client_max_body_size");
+        expect(location(conf, "= /login")).not.toContain("client_max_body_size");
         const timeout = Number(/proxy_read_timeout (\d+)s;/.exec(conf)![1]);
         expect(timeout).toBeGreaterThanOrEqual(120);
+    });
+
+    test("upload paths: * is any text within one segment, dots are literal", () => {
+        expect(uploadPathRegex("/admin/thema/*/material-upload")).toBe("/admin/thema/[^/]*/material-upload");
+        expect(uploadPathRegex("/schueler/thema/*/aufgabe-*/abgabe-pruefen")).toBe(
+            "/schueler/thema/[^/]*/aufgabe-[^/]*/abgabe-pruefen",
+        );
+        expect(uploadPathRegex("/a.json")).toBe("/a\\.json");
+        expect(() => uploadPathRegex("/x$(y)")).toThrow(/bad upload path/);
+        const two = renderNginxConf({ ...settings, uploadPaths: ["/upload", "/admin/thema/*/material-upload"] });
+        expect(two).toContain("location ~ ^(/upload|/admin/thema/[^/]*/material-upload)$ {");
+    });
+
+    test("an upload without the app's session cookie is refused before its body is read", () => {
+        const gated = renderNginxConf({ ...settings, sessionCookie: "session" });
+        expect(location(gated, "~ ^(/upload)$")).toMatch(/if \(\$cookie_session = ""\) \{\s*return 401;/);
+        expect(conf).not.toContain("$cookie_");
+        expect(() => renderNginxConf({ ...settings, sessionCookie: "a b" })).toThrow(/sessionCookie/);
+    });
+
+    test("request bodies and large answers wait on the spool volume, not in the memory-backed /tmp", () => {
+        expect(conf).toContain("client_body_temp_path /srv/nginx-spool/body 1 2;");
+        expect(conf).toContain("proxy_temp_path /srv/nginx-spool/proxy 1 2;");
+        expect(conf).not.toMatch(/client_body_temp_path \/tmp/);
+    });
+
+    test("open connections per client address are limited (a class behind one NAT address fits)", () => {
+        expect(conf).toContain("limit_conn_zone $binary_remote_addr zone=lm_addr:10m;");
+        expect(conf).toContain("limit_conn lm_addr 200;");
+        expect(conf).toContain("limit_conn_status 429;");
+        expect(renderNginxConf({ ...settings, connectionsPerAddress: 50 })).toContain("limit_conn lm_addr 50;");
     });
 
     test("serves X-Accel-Redirect downloads from the uploads volume, internal only", () => {
@@ -93,6 +129,31 @@ describe("renderNginxConf", () => {
         expect(retry).not.toContain("@lm_retry;");
     });
 
+    test("/healthz answers only the stack's own addresses (start.sh writes them from its routes)", () => {
+        const block = location(conf, "= /healthz");
+        expect(block).toMatch(/include \/tmp\/nginx-internal\.conf;\s*deny all;/);
+        expect(block).toContain("proxy_pass $lm_app;");
+        const start = fs.readFileSync(path.join(__dirname, "../../containers/web/start.sh"), "utf8");
+        expect(start).toContain("} > /tmp/nginx-internal.conf");
+        // The script's own lines, run here against a route table: loopback and the gateway-less subnets.
+        const script = start.slice(start.indexOf("hex_ip()"), start.indexOf("} > /tmp/nginx-internal.conf") + 1);
+        const routes = [
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT",
+            "eth0\t00000000\t010012AC\t0003\t0\t0\t0\t00000000\t0\t0\t0",
+            "eth0\t000012AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0",
+        ].join("\n");
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-routes-"));
+        try {
+            fs.writeFileSync(path.join(dir, "route"), routes + "\n");
+            const out = spawnSync("bash", ["-c", script.replace("/proc/net/route", path.join(dir, "route"))], {
+                encoding: "utf8",
+            });
+            expect(out.stdout).toBe("allow 127.0.0.1;\nallow 172.18.0.0/16;\n");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
     test("has its own health endpoint and a friendly page for 502/503/504", () => {
         expect(location(conf, "= /nginx-health")).toContain("return 200");
         expect(conf).toContain("error_page 502 503 504 =503 /lernmanager-unavailable.html;");
@@ -106,6 +167,44 @@ describe("renderNginxConf", () => {
             /map \$upstream_http_x_frame_options \$lm_x_frame_options \{\s*"" "SAMEORIGIN";\s*default "";/,
         );
         expect(conf).toContain("add_header X-Content-Type-Options $lm_x_content_type_options always;");
+    });
+
+    test("every location that adds a header of its own repeats the security headers (add_header is not inherited there)", () => {
+        const withCsp = renderNginxConf({ ...settings, csp: { policy: "default-src 'self'", enforce: false } });
+        const blocks = [
+            "/",
+            "= /login",
+            "~ ^(/upload)$",
+            "@lm_retry",
+            "^~ /protected-files/",
+            "= /lernmanager-unavailable.html",
+            "= /lernmanager-too-many-logins.html",
+        ];
+        for (const match of blocks) {
+            const block = location(withCsp, match);
+            for (const name of [
+                "X-Content-Type-Options",
+                "X-Frame-Options",
+                "Referrer-Policy",
+                "Permissions-Policy",
+                "Content-Security-Policy-Report-Only",
+            ])
+                expect({ match, has: block.includes(`add_header ${name} $`) }).toEqual({ match, has: true });
+        }
+        // The app's answers are not stored unless the app says so; static files keep their expiry.
+        expect(withCsp).toMatch(
+            /map \$upstream_http_cache_control \$lm_cache_control \{\s*"" "no-store";\s*default "";/,
+        );
+        expect(location(withCsp, "/")).toContain("add_header Cache-Control $lm_cache_control always;");
+        expect(location(withCsp, "^~ /static/")).not.toContain("add_header");
+        expect(withCsp).toMatch(
+            /map \$upstream_http_content_security_policy_report_only \$lm_content_security_policy_report_only \{\s*"" "default-src 'self'";/,
+        );
+        const enforced = renderNginxConf({ ...settings, csp: { policy: "default-src 'self'", enforce: true } });
+        expect(enforced).toContain("add_header Content-Security-Policy $lm_content_security_policy always;");
+        expect(enforced).not.toContain("Report-Only");
+        expect(conf).not.toContain("Content-Security-Policy");
+        expect(() => renderNginxConf({ ...settings, csp: { policy: 'a "b"', enforce: false } })).toThrow(/csp/);
     });
 
     test("refuses methods the app does not use", () => {
@@ -159,10 +258,15 @@ describe("renderNginxConf", () => {
         }
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-nginx-"));
         const file = path.join(dir, "nginx.conf");
+        // What the container's start.sh writes: the stack's own addresses.
+        fs.writeFileSync(path.join(dir, "nginx-internal.conf"), "allow 127.0.0.1;\nallow 172.18.0.0/16;\n");
         // Same text, with temp paths and the log moved into the scratch folder (no /dev/stdout under jest).
         fs.writeFileSync(
             file,
-            conf.replace(/\/tmp\/nginx/g, `${dir}/nginx`).replace("/dev/stdout", `${dir}/access.log`),
+            conf
+                .replace(/\/tmp\/nginx/g, `${dir}/nginx`)
+                .replace(/\/srv\/nginx-spool/g, dir)
+                .replace("/dev/stdout", `${dir}/access.log`),
         );
         try {
             const result = spawnSync(nginx, ["-t", "-e", "stderr", "-c", file], { encoding: "utf8" });

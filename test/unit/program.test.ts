@@ -17,10 +17,10 @@ describe("the declared stack (Pulumi mocks)", () => {
     const app = () => run.named("lernmanager-unit-app");
     const nginx = () => run.named("lernmanager-unit-nginx");
 
-    test("declares a network, six volumes (one for instance/reports), three images, three containers (app, backups, nginx), seven deploy steps and two secrets", () => {
+    test("declares a network, seven volumes (one for instance/reports, nginx's spool), three images, three containers (app, backups, nginx), seven deploy steps and two secrets", () => {
         const count = (t: string) => run.ofType(t).length;
         expect(count("docker:index/network:Network")).toBe(1);
-        expect(count(VOLUME)).toBe(6);
+        expect(count(VOLUME)).toBe(7);
         // backup, migrate, smoke, image prune, build leftovers, image clean-up, destroy guard
         expect(count(COMMAND)).toBe(7);
         expect(count("pulumi:providers:docker")).toBe(1);
@@ -35,7 +35,7 @@ describe("the declared stack (Pulumi mocks)", () => {
         expect(nginx().inputs.ports).toEqual([{ internal: 8080, external: 8080, ip: "127.0.0.1", protocol: "tcp" }]);
     });
 
-    test("volumes are mounted where expected: data rw only in the app, static and uploads ro in nginx", () => {
+    test("volumes are mounted where expected: data rw only in the app, static and uploads ro in nginx, its spool rw", () => {
         const mounts = (r: (typeof run.registrations)[number]) =>
             Object.fromEntries(
                 (r.inputs.mounts as any[]).map((m) => [m.source, { target: m.target, ro: !!m.readOnly }]),
@@ -50,6 +50,7 @@ describe("the declared stack (Pulumi mocks)", () => {
         expect(mounts(nginx())).toEqual({
             "lernmanager-unit-static": { target: "/srv/static", ro: true },
             "lernmanager-unit-uploads": { target: "/srv/uploads", ro: true },
+            "lernmanager-unit-spool": { target: "/srv/nginx-spool", ro: false },
         });
     });
 
@@ -300,6 +301,7 @@ describe("config flows into the declaration", () => {
                 "lernmanager:protectData": "true",
                 "lernmanager:bindAddress": "0.0.0.0",
                 "lernmanager:port": "80",
+                "lernmanager:allowPlainHttp": "true",
             }),
             { stack: "prod" },
         );
@@ -317,6 +319,7 @@ describe("config flows into the declaration", () => {
             testConfig({
                 "lernmanager:bindAddress": "0.0.0.0",
                 "lernmanager:port": "80",
+                "lernmanager:allowPlainHttp": "true",
                 "docker:host": "ssh://admin@schulserver.example:2222",
             }),
             { stack: "prod" },

@@ -59,10 +59,12 @@ describe("Pulumi.yaml documents exactly the keys the loader reads", () => {
         }
     });
 
-    test("prod publishes port 80 on all interfaces and protects data", () => {
+    test("prod publishes on the server itself until a school sets HTTPS, HTTPS on 443, and protects data", () => {
         const prod = YAML.parse(read(PROJECT_DIR, "Pulumi.prod.yaml")).config;
         expect(prod["lernmanager:port"]).toBe("80");
-        expect(prod["lernmanager:bindAddress"]).toBe("0.0.0.0");
+        expect(prod["lernmanager:httpsPort"]).toBe("443");
+        expect(prod["lernmanager:bindAddress"]).toBe("127.0.0.1");
+        expect(prod["lernmanager:allowPlainHttp"]).toBeUndefined();
         expect(prod["lernmanager:protectData"]).toBe("true");
     });
 });

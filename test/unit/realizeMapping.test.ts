@@ -16,7 +16,8 @@ describe("the real-engine helper maps every field the program declares, and only
         expect(backups.HostConfig?.NetworkMode).toBe("none");
         const nginx = containerCreateBody(run.named("lernmanager-mapping-nginx"), "sha256:feed", "n");
         expect(nginx.HostConfig?.PortBindings).toEqual({ "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "8080" }] });
-        expect(nginx.HostConfig?.Mounts?.every((m) => m.ReadOnly)).toBe(true);
+        // Read-only but for its spool (request bodies on their way).
+        expect(nginx.HostConfig?.Mounts?.filter((m) => !m.ReadOnly).map((m) => m.Target)).toEqual(["/srv/nginx-spool"]);
     });
 
     test("a field it does not know fails loudly instead of being ignored", async () => {

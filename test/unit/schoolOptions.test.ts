@@ -45,6 +45,7 @@ describe("test schools: another app source and another bind address", () => {
             "lernmanager:baseStack": "prod",
             "lernmanager:protectData": "false",
             "lernmanager:bindAddress": "192.168.1.20",
+            "lernmanager:allowPlainHttp": "true",
             "lernmanager:port": "8101",
         });
         expect(entries.map((e) => e.key)).not.toEqual(

@@ -91,6 +91,57 @@ describe("tls config: refused before any resource, each with the fix", () => {
     });
 });
 
+describe("plain HTTP on the school network only when asked for", () => {
+    const fix =
+        /publishes plain HTTP on the school network .*Fix: `pulumi config set tls internal`.*trustedProxies.*`pulumi config set allowPlainHttp true`/;
+    test("a non-loopback address without tls and without a TLS proxy is refused, with the fix", () => {
+        expect(problems({ bindAddress: "0.0.0.0" })).toEqual([expect.stringMatching(fix)]);
+        expect(problems({ bindAddress: "10.0.0.5", port: "80" })).toEqual([expect.stringMatching(fix)]);
+    });
+    test("loopback, tls, a trusted proxy or an explicit allowPlainHttp pass", () => {
+        expect(problems({})).toEqual([]);
+        expect(problems({ bindAddress: "127.0.0.1" })).toEqual([]);
+        expect(problems({ bindAddress: "0.0.0.0", tls: "internal", domain: "s.test" })).toEqual([]);
+        expect(problems({ bindAddress: "0.0.0.0", trustedProxies: '["10.0.0.7"]' })).toEqual([]);
+        expect(problems({ bindAddress: "0.0.0.0", allowPlainHttp: "true" })).toEqual([]);
+        expect(load({ bindAddress: "0.0.0.0", allowPlainHttp: "true" }).allowPlainHttp).toBe(true);
+    });
+});
+
+describe("the Host the app sees: as the browser sent it, port included", () => {
+    const base = {
+        staticUrl: "/static/",
+        downloadsPrefix: "/protected-files/",
+        uploadLimitMb: 64,
+        loginPath: "/login",
+        loginRatePerMinute: 60,
+    };
+    const tls = { publicHttpsPort: 8443, hstsMaxAge: 300, hstsIncludeSubdomains: false, caDownload: true };
+    test("directly: the client's Host header ($http_host), else the name with the published port", () => {
+        const conf = renderNginxConf({ ...base, tls });
+        expect(conf).toContain("proxy_set_header Host $lm_forwarded_host;");
+        expect(conf).toContain("proxy_set_header X-Forwarded-Host $lm_forwarded_host;");
+        expect(conf).not.toMatch(/proxy_set_header Host \$host;/);
+        expect(conf).toMatch(/map \$http_host \$lm_client_host \{\s+"" \$lm_default_host;\s+default \$http_host;/);
+        expect(conf).toMatch(/map \$scheme \$lm_forwarded_host \{\s+default \$lm_client_host;/);
+        expect(conf).toContain('set $lm_default_host "$host:8443";');
+        expect(renderNginxConf({ ...base, tls: { ...tls, publicHttpsPort: 443 } })).toContain(
+            'set $lm_default_host "$host";',
+        );
+        expect(renderNginxConf({ ...base, publicPort: 8080 })).toContain('set $lm_default_host "$host:8080";');
+        expect(renderNginxConf(base)).toContain('set $lm_default_host "$host";');
+    });
+    test("behind a trusted proxy: its X-Forwarded-Host, with X-Forwarded-Port unless the scheme's own", () => {
+        const conf = renderNginxConf({ ...base, trustedProxies: ["10.9.0.7"] });
+        expect(conf).toContain('map "$lm_via_trusted_proxy:$http_x_forwarded_host" $lm_proxy_host {');
+        expect(conf).toContain('map "$lm_via_trusted_proxy:$http_x_forwarded_port" $lm_proxy_port {');
+        expect(conf).toContain('"~^(?<fh>[^|]+)\\|https\\|443$" $fh;');
+        expect(conf).toContain('"~^(?<fh>[^|]+)\\|[^|]*\\|(?<fp>[0-9]+)$" "$fh:$fp";');
+        // Nothing from an untrusted peer: without the trusted flag the forwarded host is never taken.
+        expect(conf).toMatch(/"~\^1:\(\?<fhost>/);
+    });
+});
+
 describe("nginx with TLS", () => {
     const base = {
         staticUrl: "/static/",
@@ -143,8 +194,10 @@ describe("nginx with TLS", () => {
         const pair = ca.issue(["lernen.schule.test"]);
         fs.writeFileSync(path.join(dir, "cert.pem"), pair.cert);
         fs.writeFileSync(path.join(dir, "key.pem"), pair.key);
+        fs.writeFileSync(path.join(dir, "nginx-internal.conf"), "allow 127.0.0.1;\n");
         const text = conf
             .replace(/\/tmp\/nginx/g, `${dir}/nginx`)
+            .replace(/\/srv\/nginx-spool/g, dir)
             .replace("/dev/stdout", `${dir}/access.log`)
             .replace("/srv/tls/live/fullchain.pem", `${dir}/cert.pem`)
             .replace("/srv/tls/live/privkey.pem", `${dir}/key.pem`);
@@ -229,5 +282,49 @@ describe("the program with TLS", () => {
         const off = await runProgram(testConfig(), { stack: "unit-off" });
         expect(off.registrations.some((r) => r.name.endsWith("-tls"))).toBe(false);
         expect(off.named("lernmanager-unit-off-app").inputs.envs).not.toContain("FORCE_HTTPS=true");
+    });
+});
+
+describe("the school CA (tls internal): name-constrained, its fingerprint a stack output", () => {
+    const fp = Array.from({ length: 32 }, (_, i) => (i * 7 + 16).toString(16).toUpperCase().padStart(2, "0")).join(":");
+    test("the stack output schoolCaFingerprint is what the smoke test read from the TLS volume", async () => {
+        const config = testConfig({ "lernmanager:tls": "internal", "lernmanager:domain": "lernen.schule.test" });
+        const run = await runProgram(config, {
+            stack: "unit-ca",
+            smokeOutput: `smoke: ok   TLS agent: certificate in place: ok\nschool CA sha256 ${fp}\nsmoke: ok   nginx /nginx-health: 200\n`,
+        });
+        expect(run.outputs.schoolCaFingerprint).toBe(fp);
+        const plain = await runProgram(testConfig({}), { stack: "unit-ca-off" });
+        expect(plain.outputs.schoolCaFingerprint).toBeUndefined();
+    });
+    test("the agent's CA (its own ca_constraints, real openssl) refuses to vouch for foreign names and addresses", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-ca-nc-"));
+        const script = `set -eu
+NAMES="lernen.schule.test lm.schule.local"; ADDRESSES="10.0.0.5"
+eval "$(sed -n '/^ca_constraints() {/,/^}/p' ${path.join(__dirname, "../../containers/tls/lm-tls.sh")})"
+cd ${dir}
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key 2>/dev/null
+openssl req -x509 -new -key ca.key -sha256 -days 30 -subj "/CN=Schul-CA" -addext "basicConstraints=critical,CA:TRUE,pathlen:0" \\
+  -addext "keyUsage=critical,keyCertSign,cRLSign" -addext "nameConstraints=$(ca_constraints)" -out ca.crt
+for san in DNS:lernen.schule.test DNS:sub.lm.schule.local IP:10.0.0.5 DNS:www.bank.example IP:10.0.0.6; do
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem -subj /CN=x -out r.csr 2>/dev/null
+  printf 'subjectAltName=%s\\n' "$san" > e.cnf
+  openssl x509 -req -in r.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile e.cnf -out c.pem 2>/dev/null
+  if openssl verify -CAfile ca.crt c.pem >/dev/null 2>v.txt; then echo "$san trusted"; else echo "$san $(grep -o 'permitted subtree violation' v.txt)"; fi
+done
+openssl x509 -noout -ext nameConstraints -in ca.crt | head -1`;
+        try {
+            const out = spawnSync("sh", ["-c", script], { encoding: "utf8" });
+            expect(out.stdout.trim().split("\n")).toEqual([
+                "DNS:lernen.schule.test trusted",
+                "DNS:sub.lm.schule.local trusted",
+                "IP:10.0.0.5 trusted",
+                "DNS:www.bank.example permitted subtree violation",
+                "IP:10.0.0.6 permitted subtree violation",
+                "X509v3 Name Constraints: critical",
+            ]);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });

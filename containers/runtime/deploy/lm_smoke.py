@@ -54,6 +54,10 @@ def check_tls(base, tls_dir, http_base, check):
     check("TLS agent: certificate in place", state.startswith("ok "), state or "no status yet")
     if not state.startswith("ok "):
         return
+    ca_fingerprint = read(f"{tls_dir}/public/schul-ca.sha256")
+    if ca_fingerprint:
+        # Read by the stack (output schoolCaFingerprint): what the teachers' handout prints.
+        print(f"school CA sha256 {ca_fingerprint}")
     served = ""
     want = read(f"{tls_dir}/fingerprint")
     deadline = time.monotonic() + 30  # nginx reloads a changed certificate within one health interval
