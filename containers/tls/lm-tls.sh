@@ -143,6 +143,9 @@ internal() { # force?
   ca="$DIR/ca"
   mkdir -p "$ca" "$DIR/public" "$DIR/tmp"
   chmod 0700 "$ca"
+  # The CA certificate and its fingerprint are for everyone: the smoke test (the app's user) reads
+  # the fingerprint for the stack output; with the umask above the folder would be nginx's alone.
+  chmod 0755 "$DIR/public"
   if [ ! -f "$ca/ca.key" ]; then
     log "creating the school CA for $NAMES $ADDRESSES (name-constrained; its key stays in this volume)"
     (umask 077; openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$ca/ca.key.new") || return 1
