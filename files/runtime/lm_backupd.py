@@ -12,6 +12,8 @@ has not been drilled yet): lm_backup.py's backup of the live database and upload
 (mounted under /srv/copy/N) and SFTP target, those folders pruned to the same set; then the drill
 (lm_drill.py) of the newest backup. The result goes to BACKUPS/.lernmanager-backup-status.json
 and the log; a failed step makes the container unhealthy until it next succeeds.
+
+Tests only: LM_BACKUPD_SPEED=N (see loop_speed) runs the loop N times faster. The program never sets it.
 """
 import argparse
 import datetime
@@ -31,6 +33,8 @@ HEARTBEAT = "/tmp/lm-backupd.heartbeat"
 STATUS_NAME = ".lernmanager-backup-status.json"
 COPY_MARKER = ".lernmanager-backup-target"
 POLL_SECONDS = 10
+SPEED_ENV = "LM_BACKUPD_SPEED"
+MAX_SPEED = 60
 
 
 def now():
@@ -165,12 +169,25 @@ def locked_cycle(cfg, reason):
         return ok
 
 
-def due(cfg):
+def loop_speed():
+    """LM_BACKUPD_SPEED=N (tests only, 1 to MAX_SPEED; unset: 1): the loop looks every POLL_SECONDS/N s
+    and takes a scheduled backup once the newest is everySeconds/N s old, so the real-engine tests
+    see several scheduled cycles (backup, copies, drill) in little time. Backup names, retention,
+    the status and the health check keep wall-clock time."""
+    text = os.environ.get(SPEED_ENV, "")
+    if not text:
+        return 1
+    if not text.isdigit() or not 1 <= int(text) <= MAX_SPEED:
+        raise ValueError(f"{SPEED_ENV}={text!r}: must be a whole number from 1 to {MAX_SPEED}; it is for tests only, unset it for real stacks")
+    return int(text)
+
+
+def due(cfg, speed=1):
     """What the loop should do now: "scheduled", "drill" (the newest backup is undrilled) or None."""
     status = read_json(os.path.join(cfg["backups"], STATUS_NAME), {})
     found = lm_backup.backups(cfg["backups"], cfg["stem"])
     every = cfg.get("everySeconds")
-    if every and (not found or (now() - lm_backup.taken_at(found[-1])).total_seconds() >= every):
+    if every and (not found or (now() - lm_backup.taken_at(found[-1])).total_seconds() >= every / speed):
         return "scheduled" if os.path.exists(cfg["database"]) else None
     if found and (status.get("lastDrill") or {}).get("backup") != os.path.basename(found[-1]):
         return "drill"
@@ -178,16 +195,22 @@ def due(cfg):
 
 
 def loop(cfg):
+    try:
+        speed = loop_speed()
+    except ValueError as e:
+        say(str(e))
+        return 2
     write_json(CONFIG_FILE, cfg)
     say(f"every {cfg.get('everySeconds') or 'deploy only'} s; retention {cfg['retention']}, newest {cfg['keep']}; "
-        f"copies: {[t for t, _ in cfg.get('copyDirs', [])] + cfg.get('sftp', [])}")
+        f"copies: {[t for t, _ in cfg.get('copyDirs', [])] + cfg.get('sftp', [])}"
+        + (f"; TEST speed {speed}x: interval and poll divided by {speed}" if speed != 1 else ""))
     while True:
         with open(HEARTBEAT, "w") as f:
             f.write(now().isoformat())
-        reason = due(cfg)
+        reason = due(cfg, speed)
         if reason:
             locked_cycle(cfg, reason)
-        time.sleep(POLL_SECONDS)
+        time.sleep(POLL_SECONDS / speed)
 
 
 def health(cfg):
@@ -224,7 +247,7 @@ def main():
     mode.add_argument("--health", action="store_true")
     args = parser.parse_args()
     if args.config:
-        loop(json.loads(args.config))
+        return loop(json.loads(args.config))
     cfg = read_json(CONFIG_FILE, None)
     if cfg is None:
         print("the backup loop has not started (no /tmp/lm-backupd.json)", file=sys.stderr)
