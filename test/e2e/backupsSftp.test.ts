@@ -6,6 +6,11 @@
  * uploads are hard links there too, the remote set is pruned like the local one, `npm run status`
  * shows the copy; a key the server does not accept and a changed server host key fail loudly, and
  * the documented reset of the pinned host key works.
+ *
+ * The backup loop runs at LOOP_SPEED (LM_BACKUPD_SPEED, containers/runtime/backups/lm_backupd.py): backupEvery
+ * 30s and its poll divided by it, so the scheduled cycles (backup, copy, drill) the tests wait for
+ * come every 10 s, through the real loop. Not faster: a cycle's restore drill takes 5 to 15 s on a
+ * busy 2-core machine, and a loop that is always busy holds up the `npm run backup` cycles.
  */
 import { execFileSync } from "child_process";
 import { randomBytes } from "crypto";
@@ -25,6 +30,7 @@ const SERVER = `e2e-sftp-sshd-${randomBytes(3).toString("hex")}`;
 const FOLDER = "/home/lmbackup/lernmanager";
 const KNOWN = "/backups/.lernmanager-known_hosts";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const LOOP_SPEED = 3;
 
 const keys = fs.mkdtempSync(path.join(os.tmpdir(), "lmsftp-keys-"));
 for (const k of ["key", "other"]) execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${keys}/${k}`]);
@@ -114,13 +120,19 @@ beforeAll(async () => {
     const ip = info.NetworkSettings.Networks.bridge?.IPAddress;
     if (!ip) throw new Error(`${SERVER} has no address on the default bridge`);
     target = `sftp://lmbackup@${ip}${FOLDER}`;
-    s = await liveStack(STACK, {
-        "lernmanager:backupEvery": "30s",
-        "lernmanager:backupKeep": "2",
-        "lernmanager:backupRetention": "hourly=0,daily=0,weekly=0",
-        "lernmanager:backupCopyTo": JSON.stringify([target]),
-        "lernmanager:backupSftpKey": fs.readFileSync(`${keys}/key`, "utf8"),
-    });
+    s = await liveStack(
+        STACK,
+        {
+            "lernmanager:backupEvery": "30s",
+            "lernmanager:backupKeep": "2",
+            "lernmanager:backupRetention": "hourly=0,daily=0,weekly=0",
+            "lernmanager:backupCopyTo": JSON.stringify([target]),
+            "lernmanager:backupSftpKey": fs.readFileSync(`${keys}/key`, "utf8"),
+        },
+        undefined,
+        undefined,
+        { "-backups": [`LM_BACKUPD_SPEED=${LOOP_SPEED}`] },
+    );
 });
 afterAll(async () => {
     await s?.realization.teardown();
@@ -233,9 +245,13 @@ test("a key the server does not accept fails the copy loudly; it clears when the
 
 test("a changed server host key fails every copy, naming the host key; the documented reset pins the new one", async () => {
     // A new host key, as when another machine answers on that address; sshd re-reads it on SIGHUP.
-    await onServer("rm /etc/ssh/ssh_host_* && ssh-keygen -q -A && kill -HUP 1");
-    await sleep(1000);
-    const before = await remoteHashes();
+    // Changed between two cycles of the loop: a copy that connected before the change may still
+    // be writing (the loop cycles every few seconds).
+    const before = await paused(async () => {
+        await onServer("rm /etc/ssh/ssh_host_* && ssh-keygen -q -A && kill -HUP 1");
+        await sleep(1000);
+        return remoteHashes();
+    });
     const now = npm("backup", STACK);
     expect(now.code).toBe(1);
     expect(now.out).toMatch(/COPY TO \S+ FAILED: sftp exited \d+: the host key of [\d.]+ is not the one pinned/);
@@ -244,7 +260,7 @@ test("a changed server host key fails every copy, naming the host key; the docum
     const shown = npm("status", STACK);
     expect(shown.code).toBe(1);
     expect(shown.out).toMatch(/FAILED \(sftp exited \d+: the host key of/);
-    // The scheduled loop (backupEvery 30s) logs the same at its next copy: `npm run backup` runs in an exec.
+    // The scheduled loop (backupEvery 30s / LOOP_SPEED) logs the same at its next copy: `npm run backup` runs in an exec.
     const logged = Date.now() + 90000;
     while (!(await s.logs(backupContainer())).includes("is not the one pinned") && Date.now() < logged)
         await sleep(3000);

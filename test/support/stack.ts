@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { PROJECT_DIR } from "../../core/paths";
 import Docker from "dockerode";
-import { runProgram, testConfig, ProgramRun } from "./mocks";
+import { runProgram, testConfig, ProgramRun, Registration } from "./mocks";
 import { docker, realize, Realization } from "./realize";
 import { freePort } from "./http";
 
@@ -13,6 +13,8 @@ export interface LiveStack {
     readonly port: number;
     /** Config the stack was declared with besides the test defaults. */
     readonly overrides: Record<string, string>;
+    /** Environment the test added to some containers (`withTestEnv`), also in every `redeclare`. */
+    readonly testEnv: TestEnv;
     readonly run: ProgramRun;
     readonly realization: Realization;
     /** The SECRET_KEY chosen for this stack (what the RandomPassword's state would hold). */
@@ -29,26 +31,60 @@ export interface LiveStack {
 }
 
 /**
+ * Environment a test adds to containers, by the end of their logical name (e.g. `-scheduler`):
+ * test-only knobs the runtime scripts read (the scheduler's LM_CRON_CLOCK, the backup loop's
+ * LM_BACKUPD_SPEED) that no config key sets, so a real stack never gets them.
+ */
+export type TestEnv = Readonly<Record<string, readonly string[]>>;
+
+/** The run with `env` appended to the declared environment of the containers it names. */
+export function withTestEnv(run: ProgramRun, env: TestEnv): ProgramRun {
+    if (Object.keys(env).length === 0) return run;
+    const isContainer = (r: Registration) => r.type === "docker:index/container:Container";
+    for (const suffix of Object.keys(env)) {
+        if (!run.registrations.some((r) => isContainer(r) && r.name.endsWith(suffix)))
+            throw new Error(`withTestEnv: no container named *${suffix}`);
+    }
+    const registrations = run.registrations.map((r) => {
+        const added = Object.entries(env)
+            .filter(([suffix]) => isContainer(r) && r.name.endsWith(suffix))
+            .flatMap(([, e]) => e);
+        return added.length ? { ...r, inputs: { ...r.inputs, envs: [...(r.inputs.envs ?? []), ...added] } } : r;
+    });
+    const same = (r: Registration) => registrations[run.registrations.indexOf(r)];
+    return {
+        ...run,
+        registrations,
+        ofType: (type) => run.ofType(type).map(same),
+        named: (suffix) => same(run.named(suffix)),
+    };
+}
+
+/**
  * Declares a stack under Pulumi's mocks with a test config (offline base images, a free
- * 127.0.0.1 port) and realizes it on the local Docker engine.
+ * 127.0.0.1 port) and realizes it on the local Docker engine; `testEnv` is added to the
+ * containers it names.
  */
 export async function liveStack(
     stack: string,
     overrides: Record<string, string> = {},
     secretKey?: string,
     log: (line: string) => void = (l) => process.stdout.write(`    [${stack}] ${l}\n`),
+    testEnv: TestEnv = {},
 ): Promise<LiveStack> {
     const port = Number(overrides["lernmanager:port"] ?? (await freePort()));
     const key = secretKey ?? randomBytes(32).toString("hex");
-    const run = await runProgram(testConfig({ "lernmanager:port": String(port), ...overrides }), {
+    const declared = await runProgram(testConfig({ "lernmanager:port": String(port), ...overrides }), {
         stack,
         secretKey: key,
     });
+    const run = withTestEnv(declared, testEnv);
     const realization = await realize(run.registrations, { log });
     const self: LiveStack = {
         stack,
         port,
         overrides,
+        testEnv,
         run,
         realization,
         secretKey: key,
@@ -139,10 +175,14 @@ export function copyOfDemoApp(): { dir: string; remove(): void } {
     return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** The program run again for the same live stack (same port, same secret, same overrides), plus changes. */
-export function redeclare(s: LiveStack, changes: Record<string, string> = {}): Promise<ProgramRun> {
-    return runProgram(testConfig({ ...s.overrides, "lernmanager:port": String(s.port), ...changes }), {
+/**
+ * The program run again for the same live stack (same port, same secret, same overrides, same
+ * test environment), plus changes.
+ */
+export async function redeclare(s: LiveStack, changes: Record<string, string> = {}): Promise<ProgramRun> {
+    const run = await runProgram(testConfig({ ...s.overrides, "lernmanager:port": String(s.port), ...changes }), {
         stack: s.stack,
         secretKey: s.secretKey,
     });
+    return withTestEnv(run, s.testEnv);
 }

@@ -15,6 +15,8 @@ has not been drilled yet): lm_backup.py's backup of the live database and upload
 (mounted under /srv/copy/N) and SFTP target, those folders pruned to the same set; then the drill
 (lm_drill.py) of the newest backup. The result goes to BACKUPS/.lernmanager-backup-status.json
 and the log; a failed step makes the container unhealthy until it next succeeds.
+
+Tests only: LM_BACKUPD_SPEED=N (see loop_speed) runs the loop N times faster. The program never sets it.
 """
 import argparse
 import datetime
@@ -35,6 +37,8 @@ HEARTBEAT = "/tmp/lm-backupd.heartbeat"
 STATUS_NAME = ".lernmanager-backup-status.json"
 COPY_MARKER = ".lernmanager-backup-target"
 POLL_SECONDS = 10
+SPEED_ENV = "LM_BACKUPD_SPEED"
+MAX_SPEED = 60
 # After a failed backup the next try waits: 5 min, doubling, at most an hour (a full disk is not
 # retried every few seconds, and each try costs the app I/O).
 BACKOFF_SECONDS = (300, 3600)
@@ -300,13 +304,27 @@ def locked_cycle(cfg, reason):
         return ok
 
 
-def due(cfg, since_last=None):
+def loop_speed():
+    """LM_BACKUPD_SPEED=N (tests only, 1 to MAX_SPEED; unset: 1): the loop looks every POLL_SECONDS/N s
+    and takes a scheduled backup once the newest is everySeconds/N s old, so the real-engine tests
+    see several scheduled cycles (backup, copies, drill) in little time. Backup names, retention,
+    back-off, the status and the health check keep wall-clock time."""
+    text = os.environ.get(SPEED_ENV, "")
+    if not text:
+        return 1
+    if not text.isdigit() or not 1 <= int(text) <= MAX_SPEED:
+        raise ValueError(f"{SPEED_ENV}={text!r}: must be a whole number from 1 to {MAX_SPEED}; it is for tests only, unset it for real stacks")
+    return int(text)
+
+
+def due(cfg, since_last=None, speed=1):
     """What the loop should do now: "scheduled", "drill" (the newest backup is undrilled) or None.
     since_last: seconds since the loop last took a scheduled backup (None: not since it started), the
-    schedule's clock when the newest backup is dated in the future."""
+    schedule's clock when the newest backup is dated in the future. speed: see loop_speed."""
     status = read_json(os.path.join(cfg["backups"], STATUS_NAME), {})
     found = lm_backup.backups(cfg["backups"], cfg["stem"])
     every = cfg.get("everySeconds")
+    every = every / speed if every else every
     retry = status.get("retryAfter")
     wait = (datetime.datetime.fromisoformat(retry) - now()).total_seconds() if retry else 0
     # Backing off after a failed backup (a retry time further off than the longest back-off: the
@@ -324,19 +342,25 @@ def due(cfg, since_last=None):
 
 
 def loop(cfg):
+    try:
+        speed = loop_speed()
+    except ValueError as e:
+        say(str(e))
+        return 2
     write_json(CONFIG_FILE, cfg)
     say(f"every {cfg.get('everySeconds') or 'deploy only'} s; retention {cfg['retention']}, newest {cfg['keep']}; "
-        f"copies: {[t for t, _ in cfg.get('copyDirs', [])] + cfg.get('sftp', [])}")
+        f"copies: {[t for t, _ in cfg.get('copyDirs', [])] + cfg.get('sftp', [])}"
+        + (f"; TEST speed {speed}x: interval and poll divided by {speed}" if speed != 1 else ""))
     last = None
     while True:
         with open(HEARTBEAT, "w") as f:
             f.write(now().isoformat())
-        reason = due(cfg, None if last is None else time.monotonic() - last)
+        reason = due(cfg, None if last is None else time.monotonic() - last, speed)
         if reason:
             if reason == "scheduled":
                 last = time.monotonic()
             locked_cycle(cfg, reason)
-        time.sleep(POLL_SECONDS)
+        time.sleep(POLL_SECONDS / speed)
 
 
 def health(cfg):
@@ -404,7 +428,7 @@ def main():
     args = parser.parse_args()
     os.umask(lm_backup.PRIVATE_UMASK)
     if args.config:
-        loop(json.loads(args.config))
+        return loop(json.loads(args.config))
     if args.init_target:
         return init_target(args.init_target, args.label or args.init_target)
     cfg = read_json(CONFIG_FILE, None)

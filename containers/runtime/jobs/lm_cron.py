@@ -17,6 +17,10 @@ a reboot) is fired late, once, if it is at most CATCHUP_MINUTES old; older ones 
 
 Ticks (lm_cronexpr.py) are UTC minutes whose local time matches: in the autumn hour that repeats a
 02:30 job fires twice, in the spring hour that does not exist not at all. Stdlib only; runs under -OO.
+
+Tests only: LM_CRON_CLOCK=<speed>x@<epoch seconds> (see Clock) runs the schedule on a clock <speed>
+times faster than the wall clock, so the real-engine tests see many minute ticks in little time.
+The program never sets it.
 """
 
 import argparse
@@ -44,6 +48,44 @@ HEARTBEAT_MAX_AGE = 60
 SUPERSEDED_MAX_SECONDS = 600
 RETIRED_KEPT = 50
 POLL_SECONDS = 5
+CLOCK_ENV = "LM_CRON_CLOCK"
+CLOCK_MAX_SPEED = 60
+
+
+class Clock:
+    """The time the schedule runs on: the wall clock, or (tests only, LM_CRON_CLOCK="6x@1765000000")
+    a clock that agrees with the wall clock at that epoch second and runs `speed` times faster from
+    there. It is a pure function of the wall clock, so every scheduler of a stack given the same
+    value agrees on the minute, as real ones do: the overlap during an update, the state file's
+    ticks and the catch-up after a stop keep their meaning, only 60/speed s make a minute. Health
+    (heartbeat, superseded) and run durations stay in wall-clock seconds."""
+
+    def __init__(self, spec=None):
+        self.speed, self.since = 1.0, 0.0
+        if not spec:
+            return
+        speed, x_at, since = spec.partition("x@")
+        try:
+            self.speed, self.since = float(speed), float(since)
+        except ValueError:
+            x_at = ""
+        if not x_at or not 1 <= self.speed <= CLOCK_MAX_SPEED or self.since > time.time():
+            raise ValueError(
+                "%s=%r: must be <speed>x@<epoch seconds>, speed from 1 to %d, the epoch not in the future "
+                "(e.g. 6x@%d); it is for tests only, unset it for real stacks"
+                % (CLOCK_ENV, spec, CLOCK_MAX_SPEED, int(time.time()))
+            )
+
+    def now(self):
+        return self.since + (time.time() - self.since) * self.speed
+
+    def wait(self, event, seconds):
+        """Waits `seconds` of this clock (or until `event` is set)."""
+        return event.wait(seconds / self.speed)
+
+    def __str__(self):
+        return "wall clock" if self.speed == 1 else "TEST clock, %gx the wall clock since %d" % (self.speed, self.since)
+
 
 class State:
     """The state shared by all schedulers of a stack (data volume), read and written under the lock.
@@ -99,8 +141,9 @@ class Job:
 
 
 class Scheduler:
-    def __init__(self, jobs, app_dir, state_dir, me, version):
+    def __init__(self, jobs, app_dir, state_dir, me, version, clock=None):
         self.jobs, self.app_dir, self.state_dir, self.me, self.version = jobs, app_dir, state_dir, me, version
+        self.clock = clock or Clock()
         self.running, self.failed = {}, {}
         self.superseded_since = None
         self.stopping = threading.Event()
@@ -117,7 +160,8 @@ class Scheduler:
         took = previous.get("id") not in (None, self.me)
         took_over = " (took over from %s, version %s)" % (previous["id"], previous.get("version")) if took else ""
         jobs = ", ".join("%s [%s %s]" % (j.name, j.expression, j.tz_name) for j in self.jobs)
-        log("scheduler %s (app version %s) owns the schedule%s; jobs: %s" % (self.me, self.version, took_over, jobs))
+        test_clock = "; on a %s" % self.clock if self.clock.speed != 1 else ""
+        log("scheduler %s (app version %s) owns the schedule%s; jobs: %s%s" % (self.me, self.version, took_over, jobs, test_clock))
         return True
 
     def due(self, now_minute):
@@ -153,12 +197,12 @@ class Scheduler:
 
     def run(self, job, tick):
         when = iso(tick, job)
-        delay = time.time() - tick * 60
+        delay = self.clock.now() - tick * 60
         late = " (caught up, %d s late)" % delay if delay > 2 * POLL_SECONDS else ""
         log("job %s tick %s: start%s: %s" % (job.name, when, late, job.command))
         env = dict(os.environ, LM_JOB_NAME=job.name, LM_JOB_TICK=when)
         env["PYTHONPATH"] = self.app_dir + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        started = time.time()
+        started, started_at = time.time(), self.clock.now()
         tail = collections.deque(maxlen=20)
         try:
             proc = subprocess.Popen(
@@ -180,7 +224,7 @@ class Scheduler:
             code = 127
         seconds = time.time() - started
         log("job %s tick %s: exit code %d after %.1f s%s" % (job.name, when, code, seconds, "" if code == 0 else " FAILED"))
-        result = {"tick": when, "started": iso_utc(started), "seconds": round(seconds, 1), "exitCode": code,
+        result = {"tick": when, "started": iso_utc(started_at), "seconds": round(seconds, 1), "exitCode": code,
                   "scheduler": self.me, "version": self.version, "outputTail": list(tail)}
         try:
             with State(self.state_dir) as s:
@@ -215,7 +259,7 @@ class Scheduler:
             self.superseded_since = time.time()
         checked = None
         while not self.stopping.is_set():
-            now = time.time()
+            now = self.clock.now()
             minute = minute_of(now)
             if self.superseded_since is None and minute != checked:
                 for job, tick in self.due(minute):
@@ -225,7 +269,7 @@ class Scheduler:
                 checked = minute
             self.write_health()
             # Wake just after the next minute starts, and at least every POLL_SECONDS.
-            self.stopping.wait(min(POLL_SECONDS, 60 - now % 60 + 0.05))
+            self.clock.wait(self.stopping, min(POLL_SECONDS, 60 - now % 60 + 0.05))
         running = list(self.running.values())
         if running:
             log("stopping: waiting for %d running job(s)" % len(running))
@@ -286,9 +330,14 @@ def main(argv):
     except (ValueError, KeyError, TypeError) as e:
         log("invalid --jobs: %s" % e)
         return 2
+    try:
+        clock = Clock(os.environ.get(CLOCK_ENV))
+    except ValueError as e:
+        log(str(e))
+        return 2
     os.makedirs(state_dir, exist_ok=True)
     me = socket.gethostname()
-    scheduler = Scheduler(jobs, app_dir, state_dir, me, os.environ.get("LM_APP_VERSION", "unknown"))
+    scheduler = Scheduler(jobs, app_dir, state_dir, me, os.environ.get("LM_APP_VERSION", "unknown"), clock)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: scheduler.stopping.set())
     scheduler.loop()

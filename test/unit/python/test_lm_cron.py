@@ -6,6 +6,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 import unittest
 from contextlib import redirect_stdout
 from datetime import datetime, timezone
@@ -202,6 +203,49 @@ class RunTest(Quiet):
         self.assertIn("time zone not found in this image", self.out.getvalue())
         self.assertEqual(lm_cron.main(["--jobs", '[{"name": "a", "schedule": "* * *", "command": "true"}]']), 2)
         self.assertIn("invalid --jobs: needs 5 fields", self.out.getvalue())
+
+
+class ClockTest(Quiet):
+    def test_the_wall_clock_unless_a_test_clock_is_given(self):
+        wall = lm_cron.Clock(None)
+        self.assertAlmostEqual(wall.now(), time.time(), delta=1)
+        self.assertEqual(lm_cron.Clock("").speed, 1)
+        since = int(time.time()) - 10
+        fast = lm_cron.Clock("6x@%d" % since)
+        self.assertAlmostEqual(fast.now(), since + 60, delta=6)
+        self.assertIn("TEST clock, 6x the wall clock since %d" % since, str(fast))
+
+    def test_a_malformed_test_clock_stops_the_scheduler_with_a_reason(self):
+        for bad in ("6", "x@1", "0.5x@1", "100x@1", "6x@%d" % (time.time() + 3600), "fastx@1", "6x@soon"):
+            with self.assertRaisesRegex(ValueError, "LM_CRON_CLOCK=.*must be <speed>x@<epoch seconds>"):
+                lm_cron.Clock(bad)
+        jobs = json.dumps([{"name": "a", "schedule": "* * * * *", "command": "true"}])
+        os.environ[lm_cron.CLOCK_ENV] = "6"
+        try:
+            self.assertEqual(lm_cron.main(["--jobs", jobs]), 2)
+        finally:
+            del os.environ[lm_cron.CLOCK_ENV]
+        self.assertIn("for tests only, unset it for real stacks", self.out.getvalue())
+
+    def test_the_loop_fires_each_tick_of_a_fast_clock_once(self):
+        saved = lm_cron.HEALTH_FILE
+        lm_cron.HEALTH_FILE = os.path.join(self.dir.name, "health.json")
+        log = os.path.join(self.dir.name, "ticks.log")
+        s = lm_cron.Scheduler([job("ticks", "* * * * *", 'echo "$LM_JOB_TICK" >> %s' % log)], self.dir.name,
+                              self.dir.name, "a", "v", lm_cron.Clock("60x@%d" % (time.time() - 1)))
+        loop = threading.Thread(target=s.loop)
+        try:
+            loop.start()
+            time.sleep(3.5)  # 3.5 minutes on the clock
+        finally:
+            s.stopping.set()
+            loop.join(10)
+            lm_cron.HEALTH_FILE = saved
+        with open(log) as f:
+            minutes = [lm_cron.minute_of(datetime.fromisoformat(t).timestamp()) for t in f.read().split()]
+        self.assertGreaterEqual(len(minutes), 3)
+        self.assertEqual(minutes, list(range(minutes[0], minutes[0] + len(minutes))))
+        self.assertIn("on a TEST clock, 60x", self.out.getvalue())
 
 
 class HealthTest(Quiet):
