@@ -193,6 +193,10 @@ describe("the pages nginx shows itself", () => {
             expect(res?.status()).toBe(200);
             const text = String(await page.evaluate("document.body.innerText"));
             expect(text).toContain("Schul-Zertifikat installieren");
+            // The Linux steps are what this test's school PC ran (test/support/browser.ts).
+            expect(text).toContain(`certutil -d sql:$HOME/.pki/nssdb -A -t "C,," -n Schul-CA -i schul-ca.crt`);
+            // Windows: the current user's store first, which needs no administrator.
+            expect(text).toMatch(/„Zertifikat installieren“ → „Aktueller Benutzer“/);
             // The stack output schoolCaFingerprint comes from the smoke step's stdout; run it once more.
             const fingerprint = caFingerprintIn(stdoutOf(s.run.named(`${STACK}-smoke`)));
             expect(fingerprint).toBe(new X509Certificate(caPem).fingerprint256);

@@ -46,7 +46,7 @@ export interface SchoolPcOptions {
     readonly hosts?: readonly string[];
 }
 
-/** The install page's Linux/ChromeOS steps, run in the profile's home. */
+/** The install page's Linux steps (certutil into the NSS database Chrome reads), run in the profile's home. */
 export function installCaLikeTheInstallPage(home: string, caPem: string): void {
     const db = path.join(home, ".pki", "nssdb");
     fs.mkdirSync(db, { recursive: true });
