@@ -267,15 +267,17 @@ export function imageJanitorScripts(j: ImageJanitor): { prune: string; buildLeft
             'echo "removed $removed containers left by the image builds"',
             "",
         ].join("\n"),
+        // Never fails: a failed delete cancels the rest of a destroy (the engine's cancelDueToError),
+        // and an image a container outside the stack still uses (a rollback container started from
+        // an old app image) is no reason to keep the stack's network and volumes. Such images stay,
+        // named on stderr.
         destroy: [
-            "set -euo pipefail",
-            "failed=0",
+            "set -uo pipefail",
             `for repo in ${repos}; do`,
             `  for ref in $(docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo"); do`,
-            '    if docker rmi "$ref" >/dev/null; then echo "removed image $ref"; else failed=1; fi',
+            '    if err=$(docker rmi "$ref" 2>&1 >/dev/null); then echo "removed image $ref"; else echo "kept image $ref: $err" >&2; fi',
             "  done",
             "done",
-            'exit "$failed"',
             "",
         ].join("\n"),
     };
