@@ -117,22 +117,6 @@ export class Lernmanager extends pulumi.ComponentResource {
         const onNewImage = [this.appImage.imageId];
 
         const janitor = imageJanitorScripts({ repositories: Object.values(names.images), keep: 2 });
-        // The same triggers as the janitor before issue 12, so that on an existing stack the first `up`
-        // updates it (dropping the old delete from its state) instead of replacing it; renamed from
-        // `${name}-images` with an alias (its command, named like it, inherits the alias).
-        this.imagePrune = new DeployStep(
-            `${name}-image-prune`,
-            {
-                script: janitor.prune,
-                environment: {
-                    ...args.dockerEnv,
-                    LM_KEEP_REFS: `${this.appImage.runtimeName} ${this.appImage.imageName}`,
-                },
-                triggers: [this.appImage.imageId],
-                after: [this.appImage.image, this.appImage.runtime],
-            },
-            { parent: this, aliases: [{ name: `${name}${OLD_PRUNE_SUFFIX}` }] },
-        );
         this.imageCleanup = new DeployStep(
             `${name}-image-cleanup`,
             { script: "true", deleteScript: janitor.destroy, environment: args.dockerEnv, triggers: [], after: [] },
@@ -218,7 +202,7 @@ export class Lernmanager extends pulumi.ComponentResource {
                 memoryMb: config.appMemoryMb,
                 pidsLimit: config.pidsLimit,
                 // After the image clean-up too: on destroy it goes after the containers that use the images.
-                after: [(this.migration ?? this.backup).command, this.imagePrune.command, this.imageCleanup.command],
+                after: [(this.migration ?? this.backup).command, this.imageCleanup.command],
                 labels,
             },
             { parent: this },
@@ -255,6 +239,25 @@ export class Lernmanager extends pulumi.ComponentResource {
             ...(this.tls ? [this.tls.image] : []),
         ];
         this.buildLeftovers = new DeployStep(
+        // The same triggers as the janitor before issue 12, so that on an existing stack the first `up`
+        // updates it (dropping the old delete from its state) instead of replacing it; renamed from
+        // `${name}-images` with an alias (its command, named like it, inherits the alias).
+        this.imagePrune = new DeployStep(
+            `${name}-image-prune`,
+            {
+                script: janitor.prune,
+                environment: {
+                    ...args.dockerEnv,
+                    LM_KEEP_REFS: `${this.appImage.runtimeName} ${this.appImage.imageName}`,
+                },
+                triggers: [this.appImage.imageId],
+                // After every image build of the deploy, not only the app's: the engine runs independent
+                // steps in parallel, and a `docker rmi` of an old tag can take a cached layer an nginx
+                // or TLS build is just reusing ("failed to get digest" / "No such image").
+                after: built,
+            },
+            { parent: this, aliases: [{ name: `${name}${OLD_PRUNE_SUFFIX}` }] },
+        );
             `${name}-build-leftovers`,
             {
                 script: janitor.buildLeftovers,

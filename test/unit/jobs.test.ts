@@ -248,11 +248,7 @@ describe("the scheduler container (Pulumi mocks)", () => {
     });
 
     test("is created after the migration (runs the migrated database's image) and the image janitor", () => {
-        expect(scheduler().opts.dependsOn).toEqual([
-            "lernmanager-jobs-migrate",
-            "lernmanager-jobs-image-prune",
-            "lernmanager-jobs-image-cleanup",
-        ]);
+        expect(scheduler().opts.dependsOn).toEqual(["lernmanager-jobs-migrate", "lernmanager-jobs-image-cleanup"]);
         expect(scheduler().order).toBeGreaterThan(run.named("lernmanager-jobs-migrate").order);
         expect(scheduler().opts.parent).toBe("lernmanager-jobs-scheduler");
     });

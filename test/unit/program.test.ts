@@ -203,11 +203,7 @@ describe("deploy steps (@pulumi/command)", () => {
             expect.arrayContaining(["lernmanager-steps-storage-data", "lernmanager-steps-storage-backups"]),
         );
         expect(step("migrate").opts.dependsOn).toContain("lernmanager-steps-backup");
-        expect(step("app").opts.dependsOn).toEqual([
-            "lernmanager-steps-migrate",
-            "lernmanager-steps-image-prune",
-            "lernmanager-steps-image-cleanup",
-        ]);
+        expect(step("app").opts.dependsOn).toEqual(["lernmanager-steps-migrate", "lernmanager-steps-image-cleanup"]);
         expect(step("smoke").opts.dependsOn).toEqual(
             expect.arrayContaining(["lernmanager-steps-nginx", "lernmanager-steps-app"]),
         );
@@ -255,7 +251,6 @@ describe("deploy steps (@pulumi/command)", () => {
         ).toEqual(["backup", "build-leftovers", "destroy-guard", "image-cleanup", "image-prune", "smoke"]);
         expect(bare.named("lernmanager-bare-app").opts.dependsOn).toEqual([
             "lernmanager-bare-backup",
-            "lernmanager-bare-image-prune",
             "lernmanager-bare-image-cleanup",
         ]);
     });
