@@ -33,6 +33,8 @@ export interface AppServiceArgs {
     readonly memoryMb?: number;
     /** nproc limit of the container user (the provider has no pids-limit field). @default 512 */
     readonly pidsLimit?: number;
+    /** The host supports swap limits (config hostSwapLimit). @default true */
+    readonly hostSwapLimit?: boolean;
     /** Resources the container is created after (the deploy steps before it). @default [] */
     readonly after?: pulumi.Resource[];
     /** Labels on the container. */
@@ -63,7 +65,11 @@ export function appContainerSpec(args: AppServiceArgs) {
             })),
         ],
         tmpfs: appTmpfs(args.scratchPaths ?? []),
-        ...hardened({ memoryMb: args.memoryMb ?? 1024, pidsLimit: args.pidsLimit ?? 512 }),
+        ...hardened({
+            memoryMb: args.memoryMb ?? 1024,
+            pidsLimit: args.pidsLimit ?? 512,
+            swapLimit: args.hostSwapLimit,
+        }),
     } satisfies docker.ContainerArgs;
 }
 

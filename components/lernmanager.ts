@@ -201,6 +201,7 @@ export class Lernmanager extends pulumi.ComponentResource {
                 secretKey: secretKey.result,
                 memoryMb: config.appMemoryMb,
                 pidsLimit: config.pidsLimit,
+                hostSwapLimit: config.hostSwapLimit,
                 // After the image clean-up too: on destroy it goes after the containers that use the images.
                 after: [(this.migration ?? this.backup).command, this.imageCleanup.command],
                 labels,
@@ -238,7 +239,6 @@ export class Lernmanager extends pulumi.ComponentResource {
             this.web.image,
             ...(this.tls ? [this.tls.image] : []),
         ];
-        this.buildLeftovers = new DeployStep(
         // The same triggers as the janitor before issue 12, so that on an existing stack the first `up`
         // updates it (dropping the old delete from its state) instead of replacing it; renamed from
         // `${name}-images` with an alias (its command, named like it, inherits the alias).
@@ -258,6 +258,7 @@ export class Lernmanager extends pulumi.ComponentResource {
             },
             { parent: this, aliases: [{ name: `${name}${OLD_PRUNE_SUFFIX}` }] },
         );
+        this.buildLeftovers = new DeployStep(
             `${name}-build-leftovers`,
             {
                 script: janitor.buildLeftovers,

@@ -15,6 +15,8 @@ export interface TlsAgentArgs {
     readonly platform: string;
     readonly tls: TlsConfig;
     /** The stack's network (the ACME server reaches nginx by the domain's name, lego reaches out). */
+    /** The host supports swap limits (config hostSwapLimit). @default true */
+    readonly hostSwapLimit?: boolean;
     readonly network: pulumi.Input<string>;
     /** The TLS volume (read-write here, read-only in nginx). */
     readonly volume: pulumi.Input<string>;
@@ -88,7 +90,12 @@ export class TlsAgent extends pulumi.ComponentResource {
                 // an ACME order needs nginx to answer the challenge.
                 wait: false,
                 destroyGraceSeconds: 10,
-                ...hardened({ memoryMb: 128, pidsLimit: 64, log: { maxSize: "1m", files: 3 } }),
+                ...hardened({
+                    memoryMb: 128,
+                    pidsLimit: 64,
+                    log: { maxSize: "1m", files: 3 },
+                    swapLimit: args.hostSwapLimit,
+                }),
                 labels: [...args.labels, { label: "dev.lernmanager.role", value: "tls" }],
             },
             { parent: this, replaceOnChanges: [...REPLACE_ON_CHANGES], deleteBeforeReplace: true },

@@ -34,6 +34,8 @@ export interface WebServerArgs {
     /** nproc limit of the container user. @default 512 */
     readonly pidsLimit?: number;
     readonly labels: pulumi.Input<docker.types.input.ContainerLabel>[];
+    /** The host supports swap limits (config hostSwapLimit). @default true */
+    readonly hostSwapLimit?: boolean;
     /** HTTPS: the TLS volume (read-only), the host port, the names the ACME server reaches nginx by. */
     readonly tls?: {
         readonly volume: pulumi.Input<string>;
@@ -129,7 +131,12 @@ export class WebServer extends pulumi.ComponentResource {
                 wait: true,
                 waitTimeout: 90,
                 destroyGraceSeconds: 20,
-                ...hardened({ memoryMb: args.memoryMb ?? 512, pidsLimit: args.pidsLimit ?? 512, openFiles: 8192 }),
+                ...hardened({
+                    memoryMb: args.memoryMb ?? 512,
+                    pidsLimit: args.pidsLimit ?? 512,
+                    openFiles: 8192,
+                    swapLimit: args.hostSwapLimit,
+                }),
                 labels: [...args.labels, { label: "dev.lernmanager.role", value: "nginx" }],
             },
             {

@@ -238,6 +238,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         platform: text("platform"),
         appEnv,
         protectData: flag("protectData"),
+        hostSwapLimit: flag("hostSwapLimit"),
         loginPath: text("loginPath"),
         loginRatePerMinute: num("loginRatePerMinute"),
         appMemoryMb: num("appMemoryMb"),

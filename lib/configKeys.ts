@@ -56,7 +56,7 @@ export const CONFIG_KEYS = {
         kind: "array",
         default: [],
         description:
-            "Further folders inside the app kept on volumes across deploys besides dataPath and uploadsPath, e.g. instance/reports; protected like the data when protectData is on.",
+            "Further folders inside the app kept on volumes across deploys besides dataPath and uploadsPath, e.g. instance/reports; retained on the host like the data when protectData is on (never `protect`: dropping an entry must not wedge the stack).",
     },
     initInWorkers: {
         kind: "boolean",
@@ -171,7 +171,14 @@ export const CONFIG_KEYS = {
     protectData: {
         kind: "boolean",
         default: false,
-        description: "Protect the data and uploads volumes (protect + retainOnDelete).",
+        description:
+            "Protect the data, uploads and backups volumes (protect + retainOnDelete); the tls and persistentPaths volumes are retained only (they come and go with config keys).",
+    },
+    hostSwapLimit: {
+        kind: "boolean",
+        default: true,
+        description:
+            'The Docker host can limit swap (`docker info` shows no "No swap limit support" warning). Set false on hosts without it (many Debian/Ubuntu kernels without swapaccount): Docker then stores the swap limit as -1, and declaring -1 there keeps every `up` from updating every container.',
     },
     loginPath: {
         kind: "string",

@@ -45,6 +45,8 @@ export interface StackConfig {
     readonly platform: string;
     readonly appEnv: Readonly<Record<string, string>>;
     readonly protectData: boolean;
+    /** The Docker host supports swap limits (`memorySwap` = memory); false: `memorySwap` -1, as such a host reads it back. */
+    readonly hostSwapLimit: boolean;
     readonly loginPath: string;
     readonly loginRatePerMinute: number;
     readonly appMemoryMb: number;
