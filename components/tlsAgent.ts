@@ -1,7 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { hashFolder, hashStrings } from "../lib/contentHash";
+import { stagedContext } from "../lib/buildContext";
+import { hashStrings } from "../lib/contentHash";
 import { LAYOUT } from "../lib/layout";
 import { FILES_DIR } from "../lib/paths";
 import type { TlsConfig } from "../lib/tlsConfig";
@@ -14,9 +15,9 @@ export interface TlsAgentArgs {
     readonly containerName: string;
     readonly platform: string;
     readonly tls: TlsConfig;
-    /** The stack's network (the ACME server reaches nginx by the domain's name, lego reaches out). */
     /** The host supports swap limits (config hostSwapLimit). @default true */
     readonly hostSwapLimit?: boolean;
+    /** The stack's network (the ACME server reaches nginx by the domain's name, lego reaches out). */
     readonly network: pulumi.Input<string>;
     /** The TLS volume (read-write here, read-only in nginx). */
     readonly volume: pulumi.Input<string>;
@@ -44,11 +45,12 @@ export class TlsAgent extends pulumi.ComponentResource {
     constructor(name: string, args: TlsAgentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lernmanager:web:TlsAgent", name, {}, opts);
         const { tls } = args;
-        const context = path.join(FILES_DIR, "tls");
+        // Built from a staged copy (lib/buildContext.ts): the provider's context digest follows the tag.
+        const { dir: context, hash } = stagedContext(path.join(FILES_DIR, "tls"));
         this.image = localImage(
             `${name}-image`,
             {
-                imageName: `${args.repository}:${hashStrings(hashFolder(context), tls.agentImage)}`,
+                imageName: `${args.repository}:${hashStrings(hash, tls.agentImage)}`,
                 context,
                 args: { BASE_IMAGE: tls.agentImage },
                 platform: args.platform,

@@ -1,7 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { hashFolder, hashStrings } from "../lib/contentHash";
+import { stagedContext } from "../lib/buildContext";
+import { hashStrings } from "../lib/contentHash";
 import { LAYOUT } from "../lib/layout";
 import { FILES_DIR } from "../lib/paths";
 import { TLS_PATHS } from "../lib/nginxTls";
@@ -33,9 +34,9 @@ export interface WebServerArgs {
     readonly memoryMb?: number;
     /** nproc limit of the container user. @default 512 */
     readonly pidsLimit?: number;
-    readonly labels: pulumi.Input<docker.types.input.ContainerLabel>[];
     /** The host supports swap limits (config hostSwapLimit). @default true */
     readonly hostSwapLimit?: boolean;
+    readonly labels: pulumi.Input<docker.types.input.ContainerLabel>[];
     /** HTTPS: the TLS volume (read-only), the host port, the names the ACME server reaches nginx by. */
     readonly tls?: {
         readonly volume: pulumi.Input<string>;
@@ -77,8 +78,9 @@ export class WebServer extends pulumi.ComponentResource {
         super("lernmanager:web:WebServer", name, {}, opts);
 
         const tls = args.tls;
-        const context = path.join(FILES_DIR, "nginx");
-        const tag = hashStrings(hashFolder(context), args.baseImage, args.nginxConf, args.nginxConfPerRequest);
+        // Built from a staged copy (lib/buildContext.ts): the provider's context digest follows the tag.
+        const { dir: context, hash } = stagedContext(path.join(FILES_DIR, "nginx"));
+        const tag = hashStrings(hash, args.baseImage, args.nginxConf, args.nginxConfPerRequest);
         this.image = localImage(
             `${name}-image`,
             {

@@ -128,7 +128,8 @@ describe("the declared stack (Pulumi mocks)", () => {
             expect(img.inputs.imageName).toMatch(/^lernmanager-unit-(runtime|app|nginx):[0-9a-f]{12}$/);
         }
         const appImage = run.named("lernmanager-unit-image-app");
-        expect(appImage.inputs.build.context).toMatch(/demo-app$/);
+        // A staged copy of the app (lib/buildContext.ts), named by the app's content hash.
+        expect(appImage.inputs.build.context).toMatch(/^\.build\/contexts\/demo-app-[0-9a-f]{12}$/);
         expect(appImage.inputs.build.args.RUNTIME_IMAGE).toBe(
             run.named("lernmanager-unit-image-runtime").inputs.imageName,
         );
