@@ -188,6 +188,18 @@ export const NO_SWAP_LIMIT_READ_BACK = -1;
 export const INIT_ERROR_KEY = "#initerror";
 
 /**
+ * Pending deletes (PE step.go `CreateStep.Apply`: `if s.replacing && s.pendingDelete { s.old.Delete = true }`,
+ * reached also when the create returned an init error): a replacement whose create ran leaves the
+ * old resource in the state marked for deletion when the update fails before its end. The next
+ * update retires those first, before any other step (deployment_executor.go `retirePendingDeletes`,
+ * "Run before the start of a deployment", step_generator.go `GeneratePendingDeletes`); a failed
+ * pending delete fails that update before anything else ran. So after a new app container failed
+ * its health wait, the next `up` removes the old, healthy one first.
+ * https://github.com/pulumi/pulumi/blob/master/pkg/resource/deploy/deployment_executor.go (`retirePendingDeletes`)
+ */
+export const PENDING_DELETES_FIRST = true;
+
+/**
  * Failed steps (PE step_executor.go `cancelDueToError`): `se.sawError.Store(err); if
  * !se.continueOnError { se.cancel() }` — the chains already running finish, no further step starts.
  * In a destroy the deletes of one antichain run in parallel (deployment_executor.go

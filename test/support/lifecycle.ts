@@ -80,6 +80,9 @@ interface Stored {
 /** The mocked Image output the engine replaces with the built image's id. */
 export const mockDigest = (imageName: string) => `mock-digest:${imageName}`;
 
+/** A create that failed after the object existed (engineRules.ts INIT_ERROR_KEY). */
+export class InitError extends Error {}
+
 /** An `up` that failed; its report says what it did before. */
 export class UpFailed extends Error {
     constructor(
@@ -121,6 +124,15 @@ export class LifecycleEngine {
         // DELETE_PROTECTED_MESSAGE: the preview's DeleteStep.Apply refuses before looking at retainOnDelete.
         const refused = gone.filter((s) => s.opts.protect);
         if (refused.length) throw new UpFailed(refused.map((s) => DELETE_PROTECTED_MESSAGE(s.urn)).join("\n"), report);
+        // PENDING_DELETES_FIRST: what an earlier update left pending goes before anything else.
+        for (const s of this.pendingDeletes.splice(0)) {
+            try {
+                await this.delete(s, report.commandsRun);
+            } catch (e) {
+                this.pendingDeletes.push(s);
+                throw new UpFailed(`delete of ${s.name} (pending) failed: ${(e as Error).message}`, report);
+            }
+        }
         for (const s of this.state.values()) this.publish(s, outputs);
         const depsOf = stepDependencies(regs);
         const started = Date.now();
@@ -144,11 +156,13 @@ export class LifecycleEngine {
         await Promise.all(steps.values());
         for (const list of [report.creates, report.builds]) list.sort();
         for (const list of [report.updates, report.replaces]) list.sort((a, b) => a.name.localeCompare(b.name));
-        if (failures.length) throw new UpFailed(failures.join("\n"), report);
-        // Resources the program no longer declares, then the replaced ones (and those an earlier
-        // update failed to delete, still in the state as pending deletes): after everything else.
-        const retry = this.pendingDeletes.splice(0);
-        for (const s of [...gone.reverse(), ...pending.reverse(), ...retry]) {
+        if (failures.length) {
+            // The replaced resources stay in the state marked for deletion (their replacement exists).
+            this.pendingDeletes.push(...pending);
+            throw new UpFailed(failures.join("\n"), report);
+        }
+        // Resources the program no longer declares, then the replaced ones: after everything else.
+        for (const s of [...gone.reverse(), ...pending.reverse()]) {
             try {
                 // retainOnDelete (of the state) drops a dropped resource without the provider's Delete.
                 if (!(gone.includes(s) && s.opts.retainOnDelete)) await this.delete(s, report.commandsRun);
@@ -194,7 +208,12 @@ export class LifecycleEngine {
             if (old.opts.protect) throw new Error(`${reg.name} is protected and cannot be replaced`);
             const deleteFirst = reg.type === CONTAINER ? reg.opts.deleteBeforeReplace !== false : false;
             if (deleteFirst) await this.delete(old, report.commandsRun);
-            const created = await this.create(reg, inputs, deps, report);
+            // step.go CreateStep.Apply marks the old resource for deletion once the provider returned
+            // an id, also with an init error: the replacement exists.
+            const created = await this.create(reg, inputs, deps, report).catch((e) => {
+                if (!deleteFirst && e instanceof InitError) pending.push(old);
+                throw e;
+            });
             if (!deleteFirst) pending.push(old);
             this.publish(created, outputs);
             report.replaces.push({ name: reg.name, fields: diff.fields });
@@ -361,7 +380,7 @@ export class LifecycleEngine {
                     // INIT_ERROR_KEY: kept in the state, running, with its aliases; the update fails.
                     s.initErrors = [(e as Error).message];
                     s.inputs = { ...inputs, ...readBack(await c.inspect()) };
-                    throw e;
+                    throw new InitError((e as Error).message);
                 }
                 s.inputs = { ...inputs, ...readBack(await c.inspect()) };
                 this.log(`started ${name}`);

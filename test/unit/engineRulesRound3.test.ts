@@ -229,6 +229,30 @@ describe("init errors (CreateStep.Apply; step_generator.go: an empty update for 
     });
 });
 
+describe("pending deletes (CreateStep.Apply marks the replaced resource; retirePendingDeletes runs them first)", () => {
+    test("rule: a replacement in a failed up leaves the old resource pending; the next up deletes it before any step", async () => {
+        const log = path.join(tmp(), "log");
+        const engine = new LifecycleEngine();
+        const step = (v: string) =>
+            command(
+                "step",
+                log,
+                { create: `echo "create $V" >> ${log}`, deleteScript: `echo "delete $V" >> ${log}`, env: { V: v } },
+                {},
+                { triggers: [v] },
+            );
+        const other = (ok: boolean) =>
+            command("other", log, { create: ok ? `echo "create other" >> ${log}` : "exit 1", after: ["step"] });
+        await engine.up([step("v1")]);
+        await expect(engine.up([step("v2"), other(false)])).rejects.toThrow(UpFailed);
+        expect(engine.pendingDeletes.map((s) => s.inputs.environment.V)).toEqual(["v1"]);
+        expect(lines(log)).toEqual(["create v1", "create v2"]);
+        await engine.up([step("v2"), other(true)]);
+        expect(lines(log)).toEqual(["create v1", "create v2", "delete v1", "create other"]);
+        expect(engine.pendingDeletes).toEqual([]);
+    });
+});
+
 describe("destroy (step_executor.go cancelDueToError; deletes in antichains)", () => {
     // x and y first (nothing depends on them), then z (x's) and w (y's).
     const stack = (log: string, failing: string) => [
