@@ -140,6 +140,9 @@ export const APP_STOP_GRACE_SECONDS = TIMINGS.appStopGraceSeconds;
  */
 export const APP_SYSCTLS = { "net.ipv4.tcp_syncookies": "0" } as const;
 
+/** Seconds a new app container (and the deploy's candidate run of it) may take to become healthy. */
+export const APP_WAIT_SECONDS = 180;
+
 /**
  * The gunicorn app container. It has no fixed name (Pulumi adds a suffix), so a replacement is
  * created and healthy before the old container is deleted; both answer the network alias `app`.
@@ -159,7 +162,7 @@ export class AppService extends pulumi.ComponentResource {
             sysctls: APP_SYSCTLS,
             healthcheck: APP_HEALTHCHECK,
             wait: true,
-            waitTimeout: 180,
+            waitTimeout: APP_WAIT_SECONDS,
             destroyGraceSeconds: APP_STOP_GRACE_SECONDS,
         });
 

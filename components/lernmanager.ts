@@ -2,12 +2,18 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { appEnvironment, publishedUrl, smokeStaticFile } from "../lib/appEnv";
 import { StackConfig } from "../lib/config";
-import { ADMIN_PASSWORD_ENV, imageJanitorScripts, migrationScript, smokeTestScript } from "../lib/deploySteps";
+import {
+    ADMIN_PASSWORD_ENV,
+    candidateScript,
+    imageJanitorScripts,
+    migrationScript,
+    smokeTestScript,
+} from "../lib/deploySteps";
 import { gunicornSettingsFrom, renderGunicornConf } from "../lib/gunicornConf";
 import { LAYOUT } from "../lib/layout";
 import { persistentVolumeName, StackNames } from "../lib/names";
 import { AppImage } from "./appImage";
-import { AppService } from "./appService";
+import { APP_HEALTHCHECK, APP_SYSCTLS, APP_WAIT_SECONDS, AppService } from "./appService";
 import { BackupAgent, preDeployBackup } from "./backupAgent";
 import { DeployStep } from "./deployStep";
 import { Scheduler } from "./scheduler";
@@ -42,6 +48,8 @@ export class Lernmanager extends pulumi.ComponentResource {
     public readonly appImage: AppImage;
     public readonly backup: DeployStep;
     public readonly migration?: DeployStep;
+    /** The new version run once without the `app` alias; the app container is replaced only once it was healthy. */
+    public readonly candidate: DeployStep;
     public readonly app: AppService;
     /** Scheduled backups, off-host copies and the restore drill (components/backupAgent.ts). */
     public readonly backups: BackupAgent;
@@ -182,6 +190,58 @@ export class Lernmanager extends pulumi.ComponentResource {
             );
         }
 
+        // The new version must become healthy before the app container is replaced (lib/deploySteps.ts
+        // candidateScript): a container that fails the provider's health wait would stay under the
+        // alias `app`, and the next `up` would delete the old, healthy one first.
+        const health = APP_HEALTHCHECK as {
+            tests: string[];
+            interval: string;
+            timeout: string;
+            retries: number;
+            startPeriod: string;
+        };
+        this.candidate = new DeployStep(
+            `${name}-candidate`,
+            {
+                script: candidateScript({
+                    ...step,
+                    network: names.network,
+                    dataVolume: names.volumes.data,
+                    uploadsVolume: names.volumes.uploads,
+                    cacheVolume: names.volumes.cache,
+                    dataPath: config.dataPath,
+                    uploadsPath: config.uploadsPath,
+                    persistent: config.persistentPaths.map((p) => ({
+                        path: p,
+                        volume: persistentVolumeName(names.prefix, p),
+                    })),
+                    scratchPaths: config.scratchPaths,
+                    envNames: ["SECRET_KEY", ...Object.keys(env)],
+                    health: {
+                        command: health.tests.slice(1).join(" "),
+                        interval: health.interval,
+                        timeout: health.timeout,
+                        retries: health.retries,
+                        startPeriod: health.startPeriod,
+                    },
+                    timeoutSeconds: APP_WAIT_SECONDS,
+                    memoryMb: config.appMemoryMb,
+                    sysctls: APP_SYSCTLS,
+                }),
+                environment: pulumi.secret(secretKey.result.apply((key) => ({ ...stepEnv, ...env, SECRET_KEY: key }))),
+                triggers: onNewImage,
+                after: [
+                    (this.migration ?? this.backup).command,
+                    this.storage.network,
+                    this.storage.data,
+                    this.storage.uploads,
+                    this.storage.cache,
+                    ...this.storage.persistent.map((p) => p.volume),
+                ],
+            },
+            { parent: this },
+        );
+
         this.app = new AppService(
             `${name}-app`,
             {
@@ -203,7 +263,7 @@ export class Lernmanager extends pulumi.ComponentResource {
                 pidsLimit: config.pidsLimit,
                 hostSwapLimit: config.hostSwapLimit,
                 // After the image clean-up too: on destroy it goes after the containers that use the images.
-                after: [(this.migration ?? this.backup).command, this.imageCleanup.command],
+                after: [this.candidate.command, this.imageCleanup.command],
                 labels,
             },
             { parent: this },

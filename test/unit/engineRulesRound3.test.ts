@@ -3,6 +3,7 @@
  * each with its source link), and the program fixes they call for. Each `rule:` test fails when the
  * stand-in drops the rule; each `program:` test fails on the program before its fix.
  */
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -351,5 +352,67 @@ describe("the previous output in the environment (pulumi-command addPreviousOutp
         expect(commands.length).toBeGreaterThan(4);
         for (const c of commands)
             expect({ c: c.name, flag: c.inputs.addPreviousOutputInEnv }).toEqual({ c: c.name, flag: false });
+    });
+});
+
+describe("a new app version is proven healthy before the app container is replaced (item 4)", () => {
+    /** Runs the candidate step's script with a fake docker whose `inspect` answers `states` in turn. */
+    async function candidate(states: string[]) {
+        const run = await runProgram(testConfig(), { stack: "r3-gate" });
+        const step = run.named("lernmanager-r3-gate-candidate");
+        const dir = tmp();
+        const calls = path.join(dir, "calls");
+        fs.writeFileSync(path.join(dir, "states"), `${states.join("\n")}\n`);
+        fs.writeFileSync(
+            path.join(dir, "docker"),
+            [
+                "#!/bin/bash",
+                `echo "$*" >> '${calls}'`,
+                'case "$1" in',
+                "  run) echo cid123 ;;",
+                "  inspect)",
+                '    case "$*" in *ExitCode*) echo 3 ;; *Health.Log*) echo "/healthz answered 503" ;;',
+                `      *) s=$(head -n1 '${dir}/states'); [ "$(wc -l < '${dir}/states')" -gt 1 ] && sed -i 1d '${dir}/states'; echo "$s" ;; esac ;;`,
+                '  logs) echo "Traceback: broken release" ;;',
+                "esac",
+            ].join("\n"),
+            { mode: 0o755 },
+        );
+        const result = spawnSync("/bin/bash", ["-c", step.inputs.create], {
+            env: { ...process.env, ...step.inputs.environment, PATH: `${dir}:${process.env.PATH}`, LM_VERSION: "v2" },
+            encoding: "utf8",
+        });
+        return { step, run, status: result.status, stderr: result.stderr, calls: lines(calls) };
+    }
+
+    test("program: the candidate runs without the app alias, after the migration, and the app container waits for it", async () => {
+        const { step, run, calls } = await candidate(["running starting", "running healthy"]);
+        const docker = calls.find((c) => c.startsWith("run "))!;
+        expect(docker).toContain("--network lernmanager-r3-gate");
+        expect(docker).not.toMatch(/--network-alias|--alias/);
+        expect(docker).toContain("--health-cmd python3 /opt/lernmanager/healthcheck.py");
+        expect(step.opts.dependsOn).toContain("lernmanager-r3-gate-migrate");
+        expect(run.named("lernmanager-r3-gate-app").opts.dependsOn).toContain("lernmanager-r3-gate-candidate");
+        expect(step.inputs.triggers).toEqual([run.named("lernmanager-r3-gate-image-app").inputs.imageName]);
+    });
+
+    test("program: healthy: the step succeeds and the candidate is removed", async () => {
+        const r = await candidate(["running starting", "running healthy"]);
+        expect(r.status).toBe(0);
+        expect(r.calls.some((c) => c.startsWith("rm -f cid123"))).toBe(true);
+    });
+
+    test("program: unhealthy or stopped: the step fails with the reason and the app's last log lines, and removes it", async () => {
+        for (const [state, reason] of [
+            ["running unhealthy", "its health check failed"],
+            ["exited ", "it stopped (exited, exit code 3)"],
+        ]) {
+            const r = await candidate(["running starting", state]);
+            expect(r.status).toBe(1);
+            expect(r.stderr).toContain(`did not become healthy: ${reason}`);
+            expect(r.stderr).toContain("/healthz answered 503");
+            expect(r.stderr).toContain("  Traceback: broken release");
+            expect(r.calls.some((c) => c.startsWith("rm -f cid123"))).toBe(true);
+        }
     });
 });
