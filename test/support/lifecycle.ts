@@ -135,6 +135,7 @@ export class LifecycleEngine {
         }
         for (const s of this.state.values()) this.publish(s, outputs);
         const depsOf = stepDependencies(regs);
+        this.timeline.length = 0;
         const started = Date.now();
         const failures: string[] = [];
         const steps = new Map<string, Promise<boolean>>();
