@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
+import { stagedContext } from "../core/buildContext";
 import { hashFolder, hashStrings } from "../core/contentHash";
 import { CONTAINERS_DIR } from "../core/paths";
 import { localImage } from "./hardening";
@@ -58,9 +59,12 @@ export class AppImage extends pulumi.ComponentResource {
     constructor(name: string, args: AppImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lernmanager:app:AppImage", name, {}, opts);
 
-        const runtimeDir = path.join(CONTAINERS_DIR, "runtime");
+        // Both images are built from staged copies (core/buildContext.ts): the provider's own context
+        // digest then changes exactly when the tag does (no __pycache__, data folder or umask in it).
+        const runtime = stagedContext(path.join(CONTAINERS_DIR, "runtime"));
+        const runtimeDir = runtime.dir;
         const osPackages = (args.osPackages ?? []).join(" ");
-        const runtimeTag = hashStrings(hashFolder(runtimeDir), args.baseImage, ...(osPackages ? [osPackages] : []));
+        const runtimeTag = hashStrings(runtime.hash, args.baseImage, ...(osPackages ? [osPackages] : []));
         const runtimeName = `${args.runtimeRepository}:${runtimeTag}`;
         this.runtimeName = runtimeName;
         this.runtime = localImage(
@@ -86,9 +90,15 @@ export class AppImage extends pulumi.ComponentResource {
             DATABASE_FILE: args.databaseFile,
             GUNICORN_CONF: Buffer.from(args.gunicornConf, "utf8").toString("base64"),
         };
+        const source = stagedContext(args.appSource, [
+            args.dataPath,
+            args.uploadsPath,
+            "instance",
+            ...(args.extraPaths ?? []),
+        ]);
         this.version = hashStrings(
             runtimeTag,
-            hashFolder(args.appSource, [args.dataPath, args.uploadsPath, "instance", ...(args.extraPaths ?? [])]),
+            source.hash,
             hashFolder(CONTAINERS_DIR, ["runtime", "web"]),
             JSON.stringify(buildArgs),
         );
@@ -98,7 +108,7 @@ export class AppImage extends pulumi.ComponentResource {
             `${name}-app`,
             {
                 imageName: this.imageName,
-                context: args.appSource,
+                context: source.dir,
                 dockerfile: appDockerfile,
                 args: buildArgs,
                 platform: args.platform,

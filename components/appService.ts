@@ -33,6 +33,8 @@ export interface AppServiceArgs {
     readonly memoryMb?: number;
     /** nproc limit of the container user (the provider has no pids-limit field). @default 512 */
     readonly pidsLimit?: number;
+    /** The host supports swap limits (config hostSwapLimit). @default true */
+    readonly hostSwapLimit?: boolean;
     /** Resources the container is created after (the deploy steps before it). @default [] */
     readonly after?: pulumi.Resource[];
     /** Labels on the container. */
@@ -63,7 +65,11 @@ export function appContainerSpec(args: AppServiceArgs) {
             })),
         ],
         tmpfs: appTmpfs(args.scratchPaths ?? []),
-        ...hardened({ memoryMb: args.memoryMb ?? 1024, pidsLimit: args.pidsLimit ?? 512 }),
+        ...hardened({
+            memoryMb: args.memoryMb ?? 1024,
+            pidsLimit: args.pidsLimit ?? 512,
+            swapLimit: args.hostSwapLimit,
+        }),
     } satisfies docker.ContainerArgs;
 }
 
@@ -134,6 +140,9 @@ export const APP_STOP_GRACE_SECONDS = TIMINGS.appStopGraceSeconds;
  */
 export const APP_SYSCTLS = { "net.ipv4.tcp_syncookies": "0" } as const;
 
+/** Seconds a new app container (and the deploy's candidate run of it) may take to become healthy. */
+export const APP_WAIT_SECONDS = 180;
+
 /**
  * The gunicorn app container. It has no fixed name (Pulumi adds a suffix), so a replacement is
  * created and healthy before the old container is deleted; both answer the network alias `app`.
@@ -153,7 +162,7 @@ export class AppService extends pulumi.ComponentResource {
             sysctls: APP_SYSCTLS,
             healthcheck: APP_HEALTHCHECK,
             wait: true,
-            waitTimeout: 180,
+            waitTimeout: APP_WAIT_SECONDS,
             destroyGraceSeconds: APP_STOP_GRACE_SECONDS,
         });
 

@@ -32,6 +32,10 @@ export class DeployStep extends pulumi.ComponentResource {
                 interpreter: ["/bin/bash", "-c"],
                 environment: args.environment,
                 triggers: args.triggers,
+                // The provider's default (true) puts the last stdout into the next update's and the
+                // delete's environment: a step printing over 128 KiB (a long migration log) would then
+                // fail its next run with E2BIG. No step reads it.
+                addPreviousOutputInEnv: false,
             },
             { parent: this, dependsOn: args.after },
         );

@@ -49,6 +49,8 @@ export class DestroyGuard extends pulumi.ComponentResource {
                     LM_PROTECT_DATA: String(args.protectData),
                     LM_REFUSAL: destroyRefusal(args.stack),
                 },
+                // Its delete needs only its environment (see DeployStep: no previous output in it).
+                addPreviousOutputInEnv: false,
             },
             { parent: this, dependsOn: args.after },
         );

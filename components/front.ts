@@ -33,6 +33,7 @@ export function declareFront(name: string, args: FrontArgs): { tls?: TlsAgent; w
                   containerName: names.tlsContainer,
                   platform: config.platform,
                   tls: config.tls,
+                  hostSwapLimit: config.hostSwapLimit,
                   network: storage.network.name,
                   volume: tlsVolume.name,
                   labels: args.labels,
@@ -55,6 +56,7 @@ export function declareFront(name: string, args: FrontArgs): { tls?: TlsAgent; w
             app: args.app,
             memoryMb: config.nginxMemoryMb,
             pidsLimit: config.pidsLimit,
+            hostSwapLimit: config.hostSwapLimit,
             labels: args.labels,
             tls:
                 tls && tlsVolume

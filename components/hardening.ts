@@ -6,6 +6,8 @@ import { projectRelative } from "../core/paths";
 /** The limits of one container (memory in MiB, no swap; the user's process/thread limit; open files). */
 export interface HardeningLimits {
     readonly memoryMb: number;
+    /** The host supports swap limits (config hostSwapLimit). @default true */
+    readonly swapLimit?: boolean;
     readonly pidsLimit: number;
     /** Open files (nofile ulimit); the Docker default when absent. */
     readonly openFiles?: number;
@@ -28,8 +30,10 @@ export function hardened(limits: HardeningLimits) {
         securityOpts: ["no-new-privileges:true"],
         memory: limits.memoryMb,
         // Declared (no swap): the provider reads memory_swap back, and Docker would otherwise set twice
-        // the memory and refuse a later raise beyond it.
-        memorySwap: limits.memoryMb,
+        // the memory and refuse a later raise beyond it. On a host without
+        // swap-limit support Docker stores -1 whatever is asked (moby verifyPlatformContainerResources)
+        // and the provider reads -1 back: declaring -1 there is what keeps the next `up` from an update.
+        memorySwap: limits.swapLimit === false ? -1 : limits.memoryMb,
         ulimits: [
             { name: "nproc", soft: limits.pidsLimit, hard: limits.pidsLimit },
             ...(limits.openFiles ? [{ name: "nofile", soft: limits.openFiles, hard: limits.openFiles }] : []),

@@ -2,12 +2,18 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { appEnvironment, publishedUrl, smokeStaticFile } from "../render/app";
 import { StackConfig } from "../config/load";
-import { ADMIN_PASSWORD_ENV, imageJanitorScripts, migrationScript, smokeTestScript } from "../render/deploy";
+import {
+    ADMIN_PASSWORD_ENV,
+    candidateScript,
+    imageJanitorScripts,
+    migrationScript,
+    smokeTestScript,
+} from "../render/deploy";
 import { gunicornSettingsFrom, renderGunicornConf } from "../render/gunicorn";
 import { LAYOUT } from "../core/layout";
 import { persistentVolumeName, StackNames } from "../core/names";
 import { AppImage } from "./appImage";
-import { AppService } from "./appService";
+import { APP_HEALTHCHECK, APP_SYSCTLS, APP_WAIT_SECONDS, AppService } from "./appService";
 import { BackupAgent, preDeployBackup } from "./backups";
 import { DeployStep } from "./deploy";
 import { Scheduler } from "./jobs";
@@ -47,6 +53,8 @@ export class Lernmanager extends pulumi.ComponentResource {
     public readonly appImage: AppImage;
     public readonly backup: DeployStep;
     public readonly migration?: DeployStep;
+    /** The new version run once without the `app` alias; the app container is replaced only once it was healthy. */
+    public readonly candidate: DeployStep;
     public readonly app: AppService;
     /** Scheduled backups, off-host copies and the restore drill (components/backups.ts). */
     public readonly backups: BackupAgent;
@@ -130,22 +138,6 @@ export class Lernmanager extends pulumi.ComponentResource {
         const onNewImage = [this.appImage.imageId];
 
         const janitor = imageJanitorScripts({ repositories: Object.values(names.images), keep: 2 });
-        // The same triggers as the janitor had when it still had a delete, so that on an existing stack the first `up`
-        // updates it (dropping the old delete from its state) instead of replacing it; renamed from
-        // `${name}-images` with an alias (its command, named like it, inherits the alias).
-        this.imagePrune = new DeployStep(
-            `${name}-image-prune`,
-            {
-                script: janitor.prune,
-                environment: {
-                    ...args.dockerEnv,
-                    LM_KEEP_REFS: `${this.appImage.runtimeName} ${this.appImage.imageName}`,
-                },
-                triggers: [this.appImage.imageId],
-                after: [this.appImage.image, this.appImage.runtime],
-            },
-            { parent: this, aliases: [{ name: `${name}${OLD_PRUNE_SUFFIX}` }] },
-        );
         this.imageCleanup = new DeployStep(
             `${name}-image-cleanup`,
             { script: "true", deleteScript: janitor.destroy, environment: args.dockerEnv, triggers: [], after: [] },
@@ -211,6 +203,58 @@ export class Lernmanager extends pulumi.ComponentResource {
             );
         }
 
+        // The new version must become healthy before the app container is replaced (render/deploy.ts
+        // candidateScript): a container that fails the provider's health wait would stay under the
+        // alias `app`, and the next `up` would delete the old, healthy one first.
+        const health = APP_HEALTHCHECK as {
+            tests: string[];
+            interval: string;
+            timeout: string;
+            retries: number;
+            startPeriod: string;
+        };
+        this.candidate = new DeployStep(
+            `${name}-candidate`,
+            {
+                script: candidateScript({
+                    ...step,
+                    network: names.network,
+                    dataVolume: names.volumes.data,
+                    uploadsVolume: names.volumes.uploads,
+                    cacheVolume: names.volumes.cache,
+                    dataPath: config.dataPath,
+                    uploadsPath: config.uploadsPath,
+                    persistent: config.persistentPaths.map((p) => ({
+                        path: p,
+                        volume: persistentVolumeName(names.prefix, p),
+                    })),
+                    scratchPaths: config.scratchPaths,
+                    envNames: ["SECRET_KEY", ...Object.keys(env)],
+                    health: {
+                        command: health.tests.slice(1).join(" "),
+                        interval: health.interval,
+                        timeout: health.timeout,
+                        retries: health.retries,
+                        startPeriod: health.startPeriod,
+                    },
+                    timeoutSeconds: APP_WAIT_SECONDS,
+                    memoryMb: config.appMemoryMb,
+                    sysctls: APP_SYSCTLS,
+                }),
+                environment: pulumi.secret(secretKey.result.apply((key) => ({ ...stepEnv, ...env, SECRET_KEY: key }))),
+                triggers: onNewImage,
+                after: [
+                    (this.migration ?? this.backup).command,
+                    this.storage.network,
+                    this.storage.data,
+                    this.storage.uploads,
+                    this.storage.cache,
+                    ...this.storage.persistent.map((p) => p.volume),
+                ],
+            },
+            { parent: this },
+        );
+
         this.app = new AppService(
             `${name}-app`,
             {
@@ -230,8 +274,9 @@ export class Lernmanager extends pulumi.ComponentResource {
                 secretKey: secretKey.result,
                 memoryMb: config.appMemoryMb,
                 pidsLimit: config.pidsLimit,
+                hostSwapLimit: config.hostSwapLimit,
                 // After the image clean-up too: on destroy it goes after the containers that use the images.
-                after: [(this.migration ?? this.backup).command, this.imagePrune.command, this.imageCleanup.command],
+                after: [this.candidate.command, this.imageCleanup.command],
                 labels,
             },
             { parent: this },
@@ -267,6 +312,25 @@ export class Lernmanager extends pulumi.ComponentResource {
             this.web.image,
             ...(this.tls ? [this.tls.image] : []),
         ];
+        // The same triggers as the janitor before issue 12, so that on an existing stack the first `up`
+        // updates it (dropping the old delete from its state) instead of replacing it; renamed from
+        // `${name}-images` with an alias (its command, named like it, inherits the alias).
+        this.imagePrune = new DeployStep(
+            `${name}-image-prune`,
+            {
+                script: janitor.prune,
+                environment: {
+                    ...args.dockerEnv,
+                    LM_KEEP_REFS: `${this.appImage.runtimeName} ${this.appImage.imageName}`,
+                },
+                triggers: [this.appImage.imageId],
+                // After every image build of the deploy, not only the app's: the engine runs independent
+                // steps in parallel, and a `docker rmi` of an old tag can take a cached layer an nginx
+                // or TLS build is just reusing ("failed to get digest" / "No such image").
+                after: built,
+            },
+            { parent: this, aliases: [{ name: `${name}${OLD_PRUNE_SUFFIX}` }] },
+        );
         this.buildLeftovers = new DeployStep(
             `${name}-build-leftovers`,
             {

@@ -10,7 +10,9 @@ export interface StorageArgs {
     readonly stack: string;
     /**
      * Protect the data, uploads and backups volumes: `protect` (a destroy or replace fails) and
-     * `retainOnDelete` (removing them from the program leaves them on the host). @default false
+     * `retainOnDelete` (removing them from the program leaves them on the host); the tls and
+     * persistentPaths volumes get `retainOnDelete` only (they come and go with config keys).
+     * @default false
      */
     readonly protectData: boolean;
     /** The app's further persistent folders (config persistentPaths), one volume each. @default [] */
@@ -66,9 +68,9 @@ export class Storage extends pulumi.ComponentResource {
     public readonly spool: docker.Volume;
     /** Online SQLite backups (kept like the data when protected). */
     public readonly backups: docker.Volume;
-    /** The app's further persistent folders (kept like the data when protected). */
+    /** The app's further persistent folders (retained like the data when protected, never `protect`: see below). */
     public readonly persistent: PersistentFolder[];
-    /** Certificates, ACME account, school CA (tls on; kept like the data when protected). */
+    /** Certificates, ACME account, school CA (tls on; retained like the data when protected, never `protect`). */
     public readonly tls?: docker.Volume;
 
     constructor(name: string, args: StorageArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -82,6 +84,15 @@ export class Storage extends pulumi.ComponentResource {
         );
         const kept: pulumi.CustomResourceOptions = args.protectData
             ? { parent: this, protect: true, retainOnDelete: true }
+            : { parent: this };
+        // Volumes that exist only while a config key names them (tls, a persistentPaths entry): never
+        // `protect`. The engine refuses to delete a protected resource the program stops declaring
+        // before it looks at retainOnDelete, in the preview too, so turning tls off or dropping a
+        // folder would fail every `up` until `pulumi state unprotect`. retainOnDelete alone keeps the
+        // volume on the host; declaring it again later finds it (Docker's create returns the existing
+        // volume). A destroy still removes nothing while the always-declared volumes are protected.
+        const keptWhileDeclared: pulumi.CustomResourceOptions = args.protectData
+            ? { parent: this, retainOnDelete: true }
             : { parent: this };
         // Kept volumes under dataHostPath: bind volumes of the local driver (mounted at container start).
         const bound = (volumeName: string) =>
@@ -113,7 +124,7 @@ export class Storage extends pulumi.ComponentResource {
         this.backups = volume("backups", kept, true);
         // Certificates and the ACME account survive every deploy (no new orders, no rate limits); the
         // school CA's key lives only here. Kept like the data (a Docker volume even with dataHostPath).
-        this.tls = args.tls ? volume("tls", kept) : undefined;
+        this.tls = args.tls ? volume("tls", keptWhileDeclared) : undefined;
         this.persistent = (args.persistentPaths ?? []).map((folder) => ({
             path: folder,
             volume: new docker.Volume(
@@ -123,7 +134,7 @@ export class Storage extends pulumi.ComponentResource {
                     labels: volumeLabels(args.stack, `keep:${folder}`),
                     ...bound(persistentVolumeName(args.names.prefix, folder)),
                 },
-                kept,
+                keptWhileDeclared,
             ),
         }));
 

@@ -1,7 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { hashFolder, hashStrings } from "../core/contentHash";
+import { stagedContext } from "../core/buildContext";
+import { hashStrings } from "../core/contentHash";
 import { LAYOUT } from "../core/layout";
 import { CONTAINERS_DIR } from "../core/paths";
 import type { TlsConfig } from "../config/tls";
@@ -14,6 +15,8 @@ export interface TlsAgentArgs {
     readonly containerName: string;
     readonly platform: string;
     readonly tls: TlsConfig;
+    /** The host supports swap limits (config hostSwapLimit). @default true */
+    readonly hostSwapLimit?: boolean;
     /** The stack's network (the ACME server reaches nginx by the domain's name, lego reaches out). */
     readonly network: pulumi.Input<string>;
     /** The TLS volume (read-write here, read-only in nginx). */
@@ -42,11 +45,12 @@ export class TlsAgent extends pulumi.ComponentResource {
     constructor(name: string, args: TlsAgentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lernmanager:web:TlsAgent", name, {}, opts);
         const { tls } = args;
-        const context = path.join(CONTAINERS_DIR, "tls");
+        // Built from a staged copy (core/buildContext.ts): the provider's context digest follows the tag.
+        const { dir: context, hash } = stagedContext(path.join(CONTAINERS_DIR, "tls"));
         this.image = localImage(
             `${name}-image`,
             {
-                imageName: `${args.repository}:${hashStrings(hashFolder(context), tls.agentImage)}`,
+                imageName: `${args.repository}:${hashStrings(hash, tls.agentImage)}`,
                 context,
                 args: { BASE_IMAGE: tls.agentImage },
                 platform: args.platform,
@@ -88,7 +92,12 @@ export class TlsAgent extends pulumi.ComponentResource {
                 // an ACME order needs nginx to answer the challenge.
                 wait: false,
                 destroyGraceSeconds: 10,
-                ...hardened({ memoryMb: 128, pidsLimit: 64, log: { maxSize: "1m", files: 3 } }),
+                ...hardened({
+                    memoryMb: 128,
+                    pidsLimit: 64,
+                    log: { maxSize: "1m", files: 3 },
+                    swapLimit: args.hostSwapLimit,
+                }),
                 labels: [...args.labels, { label: "dev.lernmanager.role", value: "tls" }],
             },
             { parent: this, replaceOnChanges: [...REPLACE_ON_CHANGES], deleteBeforeReplace: true },

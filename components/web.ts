@@ -1,7 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { hashFolder, hashStrings } from "../core/contentHash";
+import { stagedContext } from "../core/buildContext";
+import { hashStrings } from "../core/contentHash";
 import { LAYOUT } from "../core/layout";
 import { CONTAINERS_DIR } from "../core/paths";
 import { TLS_PATHS } from "../render/tls";
@@ -38,6 +39,8 @@ export interface WebServerArgs {
     readonly memoryMb?: number;
     /** nproc limit of the container user. @default 512 */
     readonly pidsLimit?: number;
+    /** The host supports swap limits (config hostSwapLimit). @default true */
+    readonly hostSwapLimit?: boolean;
     readonly labels: pulumi.Input<docker.types.input.ContainerLabel>[];
     /** HTTPS: the TLS volume (read-only), the host port, the names the ACME server reaches nginx by. */
     readonly tls?: {
@@ -80,8 +83,9 @@ export class WebServer extends pulumi.ComponentResource {
         super("lernmanager:web:WebServer", name, {}, opts);
 
         const tls = args.tls;
-        const context = path.join(CONTAINERS_DIR, "web");
-        const tag = hashStrings(hashFolder(context), args.baseImage, args.nginxConf, args.nginxConfPerRequest);
+        // Built from a staged copy (core/buildContext.ts): the provider's context digest follows the tag.
+        const { dir: context, hash } = stagedContext(path.join(CONTAINERS_DIR, "web"));
+        const tag = hashStrings(hash, args.baseImage, args.nginxConf, args.nginxConfPerRequest);
         this.image = localImage(
             `${name}-image`,
             {
@@ -137,7 +141,12 @@ export class WebServer extends pulumi.ComponentResource {
                 wait: true,
                 waitTimeout: 90,
                 destroyGraceSeconds: 20,
-                ...hardened({ memoryMb: args.memoryMb ?? 512, pidsLimit: args.pidsLimit ?? 512, openFiles: 8192 }),
+                ...hardened({
+                    memoryMb: args.memoryMb ?? 512,
+                    pidsLimit: args.pidsLimit ?? 512,
+                    openFiles: 8192,
+                    swapLimit: args.hostSwapLimit,
+                }),
                 labels: [...args.labels, { label: "dev.lernmanager.role", value: "nginx" }],
             },
             {

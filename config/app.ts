@@ -55,7 +55,7 @@ export const APP_KEYS = {
         kind: "array",
         default: [],
         description:
-            "Further folders inside the app kept on volumes across deploys besides dataPath and uploadsPath, e.g. instance/reports; protected like the data when protectData is on.",
+            "Further folders inside the app kept on volumes across deploys besides dataPath and uploadsPath, e.g. instance/reports; retained on the host like the data when protectData is on (never `protect`: dropping an entry must not wedge the stack).",
     },
     initInWorkers: {
         kind: "boolean",
@@ -86,6 +86,12 @@ export const APP_KEYS = {
     },
     appMemoryMb: integer([128, 65536], 1024, "Memory limit of the app container in MiB."),
     pidsLimit: integer([64, 100000], 512, "Process/thread limit of each container (its user's nproc ulimit)."),
+    hostSwapLimit: {
+        kind: "boolean",
+        default: true,
+        description:
+            'The Docker host can limit swap (`docker info` shows no "No swap limit support" warning). Set false on hosts without it (many Debian/Ubuntu kernels without swapaccount): Docker then stores the swap limit as -1, and declaring -1 there keeps every `up` from updating every container.',
+    },
 } as const satisfies Record<string, KeySpec>;
 
 export type AppKey = keyof typeof APP_KEYS;
@@ -115,6 +121,8 @@ export interface AppConfig {
     readonly platform: string;
     readonly appMemoryMb: number;
     readonly pidsLimit: number;
+    /** The Docker host supports swap limits (`memorySwap` = memory); false: `memorySwap` -1, as such a host reads it back. */
+    readonly hostSwapLimit: boolean;
 }
 
 /** The app's keys, checked together: the folder and its modules exist, the mounted folders are apart. */
@@ -169,6 +177,7 @@ export function readApp(r: KeyReader<AppKey>, projectDir: string): AppConfig {
         platform: r.text("platform"),
         appMemoryMb: r.num("appMemoryMb"),
         pidsLimit: r.num("pidsLimit"),
+        hostSwapLimit: r.flag("hostSwapLimit"),
     };
 }
 

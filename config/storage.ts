@@ -7,7 +7,8 @@ export const STORAGE_KEYS = {
     protectData: {
         kind: "boolean",
         default: false,
-        description: "Protect the data and uploads volumes (protect + retainOnDelete).",
+        description:
+            "Protect the data, uploads and backups volumes (protect + retainOnDelete); the tls and persistentPaths volumes are retained only (they come and go with config keys).",
     },
     dataHostPath: {
         kind: "string",

@@ -179,6 +179,93 @@ export function migrationScript(s: MigrationStep): string {
     return run(s, "migrate", options, "/bin/sh", ["-c", q(parts.join("; "))]);
 }
 
+export interface CandidateStep extends StepBase {
+    readonly network: string;
+    readonly dataVolume: string;
+    readonly uploadsVolume: string;
+    readonly cacheVolume: string;
+    readonly dataPath: string;
+    readonly uploadsPath: string;
+    /** The app's further persistent folders and their volumes' names. @default [] */
+    readonly persistent?: readonly { readonly path: string; readonly volume: string }[];
+    /** The app's scratch folders (a tmpfs each, as in the app container). @default [] */
+    readonly scratchPaths?: readonly string[];
+    /** Names of environment variables handed to the container (values come from the step's environment). */
+    readonly envNames: readonly string[];
+    /** The app container's health check: shell command and Docker's timings (Go durations). */
+    readonly health: {
+        readonly command: string;
+        readonly interval: string;
+        readonly timeout: string;
+        readonly retries: number;
+        readonly startPeriod: string;
+    };
+    /** Seconds the candidate may take to become healthy (the app container's waitTimeout). */
+    readonly timeoutSeconds: number;
+    /** Memory limit in MiB (the app container's). */
+    readonly memoryMb: number;
+    /** Kernel settings of the app container. */
+    readonly sysctls: Readonly<Record<string, string>>;
+}
+
+/**
+ * Before the new app container is created: the new version runs once, as the app container would
+ * (its image's own entrypoint, its volumes, environment, tmpfs, hardening and health check), on the
+ * stack's network **without** the `app` alias, so nginx never sends it a request. It must become
+ * healthy within `timeoutSeconds`; otherwise the step fails the deploy with the reason and its last
+ * log lines, and the app container is not replaced at all.
+ *
+ * Why not the app container's own `wait`: a container that fails its wait stays in the state as an
+ * init error, running, under the alias `app` (nginx sends it traffic), with the old container
+ * marked for deletion, which the next `up` deletes first (engineRules.ts INIT_ERROR_KEY,
+ * PENDING_DELETES_FIRST). The candidate gets a tmpfs for the static files (the shared static volume
+ * keeps the running version's), and is removed either way.
+ */
+export function candidateScript(s: CandidateStep): string {
+    const h = s.health;
+    const options = [
+        `--network ${q(s.network)}`,
+        `--label ${q(`${s.label}=${s.stack}`)} --label dev.lernmanager.role=candidate`,
+        "--read-only --init --cap-drop ALL --security-opt no-new-privileges:true",
+        `--memory ${s.memoryMb}m --memory-swap ${s.memoryMb}m`,
+        ...Object.entries(s.sysctls).map(([k, v]) => `--sysctl ${q(`${k}=${v}`)}`),
+        `--tmpfs /tmp:rw,nosuid,nodev,size=256m,mode=1777 --tmpfs ${LAYOUT.staticDir}:rw,nosuid,nodev,uid=${LAYOUT.appUid},gid=${LAYOUT.appUid}`,
+        volume(s.dataVolume, `${LAYOUT.appDir}/${s.dataPath}`),
+        volume(s.uploadsVolume, `${LAYOUT.appDir}/${s.uploadsPath}`),
+        volume(s.cacheVolume, LAYOUT.cacheDir),
+        ...(s.persistent ?? []).map((p) => volume(p.volume, `${LAYOUT.appDir}/${p.path}`)),
+        ...(s.scratchPaths ?? []).map((p) => `--tmpfs ${q(`${LAYOUT.appDir}/${p}:${SCRATCH_TMPFS}`)}`),
+        ...s.envNames.map((name) => `-e ${name}`),
+        `--health-cmd ${q(h.command)} --health-interval ${h.interval} --health-timeout ${h.timeout}`,
+        `--health-retries ${h.retries} --health-start-period ${h.startPeriod}`,
+    ];
+    return [
+        "set -uo pipefail",
+        `cid=$(docker run -d --name ${q(`${s.prefix}-candidate`)}-$$ \\`,
+        ...options.map((o) => `  ${o} \\`),
+        '  "$LM_IMAGE") || exit 1',
+        `trap 'docker stop -t ${TIMINGS.appStopGraceSeconds} "$cid" >/dev/null 2>&1; docker rm -f "$cid" >/dev/null 2>&1' EXIT`,
+        `deadline=$((SECONDS + ${s.timeoutSeconds}))`,
+        "while :; do",
+        `  state=$(docker inspect --format '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "$cid" 2>&1)`,
+        "  state=${state% }",
+        '  case "$state" in',
+        '    "running healthy") echo "[lernmanager] candidate: the new version $LM_VERSION is healthy"; exit 0 ;;',
+        '    "running unhealthy") reason="its health check failed"; break ;;',
+        "    running*) ;;",
+        `    *) reason="it stopped ($state, exit code $(docker inspect --format '{{.State.ExitCode}}' "$cid" 2>/dev/null))"; break ;;`,
+        "  esac",
+        `  if [ "$SECONDS" -ge "$deadline" ]; then reason="not healthy within ${s.timeoutSeconds} s ($state)"; break; fi`,
+        "  sleep 1",
+        "done",
+        `echo "[lernmanager] the new version $LM_VERSION did not become healthy: $reason. It received no request; the running version goes on serving. Its last log lines:" >&2`,
+        `docker inspect --format '{{if .State.Health}}{{range .State.Health.Log}}health check: {{.Output}}{{end}}{{end}}' "$cid" 2>/dev/null | tail -n 3 >&2`,
+        `docker logs --tail 40 "$cid" 2>&1 | sed 's/^/  /' >&2`,
+        "exit 1",
+        "",
+    ].join("\n");
+}
+
 /** Label of the containers `npm run rollback` started (cli/rollback.ts); the next deploy removes them. */
 export const ROLLBACK_LABEL = "dev.lernmanager.rollback";
 
@@ -268,15 +355,17 @@ export function imageJanitorScripts(j: ImageJanitor): { prune: string; buildLeft
             'echo "removed $removed containers left by the image builds"',
             "",
         ].join("\n"),
+        // Never fails: a failed delete cancels the rest of a destroy (the engine's cancelDueToError),
+        // and an image a container outside the stack still uses (a rollback container started from
+        // an old app image) is no reason to keep the stack's network and volumes. Such images stay,
+        // named on stderr.
         destroy: [
-            "set -euo pipefail",
-            "failed=0",
+            "set -uo pipefail",
             `for repo in ${repos}; do`,
             `  for ref in $(docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo"); do`,
-            '    if docker rmi "$ref" >/dev/null; then echo "removed image $ref"; else failed=1; fi',
+            '    if err=$(docker rmi "$ref" 2>&1 >/dev/null); then echo "removed image $ref"; else echo "kept image $ref: $err" >&2; fi',
             "  done",
             "done",
-            'exit "$failed"',
             "",
         ].join("\n"),
     };

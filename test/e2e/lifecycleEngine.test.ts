@@ -14,6 +14,8 @@ import { runProgram, testConfig } from "../support/mocks";
 import { beforeRenames } from "../support/renames";
 import { docker } from "../support/realize";
 import { copyOfDemoApp } from "../support/stack";
+import { TEST_IMAGES } from "../support/baseImages";
+import { CONTAINERS_DIR } from "../../core/paths";
 
 jest.setTimeout(600000);
 
@@ -147,6 +149,23 @@ describe("a dev stack: up, up again, an app change, an nginx change, more memory
         expect(engine.state.has(`lernmanager-${stack}-images`)).toBe(false);
     });
 
+    test("a Python test run and another umask between two ups: the second changes nothing (round three, item 2)", async () => {
+        // What `npm test` leaves behind (bytecode next to the runtime's scripts, the app's), and a
+        // checkout under umask 002: the provider's own context digest would see all of it.
+        const pycache = path.join(CONTAINERS_DIR, "runtime", "app", "__pycache__");
+        const had = fs.existsSync(pycache);
+        try {
+            expect(
+                spawnSync("python3", ["-m", "compileall", "-q", path.join(CONTAINERS_DIR, "runtime"), app.dir]).status,
+            ).toBe(0);
+            fs.chmodSync(path.join(app.dir, "app.py"), 0o664);
+            expect(summary(await up())).toEqual(NOTHING);
+        } finally {
+            if (!had) fs.rmSync(pycache, { recursive: true, force: true });
+            fs.chmodSync(path.join(app.dir, "app.py"), 0o644);
+        }
+    });
+
     test("a one-line app change: only the app image, the app container and the steps tied to a new image", async () => {
         const before = { nginx: (await container("nginx").inspect()).Id, app: (await container("app").inspect()).Id };
         fs.appendFileSync(path.join(app.dir, "static/css/app.css"), `\n.lc-${randomBytes(3).toString("hex")} {}\n`);
@@ -158,6 +177,7 @@ describe("a dev stack: up, up again, an app change, an nginx change, more memory
             "backup",
             "backups",
             "build-leftovers",
+            "candidate",
             "image-prune",
             "migrate",
             "smoke",
@@ -188,6 +208,19 @@ describe("a dev stack: up, up again, an app change, an nginx change, more memory
         expect(summary(await up())).toEqual(NOTHING);
     });
 
+    test("an app and an nginx change in one up: the image prune starts only after every build ended (item 6)", async () => {
+        fs.appendFileSync(path.join(app.dir, "static/css/app.css"), `\n.lc-${randomBytes(3).toString("hex")} {}\n`);
+        config = { ...config, "lernmanager:loginRatePerMinute": "30" };
+        const report = await up();
+        expect(names(report.updates)).toEqual(["image-app", "nginx-image"]);
+        const at = (suffix: string) => engine.timeline.find((t) => t.name === `lernmanager-${stack}-${suffix}`)!;
+        const lastBuild = Math.max(...["image-app", "nginx-image"].map((n) => at(n).end));
+        // The builds ran side by side (independent steps in parallel), the prune after both.
+        expect(at("nginx-image").start).toBeLessThan(at("image-app").end);
+        expect(at("image-prune").start).toBeGreaterThanOrEqual(lastBuild);
+        expect((await request(Number(config["lernmanager:port"]), "/healthz")).status).toBe(200);
+    });
+
     test("raising appMemoryMb beyond twice its first value is an update in place (finding 6)", async () => {
         const id = (await container("app").inspect()).Id;
         config = { ...config, "lernmanager:appMemoryMb": "2560" };
@@ -196,6 +229,8 @@ describe("a dev stack: up, up again, an app change, an nginx change, more memory
         expect(report.updates).toEqual([
             { name: `lernmanager-${stack}-app`, fields: ["memory", "memorySwap"] },
             { name: `lernmanager-${stack}-backups`, fields: ["memory", "memorySwap"] },
+            // The candidate runs the new version with the app's limits (its script names them): again.
+            { name: `lernmanager-${stack}-candidate`, fields: ["create"] },
         ]);
         expect(report.replaces).toEqual([]);
         const info = await container("app").inspect();
@@ -225,6 +260,36 @@ describe("a prod-like stack (protectData on): destroy removes nothing", () => {
     });
     afterAll(() => forceRemove(stack));
 
+    test("tls on, off, on, off with protectData: every up succeeds, the TLS volume and its CA survive (item 1)", async () => {
+        const tls = {
+            "lernmanager:tls": "internal",
+            "lernmanager:domain": "lernen.schule.test",
+            "lernmanager:httpsPort": String(await freePort()),
+            "lernmanager:tlsImage": TEST_IMAGES.tls,
+        };
+        const port = Number(config["lernmanager:port"]);
+        config = { ...config, ...tls };
+        await up();
+        const ca = (await request(port, "/schul-ca.crt")).text();
+        expect(ca).toMatch(/^-----BEGIN CERTIFICATE-----/);
+        const volume = `lernmanager-${stack}-tls`;
+
+        config = Object.fromEntries(Object.entries(config).filter(([k]) => !(k in tls)));
+        const off = await up();
+        expect(names(off.deletes)).toEqual(expect.arrayContaining(["storage-tls", "tls"]));
+        await docker.getVolume(volume).inspect(); // retained on the host
+        expect(summary(await up())).toEqual(NOTHING);
+
+        config = { ...config, ...tls };
+        await up();
+        expect((await request(port, "/schul-ca.crt")).text()).toBe(ca);
+
+        // And off once more: the tests below talk plain HTTP.
+        config = Object.fromEntries(Object.entries(config).filter(([k]) => !(k in tls)));
+        await up();
+        await docker.getVolume(volume).inspect();
+    });
+
     test("destroy fails on the guard with a clear message and leaves the service and its data", async () => {
         await up();
         const before = await leftovers(stack);
@@ -245,6 +310,13 @@ describe("a prod-like stack (protectData on): destroy removes nothing", () => {
         expect(report.replaces).toEqual([]);
         const destroyed = await engine.destroy();
         expect(destroyed.failed).toEqual([]);
-        expect(await leftovers(stack)).toEqual({ containers: [], networks: [], volumes: [], images: [] });
+        // The TLS volume left the state when tls went off (retained, not deleted): a destroy does not
+        // know it any more; it stays until removed by hand (docs/architecture.md).
+        expect(await leftovers(stack)).toEqual({
+            containers: [],
+            networks: [],
+            volumes: [`lernmanager-${stack}-tls`],
+            images: [],
+        });
     });
 });

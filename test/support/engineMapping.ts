@@ -48,6 +48,7 @@
  * | command Command create/interpreter  | run `interpreter... create` here, env = process env + environment; non-zero fails |
  * | command Command triggers            | on update: a changed trigger (or script/env) runs create again (a replace) |
  * | command Command delete              | run on teardown, after the containers (Pulumi deletes dependents first) |
+ * | command Command addPreviousOutputInEnv | unset/true: last stdout/stderr as PULUMI_COMMAND_STDOUT/STDERR of update and delete |
  * | component resources                 | (nothing: they only group children)                     |
  */
 import Docker from "dockerode";
@@ -61,7 +62,15 @@ export const CONTAINER = "docker:index/container:Container";
 export const COMMAND = "command:local:Command";
 export const PROVIDER = "pulumi:providers:docker";
 export const PASSIVE = new Set(["random:index/randomPassword:RandomPassword"]);
-export const COMMAND_FIELDS = new Set(["create", "delete", "interpreter", "environment", "triggers"]);
+// addPreviousOutputInEnv: pulumi-command local commandOutputs.go `run` (engineRules.ts PREVIOUS_OUTPUT_ENV).
+export const COMMAND_FIELDS = new Set([
+    "create",
+    "delete",
+    "interpreter",
+    "environment",
+    "triggers",
+    "addPreviousOutputInEnv",
+]);
 export const PROVIDER_FIELDS = new Set(["host", "version", "certPath"]);
 
 export const NETWORK_FIELDS = new Set(["name", "driver", "labels"]);

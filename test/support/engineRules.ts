@@ -136,3 +136,95 @@ export function readBackHealthcheck(h: Record<string, any>): Record<string, any>
     }
     return out;
 }
+
+/**
+ * Removing a protected resource (PE step.go `DeleteStep.Apply`): `if !s.replacing && s.old.Protect`
+ * returns `deleteProtectedError` **before** the `DryRun`, `External` and `RetainOnDelete` branches,
+ * so it fails in a preview as well as in an `up`; `retainOnDelete` only turns the provider's Delete
+ * into nothing for an unprotected resource. The flags come from the old state: a resource the program
+ * stops declaring keeps the `protect` of its last `up`. Since `pulumi up` previews first (backend
+ * apply.go `PreviewThenPromptThenExecute`), nothing at all happens until `pulumi state unprotect`.
+ * https://github.com/pulumi/pulumi/blob/master/pkg/resource/deploy/step.go (`deleteProtectedError`)
+ */
+export const DELETE_PROTECTED_MESSAGE = (urn: string) =>
+    `resource "${urn}" cannot be deleted\nbecause it is protected. To unprotect the resource, either remove the \`protect\` flag from the resource in your Pulumi program and run \`pulumi up\`, or use the command:\n\`pulumi state unprotect '${urn}'\``;
+
+/**
+ * The native Image's context digest (PD provider.go `hashContext`): the ignore file is
+ * `<context>/<basename of dockerfile>.dockerignore`, or `<context>/.dockerignore` for a dockerfile
+ * named `Dockerfile` (`mapDockerignore`); its patterns (buildkit `dockerignore.ReadAll`) go to
+ * `fsutil.Walk` as ExcludePatterns. The dockerfile is hashed first under the name "Dockerfile" with
+ * mode 0, then every file of the walk (lexical order per folder) as relative path + Go
+ * `fs.FileMode.String()` (the full permission bits: "-rw-r--r--" and "-rw-rw-r--" differ) +
+ * sha256 of the content + NUL; symlinks hash their resolved path. Nothing else is skipped: a
+ * `__pycache__` folder left by a test run is part of the digest unless an ignore file names it.
+ * https://github.com/pulumi/pulumi-docker/blob/00e49bb760b32d5f2f78d1adb6753ea8026c039c/provider/provider.go
+ * (`hashContext`, `contextHashAccumulator.hashPath`, `getIgnore`; `mapDockerignore` in the same package)
+ */
+export const DEFAULT_DOCKERFILE = "Dockerfile";
+
+/**
+ * Read-back of `memory_swap` (KF `resourceDockerContainerRead`):
+ * `if MemorySwap > 0 { memory_swap = MemorySwap/1024/1024 } else { memory_swap = MemorySwap }`.
+ * On a host without swap-limit support (cgroup v1 without swapaccount, `docker info` SwapLimit false)
+ * moby's `verifyPlatformContainerResources` (daemon/daemon_unix.go) sets `MemorySwap = -1` when a
+ * memory limit and a swap limit are given, so the state holds -1 and a declared swap limit differs
+ * on every `up` (an update in place that changes nothing).
+ * https://github.com/moby/moby/blob/v20.10.24/daemon/daemon_unix.go (`verifyPlatformContainerResources`)
+ */
+export const NO_SWAP_LIMIT_READ_BACK = -1;
+
+/**
+ * A create that fails after the object exists (PE step.go `CreateStep.Apply`: a provider error
+ * carrying the new id and state is an *init error*; the resource goes into the state with
+ * `InitErrors` and the update fails). kreuzwerker's Create returns the health-wait error after the
+ * container was started, so the container keeps running, on its networks, with its aliases. On the
+ * next `up`, a resource with init errors whose diff is empty gets an empty UpdateStep (step_generator.go:
+ * "generate an empty update step to attempt to continue awaiting initialization";
+ * `applyReplaceOnChanges` turns it into a replace only when a replaceOnChanges path contains
+ * `#initerror`): the provider's Update runs no health wait, and the init errors are gone.
+ * https://github.com/pulumi/pulumi/blob/master/pkg/resource/deploy/step_generator.go (`applyReplaceOnChanges`)
+ */
+export const INIT_ERROR_KEY = "#initerror";
+
+/**
+ * Pending deletes (PE step.go `CreateStep.Apply`: `if s.replacing && s.pendingDelete { s.old.Delete = true }`,
+ * reached also when the create returned an init error): a replacement whose create ran leaves the
+ * old resource in the state marked for deletion when the update fails before its end. The next
+ * update retires those first, before any other step (deployment_executor.go `retirePendingDeletes`,
+ * "Run before the start of a deployment", step_generator.go `GeneratePendingDeletes`); a failed
+ * pending delete fails that update before anything else ran. So after a new app container failed
+ * its health wait, the next `up` removes the old, healthy one first.
+ * https://github.com/pulumi/pulumi/blob/master/pkg/resource/deploy/deployment_executor.go (`retirePendingDeletes`)
+ */
+export const PENDING_DELETES_FIRST = true;
+
+/**
+ * Failed steps (PE step_executor.go `cancelDueToError`): `se.sawError.Store(err); if
+ * !se.continueOnError { se.cancel() }` — the chains already running finish, no further step starts.
+ * In a destroy the deletes of one antichain run in parallel (deployment_executor.go
+ * `performDeletes` / `ScheduleDeletes`), so all deletes of the antichain with the failure finish and
+ * nothing after it runs. With --continue-on-error the later antichains go on, minus the failed
+ * resources' dependencies.
+ * https://github.com/pulumi/pulumi/blob/master/pkg/resource/deploy/step_executor.go (`cancelDueToError`)
+ */
+export const CANCEL_ON_ERROR = true;
+
+/**
+ * Parallel steps (PE step_executor.go: `--parallel` workers, default unbounded in the CLI): a
+ * resource's step starts as soon as the resources it depends on (dependsOn, and the resources whose
+ * outputs it reads) are done; registration order and resource type do not order anything else.
+ * https://github.com/pulumi/pulumi/blob/master/pkg/resource/deploy/step_executor.go (`ExecuteRegisterResourceOutputs`, worker pool)
+ */
+export const PARALLEL_STEPS = true;
+
+/**
+ * The previous output in the environment (PC commandOutputs.go `run`):
+ * `if in.AddPreviousOutputInEnv == nil || *in.AddPreviousOutputInEnv` the last stdout and stderr
+ * are added as PULUMI_COMMAND_STDOUT / PULUMI_COMMAND_STDERR (when not empty); `Update` starts from
+ * `olds.BaseOutputs` and `Delete` from the stored outputs (commandController.go), so every update and
+ * delete gets them. Linux refuses one environment string over MAX_ARG_STRLEN (32 pages, 128 KiB)
+ * with E2BIG at exec.
+ * https://github.com/pulumi/pulumi-command/blob/v1.2.1/provider/pkg/provider/local/commandOutputs.go
+ */
+export const PREVIOUS_OUTPUT_ENV = { stdout: "PULUMI_COMMAND_STDOUT", stderr: "PULUMI_COMMAND_STDERR" };

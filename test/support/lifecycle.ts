@@ -11,16 +11,17 @@
  */
 import { randomBytes } from "crypto";
 import Docker from "dockerode";
-import * as fs from "fs";
 import * as path from "path";
-import { hashFolder, hashStrings } from "../../core/contentHash";
+import { contextDigest } from "./contextDigest";
 import { PROJECT_DIR } from "../../core/paths";
 import { COMMAND, CONTAINER, IMAGE, NETWORK, PASSIVE, PROVIDER, VOLUME } from "./engineMapping";
 import {
     COMMAND_REPLACE_FIELDS,
+    DELETE_PROTECTED_MESSAGE,
     FORCE_NEW,
     goDuration,
     IMAGE_CHECK,
+    INIT_ERROR_KEY,
     NEITHER,
     readBackHealthcheck,
     STATE_ONLY,
@@ -28,7 +29,7 @@ import {
 } from "./engineRules";
 import { matchOlds } from "./engineAliases";
 import { Registration } from "./mocks";
-import { buildImage, containerCreateBody, docker, runCommand, waitHealthy } from "./realize";
+import { buildImage, containerCreateBody, CommandOutputs, docker, runCommandOutputs, waitHealthy } from "./realize";
 
 export interface Change {
     readonly name: string;
@@ -70,10 +71,17 @@ interface Stored {
     physicalName?: string;
     deps: Set<string>;
     opts: Registration["opts"];
+    /** INIT_ERROR_KEY: a create that failed after the object existed (a container that never got healthy). */
+    initErrors?: string[];
+    /** A command's last stdout/stderr (PREVIOUS_OUTPUT_ENV). */
+    outputs?: CommandOutputs;
 }
 
 /** The mocked Image output the engine replaces with the built image's id. */
 export const mockDigest = (imageName: string) => `mock-digest:${imageName}`;
+
+/** A create that failed after the object existed (engineRules.ts INIT_ERROR_KEY). */
+export class InitError extends Error {}
 
 /** An `up` that failed; its report says what it did before. */
 export class UpFailed extends Error {
@@ -97,56 +105,68 @@ export class LifecycleEngine {
         this.log = opts.log ?? (() => undefined);
     }
 
-    /** Applies a run of the program (registrations from runProgram with `imageId: mockDigest`). */
+    /**
+     * Applies a run of the program (registrations from runProgram with `imageId: mockDigest`), as
+     * `pulumi up` does: the preview's refusals first (a protected resource the program dropped), then
+     * every step as soon as the steps it depends on are done (PARALLEL_STEPS), the first failure
+     * letting running steps finish and starting no new one (CANCEL_ON_ERROR), and the deletes of
+     * dropped and replaced resources at the end.
+     */
     async up(regs: Registration[]): Promise<UpReport> {
         const report: UpReport = { creates: [], updates: [], replaces: [], deletes: [], commandsRun: [], builds: [] };
         const pending: Stored[] = [];
         const outputs = new Map<string, { value: string; owner: string }>();
         this.takeOver(regs);
-        for (const s of this.state.values()) this.publish(s, outputs);
-        const descendants = customDescendants(regs);
-        const ordered = regs.filter(isManaged).sort((a, b) => rank(a) - rank(b) || a.order - b.order);
-        for (const reg of ordered) {
-            const deps = new Set<string>();
-            for (const d of reg.opts.dependsOn) for (const x of descendants(d)) deps.add(x);
-            const inputs = checkInputs(reg, resolveOutputs(reg.inputs, outputs, deps));
-            const old = this.state.get(reg.name);
-            if (!old) {
-                const created = await this.create(reg, inputs, deps, report);
-                this.publish(created, outputs);
-                report.creates.push(reg.name);
-                continue;
-            }
-            const diff = diffResource(reg, old.inputs, inputs);
-            old.opts = reg.opts; // protect, retainOnDelete...: state-only changes
-            if (diff.kind === "same") {
-                old.deps = deps;
-                continue;
-            }
-            if (diff.kind === "replace") {
-                if (old.opts.protect) throw new Error(`${reg.name} is protected and cannot be replaced`);
-                const deleteFirst = reg.type === CONTAINER ? reg.opts.deleteBeforeReplace !== false : false;
-                if (deleteFirst) await this.delete(old, report.commandsRun);
-                const created = await this.create(reg, inputs, deps, report);
-                if (!deleteFirst) pending.push(old);
-                this.publish(created, outputs);
-                report.replaces.push({ name: reg.name, fields: diff.fields });
-            } else {
-                await this.update(reg, old, inputs, diff.fields, report);
-                old.deps = deps;
-                this.publish(old, outputs);
-                report.updates.push({ name: reg.name, fields: diff.fields });
-            }
-        }
-        // Resources the program no longer declares, then the replaced ones (and those an earlier
-        // update failed to delete, still in the state as pending deletes): after everything else.
-        const declared = new Set(ordered.map((r) => r.name));
-        const gone = [...this.state.values()].filter((s) => !declared.has(s.name)).reverse();
-        const failures: string[] = [];
-        const retry = this.pendingDeletes.splice(0);
-        for (const s of [...gone, ...pending.reverse(), ...retry]) {
+        const managed = regs.filter(isManaged);
+        const declared = new Set(managed.map((r) => r.name));
+        // Old resources no registration claims (keyed by URN when a new resource took their name).
+        const gone = [...this.state.entries()].filter(([k]) => !declared.has(k)).map(([, s]) => s);
+        // DELETE_PROTECTED_MESSAGE: the preview's DeleteStep.Apply refuses before looking at retainOnDelete.
+        const refused = gone.filter((s) => s.opts.protect);
+        if (refused.length) throw new UpFailed(refused.map((s) => DELETE_PROTECTED_MESSAGE(s.urn)).join("\n"), report);
+        // PENDING_DELETES_FIRST: what an earlier update left pending goes before anything else.
+        for (const s of this.pendingDeletes.splice(0)) {
             try {
                 await this.delete(s, report.commandsRun);
+            } catch (e) {
+                this.pendingDeletes.push(s);
+                throw new UpFailed(`delete of ${s.name} (pending) failed: ${(e as Error).message}`, report);
+            }
+        }
+        for (const s of this.state.values()) this.publish(s, outputs);
+        const depsOf = stepDependencies(regs);
+        this.timeline.length = 0;
+        const started = Date.now();
+        const failures: string[] = [];
+        const steps = new Map<string, Promise<boolean>>();
+        const step = async (reg: Registration): Promise<boolean> => {
+            const deps = depsOf(reg);
+            const done = await Promise.all([...deps].map((d) => steps.get(d) ?? Promise.resolve(true)));
+            if (failures.length || done.includes(false)) return false; // cancelled: no new step starts
+            const t0 = Date.now() - started;
+            try {
+                await this.applyStep(reg, deps, outputs, pending, report);
+                this.timeline.push({ name: reg.name, start: t0, end: Date.now() - started });
+                return true;
+            } catch (e) {
+                failures.push((e as Error).message);
+                return false;
+            }
+        };
+        for (const reg of managed) steps.set(reg.name, step(reg));
+        await Promise.all(steps.values());
+        for (const list of [report.creates, report.builds]) list.sort();
+        for (const list of [report.updates, report.replaces]) list.sort((a, b) => a.name.localeCompare(b.name));
+        if (failures.length) {
+            // The replaced resources stay in the state marked for deletion (their replacement exists).
+            this.pendingDeletes.push(...pending);
+            throw new UpFailed(failures.join("\n"), report);
+        }
+        // Resources the program no longer declares, then the replaced ones: after everything else.
+        for (const s of [...gone.reverse(), ...pending.reverse()]) {
+            try {
+                // retainOnDelete (of the state) drops a dropped resource without the provider's Delete.
+                if (!(gone.includes(s) && s.opts.retainOnDelete)) await this.delete(s, report.commandsRun);
             } catch (e) {
                 this.pendingDeletes.push(s);
                 failures.push(`delete of ${s.name} failed: ${(e as Error).message}`);
@@ -159,6 +179,54 @@ export class LifecycleEngine {
         }
         if (failures.length) throw new UpFailed(failures.join("\n"), report);
         return report;
+    }
+
+    /** When each step of the last `up` ran (ms since its start), for the tests of parallel steps. */
+    readonly timeline: { name: string; start: number; end: number }[] = [];
+
+    private async applyStep(
+        reg: Registration,
+        deps: Set<string>,
+        outputs: Map<string, { value: string; owner: string }>,
+        pending: Stored[],
+        report: UpReport,
+    ) {
+        const inputs = checkInputs(reg, resolveOutputs(reg.inputs, outputs, new Set()));
+        const old = this.state.get(reg.name);
+        if (!old) {
+            const created = await this.create(reg, inputs, deps, report);
+            this.publish(created, outputs);
+            report.creates.push(reg.name);
+            return;
+        }
+        const diff = diffResource(reg, old.inputs, inputs);
+        old.opts = reg.opts; // protect, retainOnDelete...: state-only changes
+        if (diff.kind === "same" && !old.initErrors) {
+            old.deps = deps;
+            return;
+        }
+        if (diff.kind === "replace") {
+            if (old.opts.protect) throw new Error(`${reg.name} is protected and cannot be replaced`);
+            const deleteFirst = reg.type === CONTAINER ? reg.opts.deleteBeforeReplace !== false : false;
+            if (deleteFirst) await this.delete(old, report.commandsRun);
+            // step.go CreateStep.Apply marks the old resource for deletion once the provider returned
+            // an id, also with an init error: the replacement exists.
+            const created = await this.create(reg, inputs, deps, report).catch((e) => {
+                if (!deleteFirst && e instanceof InitError) pending.push(old);
+                throw e;
+            });
+            if (!deleteFirst) pending.push(old);
+            this.publish(created, outputs);
+            report.replaces.push({ name: reg.name, fields: diff.fields });
+        } else {
+            // INIT_ERROR_KEY: an unchanged resource with init errors gets an empty update (no health wait).
+            const fields = diff.kind === "same" ? [INIT_ERROR_KEY] : diff.fields;
+            await this.update(reg, old, inputs, fields, report);
+            old.initErrors = undefined;
+            old.deps = deps;
+            this.publish(old, outputs);
+            report.updates.push({ name: reg.name, fields });
+        }
     }
 
     /**
@@ -190,32 +258,42 @@ export class LifecycleEngine {
         return s.name;
     }
 
-    /** `pulumi destroy`: antichains of resources no other remaining resource depends on. */
-    async destroy(): Promise<DestroyReport> {
+    /**
+     * `pulumi destroy` without its preview (`--skip-preview`, the Automation API): antichains of
+     * resources no other remaining resource depends on, each antichain's deletes in parallel. A
+     * protected resource's delete fails before retainOnDelete is looked at (DELETE_PROTECTED_MESSAGE);
+     * the first failed delete lets its antichain finish and cancels the rest (CANCEL_ON_ERROR), unless
+     * `continueOnError`, which goes on without the failed resources' dependencies.
+     */
+    async destroy(opts: { continueOnError?: boolean } = {}): Promise<DestroyReport> {
         const report: DestroyReport = { deleted: [], failed: [], kept: [], commandsRun: [] };
         const remaining = new Set(this.state.keys());
         const excluded = new Set<string>();
         const dependsOn = (a: string) => this.allDeps(a);
-        for (;;) {
+        while (!(report.failed.length && !opts.continueOnError)) {
             const ready = [...remaining].filter(
                 (r) => !excluded.has(r) && ![...remaining].some((o) => o !== r && dependsOn(o).has(r)),
             );
             if (!ready.length) break;
-            for (const name of ready) {
-                const s = this.state.get(name)!;
-                remaining.delete(name);
-                try {
-                    if (s.opts.protect)
-                        throw new Error(`resource ${name} is protected; unprotect it before deleting (protect: true)`);
-                    if (!s.opts.retainOnDelete) await this.delete(s, report.commandsRun);
-                    this.state.delete(name);
-                    report.deleted.push(name);
-                } catch (e) {
-                    report.failed.push({ name, error: (e as Error).message });
-                    for (const d of this.transitiveDeps(name)) excluded.add(d);
-                }
-            }
+            const deps = new Map(ready.map((name) => [name, this.transitiveDeps(name)]));
+            await Promise.all(
+                ready.map(async (name) => {
+                    const s = this.state.get(name)!;
+                    remaining.delete(name);
+                    try {
+                        if (s.opts.protect) throw new Error(DELETE_PROTECTED_MESSAGE(s.urn));
+                        if (!s.opts.retainOnDelete) await this.delete(s, report.commandsRun);
+                        this.state.delete(name);
+                        report.deleted.push(name);
+                    } catch (e) {
+                        report.failed.push({ name, error: (e as Error).message });
+                        for (const d of deps.get(name)!) excluded.add(d);
+                    }
+                }),
+            );
         }
+        for (const list of [report.deleted, report.commandsRun]) list.sort();
+        report.failed.sort((a, b) => a.name.localeCompare(b.name));
         report.kept = [...this.state.keys()];
         return report;
     }
@@ -297,14 +375,21 @@ export class LifecycleEngine {
                 s.physicalName = name;
                 this.state.set(reg.name, s); // in the state even if it never gets healthy (a partial create)
                 await c.start();
-                if (inputs.wait) await waitHealthy(c, inputs.waitTimeout ?? 60);
+                try {
+                    if (inputs.wait) await waitHealthy(c, inputs.waitTimeout ?? 60);
+                } catch (e) {
+                    // INIT_ERROR_KEY: kept in the state, running, with its aliases; the update fails.
+                    s.initErrors = [(e as Error).message];
+                    s.inputs = { ...inputs, ...readBack(await c.inspect()) };
+                    throw new InitError((e as Error).message);
+                }
                 s.inputs = { ...inputs, ...readBack(await c.inspect()) };
                 this.log(`started ${name}`);
                 break;
             }
             case COMMAND:
-                await runCommand({ ...reg, inputs }, this.log);
                 report.commandsRun.push(`${reg.name} create`);
+                s.outputs = await runCommandOutputs({ ...reg, inputs }, this.log);
                 s.id = reg.name;
                 break;
         }
@@ -336,8 +421,13 @@ export class LifecycleEngine {
             case COMMAND: {
                 const script = inputs.update ?? inputs.create;
                 if (script) {
-                    await runCommand({ ...reg, inputs: { ...inputs, create: script } }, this.log);
                     r.commandsRun.push(`${reg.name} update`);
+                    // PREVIOUS_OUTPUT_ENV: Update starts from the old outputs.
+                    old.outputs = await runCommandOutputs(
+                        { ...reg, inputs: { ...inputs, create: script } },
+                        this.log,
+                        previousOutput(inputs, old.outputs),
+                    );
                 }
                 old.inputs = inputs;
                 break;
@@ -358,9 +448,10 @@ export class LifecycleEngine {
             case COMMAND:
                 if (s.inputs.delete) {
                     commandsRun.push(`${s.name} delete`);
-                    await runCommand(
+                    await runCommandOutputs(
                         { ...registrationOf(s), inputs: { ...s.inputs, create: s.inputs.delete } },
                         this.log,
+                        previousOutput(s.inputs, s.outputs),
                     );
                 }
                 break;
@@ -396,7 +487,8 @@ export function readBack(info: Docker.ContainerInspectInfo): Record<string, any>
         init: host.Init ?? false,
         tmpfs: host.Tmpfs ?? {},
     };
-    if ((host.MemorySwap ?? 0) > 0) out.memorySwap = host.MemorySwap! / 1024 / 1024;
+    // NO_SWAP_LIMIT_READ_BACK: positive values in MiB, others (-1 on a host without swap limits) as they are.
+    if (host.MemorySwap) out.memorySwap = host.MemorySwap > 0 ? host.MemorySwap / 1024 / 1024 : host.MemorySwap;
     if (h) {
         out.healthcheck = {
             tests: h.Test,
@@ -421,14 +513,12 @@ export function predictedReadBack(inputs: Record<string, any>): Record<string, a
 export function checkInputs(reg: Registration, inputs: Record<string, any>, arch = process.arch) {
     if (reg.type !== IMAGE) return inputs;
     const b = inputs.build;
-    const context = path.resolve(PROJECT_DIR, b.context);
-    const dockerfile = fs.readFileSync(path.resolve(PROJECT_DIR, b.dockerfile), "utf8");
     return {
         ...inputs,
         build: {
             ...b,
             platform: b.platform ?? IMAGE_CHECK.defaultPlatform(arch),
-            contextDigest: hashStrings(hashFolder(context), dockerfile),
+            contextDigest: contextDigest(path.resolve(PROJECT_DIR, b.context), path.resolve(PROJECT_DIR, b.dockerfile)),
         },
     };
 }
@@ -521,12 +611,42 @@ function customDescendants(regs: Registration[]): (name: string) => string[] {
     };
 }
 
-function isManaged(r: Registration): boolean {
-    return r.custom && !PASSIVE.has(r.type) && r.type !== PROVIDER;
+/**
+ * What each step waits for (PARALLEL_STEPS): its `dependsOn` (a component: all its custom
+ * descendants) and the resources whose outputs its inputs use: an image's id (the mocked digest),
+ * a container's id or name, and the network and volumes it names (their names are outputs in the
+ * program; under the mocks they arrive as plain text).
+ */
+export function stepDependencies(regs: Registration[]): (reg: Registration) => Set<string> {
+    const descendants = customDescendants(regs);
+    const managed = regs.filter(isManaged);
+    const word = (text: string) =>
+        new RegExp(`(^|[^A-Za-z0-9_.-])${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}($|[^A-Za-z0-9_.-])`);
+    const marks = managed.map((r) => ({
+        name: r.name,
+        found: (text: string): boolean => {
+            if (r.type === IMAGE) return text.includes(mockDigest(r.inputs.imageName));
+            if (r.type === CONTAINER) return text.includes(`${r.name}-id`) || text.includes(`${r.name}-a1b2c3d`);
+            if (r.type === NETWORK || r.type === VOLUME) return word(r.inputs.name).test(text);
+            return false;
+        },
+    }));
+    return (reg) => {
+        const deps = new Set<string>();
+        for (const d of reg.opts.dependsOn) for (const x of descendants(d)) deps.add(x);
+        const text = JSON.stringify(reg.inputs);
+        for (const m of marks) if (m.name !== reg.name && m.found(text)) deps.add(m.name);
+        return deps;
+    };
 }
 
-function rank(reg: Registration): number {
-    return { [NETWORK]: 1, [VOLUME]: 1, [IMAGE]: 2 }[reg.type] ?? 3;
+/** PREVIOUS_OUTPUT_ENV: the stored outputs, unless the command turned them off. */
+function previousOutput(inputs: Record<string, any>, outputs: CommandOutputs | undefined): CommandOutputs | undefined {
+    return inputs.addPreviousOutputInEnv === false ? undefined : outputs;
+}
+
+function isManaged(r: Registration): boolean {
+    return r.custom && !PASSIVE.has(r.type) && r.type !== PROVIDER;
 }
 
 function withoutDigest(inputs: Record<string, any>): Record<string, any> {

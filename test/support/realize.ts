@@ -32,7 +32,7 @@ import {
     VOLUME_FIELDS,
 } from "./engineMapping";
 import { PROJECT_DIR } from "../../core/paths";
-import { IMAGE_CHECK } from "./engineRules";
+import { IMAGE_CHECK, PREVIOUS_OUTPUT_ENV } from "./engineRules";
 import { Registration } from "./mocks";
 
 export { containerCreateBody, UnmappedFieldError } from "./engineMapping";
@@ -326,22 +326,51 @@ function rank(reg: Registration): number {
     return { [NETWORK]: 1, [VOLUME]: 1, [IMAGE]: 2 }[reg.type] ?? 3;
 }
 
+/** A command's last outputs, as @pulumi/command keeps them (trailing newline trimmed). */
+export interface CommandOutputs {
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
 /** Runs a local Command's `create` like @pulumi/command does; a non-zero exit fails the deploy. */
 export async function runCommand(reg: Registration, log: (l: string) => void): Promise<string> {
+    const out = await runCommandOutputs(reg, log);
+    return out.combined;
+}
+
+/**
+ * Runs a local Command's `create` like @pulumi/command's `run` (commandOutputs.go): the process
+ * environment plus `environment`, plus the previous stdout/stderr when given (engineRules.ts
+ * PREVIOUS_OUTPUT_ENV; the kernel refuses a string over 128 KiB with E2BIG, as it would there).
+ */
+export async function runCommandOutputs(
+    reg: Registration,
+    log: (l: string) => void,
+    previous?: CommandOutputs,
+): Promise<CommandOutputs & { combined: string }> {
     checkFields(`Command ${reg.name}`, reg.inputs, COMMAND_FIELDS);
     const [program, ...args] = (reg.inputs.interpreter as string[] | undefined) ?? ["/bin/sh", "-c"];
     const env = { ...process.env, ...(reg.inputs.environment ?? {}) } as NodeJS.ProcessEnv;
-    const { code, output } = await new Promise<{ code: number; output: string }>((resolve, reject) => {
+    if (previous?.stdout) env[PREVIOUS_OUTPUT_ENV.stdout] = previous.stdout;
+    if (previous?.stderr) env[PREVIOUS_OUTPUT_ENV.stderr] = previous.stderr;
+    const { code, stdout, stderr, combined } = await new Promise<{
+        code: number;
+        stdout: string;
+        stderr: string;
+        combined: string;
+    }>((resolve, reject) => {
         const child = spawn(program, [...args, reg.inputs.create], { env, stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        let err = "";
         let text = "";
-        child.stdout.on("data", (d: Buffer) => (text += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (text += d.toString()));
-        child.on("error", reject);
-        child.on("close", (c) => resolve({ code: c ?? -1, output: text }));
+        child.stdout.on("data", (d: Buffer) => ((out += d.toString()), (text += d.toString())));
+        child.stderr.on("data", (d: Buffer) => ((err += d.toString()), (text += d.toString())));
+        child.on("error", (e) => reject(new Error(`command ${reg.name} could not start: ${e.message}`)));
+        child.on("close", (c) => resolve({ code: c ?? -1, stdout: out, stderr: err, combined: text }));
     });
-    if (code !== 0) throw new Error(`command ${reg.name} failed (exit ${code}):\n${output}`);
-    log(`ran ${reg.name}: ${output.trim().split("\n").slice(-1)[0] ?? ""}`);
-    return output;
+    if (code !== 0) throw new Error(`command ${reg.name} failed (exit ${code}):\n${combined}`);
+    log(`ran ${reg.name}: ${combined.trim().split("\n").slice(-1)[0] ?? ""}`);
+    return { stdout: stdout.replace(/\n$/, ""), stderr: stderr.replace(/\n$/, ""), combined };
 }
 
 /** The engine dockerode talks to, as the program's endpoint names it. */

@@ -93,15 +93,15 @@ describe("the app's contract in config", () => {
         expect(reports.inputs.name).toBe("lernmanager-unit-folders-keep-instance-reports");
     });
 
-    test("prod: the persistent folder's volume is protected and retained like the data", async () => {
+    test("prod: the persistent folder's volume is retained like the data, never protected (it comes and goes with the list)", async () => {
         const run = await runProgram(
             testConfig({ "lernmanager:protectData": "true", "lernmanager:persistentPaths": '["instance/reports"]' }),
             { stack: "unit-prot" },
         );
-        expect(run.named("lernmanager-unit-prot-storage-keep-instance-reports").opts).toMatchObject({
-            protect: true,
-            retainOnDelete: true,
-        });
+        // Retained, never protected: dropping the folder from the list must not wedge the stack.
+        const opts = run.named("lernmanager-unit-prot-storage-keep-instance-reports").opts;
+        expect(opts).toMatchObject({ retainOnDelete: true });
+        expect(opts.protect).toBeFalsy();
     });
 });
 

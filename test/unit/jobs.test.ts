@@ -248,12 +248,8 @@ describe("the scheduler container (Pulumi mocks)", () => {
         ]);
     });
 
-    test("is created after the migration (runs the migrated database's image) and the image janitor", () => {
-        expect(scheduler().opts.dependsOn).toEqual([
-            "lernmanager-jobs-migrate",
-            "lernmanager-jobs-image-prune",
-            "lernmanager-jobs-image-cleanup",
-        ]);
+    test("is created after the migration and the candidate (runs the migrated, proven image) and the image janitor", () => {
+        expect(scheduler().opts.dependsOn).toEqual(["lernmanager-jobs-candidate", "lernmanager-jobs-image-cleanup"]);
         expect(scheduler().order).toBeGreaterThan(run.named("lernmanager-jobs-migrate").order);
         expect(scheduler().opts.parent).toBe("lernmanager-jobs-scheduler");
     });

@@ -257,7 +257,7 @@ describe("the declared stack (Pulumi mocks)", () => {
         const create = noHook.named("lernmanager-nohook-migrate").inputs.create as string;
         expect(create).toContain("lm_migrate.py");
         expect(create).not.toContain("lm_init.py");
-        expect(noHook.named("lernmanager-nohook-app").opts.dependsOn).toContain("lernmanager-nohook-migrate");
+        expect(noHook.named("lernmanager-nohook-candidate").opts.dependsOn).toContain("lernmanager-nohook-migrate");
     });
 });
 

@@ -17,12 +17,12 @@ describe("the declared stack (Pulumi mocks)", () => {
     const app = () => run.named("lernmanager-unit-app");
     const nginx = () => run.named("lernmanager-unit-nginx");
 
-    test("declares a network, seven volumes (one for instance/reports, nginx's spool), three images, three containers (app, backups, nginx), seven deploy steps and two secrets", () => {
+    test("declares a network, seven volumes (one for instance/reports, nginx's spool), three images, three containers (app, backups, nginx), eight deploy steps and two secrets", () => {
         const count = (t: string) => run.ofType(t).length;
         expect(count("docker:index/network:Network")).toBe(1);
         expect(count(VOLUME)).toBe(7);
-        // backup, migrate, smoke, image prune, build leftovers, image clean-up, destroy guard
-        expect(count(COMMAND)).toBe(7);
+        // backup, migrate, candidate, smoke, image prune, build leftovers, image clean-up, destroy guard
+        expect(count(COMMAND)).toBe(8);
         expect(count("pulumi:providers:docker")).toBe(1);
         expect(count(IMAGE)).toBe(3);
         expect(count(CONTAINER)).toBe(3);
@@ -129,7 +129,8 @@ describe("the declared stack (Pulumi mocks)", () => {
             expect(img.inputs.imageName).toMatch(/^lernmanager-unit-(runtime|app|nginx):[0-9a-f]{12}$/);
         }
         const appImage = run.named("lernmanager-unit-image-app");
-        expect(appImage.inputs.build.context).toMatch(/demo-app$/);
+        // A staged copy of the app (core/buildContext.ts), named by the app's content hash.
+        expect(appImage.inputs.build.context).toMatch(/^\.build\/contexts\/demo-app-[0-9a-f]{12}$/);
         expect(appImage.inputs.build.args.RUNTIME_IMAGE).toBe(
             run.named("lernmanager-unit-image-runtime").inputs.imageName,
         );
@@ -169,6 +170,7 @@ describe("the declared stack (Pulumi mocks)", () => {
             "lernmanager:deploy:DeployStep",
             "lernmanager:deploy:DeployStep",
             "lernmanager:deploy:DeployStep",
+            "lernmanager:deploy:DeployStep",
             "lernmanager:deploy:DestroyGuard",
             "lernmanager:index:Lernmanager",
             "lernmanager:storage:Storage",
@@ -197,18 +199,15 @@ describe("deploy steps (@pulumi/command)", () => {
     const step = (kind: string) => run.named(`lernmanager-steps-${kind}`);
     const appImageId = () => run.named("lernmanager-steps-image-app").inputs.imageName; // the mocked image id
 
-    test("run in order: backup, migration, app container, nginx, smoke test", () => {
-        const order = ["backup", "migrate", "app", "nginx", "smoke"].map((k) => step(k).order);
+    test("run in order: backup, migration, candidate, app container, nginx, smoke test", () => {
+        const order = ["backup", "migrate", "candidate", "app", "nginx", "smoke"].map((k) => step(k).order);
         expect([...order].sort((a, b) => a - b)).toEqual(order);
         expect(step("backup").opts.dependsOn).toEqual(
             expect.arrayContaining(["lernmanager-steps-storage-data", "lernmanager-steps-storage-backups"]),
         );
         expect(step("migrate").opts.dependsOn).toContain("lernmanager-steps-backup");
-        expect(step("app").opts.dependsOn).toEqual([
-            "lernmanager-steps-migrate",
-            "lernmanager-steps-image-prune",
-            "lernmanager-steps-image-cleanup",
-        ]);
+        expect(step("candidate").opts.dependsOn).toContain("lernmanager-steps-migrate");
+        expect(step("app").opts.dependsOn).toEqual(["lernmanager-steps-candidate", "lernmanager-steps-image-cleanup"]);
         expect(step("smoke").opts.dependsOn).toEqual(
             expect.arrayContaining(["lernmanager-steps-nginx", "lernmanager-steps-app"]),
         );
@@ -253,10 +252,10 @@ describe("deploy steps (@pulumi/command)", () => {
                 .ofType(COMMAND)
                 .map((c) => c.name.replace("lernmanager-bare-", ""))
                 .sort(),
-        ).toEqual(["backup", "build-leftovers", "destroy-guard", "image-cleanup", "image-prune", "smoke"]);
+        ).toEqual(["backup", "build-leftovers", "candidate", "destroy-guard", "image-cleanup", "image-prune", "smoke"]);
+        expect(bare.named("lernmanager-bare-candidate").opts.dependsOn).toContain("lernmanager-bare-backup");
         expect(bare.named("lernmanager-bare-app").opts.dependsOn).toEqual([
-            "lernmanager-bare-backup",
-            "lernmanager-bare-image-prune",
+            "lernmanager-bare-candidate",
             "lernmanager-bare-image-cleanup",
         ]);
     });

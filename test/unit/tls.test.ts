@@ -232,10 +232,9 @@ describe("the program with TLS", () => {
         expect(agent.inputs.envs).toContain("LM_TLS_NAMES=lernen.schule.test");
         expect(agent.inputs.readOnly).toBe(true);
         expect(agent.inputs.user).toBe("10003:10002");
-        expect(run.named("lernmanager-unit-tls-storage-tls").opts).toMatchObject({
-            protect: true,
-            retainOnDelete: true,
-        });
+        // Retained, never protected: it goes away with `tls` off (engineRules.ts DELETE_PROTECTED_MESSAGE).
+        expect(run.named("lernmanager-unit-tls-storage-tls").opts).toMatchObject({ retainOnDelete: true });
+        expect(run.named("lernmanager-unit-tls-storage-tls").opts.protect).toBeFalsy();
         const nginx = run.named("lernmanager-unit-tls-nginx");
         expect(nginx.inputs.ports.map((p: { internal: number; external: number }) => [p.internal, p.external])).toEqual(
             [
