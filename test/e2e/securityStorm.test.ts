@@ -6,7 +6,7 @@
  * small. Outside the upload paths a body over 1 MiB is refused at once.
  */
 import * as http from "http";
-import { login, request } from "../support/http";
+import { csrfHeaders, login, request } from "../support/http";
 import { runLoad } from "../support/load";
 import { liveStack, type LiveStack } from "../support/stack";
 import { recordFigure } from "../support/figures";
@@ -42,7 +42,8 @@ function bigPost(port: number, path: string, total: number, cookie = ""): Promis
                 headers: {
                     "Content-Type": `multipart/form-data; boundary=${boundary}`,
                     "Content-Length": total,
-                    ...(cookie ? { Cookie: cookie } : {}),
+                    // A logged-in student's upload carries the session's CSRF token, as the page's script sends it.
+                    ...(cookie ? csrfHeaders(cookie) : {}),
                 },
             },
             (res) => {
