@@ -18,10 +18,12 @@ fi
 # A second lane: the e2e files that mostly wait (job ticks, scheduled backups and their copies, a
 # browser's page loads) run beside the others, each lane with its own stacks (LM_E2E_STALE keeps each lane's stale-object clean-up to
 # its own). Only for the whole suite (no arguments) with a Docker engine; otherwise one jest run.
-LANE2=(test/e2e/jobs.test.ts test/e2e/backupsSftp.test.ts test/e2e/disasterCopies.test.ts test/e2e/browser.test.ts)
+# engineGate, disasterImport and lifecycle join it to even the lanes out (about 25 minutes each).
+LANE2=(test/e2e/jobs.test.ts test/e2e/backupsSftp.test.ts test/e2e/disasterCopies.test.ts test/e2e/browser.test.ts
+  test/e2e/engineGate.test.ts test/e2e/disasterImport.test.ts test/e2e/lifecycle.test.ts)
 # The stacks of the second lane's files (each lane sweeps only its own stale ones).
-LANE2_STACKS='e2e-jobs|e2e-sftp|e2e-sftp-server|e2e-dis-[ab]|e2e-browser'
-LANE2_FILES='jobs|backupsSftp|disasterCopies|browser'
+LANE2_STACKS='e2e-jobs|e2e-sftp|e2e-sftp-server|e2e-dis-[ab]|e2e-browser|e2e-eng-gate|e2e-dis-imp|e2e-init|e2e-life'
+LANE2_FILES='jobs|backupsSftp|disasterCopies|browser|engineGate|disasterImport|lifecycle'
 results=$(mktemp /tmp/lernmanager-jest.XXXXXX.json)
 lane2=""
 if [ $# -eq 0 ] && docker info >/dev/null 2>&1; then
