@@ -4,6 +4,7 @@ import { appEnvironment, publishedUrl, smokeStaticFile } from "../render/app";
 import { StackConfig } from "../config/load";
 import { ADMIN_PASSWORD_ENV, imageJanitorScripts, migrationScript, smokeTestScript } from "../render/deploy";
 import { gunicornSettingsFrom, renderGunicornConf } from "../render/gunicorn";
+import { hstsValue } from "../render/tls";
 import { LAYOUT } from "../core/layout";
 import { persistentVolumeName, StackNames } from "../core/names";
 import { AppImage } from "./appImage";
@@ -276,6 +277,7 @@ export class Lernmanager extends pulumi.ComponentResource {
                     page: "/",
                     staticFile: smokeStaticFile(config) ?? "/nginx-health",
                     tlsVolume: this.tls ? names.volumes.tls : undefined,
+                    hsts: this.tls ? hstsValue(config.tls) : undefined,
                 }),
                 environment: stepEnv,
                 triggers: [

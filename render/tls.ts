@@ -93,12 +93,16 @@ ${sharedLocations(tls)}
 `;
 }
 
+/** The Strict-Transport-Security value nginx sends over HTTPS ("" when hstsMaxAge is 0: none). */
+export function hstsValue(tls: Pick<NginxTls, "hstsMaxAge" | "hstsIncludeSubdomains">): string {
+    return tls.hstsMaxAge > 0
+        ? `max-age=${tls.hstsMaxAge}${tls.hstsIncludeSubdomains ? "; includeSubDomains" : ""}`
+        : "";
+}
+
 /** The first lines of the HTTPS server: listen, certificate, protocols, resumption, HSTS. */
 export function tlsServerHead(tls: NginxTls, http2Directive: boolean): string {
-    const hsts =
-        tls.hstsMaxAge > 0
-            ? `        add_header Strict-Transport-Security "max-age=${tls.hstsMaxAge}${tls.hstsIncludeSubdomains ? "; includeSubDomains" : ""}" always;\n`
-            : "";
+    const hsts = hstsValue(tls) ? `        add_header Strict-Transport-Security "${hstsValue(tls)}" always;\n` : "";
     // nginx >= 1.25.1 turns HTTP/2 on with its own directive (`listen ... http2` is deprecated there).
     const listen = http2Directive
         ? `        listen ${LAYOUT.nginxTlsPort} ssl default_server;\n        http2 on;`

@@ -202,6 +202,21 @@ describe("the program with TLS", () => {
         expect(run.named("lernmanager-unit-tls-smoke").inputs.create).toContain("https://nginx:8443");
     });
 
+    test("the smoke step is told the HSTS value nginx must send (none with hstsMaxAge 0)", async () => {
+        const smoke = async (extra: Record<string, string>) =>
+            (
+                await runProgram(
+                    testConfig({ "lernmanager:tls": "internal", "lernmanager:domain": "lernen.schule.test", ...extra }),
+                    { stack: "unit-hsts" },
+                )
+            ).named("lernmanager-unit-hsts-smoke").inputs.create as string;
+        expect(await smoke({ "lernmanager:hstsMaxAge": "300" })).toContain("-e LM_SMOKE_HSTS='max-age=300'");
+        expect(
+            await smoke({ "lernmanager:hstsMaxAge": "31536000", "lernmanager:hstsIncludeSubdomains": "true" }),
+        ).toContain("-e LM_SMOKE_HSTS='max-age=31536000; includeSubDomains'");
+        expect(await smoke({ "lernmanager:hstsMaxAge": "0" })).toContain("-e LM_SMOKE_HSTS=''");
+    });
+
     test("files: the school's key reaches only secret inputs; off: no agent, no TLS volume", async () => {
         const pair = ca.issue(["lernen.schule.test"]);
         const run = await runProgram(
