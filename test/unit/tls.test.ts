@@ -1,9 +1,7 @@
 /** HTTPS config (config/tls.ts), nginx's TLS parts (render/tls.ts) and what the program declares. */
-import { spawnSync } from "child_process";
+import { nginxAtLeast, nginxTest } from "../support/nginxCheck";
+import { POOLED_MIN_NGINX_VERSION } from "../../render/upstream";
 import { load, problems } from "../support/config";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { renderNginxConf } from "../../render/nginx";
 import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING } from "../../config/tls";
 import { testCa, TestCa } from "../support/certs";
@@ -136,30 +134,20 @@ describe("nginx with TLS", () => {
         expect(none).toContain("map $scheme $lm_forwarded_proto {");
     });
 
-    test("passes a real `nginx -t` with a certificate", () => {
-        const nginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"].find((p) => fs.existsSync(p));
-        if (!nginx) throw new Error("nginx is not installed here: run `scripts/test-env.sh up`");
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-nginx-tls-"));
-        const pair = ca.issue(["lernen.schule.test"]);
-        fs.writeFileSync(path.join(dir, "cert.pem"), pair.cert);
-        fs.writeFileSync(path.join(dir, "key.pem"), pair.key);
-        const text = conf
-            .replace(/\/tmp\/nginx/g, `${dir}/nginx`)
-            .replace("/dev/stdout", `${dir}/access.log`)
-            .replace("/srv/tls/live/fullchain.pem", `${dir}/cert.pem`)
-            .replace("/srv/tls/live/privkey.pem", `${dir}/key.pem`);
-        fs.writeFileSync(path.join(dir, "nginx.conf"), text);
-        try {
-            const result = spawnSync(nginx, ["-t", "-e", "stderr", "-c", path.join(dir, "nginx.conf")], {
-                encoding: "utf8",
+    test.each(["per-request", "pooled"] as const)(
+        "the %s form with TLS passes a real `nginx -t` of its nginx, with a certificate",
+        (form) => {
+            const pair = ca.issue(["lernen.schule.test"]);
+            const result = nginxTest(renderNginxConf({ ...base, tls, trustedProxies: ["10.9.0.0/24"] }, form), form, {
+                "/srv/tls/live/fullchain.pem": pair.cert,
+                "/srv/tls/live/privkey.pem": pair.key,
             });
+            expect(nginxAtLeast(result.version, POOLED_MIN_NGINX_VERSION)).toBe(form === "pooled");
             expect(result.stderr).toMatch(/test is successful/);
             expect(result.stderr).not.toMatch(/\[(emerg|alert)\]/);
             expect(result.status).toBe(0);
-        } finally {
-            fs.rmSync(dir, { recursive: true, force: true });
-        }
-    });
+        },
+    );
 });
 
 describe("the program with TLS", () => {
