@@ -19,6 +19,9 @@ fi
 # the others, each lane with its own stacks (LM_E2E_STALE keeps each lane's stale-object clean-up to
 # its own). Only for the whole suite (no arguments) with a Docker engine; otherwise one jest run.
 LANE2=(test/e2e/jobs.test.ts test/e2e/backupsSftp.test.ts)
+# Both lanes write their figures into one file of this run (test/support/runFigures.ts).
+LM_RUN_ID=${LM_RUN_ID:-$(date -u +%Y-%m-%dT%H-%M-%SZ)}
+export LM_RUN_ID
 results=$(mktemp /tmp/lernmanager-jest.XXXXXX.json)
 lane2=""
 if [ $# -eq 0 ] && docker info >/dev/null 2>&1; then
