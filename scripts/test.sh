@@ -21,7 +21,8 @@ fi
 LANE2=(test/e2e/jobs.test.ts test/e2e/backupsSftp.test.ts)
 # Both lanes write their figures into one file of this run (test/support/runFigures.ts).
 LM_RUN_ID=${LM_RUN_ID:-$(date -u +%Y-%m-%dT%H-%M-%SZ)}
-export LM_RUN_ID
+LM_RUN_COMMIT=${LM_RUN_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
+export LM_RUN_ID LM_RUN_COMMIT
 results=$(mktemp /tmp/lernmanager-jest.XXXXXX.json)
 lane2=""
 if [ $# -eq 0 ] && docker info >/dev/null 2>&1; then

@@ -19,19 +19,28 @@ jest.setTimeout(600000);
 const FAULT_STACK_CONFIG = { "lernmanager:loginRatePerMinute": "0", "lernmanager:appAccessLog": "true" };
 let s: LiveStack;
 let cookies: string[];
-/** Names of the containers created for a stack between two times (ms), from `docker events`. */
-async function createdContainers(stack: string, fromMs: number, toMs: number): Promise<string[]> {
-    const stream = await docker.getEvents({
-        since: Math.floor(fromMs / 1000) - 1,
-        until: Math.ceil(toMs / 1000) + 1,
+/**
+ * Watches the engine's live event stream for the containers created for a stack; `stop` returns
+ * their names. Live, not read back afterwards: the engine keeps only its last 256 events, which a
+ * shared engine's health checks and execs replace within seconds.
+ */
+async function watchCreatedContainers(stack: string): Promise<{ stop(): Promise<string[]> }> {
+    const stream = (await docker.getEvents({
         filters: { type: ["container"], event: ["create"], label: [`dev.lernmanager.stack=${stack}`] },
-    });
+    })) as NodeJS.ReadableStream & { destroy(): void };
     let text = "";
-    for await (const chunk of stream as AsyncIterable<Buffer>) text += chunk.toString();
-    return text
-        .split("\n")
-        .filter((l) => l.trim() !== "")
-        .map((l) => JSON.parse(l).Actor.Attributes.name as string);
+    stream.on("data", (chunk: Buffer) => (text += chunk.toString()));
+    return {
+        async stop() {
+            // Events reach the stream a moment after the API call that caused them returned.
+            await new Promise((r) => setTimeout(r, 1000));
+            stream.destroy();
+            return text
+                .split("\n")
+                .filter((l) => l.trim() !== "")
+                .map((l) => JSON.parse(l).Actor.Attributes.name as string);
+        },
+    };
 }
 const figure = (name: string, data: Record<string, unknown>) => {
     console.log(`${name}: ${JSON.stringify(data)}`);
@@ -139,7 +148,7 @@ test(`gunicorn workers killed under load (${WORKER_KILLS} kills): 0 failed reque
     expect(load.failed).toBe(0);
 });
 
-test("the app container killed under load: a friendly 503, healthy again within 10 s, nginx untouched", async () => {
+test("the app container killed under load: a friendly 503, no cut response, traffic and health back within 10 s, nginx untouched", async () => {
     const nginxBefore = await s.nginx().inspect();
     const { master } = await gunicornProcesses(s.app());
     const startedBefore = (await s.app().inspect()).State.StartedAt;
@@ -197,8 +206,9 @@ test("the app container killed under load: a friendly 503, healthy again within 
     expect(friendly).toBeGreaterThan(0);
     expect(backAt).toBeGreaterThan(0);
     expect(healthyAt - killedAt).toBeLessThanOrEqual(10000);
-    // Traffic back (the first 200 through nginx after the friendly page) within 5 s of the crash.
-    expect(backAt - killedAt).toBeLessThanOrEqual(5000);
+    // Traffic is back (a 200 through nginx after the friendly page) before the health wait starts,
+    // so the 10 s above bounds it too. No tighter bound: one run on 2 cores shared with other suites
+    // measured 8.9 s (about 2 s on a quiet machine); docs/reliability.md claims only the 10 s.
     // Only the friendly page, no cut response (docs/reliability.md): these are GETs, a response is
     // sent whole or not at all (lm_whole_head.py) and nginx retries one that got nothing.
     expect(Object.keys(load.failures).filter((k) => k !== "HTTP 503")).toEqual([]);
@@ -401,6 +411,7 @@ test("a missing required setting (SECRET_KEY) fails the deploy on health instead
               }
             : r,
     );
+    const watch = await watchCreatedContainers("e2e-nokey");
     const started = Date.now();
     const error = await realize(broken).then(
         () => undefined,
@@ -411,8 +422,8 @@ test("a missing required setting (SECRET_KEY) fails the deploy on health instead
         all: true,
         filters: { label: ["dev.lernmanager.stack=e2e-nokey"] },
     });
-    // Which containers the deploy created, from the engine's own event log for this stack.
-    const created = await createdContainers("e2e-nokey", started, Date.now());
+    // Which containers the deploy created, from the engine's events for this stack.
+    const created = await watch.stop();
     const nginxCreated = created.some((name) => name === "lernmanager-e2e-nokey-nginx");
     figure("missingSecretKey", { deployFailed: !!error, secondsToFailure: Math.round(seconds), nginxCreated });
     expect(created.some((name) => name.startsWith("lernmanager-e2e-nokey-app"))).toBe(true);

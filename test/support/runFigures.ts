@@ -27,7 +27,8 @@ function runStarted(): string {
 }
 
 export function runFile(): string {
-    return path.join(RUNS_DIR, `${runStarted()}-${output("git", ["rev-parse", "--short=12", "HEAD"])}.json`);
+    const commit = process.env.LM_RUN_COMMIT ?? output("git", ["rev-parse", "HEAD"]);
+    return path.join(RUNS_DIR, `${runStarted()}-${commit.slice(0, 12)}.json`);
 }
 
 /** What a reader needs to weigh a figure: which code, when, where, with which nginx. */
@@ -36,7 +37,8 @@ export function runFacts(): Record<string, unknown> {
     const changed = output("git", ["status", "--porcelain", "--untracked-files=no"]);
     return {
         started: runStarted(),
-        commit: output("git", ["rev-parse", "HEAD"]),
+        // scripts/test.sh notes HEAD at the start; a lone jest run reads it at its first figure.
+        commit: process.env.LM_RUN_COMMIT ?? output("git", ["rev-parse", "HEAD"]),
         // Figures of a working tree with changes do not belong to the commit alone.
         uncommittedChanges: changed === "unknown" ? "unknown" : changed !== "",
         ci: process.env.CI === "true",
