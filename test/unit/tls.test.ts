@@ -1,4 +1,9 @@
 /** HTTPS config (config/tls.ts), nginx's TLS parts (render/tls.ts) and what the program declares. */
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { CONTAINERS_DIR } from "../../core/paths";
 import { nginxAtLeast, nginxTest } from "../support/nginxCheck";
 import { POOLED_MIN_NGINX_VERSION } from "../../render/upstream";
 import { load, problems } from "../support/config";
@@ -232,5 +237,59 @@ describe("the program with TLS", () => {
         const off = await runProgram(testConfig(), { stack: "unit-off" });
         expect(off.registrations.some((r) => r.name.endsWith("-tls"))).toBe(false);
         expect(off.named("lernmanager-unit-off-app").inputs.envs).not.toContain("FORCE_HTTPS=true");
+    });
+});
+
+describe("the TLS agent (containers/tls/lm-tls.sh)", () => {
+    // The smoke step reads the status line, then the fingerprint: were the status "ok" first, it could
+    // read the placeholder's fingerprint, match the placeholder nginx still serves, and pass.
+    test("an ok status line is written only after the fingerprint of the certificate it is about", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-tls-agent-"));
+        const bin = path.join(dir, "bin");
+        const tlsDir = path.join(dir, "tls");
+        const log = path.join(dir, "order.log");
+        fs.mkdirSync(bin);
+        const realMv = ["/usr/bin/mv", "/bin/mv"].find((p) => fs.existsSync(p))!;
+        // mv, as the agent uses it to put its files in place: before the status line goes in, note
+        // whether the fingerprint file already names the live certificate.
+        fs.writeFileSync(
+            path.join(bin, "mv"),
+            [
+                "#!/bin/sh",
+                'for last; do :; done; src=""; for a; do [ "$a" = "$last" ] || src=$a; done',
+                'if [ "$last" = "$LM_TLS_DIR/status" ]; then',
+                "  live=$(openssl x509 -noout -fingerprint -sha256 -in \"$LM_TLS_DIR/live/fullchain.pem\" | sed 's/^.*=//; s/://g' | tr A-F a-f)",
+                '  [ "$(cat "$LM_TLS_DIR/fingerprint" 2>/dev/null)" = "$live" ] && m=current || m=stale',
+                '  echo "$(cut -d" " -f1 "$src") $m" >> "$LM_ORDER_LOG"',
+                "fi",
+                `exec ${realMv} "$@"`,
+                "",
+            ].join("\n"),
+            { mode: 0o755 },
+        );
+        const pair = ca.issue(["lernen.schule.test"]);
+        const agent = spawn("sh", [path.join(CONTAINERS_DIR, "tls", "lm-tls.sh"), "run"], {
+            env: {
+                ...process.env,
+                PATH: `${bin}:${process.env.PATH}`,
+                LM_TLS_DIR: tlsDir,
+                LM_TLS_MODE: "files",
+                LM_TLS_NAMES: "lernen.schule.test",
+                LM_TLS_CERT_PEM: pair.cert,
+                LM_TLS_KEY_PEM: pair.key,
+                LM_ORDER_LOG: log,
+            },
+            stdio: "ignore",
+        });
+        try {
+            const until = Date.now() + 30000;
+            while (!(fs.existsSync(log) && /^ok /m.test(fs.readFileSync(log, "utf8"))) && Date.now() < until)
+                await new Promise((r) => setTimeout(r, 200));
+            // The placeholder's "pending" and then the school's certificate's "ok": each after its fingerprint.
+            expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual(["pending current", "ok current"]);
+        } finally {
+            agent.kill();
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
