@@ -4,7 +4,7 @@ const tseslint = require("typescript-eslint");
 const pulumi = require("@pulumi/eslint-plugin");
 
 module.exports = tseslint.config(
-    { ignores: ["node_modules/", "bin/", "coverage/", "demo-app/", "**/*.js"] },
+    { ignores: ["node_modules/", "bin/", "coverage/", "demo-app/", ".stryker-tmp/", "**/*.js"] },
     ...tseslint.configs.recommended,
     {
         files: ["**/*.ts"],

@@ -29,6 +29,8 @@ if (wantsE2e) {
             displayName: "e2e",
             testMatch: ["<rootDir>/test/e2e/**/*.test.ts"],
             globalSetup: "<rootDir>/test/support/cleanStale.ts",
+            // Writes a test's figures only once it passed, into the run's file (test/support/figures.ts).
+            testEnvironment: "<rootDir>/test/support/figuresEnvironment.ts",
         });
     } else if (process.env.CI === "true") {
         throw new Error(

@@ -10,6 +10,7 @@ import {
     smokeTestScript,
 } from "../render/deploy";
 import { gunicornSettingsFrom, renderGunicornConf } from "../render/gunicorn";
+import { hstsValue } from "../render/tls";
 import { LAYOUT } from "../core/layout";
 import { persistentVolumeName, StackNames } from "../core/names";
 import { AppImage } from "./appImage";
@@ -353,6 +354,7 @@ export class Lernmanager extends pulumi.ComponentResource {
                     page: "/",
                     staticFile: smokeStaticFile(config) ?? "/nginx-health",
                     tlsVolume: this.tls ? names.volumes.tls : undefined,
+                    hsts: this.tls ? hstsValue(config.tls) : undefined,
                 }),
                 environment: stepEnv,
                 triggers: [

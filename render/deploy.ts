@@ -77,6 +77,8 @@ export interface SmokeStep extends StepBase {
     readonly staticFile: string;
     /** TLS on: the TLS volume (read-only in the smoke container); the checks go over HTTPS. */
     readonly tlsVolume?: string;
+    /** TLS on: the Strict-Transport-Security value nginx must send ("" when it must send none). */
+    readonly hsts?: string;
 }
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -275,7 +277,7 @@ export function smokeTestScript(s: SmokeStep): string {
     const tls = s.tlsVolume
         ? [
               `--mount ${q(`type=volume,source=${s.tlsVolume},target=${LAYOUT.tlsDir},readonly`)}`,
-              `-e LM_SMOKE_TLS_DIR=${LAYOUT.tlsDir} -e LM_SMOKE_HTTP=${http}`,
+              `-e LM_SMOKE_TLS_DIR=${LAYOUT.tlsDir} -e LM_SMOKE_HTTP=${http} -e LM_SMOKE_HSTS=${q(s.hsts ?? "")}`,
           ]
         : [];
     const smoke = run(s, "smoke", [`--network ${q(s.network)}`, ...tls], "python3", [

@@ -52,8 +52,7 @@ export function checkNginxTls(tls: NginxTls): void {
 
 /** The Strict-Transport-Security line of the HTTPS server ("" with hstsMaxAge 0). */
 export function hstsHeader(tls: NginxTls): string {
-    if (tls.hstsMaxAge <= 0) return "";
-    return `add_header Strict-Transport-Security "max-age=${tls.hstsMaxAge}${tls.hstsIncludeSubdomains ? "; includeSubDomains" : ""}" always;`;
+    return hstsValue(tls) ? `add_header Strict-Transport-Security "${hstsValue(tls)}" always;` : "";
 }
 
 /**
@@ -118,6 +117,13 @@ ${sharedLocations(tls, headers)}
         }
     }
 `;
+}
+
+/** The Strict-Transport-Security value nginx sends over HTTPS ("" when hstsMaxAge is 0: none). */
+export function hstsValue(tls: Pick<NginxTls, "hstsMaxAge" | "hstsIncludeSubdomains">): string {
+    return tls.hstsMaxAge > 0
+        ? `max-age=${tls.hstsMaxAge}${tls.hstsIncludeSubdomains ? "; includeSubDomains" : ""}`
+        : "";
 }
 
 /**

@@ -24,6 +24,10 @@ LANE2=(test/e2e/jobs.test.ts test/e2e/backupsSftp.test.ts test/e2e/disasterCopie
 # The stacks of the second lane's files (each lane sweeps only its own stale ones).
 LANE2_STACKS='e2e-jobs|e2e-sftp|e2e-sftp-server|e2e-dis-[ab]|e2e-browser|e2e-eng-gate|e2e-dis-imp|e2e-init|e2e-life'
 LANE2_FILES='jobs|backupsSftp|disasterCopies|browser|engineGate|disasterImport|lifecycle'
+# Both lanes write their figures into one file of this run (test/support/runFigures.ts).
+LM_RUN_ID=${LM_RUN_ID:-$(date -u +%Y-%m-%dT%H-%M-%SZ)}
+LM_RUN_COMMIT=${LM_RUN_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
+export LM_RUN_ID LM_RUN_COMMIT
 results=$(mktemp /tmp/lernmanager-jest.XXXXXX.json)
 lane2=""
 if [ $# -eq 0 ] && docker info >/dev/null 2>&1; then

@@ -26,12 +26,15 @@ log() { echo "lm-tls: $*"; }
 now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 # The status line and the live certificate's fingerprint are public (0644 in a 0751 folder): the
 # deploy's smoke test reads them to see that nginx serves the current certificate.
+# The fingerprint goes first: whoever reads an "ok" line then reads the fingerprint of the certificate
+# it is about, not the placeholder's (the smoke test would otherwise pass on the placeholder nginx
+# still serves before its health check reloads).
 status() { # ok|pending|failed message
-  printf '%s %s %s\n' "$1" "$(now)" "$2" > "$DIR/status.tmp" && chmod 0644 "$DIR/status.tmp" && mv -f "$DIR/status.tmp" "$DIR/status"
   if [ -f "$LIVE/fullchain.pem" ]; then
     openssl x509 -noout -fingerprint -sha256 -in "$LIVE/fullchain.pem" | sed 's/^.*=//; s/://g' | tr 'A-F' 'a-f' > "$DIR/fingerprint.tmp" \
       && chmod 0644 "$DIR/fingerprint.tmp" && mv -f "$DIR/fingerprint.tmp" "$DIR/fingerprint"
   fi
+  printf '%s %s %s\n' "$1" "$(now)" "$2" > "$DIR/status.tmp" && chmod 0644 "$DIR/status.tmp" && mv -f "$DIR/status.tmp" "$DIR/status"
   log "$1: $2"
 }
 not_after() { openssl x509 -noout -enddate -in "$1" | sed 's/^notAfter=//'; }

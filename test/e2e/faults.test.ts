@@ -1,6 +1,7 @@
 /**
  * Fault injection on a real engine. Every load is bounded in count and time and goes to
- * 127.0.0.1 only. Each test prints its figure and records it in bench/results/reliability-<date>.json.
+ * 127.0.0.1 only. Each test prints its figure; test/support/figures.ts writes it into this run's file
+ * (bench/results/runs/) once the test has passed.
  */
 import * as net from "net";
 import { recordFigure } from "../support/figures";
@@ -18,6 +19,29 @@ jest.setTimeout(600000);
 const FAULT_STACK_CONFIG = { "lernmanager:loginRatePerMinute": "0", "lernmanager:appAccessLog": "true" };
 let s: LiveStack;
 let cookies: string[];
+/**
+ * Watches the engine's live event stream for the containers created for a stack; `stop` returns
+ * their names. Live, not read back afterwards: the engine keeps only its last 256 events, which a
+ * shared engine's health checks and execs replace within seconds.
+ */
+async function watchCreatedContainers(stack: string): Promise<{ stop(): Promise<string[]> }> {
+    const stream = (await docker.getEvents({
+        filters: { type: ["container"], event: ["create"], label: [`dev.lernmanager.stack=${stack}`] },
+    })) as NodeJS.ReadableStream & { destroy(): void };
+    let text = "";
+    stream.on("data", (chunk: Buffer) => (text += chunk.toString()));
+    return {
+        async stop() {
+            // Events reach the stream a moment after the API call that caused them returned.
+            await new Promise((r) => setTimeout(r, 1000));
+            stream.destroy();
+            return text
+                .split("\n")
+                .filter((l) => l.trim() !== "")
+                .map((l) => JSON.parse(l).Actor.Attributes.name as string);
+        },
+    };
+}
 const figure = (name: string, data: Record<string, unknown>) => {
     console.log(`${name}: ${JSON.stringify(data)}`);
     recordFigure(name, data);
@@ -124,7 +148,7 @@ test(`gunicorn workers killed under load (${WORKER_KILLS} kills): 0 failed reque
     expect(load.failed).toBe(0);
 });
 
-test("the app container killed under load: a friendly 503, healthy again within 10 s, nginx untouched", async () => {
+test("the app container killed under load: a friendly 503, no cut response, traffic and health back within 10 s, nginx untouched", async () => {
     const nginxBefore = await s.nginx().inspect();
     const { master } = await gunicornProcesses(s.app());
     const startedBefore = (await s.app().inspect()).State.StartedAt;
@@ -182,9 +206,12 @@ test("the app container killed under load: a friendly 503, healthy again within 
     expect(friendly).toBeGreaterThan(0);
     expect(backAt).toBeGreaterThan(0);
     expect(healthyAt - killedAt).toBeLessThanOrEqual(10000);
-    // The friendly page, or (for the few responses in flight at the instant of the crash) a cut connection.
-    const other = Object.entries(load.failures).filter(([k]) => k !== "HTTP 503");
-    expect(other.reduce((n, [, v]) => n + v, 0)).toBeLessThanOrEqual(16);
+    // Traffic is back (a 200 through nginx after the friendly page) before the health wait starts,
+    // so the 10 s above bounds it too. No tighter bound: one run on 2 cores shared with other suites
+    // measured 8.9 s (about 2 s on a quiet machine); docs/reliability.md claims only the 10 s.
+    // Only the friendly page, no cut response (docs/reliability.md): these are GETs, a response is
+    // sent whole or not at all (lm_whole_head.py) and nginx retries one that got nothing.
+    expect(Object.keys(load.failures).filter((k) => k !== "HTTP 503")).toEqual([]);
     expect(nginxAfter.State.StartedAt).toBe(nginxBefore.State.StartedAt);
     expect(nginxAfter.RestartCount).toBe(nginxBefore.RestartCount);
 });
@@ -384,6 +411,7 @@ test("a missing required setting (SECRET_KEY) fails the deploy on health instead
               }
             : r,
     );
+    const watch = await watchCreatedContainers("e2e-nokey");
     const started = Date.now();
     const error = await realize(broken).then(
         () => undefined,
@@ -394,7 +422,12 @@ test("a missing required setting (SECRET_KEY) fails the deploy on health instead
         all: true,
         filters: { label: ["dev.lernmanager.stack=e2e-nokey"] },
     });
-    figure("missingSecretKey", { deployFailed: !!error, secondsToFailure: Math.round(seconds), nginxCreated: false });
+    // Which containers the deploy created, from the engine's events for this stack.
+    const created = await watch.stop();
+    const nginxCreated = created.some((name) => name === "lernmanager-e2e-nokey-nginx");
+    figure("missingSecretKey", { deployFailed: !!error, secondsToFailure: Math.round(seconds), nginxCreated });
+    expect(created.some((name) => name.startsWith("lernmanager-e2e-nokey-app"))).toBe(true);
+    expect(nginxCreated).toBe(false);
     expect(error?.message).toMatch(/was not healthy within 25 s/);
     expect(error?.message).toMatch(/SECRET_KEY is not set|Worker failed to boot/);
     // The realizer tore down what it had created (as a failed first `pulumi up` leaves nothing serving).

@@ -1,46 +1,28 @@
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import { execFileSync } from "child_process";
-import { PROJECT_DIR } from "../../core/paths";
-
 /**
- * Figures the reliability tests measure (failed requests, recovery seconds, lost writes), collected
- * into bench/results/reliability-<date>.json with machine facts, one file per day and run.
+ * Figures the reliability tests measure (failed requests, recovery seconds, lost writes). A test
+ * calls `recordFigure`; the figure is only queued. test/support/figuresEnvironment.ts writes a test's
+ * queued figures once that test has passed (all its assertions), into the file of this run
+ * (test/support/runFigures.ts: bench/results/runs/<run>.json with the commit, the date, CI or not and
+ * the nginx the stacks ran). A failed test writes nothing, so every written figure passed its test.
  */
-const FILE = path.join(
-    PROJECT_DIR,
-    "bench",
-    "results",
-    `reliability-${process.env.LM_RELIABILITY_DATE ?? new Date().toISOString().slice(0, 10)}.json`,
-);
-
-export function recordFigure(name: string, figure: Record<string, unknown>): void {
-    fs.mkdirSync(path.dirname(FILE), { recursive: true });
-    const existing = fs.existsSync(FILE)
-        ? JSON.parse(fs.readFileSync(FILE, "utf8"))
-        : { machine: machineFacts(), figures: {} };
-    existing.figures[name] = { ...figure, at: new Date().toISOString() };
-    existing.machine = machineFacts();
-    fs.writeFileSync(FILE, `${JSON.stringify(existing, null, 2)}\n`);
+export interface QueuedFigure {
+    readonly name: string;
+    readonly figure: Record<string, unknown>;
+    /** The test that measured it ("describe › test"), and its file. */
+    readonly test: string;
+    readonly file: string;
 }
 
-function machineFacts(): Record<string, unknown> {
-    const version = (cmd: string, args: string[]) => {
-        try {
-            return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })
-                .trim()
-                .split("\n")[0];
-        } catch {
-            return "unknown";
-        }
-    };
-    return {
-        cores: os.cpus().length,
-        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-        kernel: os.release(),
-        node: process.version,
-        docker: version("docker", ["version", "--format", "{{.Server.Version}}"]),
-        ci: process.env.CI === "true",
-    };
+/** The queue the test environment reads at the end of each test (the test context's global). */
+export const FIGURE_QUEUE = "__lmQueuedFigures";
+
+export function recordFigure(name: string, figure: Record<string, unknown>): void {
+    const g = globalThis as unknown as Record<string, QueuedFigure[] | undefined>;
+    const state = expect.getState();
+    (g[FIGURE_QUEUE] ??= []).push({
+        name,
+        figure,
+        test: state.currentTestName ?? "(outside a test)",
+        file: state.testPath ?? "",
+    });
 }

@@ -2,7 +2,7 @@ import { spawnSync } from "child_process";
 import { load, problems } from "../support/config";
 import { PROJECT_DIR } from "../../core/paths";
 import * as path from "path";
-import { backupAgentSettings } from "../../components/backups";
+import { backupAgentRetention, backupAgentSettings } from "../../components/backups";
 import { runProgram, testConfig } from "../support/mocks";
 import { CONTAINER } from "../support/engineMapping";
 import { statusReport, type StatusFacts } from "../../cli/statusReport";
@@ -122,6 +122,33 @@ describe("backup config", () => {
         // What the drill needs to start the app as it runs.
         expect(backups).toEqual(expect.arrayContaining(["SECRET_KEY", "SCHOOL_NAME", "FLASK_ENV"]));
         expect(run.named("lernmanager-bk-env-backups").secretInputs).toContain("envs");
+    });
+});
+
+describe("retention and backupKeep reach both backup paths", () => {
+    // Distinct numbers per kind: a swap of two kinds, or a key that is read but not passed on, shows.
+    const config = {
+        "lernmanager:backupKeep": "3",
+        "lernmanager:backupRetention": "hourly=5,daily=11,weekly=17",
+    };
+
+    test("backupAgentRetention passes hourly, daily and weekly each under its own name", () => {
+        expect(backupAgentRetention(load({ backupRetention: "hourly=5,daily=11,weekly=17" }))).toBe(
+            "hourly=5,daily=11,weekly=17",
+        );
+    });
+
+    test("the scheduled loop and the pre-deploy backup get the configured backupKeep and retention", async () => {
+        const run = await runProgram(testConfig(config), { stack: "keep" });
+        const settings = JSON.parse(run.named("lernmanager-keep-backups").inputs.command[1]);
+        expect(settings).toMatchObject({ keep: 3, retention: "hourly=5,daily=11,weekly=17" });
+        const script: string = run.named("lernmanager-keep-backup").inputs.create;
+        expect(script).toMatch(/ --keep 3 /);
+        expect(script).toContain("--retention 'hourly=5,daily=11,weekly=17'");
+        // And a different backupKeep gives a different number (not a default that happens to match).
+        const other = await runProgram(testConfig({ ...config, "lernmanager:backupKeep": "4" }), { stack: "keep" });
+        expect(JSON.parse(other.named("lernmanager-keep-backups").inputs.command[1]).keep).toBe(4);
+        expect(other.named("lernmanager-keep-backup").inputs.create).toMatch(/ --keep 4 /);
     });
 });
 

@@ -38,4 +38,28 @@ describe("components/hardening.ts", () => {
             expect(c.inputs.ulimits[0].name).toBe("nproc");
         }
     });
+    test("pidsLimit sets the nproc limit (soft and hard) of the app, scheduler, backup and nginx containers", async () => {
+        const nproc = async (pidsLimit: string) => {
+            const run = await runProgram(
+                testConfig({
+                    "lernmanager:pidsLimit": pidsLimit,
+                    "lernmanager:jobs": JSON.stringify([{ name: "n", schedule: "0 0 * * *", command: "true" }]),
+                }),
+                { stack: "unit-pids" },
+            );
+            return Object.fromEntries(
+                run.registrations
+                    .filter((r) => r.type === CONTAINER)
+                    .map((c) => [
+                        c.inputs.labels.find((l: { label: string }) => l.label === "dev.lernmanager.role").value,
+                        c.inputs.ulimits.find((u: { name: string }) => u.name === "nproc"),
+                    ]),
+            );
+        };
+        // Two values, so a fixed number that happens to equal the configured one cannot pass.
+        for (const n of [300, 4096]) {
+            const limit = { name: "nproc", soft: n, hard: n };
+            expect(await nproc(String(n))).toEqual({ app: limit, scheduler: limit, backup: limit, nginx: limit });
+        }
+    });
 });

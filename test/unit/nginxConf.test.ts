@@ -3,6 +3,8 @@ import { TEST_NGINX_SETTINGS } from "../support/nginx";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { nginxTest, nginxAtLeast } from "../support/nginxCheck";
+import { POOLED_MIN_NGINX_VERSION } from "../../render/upstream";
 import { GZIP_TYPES, NginxSettings, renderNginxConf, uploadPathRegex } from "../../render/nginx";
 
 const settings: NginxSettings = TEST_NGINX_SETTINGS;
@@ -249,32 +251,25 @@ describe("renderNginxConf", () => {
         expect(conf).toMatchSnapshot();
     });
 
-    test("passes a real `nginx -t` (Debian's nginx)", () => {
-        const nginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"].find((p) => fs.existsSync(p));
-        if (!nginx) {
-            throw new Error(
-                "nginx is not installed here: run `scripts/test-env.sh up` (installs nginx-light) to check the config for real",
-            );
-        }
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-nginx-"));
-        const file = path.join(dir, "nginx.conf");
-        // What the container's start.sh writes: the stack's own addresses.
-        fs.writeFileSync(path.join(dir, "nginx-internal.conf"), "allow 127.0.0.1;\nallow 172.18.0.0/16;\n");
-        // Same text, with temp paths and the log moved into the scratch folder (no /dev/stdout under jest).
-        fs.writeFileSync(
-            file,
-            conf
-                .replace(/\/tmp\/nginx/g, `${dir}/nginx`)
-                .replace(/\/srv\/nginx-spool/g, dir)
-                .replace("/dev/stdout", `${dir}/access.log`),
-        );
-        try {
-            const result = spawnSync(nginx, ["-t", "-e", "stderr", "-c", file], { encoding: "utf8" });
-            expect(result.stderr).toMatch(/test is successful/);
-            expect(result.stderr).not.toMatch(/\[(warn|emerg|alert)\]/);
-            expect(result.status).toBe(0);
-        } finally {
-            fs.rmSync(dir, { recursive: true, force: true });
+    // Each form with the nginx it is made for (select-conf.sh installs the pooled one from 1.27.3 on).
+    test.each(["per-request", "pooled"] as const)("the %s form passes a real `nginx -t` of its nginx", (form) => {
+        const result = nginxTest(renderNginxConf(settings, form), form);
+        // The pooled form's nginx has the pool; the per-request one is checked with an nginx that has not.
+        expect({ form, pooledCapable: nginxAtLeast(result.version, POOLED_MIN_NGINX_VERSION) }).toEqual({
+            form,
+            pooledCapable: form === "pooled",
+        });
+        expect(result.stderr).toMatch(/test is successful/);
+        expect(result.stderr).not.toMatch(/\[(warn|emerg|alert)\]/);
+        expect(result.status).toBe(0);
+    });
+
+    test("`nginx -t` fails a broken config (the check can fail), in both nginx", () => {
+        for (const form of ["per-request", "pooled"] as const) {
+            const broken = renderNginxConf(settings, form).replace("server_tokens off;", "server_tokens of;");
+            const result = nginxTest(broken, form);
+            expect(result.stderr).toMatch(/\[emerg\] .*invalid value "of"/);
+            expect(result.status).not.toBe(0);
         }
     });
 });

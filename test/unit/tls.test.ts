@@ -1,9 +1,12 @@
 /** HTTPS config (config/tls.ts), nginx's TLS parts (render/tls.ts) and what the program declares. */
-import { spawnSync } from "child_process";
-import { load, problems } from "../support/config";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { CONTAINERS_DIR } from "../../core/paths";
+import { nginxAtLeast, nginxTest } from "../support/nginxCheck";
+import { POOLED_MIN_NGINX_VERSION } from "../../render/upstream";
+import { load, problems } from "../support/config";
 import { renderNginxConf } from "../../render/nginx";
 import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING } from "../../config/tls";
 import { testCa, TestCa } from "../support/certs";
@@ -187,32 +190,20 @@ describe("nginx with TLS", () => {
         expect(none).toContain("map $scheme $lm_forwarded_proto {");
     });
 
-    test("passes a real `nginx -t` with a certificate", () => {
-        const nginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"].find((p) => fs.existsSync(p));
-        if (!nginx) throw new Error("nginx is not installed here: run `scripts/test-env.sh up`");
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-nginx-tls-"));
-        const pair = ca.issue(["lernen.schule.test"]);
-        fs.writeFileSync(path.join(dir, "cert.pem"), pair.cert);
-        fs.writeFileSync(path.join(dir, "key.pem"), pair.key);
-        fs.writeFileSync(path.join(dir, "nginx-internal.conf"), "allow 127.0.0.1;\n");
-        const text = conf
-            .replace(/\/tmp\/nginx/g, `${dir}/nginx`)
-            .replace(/\/srv\/nginx-spool/g, dir)
-            .replace("/dev/stdout", `${dir}/access.log`)
-            .replace("/srv/tls/live/fullchain.pem", `${dir}/cert.pem`)
-            .replace("/srv/tls/live/privkey.pem", `${dir}/key.pem`);
-        fs.writeFileSync(path.join(dir, "nginx.conf"), text);
-        try {
-            const result = spawnSync(nginx, ["-t", "-e", "stderr", "-c", path.join(dir, "nginx.conf")], {
-                encoding: "utf8",
+    test.each(["per-request", "pooled"] as const)(
+        "the %s form with TLS passes a real `nginx -t` of its nginx, with a certificate",
+        (form) => {
+            const pair = ca.issue(["lernen.schule.test"]);
+            const result = nginxTest(renderNginxConf({ ...base, tls, trustedProxies: ["10.9.0.0/24"] }, form), form, {
+                "/srv/tls/live/fullchain.pem": pair.cert,
+                "/srv/tls/live/privkey.pem": pair.key,
             });
+            expect(nginxAtLeast(result.version, POOLED_MIN_NGINX_VERSION)).toBe(form === "pooled");
             expect(result.stderr).toMatch(/test is successful/);
             expect(result.stderr).not.toMatch(/\[(emerg|alert)\]/);
             expect(result.status).toBe(0);
-        } finally {
-            fs.rmSync(dir, { recursive: true, force: true });
-        }
-    });
+        },
+    );
 });
 
 describe("the program with TLS", () => {
@@ -252,6 +243,21 @@ describe("the program with TLS", () => {
         expect(run.named("lernmanager-unit-tls-app").inputs.envs).toContain("FORCE_HTTPS=true");
         expect(run.outputs.url).toBe("https://lernen.schule.test:9443/");
         expect(run.named("lernmanager-unit-tls-smoke").inputs.create).toContain("https://nginx:8443");
+    });
+
+    test("the smoke step is told the HSTS value nginx must send (none with hstsMaxAge 0)", async () => {
+        const smoke = async (extra: Record<string, string>) =>
+            (
+                await runProgram(
+                    testConfig({ "lernmanager:tls": "internal", "lernmanager:domain": "lernen.schule.test", ...extra }),
+                    { stack: "unit-hsts" },
+                )
+            ).named("lernmanager-unit-hsts-smoke").inputs.create as string;
+        expect(await smoke({ "lernmanager:hstsMaxAge": "300" })).toContain("-e LM_SMOKE_HSTS='max-age=300'");
+        expect(
+            await smoke({ "lernmanager:hstsMaxAge": "31536000", "lernmanager:hstsIncludeSubdomains": "true" }),
+        ).toContain("-e LM_SMOKE_HSTS='max-age=31536000; includeSubDomains'");
+        expect(await smoke({ "lernmanager:hstsMaxAge": "0" })).toContain("-e LM_SMOKE_HSTS=''");
     });
 
     test("files: the school's key reaches only secret inputs; off: no agent, no TLS volume", async () => {
@@ -323,6 +329,60 @@ openssl x509 -noout -ext nameConstraints -in ca.crt | head -1`;
                 "X509v3 Name Constraints: critical",
             ]);
         } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
+
+describe("the TLS agent (containers/tls/lm-tls.sh)", () => {
+    // The smoke step reads the status line, then the fingerprint: were the status "ok" first, it could
+    // read the placeholder's fingerprint, match the placeholder nginx still serves, and pass.
+    test("an ok status line is written only after the fingerprint of the certificate it is about", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-tls-agent-"));
+        const bin = path.join(dir, "bin");
+        const tlsDir = path.join(dir, "tls");
+        const log = path.join(dir, "order.log");
+        fs.mkdirSync(bin);
+        const realMv = ["/usr/bin/mv", "/bin/mv"].find((p) => fs.existsSync(p))!;
+        // mv, as the agent uses it to put its files in place: before the status line goes in, note
+        // whether the fingerprint file already names the live certificate.
+        fs.writeFileSync(
+            path.join(bin, "mv"),
+            [
+                "#!/bin/sh",
+                'for last; do :; done; src=""; for a; do [ "$a" = "$last" ] || src=$a; done',
+                'if [ "$last" = "$LM_TLS_DIR/status" ]; then',
+                "  live=$(openssl x509 -noout -fingerprint -sha256 -in \"$LM_TLS_DIR/live/fullchain.pem\" | sed 's/^.*=//; s/://g' | tr A-F a-f)",
+                '  [ "$(cat "$LM_TLS_DIR/fingerprint" 2>/dev/null)" = "$live" ] && m=current || m=stale',
+                '  echo "$(cut -d" " -f1 "$src") $m" >> "$LM_ORDER_LOG"',
+                "fi",
+                `exec ${realMv} "$@"`,
+                "",
+            ].join("\n"),
+            { mode: 0o755 },
+        );
+        const pair = ca.issue(["lernen.schule.test"]);
+        const agent = spawn("sh", [path.join(CONTAINERS_DIR, "tls", "lm-tls.sh"), "run"], {
+            env: {
+                ...process.env,
+                PATH: `${bin}:${process.env.PATH}`,
+                LM_TLS_DIR: tlsDir,
+                LM_TLS_MODE: "files",
+                LM_TLS_NAMES: "lernen.schule.test",
+                LM_TLS_CERT_PEM: pair.cert,
+                LM_TLS_KEY_PEM: pair.key,
+                LM_ORDER_LOG: log,
+            },
+            stdio: "ignore",
+        });
+        try {
+            const until = Date.now() + 30000;
+            while (!(fs.existsSync(log) && /^ok /m.test(fs.readFileSync(log, "utf8"))) && Date.now() < until)
+                await new Promise((r) => setTimeout(r, 200));
+            // The placeholder's "pending" and then the school's certificate's "ok": each after its fingerprint.
+            expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual(["pending current", "ok current"]);
+        } finally {
+            agent.kill();
             fs.rmSync(dir, { recursive: true, force: true });
         }
     });

@@ -16,6 +16,7 @@ interface Step {
 }
 interface Job {
     if?: string;
+    "timeout-minutes"?: number;
     "runs-on"?: string;
     permissions?: Record<string, string>;
     strategy?: { matrix?: Record<string, unknown> };
@@ -111,6 +112,10 @@ describe.each(FILES)("%s", (file) => {
         }
     });
 
+    test("every job has a time limit", () => {
+        for (const job of Object.values(wf.jobs)) expect(job["timeout-minutes"]).toBeGreaterThan(0);
+    });
+
     test("Node 20 and a pinned major of every action", () => {
         for (const s of steps(wf).filter((s) => s.uses)) expect(s.uses).toMatch(/@v\d+$/);
         for (const s of steps(wf).filter((s) => s.uses?.startsWith("actions/setup-node@"))) {
@@ -164,6 +169,16 @@ describe("test.yml", () => {
         expect(checkout).toBeGreaterThanOrEqual(0);
         expect(node).toBeGreaterThan(checkout);
         expect(run).toBeGreaterThan(node);
+    });
+
+    test("the job's time limit leaves half again the time a fresh-clone run needs (docs/testing.md)", () => {
+        // docs/testing.md states how long `.ci/run` takes on a fresh clone; a limit below it cancels
+        // every CI run before its summary line.
+        const docs = fs.readFileSync(path.join(PROJECT_DIR, "docs", "testing.md"), "utf8");
+        const needed = Number(/fresh-clone `\.ci\/run` takes about (\d+) minutes/.exec(docs)?.[1]);
+        expect(needed).toBeGreaterThanOrEqual(40);
+        const limit = wf.jobs.test["timeout-minutes"];
+        expect(limit).toBeGreaterThanOrEqual(Math.ceil(needed * 1.5));
     });
 });
 

@@ -58,17 +58,24 @@ def check_tls(base, tls_dir, http_base, check):
     if ca_fingerprint:
         # Read by the stack (output schoolCaFingerprint): what the teachers' handout prints.
         print(f"school CA sha256 {ca_fingerprint}")
-    served = ""
-    want = read(f"{tls_dir}/fingerprint")
-    deadline = time.monotonic() + 30  # nginx reloads a changed certificate within one health interval
+    served = want = ""
+    headers = {}
+    # nginx reloads a changed certificate within one health interval (5 s)
+    deadline = time.monotonic() + float(os.environ.get("LM_SMOKE_CERT_WAIT", "30"))
     while time.monotonic() < deadline:
+        # Read on every try: the agent writes the fingerprint before the status line, but a check
+        # that read it once could hold a replaced certificate's (the placeholder's) and pass on it.
+        want = read(f"{tls_dir}/fingerprint")
         _, _, headers, cert = get(base, "/nginx-health", with_cert=True)
         served = hashlib.sha256(cert).hexdigest()
         if served == want:
             break
         time.sleep(1)
-    check("nginx serves the current certificate", served == want, f"sha256 {served[:16]}…")
-    check("HSTS", True, headers.get("Strict-Transport-Security") or "off (hstsMaxAge 0)")
+    check("nginx serves the current certificate", served == want, f"sha256 {served[:16]}…, want {want[:16]}…")
+    # LM_SMOKE_HSTS: the value nginx must send ("" with hstsMaxAge 0: none at all).
+    hsts_want = os.environ.get("LM_SMOKE_HSTS", "")
+    hsts_got = headers.get("Strict-Transport-Security") or ""
+    check("HSTS", hsts_got == hsts_want, f"sent {hsts_got or 'none'}, want {hsts_want or 'none'}")
     status, _, headers, _ = _redirect(http_base)
     location = headers.get("Location", "")
     check("plain HTTP redirects to HTTPS", status == 301 and location.startswith("https://"), f"{status} {location}")
@@ -97,7 +104,7 @@ def main(base, version, page, static_path):
     check("nginx /nginx-health", status == 200, status)
     # Old and new app containers overlap until the old one is removed: the new version must answer.
     versions = set()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + float(os.environ.get("LM_SMOKE_VERSION_WAIT", "30"))
     while time.monotonic() < deadline:
         status, body = get(base, "/healthz")
         if status == 200:

@@ -1,5 +1,6 @@
 """Unit tests of containers/runtime/backups/lm_backup.py: retention and uploads snapshots (run by test/unit/jobs.test.ts)."""
 
+import datetime
 import os
 import sys
 import tempfile
@@ -24,6 +25,25 @@ class Retention(unittest.TestCase):
                                       "20261130T213000", "20261130T203000",  # + hours 21, 20
                                       "20261129T233000")}  # + the previous day; the week: the newest
         self.assertEqual(kept, expected)
+
+    def test_weekly_keeps_the_newest_of_each_iso_week(self):
+        # One backup a day at noon, Monday 2026-11-02 to Wednesday 2026-12-02 (ISO weeks 45 to 49).
+        days = [datetime.date(2026, 11, 2) + datetime.timedelta(days=i) for i in range(31)]
+        paths = [name(d.strftime("%Y%m%dT120000")) for d in days]
+        kept = lm_backup.to_keep(paths, 1, {"hourly": 0, "daily": 0, "weekly": 3})
+        # The newest (Wed 2 Dec, week 49), then the newest of weeks 48 and 47: their Sundays.
+        self.assertEqual(kept, {name(s) for s in ("20261202T120000", "20261129T120000", "20261122T120000")})
+
+    def test_daily_keeps_the_newest_of_each_utc_day(self):
+        paths = [name(f"202611{d:02d}T{h:02d}0000") for d in (27, 28, 29, 30) for h in range(0, 24, 6)]
+        kept = lm_backup.to_keep(paths, 1, {"hourly": 0, "daily": 3, "weekly": 0})
+        self.assertEqual(kept, {name(s) for s in ("20261130T180000", "20261129T180000", "20261128T180000")})
+
+    def test_keep_counts_the_newest_whatever_their_age(self):
+        paths = [name(f"202611{d:02d}T120000") for d in range(1, 31)]
+        none = {"hourly": 0, "daily": 0, "weekly": 0}
+        self.assertEqual(lm_backup.to_keep(paths, 5, none), set(sorted(paths)[-5:]))
+        self.assertEqual(lm_backup.to_keep(paths, 1, none), {paths[-1]})
 
     def test_nothing_but_the_newest(self):
         paths = [name(f"20261130T{h:02d}0000") for h in range(10)]
