@@ -156,24 +156,26 @@ export class Lernmanager extends pulumi.ComponentResource {
             { parent: this },
         );
 
+        // The one-off containers of the new image (the migrate step, the candidate) mount and get
+        // what the app container does.
+        const appRun = {
+            ...step,
+            network: names.network,
+            dataVolume: names.volumes.data,
+            uploadsVolume: names.volumes.uploads,
+            cacheVolume: names.volumes.cache,
+            dataPath: config.dataPath,
+            uploadsPath: config.uploadsPath,
+            persistent: config.persistentPaths.map((p) => ({ path: p, volume: persistentVolumeName(names.prefix, p) })),
+            scratchPaths: config.scratchPaths,
+            envNames: ["SECRET_KEY", ...Object.keys(env)],
+        };
         if (config.initHook || config.migrateCommand || config.migrations || config.adminPassword) {
             this.migration = new DeployStep(
                 `${name}-migrate`,
                 {
                     script: migrationScript({
-                        ...step,
-                        network: names.network,
-                        dataVolume: names.volumes.data,
-                        uploadsVolume: names.volumes.uploads,
-                        cacheVolume: names.volumes.cache,
-                        dataPath: config.dataPath,
-                        uploadsPath: config.uploadsPath,
-                        persistent: config.persistentPaths.map((p) => ({
-                            path: p,
-                            volume: persistentVolumeName(names.prefix, p),
-                        })),
-                        scratchPaths: config.scratchPaths,
-                        envNames: ["SECRET_KEY", ...Object.keys(env)],
+                        ...appRun,
                         command: config.migrateCommand,
                         initHook: config.initHook !== undefined,
                         migrations: config.migrations,
@@ -218,19 +220,7 @@ export class Lernmanager extends pulumi.ComponentResource {
             `${name}-candidate`,
             {
                 script: candidateScript({
-                    ...step,
-                    network: names.network,
-                    dataVolume: names.volumes.data,
-                    uploadsVolume: names.volumes.uploads,
-                    cacheVolume: names.volumes.cache,
-                    dataPath: config.dataPath,
-                    uploadsPath: config.uploadsPath,
-                    persistent: config.persistentPaths.map((p) => ({
-                        path: p,
-                        volume: persistentVolumeName(names.prefix, p),
-                    })),
-                    scratchPaths: config.scratchPaths,
-                    envNames: ["SECRET_KEY", ...Object.keys(env)],
+                    ...appRun,
                     health: {
                         command: health.tests.slice(1).join(" "),
                         interval: health.interval,
