@@ -385,12 +385,11 @@ test("forged X-Forwarded-For / X-Real-IP have no effect on the address the app s
 });
 
 test("a missing required setting (SECRET_KEY) fails the deploy on health instead of reporting running", async () => {
-    // The program always sets SECRET_KEY; here it is removed from what the engine receives, as a
-    // broken setting would be. Without an init hook, migrations and admin password there is no
-    // migration step to fail first.
+    // The program always sets SECRET_KEY; here it is removed from what the new version's containers
+    // receive (the candidate's and the app's), as a broken setting would be. The init hook still
+    // creates the database in the migrate step, which keeps its key.
     const run = await runProgram(
         testConfig({
-            "lernmanager:initHook": "",
             "lernmanager:migrationsPath": "",
             "lernmanager:adminTable": "",
             "lernmanager:port": String(await freePort()),
@@ -399,6 +398,8 @@ test("a missing required setting (SECRET_KEY) fails the deploy on health instead
             stack: "e2e-nokey",
         },
     );
+    const withoutKey = (env: Record<string, string>) =>
+        Object.fromEntries(Object.entries(env).filter(([k]) => k !== "SECRET_KEY"));
     const broken = run.registrations.map((r) =>
         r.custom && r.name === "lernmanager-e2e-nokey-app"
             ? {
@@ -409,7 +410,9 @@ test("a missing required setting (SECRET_KEY) fails the deploy on health instead
                       waitTimeout: 25,
                   },
               }
-            : r,
+            : r.custom && r.name === "lernmanager-e2e-nokey-candidate"
+              ? { ...r, inputs: { ...r.inputs, environment: withoutKey(r.inputs.environment) } }
+              : r,
     );
     const watch = await watchCreatedContainers("e2e-nokey");
     const started = Date.now();
@@ -426,9 +429,13 @@ test("a missing required setting (SECRET_KEY) fails the deploy on health instead
     const created = await watch.stop();
     const nginxCreated = created.some((name) => name === "lernmanager-e2e-nokey-nginx");
     figure("missingSecretKey", { deployFailed: !!error, secondsToFailure: Math.round(seconds), nginxCreated });
-    expect(created.some((name) => name.startsWith("lernmanager-e2e-nokey-app"))).toBe(true);
+    // The new version ran once as the candidate, without the app's alias, and failed there: the app
+    // container and nginx were never created.
+    expect(created.some((name) => name.startsWith("lernmanager-e2e-nokey-candidate"))).toBe(true);
+    expect(created.some((name) => name.startsWith("lernmanager-e2e-nokey-app"))).toBe(false);
     expect(nginxCreated).toBe(false);
-    expect(error?.message).toMatch(/was not healthy within 25 s/);
+    expect(error?.message).toMatch(/lernmanager-e2e-nokey-candidate failed/);
+    expect(error?.message).toMatch(/did not become healthy/);
     expect(error?.message).toMatch(/SECRET_KEY is not set|Worker failed to boot/);
     // The realizer tore down what it had created (as a failed first `pulumi up` leaves nothing serving).
     expect(leftovers).toEqual([]);
