@@ -8,7 +8,7 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { destroyRefusal } from "../../components/destroyGuard";
-import { freePort, request } from "../support/http";
+import { eventually, freePort, request } from "../support/http";
 import { LifecycleEngine, mockDigest, UpReport } from "../support/lifecycle";
 import { runProgram, testConfig } from "../support/mocks";
 import { beforeRenames } from "../support/renames";
@@ -218,7 +218,13 @@ describe("a dev stack: up, up again, an app change, an nginx change, more memory
         // The builds ran side by side (independent steps in parallel), the prune after both.
         expect(at("nginx-image").start).toBeLessThan(at("image-app").end);
         expect(at("image-prune").start).toBeGreaterThanOrEqual(lastBuild);
-        expect((await request(Number(config["lernmanager:port"]), "/healthz")).status).toBe(200);
+        // A new nginx (replaced, delete first) and the old app container removed at the end of the
+        // update: the stack serves again once nginx's resolver drops the old address (valid=2s).
+        await eventually(
+            10,
+            async () => (await request(Number(config["lernmanager:port"]), "/healthz")).status === 200,
+            "/healthz 200 after the update",
+        );
     });
 
     test("raising appMemoryMb beyond twice its first value is an update in place (finding 6)", async () => {
