@@ -22,7 +22,7 @@ fi
 LANE2=(test/e2e/jobs.test.ts test/e2e/backupsSftp.test.ts test/e2e/disasterCopies.test.ts test/e2e/browser.test.ts
   test/e2e/engineGate.test.ts test/e2e/disasterImport.test.ts test/e2e/lifecycle.test.ts)
 # The stacks of the second lane's files (each lane sweeps only its own stale ones).
-LANE2_STACKS='e2e-jobs|e2e-sftp|e2e-sftp-server|e2e-dis-[ab]|e2e-browser|e2e-eng-gate|e2e-dis-imp|e2e-init|e2e-life'
+LANE2_STACKS='e2e-jobs|e2e-sftp|e2e-sftp-server|e2e-dis-[ab]|e2e-browser|e2e-browser-proxy|e2e-eng-gate|e2e-dis-imp|e2e-init|e2e-life'
 LANE2_FILES='jobs|backupsSftp|disasterCopies|browser|engineGate|disasterImport|lifecycle'
 # Both lanes write their figures into one file of this run (test/support/runFigures.ts).
 LM_RUN_ID=${LM_RUN_ID:-$(date -u +%Y-%m-%dT%H-%M-%SZ)}
