@@ -60,8 +60,8 @@ test("two schools coexist; destroying one leaves the other untouched and nothing
     const berlinBefore = await objectsOf("school-e2e-berlin");
     // app, backups, nginx
     expect(berlinBefore.containers).toHaveLength(3);
-    // data, uploads, static, cache, backups and the persistent instance/reports
-    expect(berlinBefore.volumes).toHaveLength(6);
+    // data, uploads, static, cache, backups, nginx's spool and the persistent instance/reports
+    expect(berlinBefore.volumes).toHaveLength(7);
     expect(berlinBefore.networks).toHaveLength(1);
     expect(berlinBefore.images.length).toBeGreaterThanOrEqual(3);
     const hamburgNginx = await docker.getContainer("lernmanager-school-e2e-hamburg-nginx").inspect();
