@@ -122,7 +122,9 @@ def snapshot(source, target, previous=None):
     return stats
 
 
-def _fill_snapshot(source, partial, previous, stats):
+def snapshot_files(source, partial):
+    """The regular files under `source` in a stable order, as (src, rel, dst under `partial`), each
+    folder made in `partial` (0700) before its files; links and special files are left out."""
     for root, dirs, files in os.walk(source):
         dirs.sort()
         rel_root = os.path.relpath(root, source)
@@ -132,22 +134,26 @@ def _fill_snapshot(source, partial, previous, stats):
             if os.path.islink(src) or not os.path.isfile(src):
                 continue
             rel = os.path.normpath(os.path.join(rel_root, name))
-            dst = os.path.join(partial, rel)
-            st = os.stat(src)
-            stats["files"] += 1
-            old = os.path.join(previous, rel) if previous else None
-            if old and os.path.isfile(old):
-                o = os.stat(old)
-                if o.st_size == st.st_size and int(o.st_mtime) == int(st.st_mtime):
-                    os.link(old, dst)
-                    stats["linked"] += 1
-                    continue
-            # Content and modification time (what the next snapshot compares), never the mode: 0600.
-            shutil.copyfile(src, dst)
-            os.chmod(dst, 0o600)
-            os.utime(dst, (st.st_atime, st.st_mtime))
-            stats["copied"] += 1
-            stats["bytes_copied"] += st.st_size
+            yield src, rel, os.path.join(partial, rel)
+
+
+def _fill_snapshot(source, partial, previous, stats):
+    for src, rel, dst in snapshot_files(source, partial):
+        st = os.stat(src)
+        stats["files"] += 1
+        old = os.path.join(previous, rel) if previous else None
+        if old and os.path.isfile(old):
+            o = os.stat(old)
+            if o.st_size == st.st_size and int(o.st_mtime) == int(st.st_mtime):
+                os.link(old, dst)
+                stats["linked"] += 1
+                continue
+        # Content and modification time (what the next snapshot compares), never the mode: 0600.
+        shutil.copyfile(src, dst)
+        os.chmod(dst, 0o600)
+        os.utime(dst, (st.st_atime, st.st_mtime))
+        stats["copied"] += 1
+        stats["bytes_copied"] += st.st_size
 
 
 def previous_snapshot(directory, stem, before):

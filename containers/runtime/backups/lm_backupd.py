@@ -112,23 +112,14 @@ def copy_snapshot(source, target, previous, write):
     partial = target + ".partial"
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial, mode=0o700)
-    for root, dirs, files in os.walk(source):
-        dirs.sort()
-        rel_root = os.path.relpath(root, source)
-        os.makedirs(os.path.join(partial, rel_root), mode=0o700, exist_ok=True)
-        for name in sorted(files):
-            src = os.path.join(root, name)
-            if os.path.islink(src) or not os.path.isfile(src):
-                continue
-            rel = os.path.normpath(os.path.join(rel_root, name))
-            dst = os.path.join(partial, rel)
-            if previous:
-                old_local, old_copy = os.path.join(previous[0], rel), os.path.join(previous[1], rel)
-                if os.path.isfile(old_local) and os.path.samestat(os.stat(old_local), os.stat(src)):
-                    linked = write(None, old_copy, dst)
-                    if linked:
-                        continue
-            write(src, None, dst)
+    for src, rel, dst in lm_backup.snapshot_files(source, partial):
+        if previous:
+            old_local, old_copy = os.path.join(previous[0], rel), os.path.join(previous[1], rel)
+            if os.path.isfile(old_local) and os.path.samestat(os.stat(old_local), os.stat(src)):
+                linked = write(None, old_copy, dst)
+                if linked:
+                    continue
+        write(src, None, dst)
     os.replace(partial, target)
 
 
