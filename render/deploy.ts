@@ -40,7 +40,8 @@ export interface BackupStep extends StepBase {
     readonly doneFile?: string;
 }
 
-export interface MigrationStep extends StepBase {
+/** A one-off container of the new app image with what the app container mounts and gets. */
+export interface AppRunStep extends StepBase {
     readonly network: string;
     readonly dataVolume: string;
     readonly uploadsVolume: string;
@@ -53,6 +54,9 @@ export interface MigrationStep extends StepBase {
     readonly scratchPaths?: readonly string[];
     /** Names of environment variables handed to the container (values come from the step's environment). */
     readonly envNames: readonly string[];
+}
+
+export interface MigrationStep extends AppRunStep {
     /** Shell command run in /app instead of the init hook, or undefined to run the init hook. */
     readonly command?: string;
     /** Run the init hook (lm_init.py) when there is no command. @default true */
@@ -181,19 +185,7 @@ export function migrationScript(s: MigrationStep): string {
     return run(s, "migrate", options, "/bin/sh", ["-c", q(parts.join("; "))]);
 }
 
-export interface CandidateStep extends StepBase {
-    readonly network: string;
-    readonly dataVolume: string;
-    readonly uploadsVolume: string;
-    readonly cacheVolume: string;
-    readonly dataPath: string;
-    readonly uploadsPath: string;
-    /** The app's further persistent folders and their volumes' names. @default [] */
-    readonly persistent?: readonly { readonly path: string; readonly volume: string }[];
-    /** The app's scratch folders (a tmpfs each, as in the app container). @default [] */
-    readonly scratchPaths?: readonly string[];
-    /** Names of environment variables handed to the container (values come from the step's environment). */
-    readonly envNames: readonly string[];
+export interface CandidateStep extends AppRunStep {
     /** The app container's health check: shell command and Docker's timings (Go durations). */
     readonly health: {
         readonly command: string;
