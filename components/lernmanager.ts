@@ -158,6 +158,13 @@ export class Lernmanager extends pulumi.ComponentResource {
 
         // The one-off containers of the new image (the migrate step, the candidate) mount and get
         // what the app container does.
+        const appRunMounts = [
+            this.storage.network,
+            this.storage.data,
+            this.storage.uploads,
+            this.storage.cache,
+            ...this.storage.persistent.map((p) => p.volume),
+        ];
         const appRun = {
             ...step,
             network: names.network,
@@ -193,14 +200,7 @@ export class Lernmanager extends pulumi.ComponentResource {
                         })),
                     ),
                     triggers: onNewImage,
-                    after: [
-                        this.backup.command,
-                        this.storage.network,
-                        this.storage.data,
-                        this.storage.uploads,
-                        this.storage.cache,
-                        ...this.storage.persistent.map((p) => p.volume),
-                    ],
+                    after: [this.backup.command, ...appRunMounts],
                 },
                 { parent: this },
             );
@@ -234,14 +234,7 @@ export class Lernmanager extends pulumi.ComponentResource {
                 }),
                 environment: pulumi.secret(secretKey.result.apply((key) => ({ ...stepEnv, ...env, SECRET_KEY: key }))),
                 triggers: onNewImage,
-                after: [
-                    (this.migration ?? this.backup).command,
-                    this.storage.network,
-                    this.storage.data,
-                    this.storage.uploads,
-                    this.storage.cache,
-                    ...this.storage.persistent.map((p) => p.volume),
-                ],
+                after: [(this.migration ?? this.backup).command, ...appRunMounts],
             },
             { parent: this },
         );
