@@ -100,6 +100,9 @@ ${parts.proxy}
         # this session grade? 204 yes, 401 no. Internal: a browser asking gets the 404 above.
         location = ${AUTH_CHECK_PATH} {
             internal;
+            # The subrequest carries the upload's Content-Length: no limit here (the body stays
+            # behind), else every upload over bodyLimitKb would fail the check with 413.
+            client_max_body_size 0;
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-URI $request_uri;

@@ -117,6 +117,8 @@ describe("grading in nginx.conf", () => {
         const check = location(conf, "= /internal/auth-check");
         expect(check).toMatch(/\{\s*internal;/);
         expect(check).toContain("proxy_pass_request_body off;");
+        // The subrequest has the upload's Content-Length: a limit here would turn a large upload into 413.
+        expect(check).toContain("client_max_body_size 0;");
         expect(check).toContain('proxy_set_header Content-Length "";');
         expect(check).toContain("proxy_pass $lm_app;");
         expect(location(conf, "^~ /internal/")).toMatch(/\{\s*return 404;\s*\}/);
