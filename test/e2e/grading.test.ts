@@ -20,7 +20,7 @@ import {
     type Response,
 } from "../support/http";
 import { docker } from "../support/realize";
-import { execIn, liveStack, type LiveStack } from "../support/stack";
+import { execIn, liveStack, redeclare, type LiveStack } from "../support/stack";
 
 jest.setTimeout(600000);
 
@@ -243,6 +243,24 @@ describe("/internal/ is for nginx and the service only", () => {
             const res = await browser(path, { method: "POST", headers, body });
             expect({ path, status: res.status }).toEqual({ path, status: 404 });
         }
+    });
+
+    test("a callback from an address in gradingCallbackFrom gets through to the app; the host's still do not", async () => {
+        // The stand-in's address on the stack network, named in a redeploy (nginx is replaced).
+        const net = (await standin.inspect()).NetworkSettings.Networks[`lernmanager-${STACK}-net`];
+        const next = await redeclare(s, { "lernmanager:gradingCallbackFrom": JSON.stringify([net.IPAddress]) });
+        await s.realization.update(next.registrations);
+        const headers = { "X-Grading-Callback-Secret": CALLBACK_SECRET, "Content-Type": "application/json" };
+        const body = JSON.stringify({ job_id: "job-1" });
+        expect(await fromInside("http://nginx:8080/internal/grading/results", headers, body)).toBe(200);
+        // A wrong secret from there: the app's refusal, not nginx's 404.
+        const wrong = { ...headers, "X-Grading-Callback-Secret": "nope" };
+        expect(await fromInside("http://nginx:8080/internal/grading/results", wrong, body)).toBe(403);
+        // The service's address opens the callbacks only, never the auth check.
+        const cookie = await login(s.port, "admin", String(s.run.outputs.adminPassword));
+        expect(await fromInside("http://nginx:8080/internal/auth-check", { Cookie: cookie })).toBe(404);
+        const outside = await browser("/internal/grading/results", { method: "POST", headers, body });
+        expect(outside.status).toBe(404);
     });
 });
 
