@@ -4,8 +4,9 @@
  * `grading-standin`) that records every request it gets. An admin's upload through /grading/
  * reaches it with the service's token and without the session cookie; a student's and an anonymous
  * one are refused by nginx before the service sees them; the token never reaches a browser, the
- * image, nginx's environment or a log; /internal/ answers 404 from outside while the app itself
- * would answer.
+ * image or a log; /internal/ answers 404 from outside while the app itself would answer, and the
+ * callbacks pass only from the address gradingCallbackFrom names (one redeploy). About 1.5-3 min,
+ * mostly the deploy.
  */
 import { randomBytes } from "crypto";
 import Docker from "dockerode";

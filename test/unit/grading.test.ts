@@ -6,6 +6,8 @@ import { renderNginxConf, type NginxSettings } from "../../render/nginx";
 import { appEnvironment } from "../../render/app";
 import { nginxSettingsFrom } from "../../render/web";
 import { GRADING_AUTH_FILE, type NginxGrading } from "../../render/grading";
+import { loadConfig } from "../../config/load";
+import { PROJECT_DIR } from "../../core/paths";
 import { load, problems } from "../support/config";
 import { runProgram, testConfig } from "../support/mocks";
 import { TEST_NGINX_SETTINGS } from "../support/nginx";
@@ -89,6 +91,14 @@ describe("grading config", () => {
     ])("%p is refused with the key and the fix", (values, message) => {
         const found = problems(values as Record<string, string>);
         expect(found).toEqual([expect.stringMatching(message)]);
+    });
+
+    test("a command that cannot read the encrypted token (npm run import) is left to `pulumi up`", () => {
+        const raw = { "lernmanager:gradingServiceUrl": "http://10.8.0.3:8420" };
+        const ctx = { project: "lernmanager", projectDir: PROJECT_DIR };
+        expect(() => loadConfig(raw, ctx)).toThrow(/gradingServiceToken/);
+        const c = loadConfig(raw, { ...ctx, encryptedKeys: new Set(["gradingServiceToken"]) });
+        expect(c.gradingServiceUrl).toBe("http://10.8.0.3:8420");
     });
 
     test("a token nginx could not quote is refused without showing it", () => {
