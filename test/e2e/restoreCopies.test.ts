@@ -207,7 +207,15 @@ for rel, text in (("instance/uploads/k1/aufsatz.txt", "Mein Aufsatz"), ("instanc
     expect(copiesBefore.folder[`${oldNewest}.age`]).toBeDefined();
     expect(copiesBefore.sftp[`${oldNewest}.age`]).toBeDefined();
 
-    // Server loss: every container, volume and image of the stack.
+    // Server loss: the server stops dead (its containers killed, no drain), then every container,
+    // volume and image of the stack is removed.
+    const lost = Date.now();
+    const running = execFileSync("docker", ["ps", "-q", "--filter", `label=dev.lernmanager.stack=${STACK}`], {
+        encoding: "utf8",
+    })
+        .split("\n")
+        .filter(Boolean);
+    if (running.length) execFileSync("docker", ["kill", ...running], { stdio: "ignore" });
     await s!.realization.teardown({ images: true });
     s = undefined;
     const left = execFileSync("docker", ["ps", "-aq", "--filter", `label=dev.lernmanager.stack=${STACK}`], {
@@ -228,6 +236,7 @@ for rel, text in (("instance/uploads/k1/aufsatz.txt", "Mein Aufsatz"), ("instanc
     expect(fromFolder).toMatchObject({ backup: oldNewest, deployed: false });
     expect(fromFolder!.decrypted).toBeGreaterThanOrEqual(6); // the .db, its done-file, 4 files
     // 2. Deployed; a student logs in.
+    const restoredAt = Date.now();
     s = await deploy();
     await login(port, "student01", "lernen");
     const classBack = Date.now();
@@ -253,6 +262,7 @@ for rel, text in (("instance/uploads/k1/aufsatz.txt", "Mein Aufsatz"), ("instanc
     const total = Object.keys(copiesBefore.folder).length + Object.keys(copiesBefore.sftp).length;
 
     // The list shows the old server's copies (with .age, as the name is accepted).
+    const cycled = Date.now();
     const list = npmRestore(STACK, "--from", sftpTarget, "--list", "--sftp-key", sshKey, "--known-hosts", knownHosts);
     expect(list.code).toBe(0);
     expect(list.out).toContain(`${oldNewest}.age`);
@@ -301,11 +311,18 @@ os.remove("/app/instance/uploads/k1/aufsatz.txt"); open("/app/instance/reports/2
         files: Object.keys(before.files).length,
         minutesEmptyHostToClassBack: Number(minutes.toFixed(2)),
         secondsRestoreFromSftpOnDeployedStack: Number(sftpSeconds.toFixed(1)),
+        // Where the file's time goes (it mostly waits): seconds of each phase.
+        secondsWaitingForTheCopiedBackup: Math.round((lost - written) / 1000),
+        secondsServerLoss: Math.round((emptyHost - lost) / 1000),
+        secondsRestoreBeforeFirstDeploy: Math.round((restoredAt - emptyHost) / 1000),
+        secondsDeployUntilStudentLogin: Math.round((classBack - restoredAt) / 1000),
+        secondsTwoBackupCycles: Math.round((cycled - deployed) / 1000),
     };
     recordFigure("server loss: restore from the off-host copies", figure);
     process.stdout.write(
         `    server loss: ${kept} of ${total} copies kept; rows ${byFolder.rows}/${before.rows.length} (folder), ${bySftp.rows}/${before.rows.length} (sftp); ` +
-            `files ${byFolder.files}/${figure.files} (folder), ${bySftp.files}/${figure.files} (sftp); empty host to class back ${minutes.toFixed(1)} min; sftp restore on the deployed stack ${sftpSeconds.toFixed(0)} s\n`,
+            `files ${byFolder.files}/${figure.files} (folder), ${bySftp.files}/${figure.files} (sftp); empty host to class back ${minutes.toFixed(1)} min; sftp restore on the deployed stack ${sftpSeconds.toFixed(0)} s\n` +
+            `    phases (s): ${JSON.stringify(Object.fromEntries(Object.entries(figure).filter(([k]) => k.startsWith("seconds"))))}\n`,
     );
     expect(byFolder).toEqual({ rows: before.rows.length, files: 4 });
     expect(bySftp).toEqual({ rows: before.rows.length, files: 4 });
