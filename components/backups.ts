@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/load";
 import { SECRET_SETTING_ENVS } from "../config/settings";
 import { backupScript, SCRATCH_TMPFS, StepBase } from "../render/deploy";
-import type { StackNames } from "../core/names";
+import { persistentSlug, type StackNames } from "../core/names";
 import { LAYOUT } from "../core/layout";
 import { appContainerSpec, AppServiceArgs, appImageContainer } from "./appService";
 import { DATA_MOUNT_MARKER } from "./storage";
@@ -15,6 +15,8 @@ export const BACKUP_LAYOUT = {
     liveUploads: "/srv/live/uploads",
     backups: "/backups",
     copyDir: (i: number) => `/srv/copy/${i}`,
+    /** A further persistent folder (config persistentPaths), read-only, by its slug. */
+    liveFolder: (slug: string) => `/srv/live/keep-${slug}`,
 } as const;
 
 export interface BackupAgentArgs {
@@ -68,6 +70,18 @@ export function backupAgentSettings(config: StackConfig) {
         // The same files as the app container sees them (cli/restore.sh restores through its mounts).
         appDatabase: `${LAYOUT.appDir}/${config.dataPath}/${config.databaseFile}`,
         appDoneFile: config.migrations ? `${LAYOUT.appDir}/${config.migrations.doneFile}` : "",
+        appUploads: `${LAYOUT.appDir}/${config.uploadsPath}`,
+        // The persistent folders each backup keeps beside the uploads: [slug, where the backup
+        // container reads it, where the app has it] (lm_backup.py --folder; cli/restore.sh).
+        ...(config.persistentPaths.length
+            ? {
+                  folders: config.persistentPaths.map((p) => [
+                      persistentSlug(p),
+                      BACKUP_LAYOUT.liveFolder(persistentSlug(p)),
+                      `${LAYOUT.appDir}/${p}`,
+                  ]),
+              }
+            : {}),
         stem: config.databaseFile.replace(/\.[^.]*$/, ""),
         backups: BACKUP_LAYOUT.backups,
         uploads: BACKUP_LAYOUT.liveUploads,
@@ -140,6 +154,12 @@ export class BackupAgent extends pulumi.ComponentResource {
                 mounts: [
                     { type: "volume", source: app.volumes.data, target: BACKUP_LAYOUT.liveData },
                     { type: "volume", source: app.volumes.uploads, target: BACKUP_LAYOUT.liveUploads, readOnly: true },
+                    ...(app.persistent ?? []).map((p) => ({
+                        type: "volume",
+                        source: p.volume,
+                        target: BACKUP_LAYOUT.liveFolder(persistentSlug(p.path)),
+                        readOnly: true,
+                    })),
                     { type: "volume", source: args.backupsVolume, target: BACKUP_LAYOUT.backups },
                     ...config.backups.copyDirs.map((dir, i) => ({
                         type: "bind",

@@ -85,9 +85,13 @@ export function stackNames(project: string, stack: string): StackNames {
  * `instance/reports` → `lernmanager-prod-keep-instance-reports`.
  */
 export function persistentVolumeName(prefix: string, folder: string): string {
-    const slug = folder
+    return `${prefix}-keep-${persistentSlug(folder)}`;
+}
+
+/** `instance/reports` → `instance-reports`: its volume's name and its snapshot's in a backup (`<backup>.keep-<slug>`). */
+export function persistentSlug(folder: string): string {
+    return folder
         .toLowerCase()
         .replace(/[^a-z0-9]+/g, "-")
         .replace(/^-|-$/g, "");
-    return `${prefix}-keep-${slug}`;
 }

@@ -24,6 +24,8 @@ install_packages() {
   command -v wrk >/dev/null || missing+=(wrk)
   [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
   command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+  # npm run restore --from decrypts the copies on the admin's computer (the private key stays there).
+  command -v age >/dev/null || missing+=(age)
   # The browser test: Debian's headless Chromium (puppeteer-core drives it; no browser download) and
   # certutil, with which it installs the school CA into the profile's NSS database.
   [ -x /usr/lib/chromium/chromium-headless-shell ] || missing+=(chromium-headless-shell)
@@ -35,6 +37,7 @@ install_packages() {
     log "  (docker.io: the real-engine tests; debootstrap: the offline base images; wrk: the load tests and"
     log "   benchmark; nginx-light: \`nginx -t\` of the generated config in the unit tests;"
     log "   openssh-client: npm run import from an ssh:// source, tested against an sshd container;"
+    log "   age: npm run restore --from decrypts encrypted copies;"
     log "   chromium-headless-shell, libnss3-tools: the browser test)"
     local nginx_was_running=no
     pgrep -x nginx >/dev/null 2>&1 && nginx_was_running=yes

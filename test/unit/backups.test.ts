@@ -80,6 +80,13 @@ describe("backup config", () => {
         expect(c.inputs.mounts).toEqual([
             { type: "volume", source: "lernmanager-bk-data", target: "/srv/live/data" },
             { type: "volume", source: "lernmanager-bk-uploads", target: "/srv/live/uploads", readOnly: true },
+            // The persistent folders, read-only: each backup keeps them beside the uploads.
+            {
+                type: "volume",
+                source: "lernmanager-bk-keep-instance-reports",
+                target: "/srv/live/keep-instance-reports",
+                readOnly: true,
+            },
             { type: "volume", source: "lernmanager-bk-backups", target: "/backups" },
             { type: "bind", source: "/mnt/nas/lm", target: "/srv/copy/0" },
         ]);
@@ -100,6 +107,13 @@ describe("backup config", () => {
         });
         expect(settings.doneFile).toBe("/srv/live/data/migrations_done.txt");
         expect(backupAgentSettings(load({ databaseFile: "mbi_tracker.db" })).stem).toBe("mbi_tracker");
+        // Each backup keeps the persistent folders beside the uploads; restore.sh puts them back where the app has them.
+        const withReports = backupAgentSettings(load({ persistentPaths: '["instance/reports"]' }));
+        expect(withReports.folders).toEqual([
+            ["instance-reports", "/srv/live/keep-instance-reports", "/app/instance/reports"],
+        ]);
+        expect(withReports.appUploads).toBe("/app/instance/uploads");
+        expect(backupAgentSettings(load({ persistentPaths: "[]" })).folders).toBeUndefined();
     });
 
     test("the backup container gets the app's environment without the secrets of services it never calls", async () => {

@@ -1,7 +1,7 @@
 """Online SQLite backups with SQLite's backup API (never a file copy of a live database).
 
   lm_backup.py backup  --database DB --dir DIR [--keep N] [--retention hourly=H,daily=D,weekly=W]
-                       [--label TEXT] [--done-file FILE] [--uploads DIR]
+                       [--label TEXT] [--done-file FILE] [--uploads DIR] [--folder SLUG=DIR ...]
       Copies DB into DIR/<name>-<UTC time>[-<label>].db through the backup API (consistent even
       while the app writes; WAL content included), checks the copy with PRAGMA integrity_check,
       then prunes: kept are the newest N backups and, per --retention, the newest backup of each of
@@ -11,10 +11,13 @@
       With --done-file, the migrations done-file (lm_migrate.py) is kept beside the copy
       (<backup>.migrations_done.txt): the migrations that database has seen.
   lm_backup.py restore --database DB --dir DIR --from FILE|latest [--done-file FILE]
+                       [--uploads DIR] [--folder SLUG=DIR ...]
       Copies a backup back into DB through the backup API (other connections see the restored
       content; writers wait on SQLite's lock while it runs). With --done-file, the done-file goes
       back to the one kept with the backup, so the next deploy runs the migrations the restored
-      database has not seen (a backup without one leaves the done-file as it is).
+      database has not seen (a backup without one leaves the done-file as it is). With --uploads and
+      --folder, each folder the backup holds a snapshot of gets exactly that snapshot's files back (a
+      backup without one, e.g. one taken before a deploy, leaves the folder as it is).
   lm_backup.py list    --dir DIR
 """
 import argparse
@@ -42,6 +45,9 @@ PRIVATE_UMASK = 0o077
 # Free space a backup needs beyond its own size: the margin of the space check.
 SPACE_MARGIN_BYTES = 4 * 1024 * 1024
 UPLOADS_SUFFIX = ".uploads"
+# A further persistent folder's snapshot: <backup>.keep-<slug> (the slug of its volume's name).
+KEEP_SUFFIX = ".keep-"
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 STAMP_RE = re.compile(r"-(\d{8}T\d{6})(\d{6})Z(?:-[^/]*)?\.db$")
 
 
@@ -88,11 +94,30 @@ def to_keep(paths, keep, retention):
     return kept
 
 
+def snapshot_suffixes(path):
+    """The file snapshots a backup holds, by suffix: `.uploads` and `.keep-<slug>` per persistent folder."""
+    found = [UPLOADS_SUFFIX] if os.path.isdir(path + UPLOADS_SUFFIX) else []
+    keep = glob.glob(glob.escape(path + KEEP_SUFFIX) + "*")
+    return found + sorted(p[len(path):] for p in keep if os.path.isdir(p) and not p.endswith(".partial"))
+
+
+def parse_folders(items):
+    """--folder SLUG=DIR arguments → [(slug, dir)]."""
+    result = []
+    for item in items or []:
+        slug, _, folder = item.partition("=")
+        if not SLUG_RE.match(slug) or not folder:
+            raise ValueError(f"--folder {item!r} is not SLUG=DIR (slug: lower-case letters, digits and -)")
+        result.append((slug, folder))
+    return result
+
+
 def remove_backup(path):
-    """Removes a backup with its done-file and uploads snapshot."""
+    """Removes a backup with its done-file and file snapshots."""
     if os.path.exists(path + DONE_SUFFIX):
         os.remove(path + DONE_SUFFIX)
-    shutil.rmtree(path + UPLOADS_SUFFIX, ignore_errors=True)
+    for suffix in snapshot_suffixes(path):
+        shutil.rmtree(path + suffix, ignore_errors=True)
     os.remove(path)
 
 
@@ -156,11 +181,11 @@ def _fill_snapshot(source, partial, previous, stats):
         stats["bytes_copied"] += st.st_size
 
 
-def previous_snapshot(directory, stem, before):
-    """The newest uploads snapshot of a backup older than `before` (a backup path), or None."""
+def previous_snapshot(directory, stem, before, suffix=UPLOADS_SUFFIX):
+    """The newest snapshot (uploads, or the folder of `suffix`) of a backup older than `before`, or None."""
     for path in reversed(backups(directory, stem)):
-        if path < before and os.path.isdir(path + UPLOADS_SUFFIX):
-            return path + UPLOADS_SUFFIX
+        if path < before and os.path.isdir(path + suffix):
+            return path + suffix
     return None
 
 
@@ -231,11 +256,13 @@ def changed_upload_bytes(source, previous):
     return total
 
 
-def space_needed(database, uploads, previous):
-    """Bytes a backup will write: the database with its WAL, the changed uploads, and a margin."""
+def space_needed(database, uploads, previous, folders=()):
+    """Bytes a backup will write: the database with its WAL, the changed uploads (and changed files of
+    the folders: [(dir, previous snapshot)]), and a margin."""
     size = sum(os.path.getsize(p) for p in (database, database + "-wal") if os.path.exists(p))
-    if uploads and os.path.isdir(uploads):
-        size += changed_upload_bytes(uploads, previous)
+    for folder, before in [(uploads, previous), *folders]:
+        if folder and os.path.isdir(folder):
+            size += changed_upload_bytes(folder, before)
     return int(size * 1.1) + SPACE_MARGIN_BYTES
 
 
@@ -257,7 +284,8 @@ def discard(target):
     for path in (target + ".partial", target, target + DONE_SUFFIX):
         if os.path.exists(path):
             os.remove(path)
-    for path in (target + UPLOADS_SUFFIX, target + UPLOADS_SUFFIX + ".partial"):
+    for path in (target + UPLOADS_SUFFIX, target + UPLOADS_SUFFIX + ".partial",
+                 *glob.glob(glob.escape(target + KEEP_SUFFIX) + "*")):
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -329,11 +357,13 @@ def take_backup(args):
     target = os.path.join(args.dir, f"{stem}-{stamp}{label}.db")
     uploads = getattr(args, "uploads", "")
     previous = previous_snapshot(args.dir, stem, target) if uploads and os.path.isdir(uploads) else None
+    folders = [(slug, folder, previous_snapshot(args.dir, stem, target, KEEP_SUFFIX + slug))
+               for slug, folder in parse_folders(getattr(args, "folders", None)) if os.path.isdir(folder)]
     # Before anything is written: a full disk refuses here, with the reason, and leaves nothing behind.
-    check_space(args.dir, space_needed(args.database, uploads, previous))
+    check_space(args.dir, space_needed(args.database, uploads, previous, [(f, p) for _, f, p in folders]))
     os.umask(PRIVATE_UMASK)
     try:
-        info = _write_backup(args, target, started, uploads, previous)
+        info = _write_backup(args, target, started, uploads, previous, folders)
     except BaseException:
         discard(target)
         raise
@@ -342,7 +372,7 @@ def take_backup(args):
     return info
 
 
-def _write_backup(args, target, started, uploads, previous):
+def _write_backup(args, target, started, uploads, previous, folders=()):
     partial = target + ".partial"
     source = sqlite3.connect(f"file:{args.database}?mode=ro", uri=True, timeout=30)
     dest = sqlite3.connect(partial)
@@ -361,6 +391,8 @@ def _write_backup(args, target, started, uploads, previous):
     info = {"file": target, "time": started.isoformat()}
     if uploads and os.path.isdir(uploads):
         info["uploads"] = snapshot(uploads, target + UPLOADS_SUFFIX, previous)
+    for slug, folder, before in folders:
+        info.setdefault("folders", {})[slug] = snapshot(folder, target + KEEP_SUFFIX + slug, before)
     # The .db last: a .db in the folder means its done-file and uploads snapshot are complete.
     os.replace(partial, target)
     info["bytes"] = os.path.getsize(target)
@@ -406,7 +438,53 @@ def restore(args):
         # Unknown which migrations that database has seen: running them all again could repeat a
         # data migration, so the done-file stays as it is.
         print(f"restore: that backup kept no migrations done-file; {args.done_file} left as it is (check it)")
+    wanted = [(UPLOADS_SUFFIX, getattr(args, "uploads", ""))]
+    wanted += [(KEEP_SUFFIX + s, f) for s, f in parse_folders(getattr(args, "folders", None))]
+    for suffix, folder in wanted:
+        if not folder:
+            continue
+        if os.path.isdir(source_path + suffix):
+            files = put_files_back(source_path + suffix, folder)
+            print(f"restore: {folder} holds the {files} file(s) of that backup's snapshot again")
+        else:
+            print(f"restore: that backup has no {suffix[1:]} snapshot; {folder} left as it is")
     return 0
+
+
+RESTORE_STAGE = ".lm-restore-new"
+
+
+def put_files_back(snap, folder):
+    """Makes folder hold exactly the snapshot's files: copied into a stage inside it first (a failure
+    leaves the folder as it was), then what it held goes and the stage's files take its place. Files
+    0644 and folders 0755, as the app writes them (nginx's own user reads the uploads)."""
+    stage = os.path.join(folder, RESTORE_STAGE)
+    shutil.rmtree(stage, ignore_errors=True)
+    files = 0
+    try:
+        for src, _rel, dst in snapshot_files(snap, stage):
+            shutil.copyfile(src, dst)
+            os.chmod(dst, 0o644)
+            st = os.stat(src)
+            os.utime(dst, (st.st_atime, st.st_mtime))
+            files += 1
+        for root, dirs, _files in os.walk(stage):
+            for d in dirs:
+                os.chmod(os.path.join(root, d), 0o755)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    for entry in os.listdir(folder):
+        if entry != RESTORE_STAGE:
+            path = os.path.join(folder, entry)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
+    for entry in os.listdir(stage):
+        os.rename(os.path.join(stage, entry), os.path.join(folder, entry))
+    os.rmdir(stage)
+    return files
 
 
 def main():
@@ -420,11 +498,14 @@ def main():
     b.add_argument("--label", default="")
     b.add_argument("--done-file", default="")
     b.add_argument("--uploads", default="")
+    b.add_argument("--folder", dest="folders", action="append", default=[])
     r = sub.add_parser("restore")
     r.add_argument("--database", required=True)
     r.add_argument("--dir", required=True)
     r.add_argument("--from", dest="source", required=True)
     r.add_argument("--done-file", default="")
+    r.add_argument("--uploads", default="")
+    r.add_argument("--folder", dest="folders", action="append", default=[])
     ls = sub.add_parser("list")
     ls.add_argument("--dir", required=True)
     args = parser.parse_args()

@@ -99,6 +99,8 @@ def remove_copy(folder, name):
     base = os.path.join(folder, name)
     shutil.rmtree(base + lm_backup.UPLOADS_SUFFIX, ignore_errors=True)
     shutil.rmtree(base + lm_backup.UPLOADS_SUFFIX + ".partial", ignore_errors=True)
+    for snap in glob.glob(glob.escape(base + lm_backup.KEEP_SUFFIX) + "*"):
+        shutil.rmtree(snap, ignore_errors=True)
     for suffix in ("", lm_backup.AGE_SUFFIX):
         for path in (base + lm_backup.DONE_SUFFIX + suffix, base + suffix):
             if os.path.exists(path):
@@ -159,17 +161,17 @@ def copy_to_folder(cfg, label, folder):
         return True
 
     copied = 0
-    previous = None
+    previous = {}  # per snapshot suffix (uploads, each persistent folder)
     try:
         for path in local:
             target = os.path.join(folder, os.path.basename(path))
-            snap = path + lm_backup.UPLOADS_SUFFIX
+            kinds = lm_backup.snapshot_suffixes(path)
             if path in lacking:
                 try:
-                    # The uploads snapshot and done-file first, the .db last: a .db there is a complete copy.
+                    # The file snapshots and done-file first, the .db last: a .db there is a complete copy.
                     remove_copy(folder, os.path.basename(path))
-                    if os.path.isdir(snap):
-                        copy_snapshot(snap, target + lm_backup.UPLOADS_SUFFIX, previous, write)
+                    for kind in kinds:
+                        copy_snapshot(path + kind, target + kind, previous.get(kind), write)
                     if os.path.exists(path + lm_backup.DONE_SUFFIX):
                         put(path + lm_backup.DONE_SUFFIX, target + lm_backup.DONE_SUFFIX)
                     put(path, target)
@@ -177,9 +179,10 @@ def copy_to_folder(cfg, label, folder):
                     remove_copy(folder, os.path.basename(path))
                     raise
                 copied += 1
-            if os.path.isdir(snap) and os.path.isdir(target + lm_backup.UPLOADS_SUFFIX):
-                # Only this volume's own previous copy is linked to, never another stack's file.
-                previous = (snap, target + lm_backup.UPLOADS_SUFFIX)
+            for kind in kinds:
+                if os.path.isdir(target + kind):
+                    # Only this volume's own previous copy is linked to, never another stack's file.
+                    previous[kind] = (path + kind, target + kind)
     finally:
         if sealer:
             sealer.close()
@@ -227,6 +230,7 @@ def cycle(cfg, reason, status):
         args = types.SimpleNamespace(
             database=cfg["database"], dir=cfg["backups"], keep=cfg["keep"], retention=cfg["retention"],
             label=reason, done_file=cfg.get("doneFile", ""), uploads=cfg.get("uploads", ""),
+            folders=[f"{slug}={live}" for slug, live, *_ in cfg.get("folders") or []],
         )
         try:
             info = lm_backup.take_backup(args)

@@ -24,6 +24,8 @@ URL_RE = re.compile(r"^sftp://([^@]+)@([^:/\[]+|\[[^\]]+\])(?::(\d+))?(/.*)$")
 KNOWN_HOSTS = ".lernmanager-known_hosts"
 PARTIAL = ".partial"
 MAX_DEPTH = 64
+# A persistent folder's snapshot (<backup>.keep-<slug>) after its .db name.
+KEEP_RE = re.compile(r"(?<=\.db)" + re.escape(lm_backup.KEEP_SUFFIX) + r"[a-z0-9-]+$")
 
 
 def parse(target):
@@ -155,6 +157,7 @@ def base_of(name, stem):
     for suffix in (PARTIAL, lm_backup.AGE_SUFFIX, lm_backup.UPLOADS_SUFFIX, lm_backup.DONE_SUFFIX):
         if name.endswith(suffix):
             name = name[: -len(suffix)]
+    name = KEEP_RE.sub("", name)
     return name if name.startswith(f"{stem}-") and lm_backup.STAMP_RE.search(name) else None
 
 
@@ -176,21 +179,38 @@ def plan_removals(entries, kept, stem, mine=None):
 
 
 def upload_commands(path, remote, previous=None, stage=None):
-    """Commands writing one backup (path) to remote (its name there): the uploads snapshot (unchanged
-    files linked to the previous snapshot there: previous = (local snapshot, remote snapshot)), the
-    done-file, then the .db. stage(src) → (encrypted file to put, suffix): backupEncryptTo; every
-    name there then ends in .age. Returns (commands, bytes put, files linked)."""
+    """Commands writing one backup (path) to remote (its name there): its file snapshots (the uploads,
+    each persistent folder; unchanged files linked to the previous snapshot there: previous =
+    {snapshot suffix: (local snapshot, remote snapshot)}), the done-file, then the .db. stage(src) →
+    (encrypted file to put, suffix): backupEncryptTo; every name there then ends in .age. Returns
+    (commands, bytes put, files linked)."""
     commands, sent, linked = [], 0, 0
     suffix = lm_backup.AGE_SUFFIX if stage else ""
 
     def put(src, dst):
+        """The put command of one file, and the bytes it sends."""
         local = stage(src) if stage else src
-        commands.append(f"put -p {quote(local)} {quote(dst + suffix)}")
-        return os.path.getsize(local)
+        return f"put -p {quote(local)} {quote(dst + suffix)}", os.path.getsize(local)
 
-    snap = path + lm_backup.UPLOADS_SUFFIX
+    for kind in lm_backup.snapshot_suffixes(path):
+        more, b, n = snapshot_commands(path + kind, remote + kind, (previous or {}).get(kind), put, suffix)
+        commands, sent, linked = commands + more, sent + b, linked + n
+    if os.path.exists(path + lm_backup.DONE_SUFFIX):
+        command, size = put(path + lm_backup.DONE_SUFFIX, remote + lm_backup.DONE_SUFFIX)
+        commands.append(command)
+        sent += size
+    db = remote + suffix
+    local = stage(path) if stage else path
+    commands += [f"put -p {quote(local)} {quote(db + PARTIAL)}", f"rename {quote(db + PARTIAL)} {quote(db)}"]
+    sent += os.path.getsize(local)
+    return commands, sent, linked
+
+
+def snapshot_commands(snap, remote_snap, previous, put, suffix):
+    """Commands writing one file snapshot as remote_snap (via .partial); (commands, bytes, linked)."""
+    commands, sent, linked = [], 0, 0
     if os.path.isdir(snap):
-        partial = remote + lm_backup.UPLOADS_SUFFIX + PARTIAL
+        partial = remote_snap + PARTIAL
         # Folders 0700 (the server's umask decides a new folder's mode); files keep their 0600 (put -p).
         commands += [f"mkdir {quote(partial)}", f"chmod 700 {quote(partial)}"]
         for root, dirs, files in os.walk(snap):
@@ -210,14 +230,10 @@ def upload_commands(path, remote, previous=None, stage=None):
                     commands.append(f"ln {quote(os.path.join(previous[1], rel) + suffix)} {quote(os.path.join(partial, rel) + suffix)}")
                     linked += 1
                 else:
-                    sent += put(src, os.path.join(partial, rel))
-        commands.append(f"rename {quote(partial)} {quote(remote + lm_backup.UPLOADS_SUFFIX)}")
-    if os.path.exists(path + lm_backup.DONE_SUFFIX):
-        sent += put(path + lm_backup.DONE_SUFFIX, remote + lm_backup.DONE_SUFFIX)
-    db = remote + suffix
-    local = stage(path) if stage else path
-    commands += [f"put -p {quote(local)} {quote(db + PARTIAL)}", f"rename {quote(db + PARTIAL)} {quote(db)}"]
-    sent += os.path.getsize(local)
+                    command, size = put(src, os.path.join(partial, rel))
+                    commands.append(command)
+                    sent += size
+        commands.append(f"rename {quote(partial)} {quote(remote_snap)}")
     return commands, sent, linked
 
 
@@ -239,7 +255,7 @@ def mirror(cfg, target):
         sftp(cfg, target, remove_commands(cfg, target, folder, unfinished))
     there = set(complete_there)
     copied = sent = linked = 0
-    previous = None
+    previous = {}
     commands = []
     recipients = cfg.get("encryptTo") or []
     # Encrypted copies are staged in the backups volume (a disk, not the container's small /tmp) and
@@ -265,8 +281,8 @@ def mirror(cfg, target):
                 more, b, n = upload_commands(path, remote, previous, stage if sealer else None)
                 commands += more
                 copied, sent, linked = copied + 1, sent + b, linked + n
-            if os.path.isdir(path + lm_backup.UPLOADS_SUFFIX):
-                previous = (path + lm_backup.UPLOADS_SUFFIX, remote + lm_backup.UPLOADS_SUFFIX)
+            for kind in lm_backup.snapshot_suffixes(path):
+                previous[kind] = (path + kind, remote + kind)
         if commands:
             lm_backup.record_sent(cfg["backups"], target, [os.path.basename(p) for p in local if os.path.basename(p) not in there])
             sftp(cfg, target, commands)

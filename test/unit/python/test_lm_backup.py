@@ -74,5 +74,91 @@ class Snapshot(unittest.TestCase):
                 self.assertEqual(fh.read(), "changed!")
 
 
+class PersistentFolders(unittest.TestCase):
+    """A backup keeps each persistent folder (--folder SLUG=DIR) as <backup>.keep-<slug>, prunes it with
+    the backup, and a restore gives the uploads and the folders exactly the snapshot's files back."""
+
+    def setUp(self):
+        import sqlite3
+        from unittest import mock
+        patch = mock.patch.dict(os.environ, {"LM_INIT_MARKER": ".lernmanager-init"})
+        patch.start()
+        self.addCleanup(patch.stop)
+        self.tmp = tempfile.TemporaryDirectory()
+        d = self.tmp.name
+        self.db, self.dir = os.path.join(d, "lm.db"), os.path.join(d, "backups")
+        self.uploads, self.reports = os.path.join(d, "uploads"), os.path.join(d, "reports")
+        for folder in (self.uploads, os.path.join(self.reports, "2026")):
+            os.makedirs(folder)
+        con = sqlite3.connect(self.db)
+        con.execute("CREATE TABLE t (x)")
+        con.execute("INSERT INTO t VALUES ('before')")
+        con.commit()
+        con.close()
+        self.write(self.uploads, "a.txt", "upload")
+        self.write(os.path.join(self.reports, "2026"), "w49.pdf", "report")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    @staticmethod
+    def write(folder, name, text):
+        with open(os.path.join(folder, name), "w") as f:
+            f.write(text)
+
+    def args(self, **kw):
+        import types
+        base = dict(database=self.db, dir=self.dir, keep=1, retention="", label="scheduled", done_file="",
+                    uploads=self.uploads, folders=[f"instance-reports={self.reports}"])
+        return types.SimpleNamespace(**{**base, **kw})
+
+    def test_backup_keeps_the_folder_and_prune_removes_it(self):
+        import time
+        first = lm_backup.take_backup(self.args())["file"]
+        self.assertEqual(lm_backup.snapshot_suffixes(first), [".uploads", ".keep-instance-reports"])
+        with open(first + ".keep-instance-reports/2026/w49.pdf") as f:
+            self.assertEqual(f.read(), "report")
+        self.assertEqual(os.stat(first + ".keep-instance-reports/2026/w49.pdf").st_mode & 0o777, 0o600)
+        time.sleep(0.01)
+        second = lm_backup.take_backup(self.args())
+        self.assertEqual(second["folders"]["instance-reports"]["linked"], 1)
+        self.assertFalse(os.path.exists(first + ".keep-instance-reports"))
+        self.assertFalse(os.path.exists(first))
+
+    def test_restore_puts_the_uploads_and_folders_back_exactly(self):
+        import sqlite3
+        import types
+        made = lm_backup.take_backup(self.args())["file"]
+        self.write(self.uploads, "later.txt", "after the backup")
+        self.write(self.uploads, "a.txt", "changed")
+        self.write(os.path.join(self.reports, "2026"), "w50.pdf", "later")
+        restored = lm_backup.restore(types.SimpleNamespace(
+            database=self.db, dir=self.dir, source=os.path.basename(made), done_file="",
+            uploads=self.uploads, folders=[f"instance-reports={self.reports}"]))
+        self.assertEqual(restored, 0)
+        self.assertEqual(sorted(os.listdir(self.uploads)), ["a.txt"])
+        with open(os.path.join(self.uploads, "a.txt")) as f:
+            self.assertEqual(f.read(), "upload")
+        self.assertEqual(os.listdir(os.path.join(self.reports, "2026")), ["w49.pdf"])
+        # Readable by nginx's own user (it serves the uploads), as the app writes them.
+        self.assertEqual(os.stat(os.path.join(self.uploads, "a.txt")).st_mode & 0o777, 0o644)
+        self.assertEqual(os.stat(os.path.join(self.reports, "2026")).st_mode & 0o777, 0o755)
+        con = sqlite3.connect(self.db)
+        self.assertEqual(con.execute("SELECT x FROM t").fetchall(), [("before",)])
+        con.close()
+
+    def test_a_backup_without_snapshots_leaves_the_folders_as_they_are(self):
+        import types
+        made = lm_backup.take_backup(self.args(uploads="", folders=[]))["file"]
+        self.write(self.uploads, "later.txt", "kept")
+        lm_backup.restore(types.SimpleNamespace(database=self.db, dir=self.dir, source=made, done_file="",
+                                                uploads=self.uploads, folders=[f"instance-reports={self.reports}"]))
+        self.assertIn("later.txt", os.listdir(self.uploads))
+
+    def test_a_bad_folder_argument_names_the_form(self):
+        with self.assertRaisesRegex(ValueError, "SLUG=DIR"):
+            lm_backup.parse_folders(["Instance/Reports=/x"])
+
+
 if __name__ == "__main__":
     unittest.main()

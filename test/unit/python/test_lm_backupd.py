@@ -293,5 +293,26 @@ class TestSpeed(unittest.TestCase):
 
 
 
+class FolderSnapshotsInCopies(unittest.TestCase):
+    def test_a_copy_folder_gets_each_persistent_folder_and_prunes_it_with_its_backup(self):
+        with tempfile.TemporaryDirectory() as root:
+            nas = os.path.join(root, "nas")
+            os.makedirs(nas)
+            open(os.path.join(nas, lm_backupd.COPY_MARKER), "w").close()
+            v = Volume(root, "a", nas, keep=1)
+            t0 = datetime.datetime(2026, 12, 1, 8, 0, tzinfo=datetime.timezone.utc)
+            first = v.backup(t0)
+            os.makedirs(os.path.join(v.dir, first + ".keep-instance-reports"))
+            with open(os.path.join(v.dir, first + ".keep-instance-reports", "r.pdf"), "w") as f:
+                f.write("report")
+            v.copy()
+            with open(os.path.join(nas, first + ".keep-instance-reports", "r.pdf")) as f:
+                self.assertEqual(f.read(), "report")
+            second = v.backup(t0 + datetime.timedelta(hours=1))
+            v.copy()
+            self.assertEqual(names(nas), [second])
+            self.assertFalse(os.path.exists(os.path.join(nas, first + ".keep-instance-reports")))
+
+
 if __name__ == "__main__":
     unittest.main()

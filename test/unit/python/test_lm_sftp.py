@@ -95,7 +95,7 @@ class Uploads(unittest.TestCase):
                 f.write("new!!")
             with open(f"{new}.migrations_done.txt", "w") as f:
                 f.write("m1\n")
-            commands, sent, linked = lm_sftp.upload_commands(new, f"/r/{B}", (f"{old}.uploads", f"/r/{A}.uploads"))
+            commands, sent, linked = lm_sftp.upload_commands(new, f"/r/{B}", {".uploads": (f"{old}.uploads", f"/r/{A}.uploads")})
             p = f"/r/{B}.uploads.partial"
             q = lm_sftp.quote
             self.assertEqual(commands, [
@@ -233,6 +233,26 @@ class Mirror(unittest.TestCase):
         mine = {k: sorted(os.path.basename(p) for p in lm_sftp.lm_backup.backups(v["backups"], "lernmanager"))
                 for k, v in (("a", a), ("b", b))}
         self.assertEqual(self.there(), sorted(mine["a"] + mine["b"]))
+
+
+class PersistentFolderSnapshots(unittest.TestCase):
+    def test_the_folder_snapshot_goes_before_the_db_and_belongs_to_its_backup(self):
+        with tempfile.TemporaryDirectory() as d:
+            db = os.path.join(d, "lernmanager-20261201T080000000000Z-scheduled.db")
+            for folder in (f"{db}.uploads", f"{db}.keep-instance-reports"):
+                os.makedirs(folder)
+                with open(f"{folder}/f.txt", "w") as f:
+                    f.write("x")
+            with open(db, "w") as f:
+                f.write("db")
+            commands, _, _ = lm_sftp.upload_commands(db, "/r/x.db")
+            self.assertIn("rename /r/x.db.keep-instance-reports.partial /r/x.db.keep-instance-reports", commands)
+            self.assertLess(commands.index("put -p " + f"{db}.keep-instance-reports/f.txt".replace(" ", "\\ ")
+                                           + " /r/x.db.keep-instance-reports.partial/f.txt"),
+                            commands.index("rename /r/x.db.partial /r/x.db"))
+        name = "lernmanager-20261201T080000000000Z-scheduled.db"
+        self.assertEqual(lm_sftp.base_of(f"{name}.keep-instance-reports", "lernmanager"), name)
+        self.assertEqual(lm_sftp.base_of(f"{name}.keep-instance-reports.partial", "lernmanager"), name)
 
 
 if __name__ == "__main__":
