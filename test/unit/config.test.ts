@@ -140,6 +140,21 @@ describe("loadConfig: every bad value names the key, the value and the fix", () 
             /lernmanager:appEnv\[0\] = "1X=2": 1X is not a valid environment variable name/,
         ],
         [
+            "a scratch folder inside a persistent one (a tmpfs would hide the kept files)",
+            { scratchPaths: '["instance/reports/tmp"]', persistentPaths: '["instance/reports"]' },
+            /lernmanager:scratchPaths\[0\] = "instance\/reports\/tmp" and lernmanager:persistentPaths\[0\] = "instance\/reports" overlap/,
+        ],
+        [
+            "a persistent folder inside the data volume",
+            { persistentPaths: '["data/import"]' },
+            /lernmanager:dataPath = "data" and lernmanager:persistentPaths\[0\] = "data\/import" overlap/,
+        ],
+        [
+            "a persistent folder that is a scratch folder",
+            { scratchPaths: '["instance/tmp"]', persistentPaths: '["instance/tmp"]' },
+            /lernmanager:scratchPaths\[0\] = "instance\/tmp" and lernmanager:persistentPaths\[0\] = "instance\/tmp" overlap/,
+        ],
+        [
             "database file with a folder",
             { databaseFile: "sub/x.db" },
             /lernmanager:databaseFile = "sub\/x.db": must be a file name/,
@@ -148,6 +163,15 @@ describe("loadConfig: every bad value names the key, the value and the fix", () 
     test.each(cases)("%s", (_what, values, message) => {
         expect(() => load(values)).toThrow(ConfigError);
         expect(() => load(values)).toThrow(message);
+    });
+
+    test("a persistent folder inside a scratch folder is a volume on the tmpfs (the import's ZIPs)", () => {
+        const c = load({
+            scratchPaths: '["instance/tmp"]',
+            persistentPaths: '["instance/reports", "instance/tmp/lernmanager_import"]',
+        });
+        expect(c.scratchPaths).toEqual(["instance/tmp"]);
+        expect(c.persistentPaths).toEqual(["instance/reports", "instance/tmp/lernmanager_import"]);
     });
 
     test("several problems are reported together, one line each", () => {
