@@ -382,6 +382,13 @@ def main(argv):
         except (ValueError, KeyError, TypeError) as e:
             log("invalid --admin-guard: %s" % e)
             return 2
+    # The jobs' dates are the app's naive local time, as in the app container (lm_preflight.py).
+    from lm_preflight import time_zone_problem
+
+    problem = time_zone_problem()
+    if problem:
+        log("not starting: %s. Fix: `pulumi config set timeZone Europe/Berlin` (the image installs tzdata)" % problem)
+        return 2
     try:
         jobs = [Job(spec) for spec in json.loads(args.jobs or "[]")]
     except ZoneInfoNotFoundError as e:

@@ -231,12 +231,22 @@ class RunTest(Quiet):
         self.assertEqual(sorted(n for n in state if state[n]["last_run"]["exitCode"] == 0), sorted(j.name for j in jobs))
         self.assertNotIn("Traceback", self.out.getvalue())
 
+    @mock.patch.dict(os.environ, {"TZ": "UTC"})
     def test_bad_jobs_or_a_missing_time_zone_stop_the_scheduler_with_a_reason(self):
         bad_tz = json.dumps([{"name": "a", "schedule": "* * * * *", "command": "true", "timeZone": "Mars/Base"}])
         self.assertEqual(lm_cron.main(["--jobs", bad_tz]), 2)
         self.assertIn("time zone not found in this image", self.out.getvalue())
         self.assertEqual(lm_cron.main(["--jobs", '[{"name": "a", "schedule": "* * *", "command": "true"}]']), 2)
         self.assertIn("invalid --jobs: needs 5 fields", self.out.getvalue())
+
+    def test_a_container_time_zone_without_zone_data_stops_the_scheduler(self):
+        jobs = json.dumps([{"name": "a", "schedule": "* * * * *", "command": "true"}])
+        for tz, said in (("Mars/Base", "TZ=Mars/Base, but the image has no /usr/share/zoneinfo/Mars/Base"),
+                         ("", "TZ is not set")):
+            with self.subTest(tz=tz), mock.patch.dict(os.environ, {"TZ": tz}):
+                self.assertEqual(lm_cron.main(["--jobs", jobs]), 2)
+                self.assertIn("not starting: " + said, self.out.getvalue())
+                self.assertIn("Fix: `pulumi config set timeZone Europe/Berlin`", self.out.getvalue())
 
 
 class AdminGuardTest(Quiet):
@@ -344,7 +354,8 @@ class ClockTest(Quiet):
         jobs = json.dumps([{"name": "a", "schedule": "* * * * *", "command": "true"}])
         os.environ[lm_cron.CLOCK_ENV] = "6"
         try:
-            self.assertEqual(lm_cron.main(["--jobs", jobs]), 2)
+            with mock.patch.dict(os.environ, {"TZ": "UTC"}):
+                self.assertEqual(lm_cron.main(["--jobs", jobs]), 2)
         finally:
             del os.environ[lm_cron.CLOCK_ENV]
         self.assertIn("for tests only, unset it for real stacks", self.out.getvalue())
