@@ -6,7 +6,8 @@
  * there for the new app container after an update, while the rest of the scratch folder is not.
  *
  * The scheduler runs on a test clock (LM_CRON_CLOCK, SPEED times the wall clock), so its
- * once-a-minute check comes every 60/SPEED wall seconds. Mostly waits (one deploy, one update).
+ * once-a-minute check comes every 60/SPEED wall seconds. A job whose exit 1 means "nothing to do"
+ * leaves the scheduler healthy. Mostly waits and builds (one deploy, one update).
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -27,8 +28,15 @@ beforeAll(async () => {
         STACK,
         {
             "lernmanager:appSource": app.dir,
-            // One job that never fires in the test: the scheduler is there for its guard.
-            "lernmanager:jobs": JSON.stringify([{ name: "new-year", schedule: "0 0 1 1 *", command: "true" }]),
+            // A job whose exit 1 means "nothing to do" (as the weekly reports' without a report).
+            "lernmanager:jobs": JSON.stringify([
+                {
+                    name: "idle",
+                    schedule: "* * * * *",
+                    command: "echo no report this week; exit 1",
+                    nothingToDoExitCodes: [1],
+                },
+            ]),
             "lernmanager:persistentPaths": JSON.stringify(["instance/reports", "instance/tmp/lernmanager_import"]),
         },
         undefined,
@@ -106,6 +114,35 @@ test("a renamed admin's default comes back with a new worker; the scheduler's gu
     );
     expect(status.adminGuard.replaced).toBeGreaterThanOrEqual(1);
     expect(status.adminGuard.last.user).toBe("admin");
+});
+
+test("a job's nothing-to-do exit code is logged as such, recorded, and the scheduler stays healthy", async () => {
+    const scheduler = s.realization.container("-scheduler");
+    // Two runs at least (a tick every 60/SPEED s), then a health check after them (every 10 s).
+    const deadline = Date.now() + 60000;
+    let runs = 0;
+    while (Date.now() < deadline && runs < 2) {
+        runs = (
+            (await s.logs(scheduler)).match(/job idle tick \S+: exit code 1 after [0-9.]+ s: nothing to do\n/g) ?? []
+        ).length;
+        if (runs < 2) await sleep(1000);
+    }
+    expect(runs).toBeGreaterThanOrEqual(2);
+    await sleep(12000);
+    const logs = await s.logs(scheduler);
+    expect(logs).not.toMatch(/job idle .*FAILED/);
+    const health = (await scheduler.inspect()).State.Health!;
+    expect(health.Status).toBe("healthy");
+    expect(health.Log.at(-1)!.Output).toMatch(/^ok: /);
+    const status = JSON.parse(
+        (await s.exec(scheduler, ["python3", "-OO", "/opt/lernmanager/lm_cron.py", "--status"])).output,
+    );
+    expect(status.jobs.idle.last_run).toMatchObject({
+        exitCode: 1,
+        outcome: "nothing to do",
+        outputTail: ["no report this week"],
+    });
+    expect(status.jobs.idle.last_failure).toBeUndefined();
 });
 
 test("the import ZIP folder survives an update: the new app container finds the file the old one had", async () => {
