@@ -58,6 +58,7 @@ export function declareFront(name: string, args: FrontArgs): { tls?: TlsAgent; w
             pidsLimit: config.pidsLimit,
             hostSwapLimit: config.hostSwapLimit,
             labels: args.labels,
+            gradingToken: config.gradingServiceUrl ? config.appSecrets.GRADING_SERVICE_TOKEN : undefined,
             tls:
                 tls && tlsVolume
                     ? {

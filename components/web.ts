@@ -51,6 +51,11 @@ export interface WebServerArgs {
         /** Created first: it writes the certificate nginx starts with. */
         readonly agent: docker.Container;
     };
+    /**
+     * The grading service's token (gradingServiceToken), when /grading/ forwards to it: start.sh
+     * writes it into a file only nginx reads. Secret in the state, never in the image.
+     */
+    readonly gradingToken?: string;
 }
 
 /**
@@ -73,6 +78,15 @@ export const REPLACE_ON_CHANGES = ["healthcheck", "tmpfs", "init"] as const;
 
 /** Kernel settings of nginx's own network namespace. */
 export const NGINX_SYSCTLS = { "net.ipv4.tcp_tw_reuse": "1" } as const;
+
+/** nginx's environment: the TLS files' places, the grading token (then the whole list is secret). */
+function webEnvs(tls: boolean, gradingToken: string | undefined): { envs?: pulumi.Input<string[]> } {
+    const envs = tls
+        ? [`LM_TLS_CERT=${TLS_PATHS.certificate}`, `LM_TLS_KEY=${TLS_PATHS.key}`, `LM_TLS_PORT=${LAYOUT.nginxTlsPort}`]
+        : [];
+    if (gradingToken) return { envs: pulumi.secret([...envs, `LM_GRADING_TOKEN=${gradingToken}`]) };
+    return envs.length > 0 ? { envs } : {};
+}
 
 /** The only container that publishes a port. */
 export class WebServer extends pulumi.ComponentResource {
@@ -120,16 +134,8 @@ export class WebServer extends pulumi.ComponentResource {
                     ...(tls ? [{ type: "volume", source: tls.volume, target: LAYOUT.tlsDir, readOnly: true }] : []),
                 ],
                 // start.sh waits for the certificate; healthcheck.sh checks HTTPS and reloads a renewed one.
-                // (No envs without TLS: an empty list would be a diff on existing stacks.)
-                ...(tls
-                    ? {
-                          envs: [
-                              `LM_TLS_CERT=${TLS_PATHS.certificate}`,
-                              `LM_TLS_KEY=${TLS_PATHS.key}`,
-                              `LM_TLS_PORT=${LAYOUT.nginxTlsPort}`,
-                          ],
-                      }
-                    : {}),
+                // (No envs without TLS or grading: an empty list would be a diff on existing stacks.)
+                ...webEnvs(tls !== undefined, args.gradingToken),
                 // The pid file, the certificate's checksum and nginx's unused temp folders: request bodies
                 // wait on the spool volume, not here (a tmpfs counts against the memory limit).
                 tmpfs: { "/tmp": "rw,nosuid,nodev,noexec,size=16m,mode=1777" },

@@ -3,6 +3,7 @@
 import { APP_KEYS } from "./app";
 import { BACKUP_KEYS } from "./backups";
 import { DEPLOY_KEYS } from "./deploy";
+import { GRADING_KEYS } from "./grading";
 import { JOBS_KEYS } from "./jobs";
 import { SETTINGS_KEYS } from "./settings";
 import type { KeySpec } from "./spec";
@@ -15,6 +16,7 @@ export const CONFIG_KEYS = {
     ...APP_KEYS,
     ...SETTINGS_KEYS,
     ...WEB_KEYS,
+    ...GRADING_KEYS,
     ...STORAGE_KEYS,
     ...DEPLOY_KEYS,
     ...JOBS_KEYS,

@@ -5,6 +5,7 @@ import { readApp } from "./app";
 import { readBackups } from "./backups";
 import { readDeploy } from "./deploy";
 import { ConfigError } from "./error";
+import { readGrading } from "./grading";
 import { closestKey, RETIRED_KEYS } from "./hints";
 import { readJobs } from "./jobs";
 import { CONFIG_KEYS, type ConfigKey } from "./keys";
@@ -74,6 +75,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
     const stack = readStack(r, raw["docker:host"]);
     // Read in this order: the problems are listed as their areas come.
     const settings = readSettings(r);
+    const grading = readGrading(r, settings.appSecrets.GRADING_SERVICE_TOKEN, settings.appEnv);
     const storage = readStorage(r);
     const deploy = readDeploy(r, app);
     const jobs = readJobs(r);
@@ -83,6 +85,7 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
         ...app,
         ...settings,
         ...web,
+        ...grading,
         ...storage,
         ...deploy,
         ...jobs,

@@ -2,6 +2,7 @@
 import type { AppConfig } from "./app";
 import type { BackupConfig } from "./backups";
 import type { DeployConfig } from "./deploy";
+import type { GradingConfig } from "./grading";
 import type { JobSpec } from "./jobs";
 import type { SettingsConfig } from "./settings";
 import type { StackInfo } from "./stack";
@@ -17,7 +18,8 @@ export type { PythonTarget } from "./reader";
  * resource exists. Components receive these values; they never read Pulumi config themselves.
  * Every key is documented in Pulumi.yaml with the same default (a unit test keeps them equal).
  */
-export interface StackConfig extends AppConfig, SettingsConfig, WebConfig, StorageConfig, DeployConfig, StackInfo {
+export interface StackConfig
+    extends AppConfig, SettingsConfig, WebConfig, GradingConfig, StorageConfig, DeployConfig, StackInfo {
     readonly backupKeep: number;
     /** Scheduled backups, retention, off-host copies (config/backups.ts). */
     readonly backups: BackupConfig;

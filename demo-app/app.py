@@ -35,6 +35,7 @@ from demo_admin import register_admin
 import demo_compress
 import demo_errors
 import demo_import
+import demo_grading
 
 CACHE_DIR = os.environ.get("CACHE_DIR") or os.path.join(INSTANCE_DIR, "cache")
 
@@ -124,6 +125,7 @@ register_topics(app, current_user)  # GET /topics/<id>: Markdown rendered per re
 register_files(app, cache)  # the class report PDF, uploads, downloads (demo_files.py)
 register_admin(app, current_user, SECRET_FINGERPRINT)  # diagnostics and admin pages (demo_admin.py)
 demo_import.register(app, current_user)  # question import: preview, then confirm (demo_import.py)
+demo_grading.register(app, current_user, csrf)  # auth-check for nginx, grading upload page (demo_grading.py)
 
 
 # --------------------------------------------------------------------------

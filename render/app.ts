@@ -18,6 +18,8 @@ export function appEnvironment(config: StackConfig): Record<string, string> {
         // Behind HTTPS (ours or a trusted proxy's) the app marks its cookies Secure.
         ...(config.tls.mode !== "off" || config.trustedProxies.length > 0 ? { FORCE_HTTPS: "true" } : {}),
         ...config.appSettings,
+        // The app asks the grading service itself too (its health, a job's status, the results' media).
+        ...(config.gradingServiceUrl ? { GRADING_SERVICE_URL: config.gradingServiceUrl } : {}),
         ...config.appSecrets,
         ...config.appEnv,
     };

@@ -1,4 +1,5 @@
 import { LAYOUT } from "../core/layout";
+import { checkNginxGrading, gradingHttpBlock, gradingLocations, type NginxGrading } from "./grading";
 import { checkNginxTls, clientAddressRules, hstsHeader, redirectServer, tlsServerHead, type NginxTls } from "./tls";
 import { proxyTarget, retryErrorPages, retryGuard, upstreamBlock, UpstreamForm } from "./upstream";
 import { TIMINGS, Timings } from "../core/timings";
@@ -47,6 +48,8 @@ export interface NginxSettings {
      * port). @default 80
      */
     readonly publicPort?: number;
+    /** The grading service behind /grading/ (render/grading.ts); absent: /grading/ answers 404. */
+    readonly grading?: NginxGrading;
 }
 
 export const NGINX_DEFAULTS = {
@@ -129,6 +132,7 @@ export function renderNginxConf(settings: NginxSettings, form: UpstreamForm = "p
     }
     if (s.gzipLevel > 9) throw new Error("renderNginxConf: gzipLevel must be 1-9");
     if (s.tls) checkNginxTls(s.tls);
+    if (s.grading) checkNginxGrading(s.grading);
     if (!Number.isInteger(s.loginRatePerMinute) || s.loginRatePerMinute < 0) {
         throw new Error("renderNginxConf: loginRatePerMinute must be 0 or more");
     }
@@ -294,7 +298,7 @@ http {
     resolver_timeout 2s;
 ${upstreamBlock(form, { idleConnections: s.upstreamIdleConnections, timings: t })}
 ${headerMaps}
-${clientAddressRules(s.trustedProxies ?? [])}${loginZone}
+${clientAddressRules(s.trustedProxies ?? [])}${loginZone}${gradingHttpBlock(s.grading)}
     # Open connections per client address (the real client's behind a trusted proxy), sized for a
     # class behind one NAT address; beyond it 429. With HTTP/2 each open request counts.
     limit_conn_zone $binary_remote_addr zone=lm_addr:10m;
@@ -361,7 +365,7 @@ ${pageHeaders}
             root /etc/nginx/lernmanager;
             expires 1h;
         }
-${loginLimit}
+${loginLimit}${gradingLocations(s.grading, { proxy, pageHeaders, appHeaders, sessionGate })}
         # The app's health (its version, the database) only for the stack itself: nginx's health check,
         # the deploy's smoke test, the server's own loopback (through Docker's proxy, from the stack
         # network's gateway). A client on the school network is refused.

@@ -20,6 +20,14 @@ export function nginxSettingsFrom(config: StackConfig): NginxSettings {
         tls: nginxTlsFrom(config.tls),
         trustedProxies: config.trustedProxies,
         publicPort: config.port,
+        grading: config.gradingServiceUrl
+            ? {
+                  url: config.gradingServiceUrl,
+                  uploadLimitMb: config.gradingUploadLimitMb,
+                  timeoutSeconds: config.gradingTimeoutSeconds,
+                  callbackFrom: config.gradingCallbackFrom,
+              }
+            : undefined,
     };
 }
 

@@ -13,6 +13,22 @@ mask_bits() { local m=$((0x$1)) b=0; while [ "$m" -ne 0 ]; do b=$((b + (m & 1)))
     echo "allow $(hex_ip "$dest")/$(mask_bits "$mask");"
   done < /proc/net/route
 } > /tmp/nginx-internal.conf
+# The grading service's token (render/grading.ts GRADING_AUTH_FILE), from the environment into a
+# file only nginx's user reads (tmpfs): never in the image, nginx.conf or a log line. Then out of the
+# environment, so nginx's processes do not carry it. Without a token the file is empty (no /grading/).
+token=${LM_GRADING_TOKEN:-}
+unset LM_GRADING_TOKEN
+case "$token" in
+  *[!A-Za-z0-9._~+/=-]*)
+    echo "nginx: LM_GRADING_TOKEN is not a bearer token (letters, digits, - . _ ~ + / =). Fix: pulumi config set --secret gradingServiceToken <token>" >&2
+    exit 1 ;;
+esac
+(
+  umask 077
+  if [ -n "$token" ]; then
+    printf 'proxy_set_header Authorization "Bearer %s";\n' "$token"
+  fi > /tmp/nginx-grading-auth.conf
+)
 if [ -n "${LM_TLS_CERT:-}" ]; then
   for _ in $(seq 1 120); do
     [ -r "$LM_TLS_CERT" ] && [ -r "$LM_TLS_KEY" ] && break

@@ -46,38 +46,32 @@ async function leftovers(stack: string) {
 }
 
 /**
- * Stopped containers the classic builder left from the layers of the given images (no stack label).
- * Only containers already committed into an image count: a step of another build still running on
- * this shared engine is not a leftover.
+ * Stopped containers the classic builder left from the layers of the given images (no stack label):
+ * the containers whose commit is one of those layers. Another stack's build on this shared engine
+ * starts its own containers on top of the same cached layers; those commit layers of their own
+ * (not in these images' history) and are that build's to remove, not leftovers of this one.
  */
 async function buildLeftovers(imageIds: string[]): Promise<string[]> {
     const layers = new Set<string>();
     for (const id of imageIds) {
-        for (const h of (await docker.getImage(id).history()).slice(1))
+        for (const h of await docker.getImage(id).history())
             if (h.Id.startsWith("sha256:")) layers.add(h.Id);
     }
-    const committed = new Set(
-        spawnSync(
-            "/bin/bash",
-            ["-c", "docker image inspect --format '{{.Container}}' $(docker image ls -aq --no-trunc | sort -u)"],
-            { encoding: "utf8", maxBuffer: 1 << 26 },
-        ).stdout.split("\n"),
-    );
+    // Which image each container was committed into (the classic builder's step containers).
+    const committedInto = new Map<string, string>();
+    for (const line of spawnSync(
+        "/bin/bash",
+        ["-c", "docker image inspect --format '{{.Container}} {{.Id}}' $(docker image ls -aq --no-trunc | sort -u)"],
+        { encoding: "utf8", maxBuffer: 1 << 26 },
+    ).stdout.split("\n")) {
+        const [container, image] = line.trim().split(" ");
+        if (container && image) committedInto.set(container, image);
+    }
     const found: string[] = [];
     for (const c of await docker.listContainers({ all: true, filters: { status: ["created", "exited"] } })) {
-        if (c.Labels?.["dev.lernmanager.stack"] || !committed.has(c.Id)) continue;
-        let id: string | undefined = c.ImageID;
-        for (let i = 0; id && i < 64; i++) {
-            if (layers.has(id)) {
-                found.push(`${c.Id.slice(0, 12)} (${c.Command})`);
-                break;
-            }
-            id = await docker
-                .getImage(id)
-                .inspect()
-                .then((x) => x.Parent || undefined)
-                .catch(() => undefined);
-        }
+        if (c.Labels?.["dev.lernmanager.stack"]) continue;
+        const image = committedInto.get(c.Id);
+        if (image && layers.has(image)) found.push(`${c.Id.slice(0, 12)} (${c.Command})`);
     }
     return found;
 }

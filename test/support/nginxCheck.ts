@@ -31,6 +31,10 @@ export function nginxTest(conf: string, form: UpstreamForm, files: Record<string
     fs.writeFileSync(path.join(dir, "nginx-internal.conf"), "allow 127.0.0.1;\nallow 172.18.0.0/16;\n", {
         mode: 0o644,
     });
+    // And the grading token's header line (render/grading.ts GRADING_AUTH_FILE), as start.sh writes it.
+    fs.writeFileSync(path.join(dir, "nginx-grading-auth.conf"), 'proxy_set_header Authorization "Bearer t0k-en";\n', {
+        mode: 0o644,
+    });
     for (const [i, [target, content]] of Object.entries(files).entries()) {
         const local = path.join(dir, `file-${i}`);
         fs.writeFileSync(local, content, { mode: 0o644 });
