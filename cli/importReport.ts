@@ -8,6 +8,8 @@ const HANDLED: Record<string, string> = {
     SECRET_KEY:
         "not carried over: the stack generates its own (pulumi state, encrypted); everyone logs in once more after the move",
     FLASK_ENV: "not needed: the stack always sets FLASK_ENV=production",
+    MAX_UPLOAD_MB:
+        "not carried over: the app reads no such variable (its upload limit, 64 MiB, is fixed in its code); nginx's limit on the upload paths is uploadLimitMb",
     FORCE_HTTPS:
         "not carried over: it belongs to whoever serves HTTPS (the old host nginx); over plain HTTP its secure cookies would break logins",
 };

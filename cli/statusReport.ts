@@ -1,5 +1,6 @@
 // The one-screen status of a stack (`npm run status`): pure formatting of what cli/status.ts
 // gathered, and the verdict (a person is needed, or not).
+import { schedulerLines, type SchedulerFacts } from "./jobsStatus";
 
 export interface BackupStatus {
     lastBackup?: {
@@ -39,6 +40,8 @@ export interface StatusFacts {
     readonly nginx?: { health: string };
     /** The backup container's --status, or why it could not be read. */
     readonly backup: BackupStatus | { error: string };
+    /** The scheduler's health and --status (absent: the stack has no jobs). */
+    readonly scheduler?: SchedulerFacts;
 }
 
 const gb = (n: number) => `${(n / 1e9).toFixed(1)} GB`;
@@ -62,6 +65,11 @@ export function statusReport(f: StatusFacts): { lines: string[]; problems: strin
     lines.push(
         `stack ${f.stack}: app ${versions} ${healthy.length ? "healthy" : "NOT healthy"}, nginx ${f.nginx?.health ?? "missing"}`,
     );
+    if (f.scheduler) {
+        const jobs = schedulerLines(f.scheduler, (iso) => ago(f.now, iso));
+        lines.push(...jobs.lines);
+        problems.push(...jobs.problems);
+    }
     if ("error" in f.backup) {
         problems.push(`backups: ${f.backup.error}`);
         lines.push(`backups       ${f.backup.error}`);

@@ -12,6 +12,18 @@ import { healthcheck } from "./hardening";
 export interface SchedulerArgs extends AppServiceArgs {
     /** The jobs (validated by config/load.ts); at least one. */
     readonly jobs: readonly JobSpec[];
+    /** Where the app keeps its admin (config admin*): the scheduler puts back a recreated default password. */
+    readonly adminGuard?: AdminGuardSpec;
+}
+
+/** lm_guard.py's arguments: the database file in the container and where the admin is kept. */
+export interface AdminGuardSpec {
+    readonly database: string;
+    readonly table: string;
+    readonly usernameColumn: string;
+    readonly hashColumn: string;
+    readonly username: string;
+    readonly defaultPassword: string;
 }
 
 /**
@@ -36,13 +48,20 @@ export const SCHEDULER_STOP_GRACE_SECONDS = 60;
 /** The scheduler's entrypoint in the app image. */
 export const SCHEDULER_ENTRYPOINT = ["python3", "-OO", `${LAYOUT.runtimeDir}/lm_cron.py`];
 
-/** The scheduler's arguments: the jobs as JSON (a pure function of the config). */
-export function schedulerCommand(jobs: readonly JobSpec[]): string[] {
+/** The scheduler's arguments: the jobs and the admin guard as JSON (a pure function of the config). */
+export function schedulerCommand(jobs: readonly JobSpec[], adminGuard?: AdminGuardSpec): string[] {
     return [
         "--jobs",
         JSON.stringify(
-            jobs.map((j) => ({ name: j.name, schedule: j.schedule, command: j.command, timeZone: j.timeZone })),
+            jobs.map((j) => ({
+                name: j.name,
+                schedule: j.schedule,
+                command: j.command,
+                timeZone: j.timeZone,
+                nothingToDoExitCodes: j.nothingToDoExitCodes,
+            })),
         ),
+        ...(adminGuard ? ["--admin-guard", JSON.stringify(adminGuard)] : []),
     ];
 }
 
@@ -62,7 +81,7 @@ export class Scheduler extends pulumi.ComponentResource {
 
         this.container = appImageContainer(this, name, args, "scheduler", {
             entrypoints: SCHEDULER_ENTRYPOINT,
-            command: schedulerCommand(args.jobs),
+            command: schedulerCommand(args.jobs, args.adminGuard),
             networksAdvanced: [{ name: args.network }],
             healthcheck: SCHEDULER_HEALTHCHECK,
             wait: true,

@@ -266,11 +266,24 @@ export class Lernmanager extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        // The jobs run with exactly the app container's image, environment, volumes and hardening.
+        // The jobs run with exactly the app container's image, environment, volumes and hardening;
+        // the scheduler also puts back a default admin password the app's init recreated (lm_guard.py).
         if (config.jobs.length > 0) {
+            const admin = config.adminPassword;
             this.scheduler = new Scheduler(
                 `${name}-scheduler`,
-                { ...this.app.args, jobs: config.jobs },
+                {
+                    ...this.app.args,
+                    jobs: config.jobs,
+                    adminGuard: admin && {
+                        database: `${LAYOUT.appDir}/${config.dataPath}/${config.databaseFile}`,
+                        table: admin.table,
+                        usernameColumn: admin.usernameColumn,
+                        hashColumn: admin.hashColumn,
+                        username: admin.username,
+                        defaultPassword: admin.defaultPassword,
+                    },
+                },
                 { parent: this },
             );
         }

@@ -55,7 +55,7 @@ export const APP_KEYS = {
         kind: "array",
         default: [],
         description:
-            "Further folders inside the app kept on volumes across deploys besides dataPath and uploadsPath, e.g. instance/reports; retained on the host like the data when protectData is on (never `protect`: dropping an entry must not wedge the stack).",
+            "Further folders inside the app kept on volumes across deploys besides dataPath and uploadsPath, e.g. instance/reports; retained on the host like the data when protectData is on (never `protect`: dropping an entry must not wedge the stack). One may lie inside a scratch folder (a volume on the tmpfs), e.g. instance/tmp/lernmanager_import, where the real app's question import keeps its ZIP between preview and confirm.",
     },
     initInWorkers: {
         kind: "boolean",
@@ -217,13 +217,24 @@ export function parsePathList(
     return out;
 }
 
+/**
+ * A persistent folder inside a scratch folder: a volume on a tmpfs. Docker mounts the outer one first
+ * (it sorts a container's mounts by depth), so the app's TMPDIR stays scratch while one folder in it
+ * outlives the container (the question import's ZIPs, `instance/tmp/lernmanager_import`).
+ */
+function keptInScratch(ka: string, a: string, kb: string, b: string): boolean {
+    const scratch = (k: string) => k.startsWith("scratchPaths[");
+    const kept = (k: string) => k.startsWith("persistentPaths[");
+    return (scratch(ka) && kept(kb) && b.startsWith(`${a}/`)) || (scratch(kb) && kept(ka) && a.startsWith(`${b}/`));
+}
+
 /** Folders the stack mounts in the app (each its own volume or tmpfs), by the key that names them. */
 export function checkMountedFolders(folders: [string, string][], ns: string, problems: string[]): void {
     for (let i = 0; i < folders.length; i++) {
         for (let j = i + 1; j < folders.length; j++) {
             const [ka, a] = folders[i];
             const [kb, b] = folders[j];
-            if (overlaps(a, b)) {
+            if (overlaps(a, b) && !keptInScratch(ka, a, kb, b)) {
                 problems.push(
                     `${ns}${ka} = ${JSON.stringify(a)} and ${ns}${kb} = ${JSON.stringify(b)} overlap: each becomes its own ` +
                         `volume or tmpfs, so they must be separate folders. Fix: change or remove one of them ` +

@@ -1,5 +1,13 @@
-// "Did you mean ...?" for a mistyped config key.
+// "Did you mean ...?" for a mistyped config key, and why a key that is gone went.
 import { CONFIG_KEYS } from "./keys";
+import { APP_DOWNLOADS_PREFIX } from "./web";
+
+/** Keys a stack may still set from before they went, and why they went (the problem line says it). */
+export const RETIRED_KEYS: Readonly<Record<string, string>> = {
+    downloadsPrefix:
+        `the app answers downloads with X-Accel-Redirect to ${APP_DOWNLOADS_PREFIX}, fixed in its code (it reads no setting), ` +
+        "so nginx serves exactly that prefix and nothing else would work",
+};
 
 /** The known key closest to `key`, when it is close enough to be a typo of it. */
 export function closestKey(key: string): string | undefined {

@@ -15,7 +15,7 @@ export const JOBS_KEYS = {
         kind: "objects",
         default: [],
         description:
-            "Scheduled jobs, a list of {name, schedule (cron, 5 fields), command (run in the app folder), timeZone (IANA, default UTC)}; run by a scheduler container of the app image with the app's volumes and environment.",
+            "Scheduled jobs, a list of {name, schedule (cron, 5 fields), command (run in the app folder), timeZone (IANA, default UTC), nothingToDoExitCodes (exit codes that mean \"nothing to do\", not a failure; default [1] for the real app's generate_weekly_reports.py, which exits 1 when there is no report, else [])}; run by a scheduler container of the app image with the app's volumes and environment.",
     },
 } as const satisfies Record<string, KeySpec>;
 
@@ -35,6 +35,22 @@ export interface JobSpec {
     readonly command: string;
     /** IANA time zone the schedule is read in. @default "UTC" */
     readonly timeZone: string;
+    /**
+     * Exit codes that mean "nothing to do" (logged and recorded as such; the scheduler stays healthy).
+     * @default [1] for a command that runs generate_weekly_reports.py, else []
+     */
+    readonly nothingToDoExitCodes: readonly number[];
+}
+
+/**
+ * The real Lernmanager's weekly report script exits 1 when it wrote no report (a new or empty school,
+ * every Monday): by default that is "nothing to do" for a job that runs it, not an alarm.
+ */
+export const WEEKLY_REPORTS_SCRIPT = /(^|[\s/])generate_weekly_reports\.py(\s|$)/;
+
+/** A job's nothingToDoExitCodes when it gives none. */
+export function defaultNothingToDo(command: string): number[] {
+    return WEEKLY_REPORTS_SCRIPT.test(command) ? [1] : [];
 }
 
 /** The values each field of a cron expression matches (day of week: 0 = Sunday). */
@@ -130,7 +146,7 @@ export function isTimeZone(tz: string): boolean {
 }
 
 const NAME_RE = /^[a-z][a-z0-9-]{0,39}$/;
-const JOB_FIELDS = ["name", "schedule", "command", "timeZone"];
+const JOB_FIELDS = ["name", "schedule", "command", "timeZone", "nothingToDoExitCodes"];
 const EXAMPLE =
     "lernmanager:jobs:\n      - name: weekly-reports\n        schedule: 0 0 * * 1\n        command: python3 generate_weekly_reports.py\n        timeZone: Europe/Berlin";
 
@@ -159,7 +175,7 @@ export function parseJobs(value: string | undefined, key: string, problems: stri
         for (const field of Object.keys(job)) {
             if (!JOB_FIELDS.includes(field))
                 problems.push(
-                    `${label}: unknown field "${field}". Fix: use only ${JOB_FIELDS.join(", ")} (timeZone is optional, default UTC).`,
+                    `${label}: unknown field "${field}". Fix: use only ${JOB_FIELDS.join(", ")} (timeZone and nothingToDoExitCodes are optional).`,
                 );
         }
         const name = job.name;
@@ -199,12 +215,23 @@ export function parseJobs(value: string | undefined, key: string, problems: stri
                 `${label}: timeZone = ${JSON.stringify(job.timeZone)} is not a known IANA time zone. Fix: e.g. timeZone: Europe/Berlin (or leave it out for UTC).`,
             );
         }
+        const codes = job.nothingToDoExitCodes ?? defaultNothingToDo(typeof command === "string" ? command : "");
+        if (
+            !Array.isArray(codes) ||
+            codes.some((c) => typeof c !== "number" || !Number.isInteger(c) || c < 1 || c > 255)
+        ) {
+            problems.push(
+                `${label}: nothingToDoExitCodes = ${JSON.stringify(job.nothingToDoExitCodes)} must be a list of exit codes from 1 to 255 ` +
+                    `(0 is success anyway). Fix: e.g. nothingToDoExitCodes: [1] (the weekly reports: no report this week), or [] to count every non-zero exit as a failure.`,
+            );
+        }
         if (problems.length === before)
             jobs.push({
                 name: name as string,
                 schedule: schedule as string,
                 command: command as string,
                 timeZone: timeZone as string,
+                nothingToDoExitCodes: [...new Set(codes as number[])].sort((a, b) => a - b),
             });
     });
     return jobs;

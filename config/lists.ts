@@ -25,7 +25,7 @@ export function parseList(
 
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Environment the stack sets itself; appEnv may not override it. */
-export const RESERVED_ENV = ["SECRET_KEY", "PYTHONOPTIMIZE", "PYTHONDONTWRITEBYTECODE", "MAX_UPLOAD_MB"];
+export const RESERVED_ENV = ["SECRET_KEY", "PYTHONOPTIMIZE", "PYTHONDONTWRITEBYTECODE"];
 
 /** `appEnv`: a list of NAME=value strings, none of them one the stack sets itself. */
 export function parseEnv(value: string | undefined, key: string, problems: string[]): Record<string, string> {
@@ -48,7 +48,7 @@ export function parseEnv(value: string | undefined, key: string, problems: strin
         } else if (RESERVED_ENV.includes(name) || name.startsWith("LM_")) {
             problems.push(
                 `${where}: ${name} is set by the stack itself and cannot be overridden ` +
-                    `(SECRET_KEY comes from @pulumi/random, MAX_UPLOAD_MB from uploadLimitMb). ` +
+                    `(SECRET_KEY comes from @pulumi/random). ` +
                     `Fix: \`pulumi config rm --path '${key.split(":")[1]}[${i}]'\`.`,
             );
         } else if (name in env) {

@@ -6,7 +6,7 @@ import { readBackups } from "./backups";
 import { readDeploy } from "./deploy";
 import { ConfigError } from "./error";
 import { readGrading } from "./grading";
-import { closestKey } from "./hints";
+import { closestKey, RETIRED_KEYS } from "./hints";
 import { readJobs } from "./jobs";
 import { CONFIG_KEYS, type ConfigKey } from "./keys";
 import { readKeys } from "./reader";
@@ -50,6 +50,13 @@ export function loadConfig(raw: Readonly<Record<string, string>>, ctx: LoadConte
     for (const [fullKey, value] of Object.entries(raw)) {
         if (!fullKey.startsWith(ns)) continue;
         const key = fullKey.slice(ns.length);
+        if (!(key in CONFIG_KEYS) && key in RETIRED_KEYS) {
+            problems.push(
+                `${fullKey} is no longer a key (value ${JSON.stringify(value)}): ${RETIRED_KEYS[key]}. ` +
+                    `Fix: \`pulumi config rm ${key}\``,
+            );
+            continue;
+        }
         if (!(key in CONFIG_KEYS)) {
             const hint = closestKey(key);
             problems.push(

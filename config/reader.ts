@@ -58,7 +58,8 @@ export function readKeys<K extends string>(
         if (v === undefined) return def;
         const n = /^-?\d+$/.test(v.trim()) ? Number(v.trim()) : NaN;
         if (!Number.isInteger(n) || n < min || n > max) {
-            problems.push(`${show(key)}: must be a whole number from ${min} to ${max}. ${fix(key, def)}`);
+            const why = spec.rangeReason ? ` (${spec.rangeReason})` : "";
+            problems.push(`${show(key)}: must be a whole number from ${min} to ${max}${why}. ${fix(key, def)}`);
             return def;
         }
         return n;

@@ -15,11 +15,15 @@ export interface KeySpec {
     readonly secret?: boolean;
     /** integer: the smallest and largest value accepted (every integer key has one). */
     readonly range?: readonly [number, number];
+    /** integer: why values beyond the range are refused, when it is not obvious (shown in the problem line). */
+    readonly rangeReason?: string;
     /** string: what the value must look like (config/formats.ts), checked by loadConfig's loop. */
     readonly format?: Format;
 }
 
 /** An integer key: the values it accepts (both ends included), its default and what it does. */
-export function integer(range: readonly [number, number], def: number, description: string) {
-    return { kind: "integer", range, default: def, description } as const;
+export function integer(range: readonly [number, number], def: number, description: string, rangeReason?: string) {
+    return rangeReason === undefined
+        ? ({ kind: "integer", range, default: def, description } as const)
+        : ({ kind: "integer", range, default: def, description, rangeReason } as const);
 }

@@ -4,6 +4,16 @@ import { stringList } from "./lists";
 import type { KeyReader } from "./reader";
 import { integer, type KeySpec } from "./spec";
 
+/**
+ * What the app fixes in its code and reads from no setting (Lernmanager's config.py and app.py; the
+ * demo app mirrors both): the largest request body it takes, and the prefix of its X-Accel-Redirect
+ * answers. nginx must agree with them, so they are no config values: a larger upload limit would let
+ * bodies through that the app then refuses (a redirect to / with an error flash), another prefix
+ * would break every download.
+ */
+export const APP_MAX_BODY_MB = 64;
+export const APP_DOWNLOADS_PREFIX = "/protected-files/";
+
 export const WEB_KEYS = {
     staticUrl: {
         kind: "string",
@@ -11,16 +21,11 @@ export const WEB_KEYS = {
         default: "/static/",
         description: "URL prefix nginx serves static files under.",
     },
-    downloadsPrefix: {
-        kind: "string",
-        format: "urlPrefix",
-        default: "/protected-files/",
-        description: "Internal prefix for X-Accel-Redirect downloads from the uploads volume.",
-    },
     uploadLimitMb: integer(
-        [1, 4096],
-        64,
-        "Largest upload in MiB, on uploadPaths only (nginx), and passed to the app as MAX_UPLOAD_MB.",
+        [1, APP_MAX_BODY_MB],
+        APP_MAX_BODY_MB,
+        `Largest upload in MiB nginx takes, on uploadPaths only. At most ${APP_MAX_BODY_MB}: the app refuses larger bodies itself (its MAX_CONTENT_LENGTH is fixed in its code); below that nginx refuses larger uploads with 413.`,
+        `the app refuses every request body over ${APP_MAX_BODY_MB} MiB itself: its MAX_CONTENT_LENGTH is fixed in its code and it reads no setting, so a larger nginx limit would only let uploads through that the app then turns into a redirect to / with an error`,
     ),
     bodyLimitKb: integer(
         [16, 65536],
@@ -101,7 +106,6 @@ export type WebKey = keyof typeof WEB_KEYS;
 
 export interface WebConfig {
     readonly staticUrl: string;
-    readonly downloadsPrefix: string;
     readonly uploadLimitMb: number;
     readonly bodyLimitKb: number;
     readonly uploadPaths: readonly string[];
@@ -120,16 +124,14 @@ export interface WebConfig {
 
 export function readWeb(r: KeyReader<WebKey>): WebConfig {
     const staticUrl = r.text("staticUrl");
-    const downloadsPrefix = r.text("downloadsPrefix");
-    if (staticUrl === downloadsPrefix) {
+    if (staticUrl === APP_DOWNLOADS_PREFIX) {
         r.problems.push(
-            `${r.show("downloadsPrefix")} equals staticUrl: downloads and static files need different prefixes. ` +
-                r.fix("downloadsPrefix", "/protected-files/"),
+            `${r.show("staticUrl")} is the prefix of the app's X-Accel-Redirect downloads (fixed in its code): ` +
+                `static files need another one. ${r.fix("staticUrl", "/static/")}`,
         );
     }
     return {
         staticUrl,
-        downloadsPrefix,
         uploadLimitMb: r.num("uploadLimitMb"),
         bodyLimitKb: r.num("bodyLimitKb"),
         uploadPaths: uploadPaths(r),

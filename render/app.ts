@@ -5,15 +5,13 @@ import { StackConfig } from "../config/load";
 import { LAYOUT } from "../core/layout";
 
 /**
- * The app's environment besides SECRET_KEY: production mode, the upload limit, the download prefix,
- * TMPDIR on the first scratch folder, the app's settings and secret settings from config, appEnv.
+ * The app's environment besides SECRET_KEY: production mode (no upload limit or download prefix: the
+ * app reads neither, config/web.ts APP_MAX_BODY_MB), TMPDIR on the first scratch folder, the app's settings and secret settings from config, appEnv.
  * It holds secrets: whoever passes it on wraps it in `pulumi.secret`.
  */
 export function appEnvironment(config: StackConfig): Record<string, string> {
     return {
         FLASK_ENV: "production",
-        MAX_UPLOAD_MB: String(config.uploadLimitMb),
-        LM_ACCEL_REDIRECT_PREFIX: config.downloadsPrefix,
         ...(config.scratchPaths.length ? { TMPDIR: `${LAYOUT.appDir}/${config.scratchPaths[0]}` } : {}),
         // The entry script refuses to start while the data folder lacks the marker (dataHostPath).
         ...(config.dataHostPath ? { LM_DATA_HOST_PATH: config.dataHostPath } : {}),

@@ -1,4 +1,5 @@
 import { StackConfig } from "../config/load";
+import { APP_DOWNLOADS_PREFIX } from "../config/web";
 import { NginxSettings, renderNginxConfs } from "./nginx";
 import { nginxTlsFrom } from "./tls";
 
@@ -6,7 +7,8 @@ import { nginxTlsFrom } from "./tls";
 export function nginxSettingsFrom(config: StackConfig): NginxSettings {
     return {
         staticUrl: config.staticUrl,
-        downloadsPrefix: config.downloadsPrefix,
+        // The app's own prefix: it answers X-Accel-Redirect with it whatever the stack says.
+        downloadsPrefix: APP_DOWNLOADS_PREFIX,
         uploadLimitMb: config.uploadLimitMb,
         bodyLimitKb: config.bodyLimitKb,
         uploadPaths: config.uploadPaths,

@@ -1,4 +1,8 @@
+import { spawnSync } from "child_process";
+import * as os from "os";
+import * as path from "path";
 import { CONFIG_KEYS } from "../../config/load";
+import { CONTAINERS_DIR } from "../../core/paths";
 import { load, problems } from "../support/config";
 import { runProgram, testConfig } from "../support/mocks";
 
@@ -106,6 +110,27 @@ describe("the app's contract in config", () => {
 });
 
 describe("the time zone", () => {
+    // The app container's entry script (app and candidate): a zone the image has no data for stops it.
+    const entrypoint = (tz: string | undefined) =>
+        spawnSync("sh", [path.join(CONTAINERS_DIR, "runtime", "app", "entrypoint.sh")], {
+            encoding: "utf8",
+            env: { PATH: process.env.PATH, LM_APP_DIR: os.tmpdir(), ...(tz === undefined ? {} : { TZ: tz }) },
+        });
+    test.each([["Mars/Base"], ["europe/berlin"], [""], [undefined]])(
+        "the app's entry script refuses TZ=%j before anything else, naming it and the fix",
+        (tz) => {
+            const r = entrypoint(tz);
+            expect(r.status).toBe(78);
+            expect(r.stderr).toContain(`[lernmanager] TZ=${tz ?? ""} has no zone data in this image`);
+            expect(r.stderr).toContain("Fix: `pulumi config set timeZone Europe/Berlin`");
+        },
+    );
+    test("a zone with its data gets past the check", () => {
+        const r = entrypoint("Europe/Berlin");
+        expect(r.stderr).not.toContain("has no zone data");
+        expect(r.status).not.toBe(78);
+    });
+
     test("every container of the app image gets the same TZ (app, scheduler, backups) and the image the zone data", async () => {
         const run = await runProgram(
             testConfig({

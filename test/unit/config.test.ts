@@ -23,7 +23,6 @@ describe("loadConfig: defaults", () => {
         expect(c.dataPath).toBe("data");
         expect(c.uploadsPath).toBe("instance/uploads");
         expect(c.staticUrl).toBe("/static/");
-        expect(c.downloadsPrefix).toBe("/protected-files/");
         expect(c.appSource).toBe(path.join(PROJECT_DIR, "demo-app"));
         expect(c.protectData).toBe(false);
         expect(c.appEnv).toEqual({});
@@ -93,9 +92,24 @@ describe("loadConfig: every bad value names the key, the value and the fix", () 
             /lernmanager:staticUrl = "static": must be a URL path that starts and ends with \//,
         ],
         [
-            "same static and download prefixes",
-            { downloadsPrefix: "/static/" },
-            /lernmanager:downloadsPrefix = "\/static\/" equals staticUrl/,
+            "static files under the app's download prefix",
+            { staticUrl: "/protected-files/" },
+            /lernmanager:staticUrl = "\/protected-files\/" is the prefix of the app's X-Accel-Redirect downloads .*Fix: `pulumi config set staticUrl \/static\/`/,
+        ],
+        [
+            "an upload limit above the app's own",
+            { uploadLimitMb: "100" },
+            /lernmanager:uploadLimitMb = "100": must be a whole number from 1 to 64 \(the app refuses every request body over 64 MiB itself: its MAX_CONTENT_LENGTH is fixed in its code .*\)\. Fix: `pulumi config set uploadLimitMb 64`/,
+        ],
+        [
+            "the retired downloadsPrefix",
+            { downloadsPrefix: "/dl/" },
+            /lernmanager:downloadsPrefix is no longer a key \(value "\/dl\/"\): the app answers downloads with X-Accel-Redirect to \/protected-files\/, fixed in its code .*Fix: `pulumi config rm downloadsPrefix`/,
+        ],
+        [
+            "the retired downloadsPrefix, even at the app's own value",
+            { downloadsPrefix: "/protected-files/" },
+            /lernmanager:downloadsPrefix is no longer a key/,
         ],
         [
             "bad bind address",
@@ -126,6 +140,21 @@ describe("loadConfig: every bad value names the key, the value and the fix", () 
             /lernmanager:appEnv\[0\] = "1X=2": 1X is not a valid environment variable name/,
         ],
         [
+            "a scratch folder inside a persistent one (a tmpfs would hide the kept files)",
+            { scratchPaths: '["instance/reports/tmp"]', persistentPaths: '["instance/reports"]' },
+            /lernmanager:scratchPaths\[0\] = "instance\/reports\/tmp" and lernmanager:persistentPaths\[0\] = "instance\/reports" overlap/,
+        ],
+        [
+            "a persistent folder inside the data volume",
+            { persistentPaths: '["data/import"]' },
+            /lernmanager:dataPath = "data" and lernmanager:persistentPaths\[0\] = "data\/import" overlap/,
+        ],
+        [
+            "a persistent folder that is a scratch folder",
+            { scratchPaths: '["instance/tmp"]', persistentPaths: '["instance/tmp"]' },
+            /lernmanager:scratchPaths\[0\] = "instance\/tmp" and lernmanager:persistentPaths\[0\] = "instance\/tmp" overlap/,
+        ],
+        [
             "database file with a folder",
             { databaseFile: "sub/x.db" },
             /lernmanager:databaseFile = "sub\/x.db": must be a file name/,
@@ -134,6 +163,15 @@ describe("loadConfig: every bad value names the key, the value and the fix", () 
     test.each(cases)("%s", (_what, values, message) => {
         expect(() => load(values)).toThrow(ConfigError);
         expect(() => load(values)).toThrow(message);
+    });
+
+    test("a persistent folder inside a scratch folder is a volume on the tmpfs (the import's ZIPs)", () => {
+        const c = load({
+            scratchPaths: '["instance/tmp"]',
+            persistentPaths: '["instance/reports", "instance/tmp/lernmanager_import"]',
+        });
+        expect(c.scratchPaths).toEqual(["instance/tmp"]);
+        expect(c.persistentPaths).toEqual(["instance/reports", "instance/tmp/lernmanager_import"]);
     });
 
     test("several problems are reported together, one line each", () => {

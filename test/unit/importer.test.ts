@@ -86,7 +86,7 @@ describe("npm run import: sources, targets, the old .env", () => {
             expect.stringMatching(/^# SECRET_KEY: not carried over/),
             "pulumi config set -s schule-walde schoolName 'Schule Am Walde'",
             "pulumi config set -s schule-walde --secret gradingServiceToken '<GRADING_SERVICE_TOKEN from the old .env>'   # secret",
-            "# MAX_UPLOAD_MB: set by the stack itself; not carried over",
+            expect.stringMatching(/^# MAX_UPLOAD_MB: not carried over: the app reads no such variable/),
             expect.stringMatching(/^pulumi config set -s schule-walde --path 'appEnv\[0\]' WHATEVER=1 /),
         ]);
         expect(envCommands(env, "s", true)[2]).toBe(

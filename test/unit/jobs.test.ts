@@ -6,6 +6,7 @@ import { SCHEDULER_HEALTHCHECK, SCHEDULER_STOP_GRACE_SECONDS } from "../../compo
 import { ConfigError, loadConfig } from "../../config/load";
 import { cronFields, CronError, isTimeZone } from "../../config/jobs";
 import { CONTAINERS_DIR, PROJECT_DIR } from "../../core/paths";
+import { statusReport } from "../../cli/statusReport";
 import { runtimeCopies } from "../support/runtimeImage";
 import { ProgramRun, runProgram, testConfig } from "../support/mocks";
 
@@ -91,10 +92,23 @@ describe("the scheduler in the container (containers/runtime/jobs/lm_cron.py)", 
 describe("config `jobs`: every field checked before any resource exists", () => {
     test("a valid list gives typed jobs; timeZone defaults to UTC", () => {
         expect(loadJobs([weekly, { name: "tick", schedule: "* * * * *", command: "date" }])).toEqual([
-            weekly,
-            { name: "tick", schedule: "* * * * *", command: "date", timeZone: "UTC" },
+            { ...weekly, nothingToDoExitCodes: [1] },
+            { name: "tick", schedule: "* * * * *", command: "date", timeZone: "UTC", nothingToDoExitCodes: [] },
         ]);
         expect(loadConfig({}, ctx).jobs).toEqual([]);
+    });
+
+    test("nothingToDoExitCodes: [1] by default for the weekly reports script (it exits 1 without a report), else none", () => {
+        const codes = (job: Record<string, unknown>) => loadJobs([job])[0].nothingToDoExitCodes;
+        expect(codes(weekly)).toEqual([1]);
+        expect(codes({ ...weekly, command: "cd /app && python3 /app/generate_weekly_reports.py --week last" })).toEqual(
+            [1],
+        );
+        expect(codes({ ...weekly, command: "flask --app app auto-attendance" })).toEqual([]);
+        expect(codes({ ...weekly, command: "python3 generate_weekly_reports.py.bak" })).toEqual([]);
+        // Given: taken as given (sorted, once each); [] counts every non-zero exit as a failure.
+        expect(codes({ ...weekly, nothingToDoExitCodes: [] })).toEqual([]);
+        expect(codes({ ...weekly, command: "./sync.sh", nothingToDoExitCodes: [3, 75, 3] })).toEqual([3, 75]);
     });
 
     test.each([
@@ -115,6 +129,13 @@ describe("config `jobs`: every field checked before any resource exists", () => 
         [{ ...weekly, name: "../etc" }, /name = "\.\.\/etc" must be/],
         [{ ...weekly, command: "  " }, /command must be a non-empty shell command.*Fix:/],
         [{ ...weekly, schedul: "x" }, /unknown field "schedul"\. Fix: use only name, schedule, command, timeZone/],
+        [
+            { ...weekly, nothingToDoExitCodes: [0] },
+            /\(job "weekly-reports"\): nothingToDoExitCodes = \[0\] must be a list of exit codes from 1 to 255 .*Fix: e\.g\. nothingToDoExitCodes: \[1\]/,
+        ],
+        [{ ...weekly, nothingToDoExitCodes: 1 }, /nothingToDoExitCodes = 1 must be a list of exit codes/],
+        [{ ...weekly, nothingToDoExitCodes: ["1"] }, /nothingToDoExitCodes = \["1"\] must be a list/],
+        [{ ...weekly, nothingToDoExitCodes: [256] }, /nothingToDoExitCodes = \[256\] must be a list/],
         ["weekly", /jobs\[0\] = "weekly": must be an object/],
     ])("rejects %j", (job, message) => {
         const problems = problemsOf([job]);
@@ -147,6 +168,8 @@ describe("config `jobs`: every field checked before any resource exists", () => 
             ["auto-attendance", "flask --app app auto-attendance", "Europe/Berlin"],
         ]);
         expect(jobs[0].schedule).toBe("0 0 * * 1");
+        // The real app's weekly reports exit 1 when there is no report: nothing to do, not an alarm.
+        expect(jobs.map((j) => j.nothingToDoExitCodes)).toEqual([[1], []]);
         const daily = cronFields(jobs[1].schedule);
         expect([daily.minute.length, daily.hour.length, daily.dayOfMonth.length, daily.dayOfWeek.length]).toEqual([
             1, 1, 31, 7,
@@ -224,11 +247,35 @@ describe("the scheduler container (Pulumi mocks)", () => {
     test("runs lm_cron.py with the jobs as JSON, health-checked, and waits for health", () => {
         expect(scheduler().inputs.entrypoints).toEqual(["python3", "-OO", "/opt/lernmanager/lm_cron.py"]);
         expect(scheduler().inputs.command[0]).toBe("--jobs");
-        expect(JSON.parse(scheduler().inputs.command[1])).toEqual(jobs);
+        expect(JSON.parse(scheduler().inputs.command[1])).toEqual([
+            { ...jobs[0], nothingToDoExitCodes: [1] },
+            { ...jobs[1], nothingToDoExitCodes: [] },
+        ]);
         expect(scheduler().inputs.healthcheck).toEqual(SCHEDULER_HEALTHCHECK);
         expect(scheduler().inputs.wait).toBe(true);
         expect(scheduler().inputs.destroyGraceSeconds).toBe(SCHEDULER_STOP_GRACE_SECONDS);
         expect(scheduler().opts.replaceOnChanges).toEqual(["healthcheck", "tmpfs", "init"]);
+    });
+
+    test("guards the admin: where the app keeps it, the database file in the container, the public default", () => {
+        expect(scheduler().inputs.command.slice(2, 3)).toEqual(["--admin-guard"]);
+        expect(JSON.parse(scheduler().inputs.command[3])).toEqual({
+            // The demo app's (test config): its database file, its admins in `users`.
+            database: "/app/data/lernmanager.db",
+            table: "users",
+            usernameColumn: "username",
+            hashColumn: "password_hash",
+            username: "admin",
+            defaultPassword: "admin",
+        });
+    });
+
+    test('without the admin password replacement (adminTable "") there is no guard either', async () => {
+        const off = await runProgram(
+            testConfig({ "lernmanager:jobs": JSON.stringify(jobs), "lernmanager:adminTable": "" }),
+            { stack: "noguard" },
+        );
+        expect(off.named("lernmanager-noguard-scheduler").inputs.command).toHaveLength(2);
     });
 
     test("is auto-named and created before the old one is deleted (overlap, never a gap)", () => {
@@ -271,5 +318,64 @@ describe("the scheduler container (Pulumi mocks)", () => {
         ).rejects.toThrow(
             /lernmanager:jobs\[0\] \(job "weekly-reports"\): schedule = "nope" is not a valid cron expression/,
         );
+    });
+});
+
+describe("npm run status: the jobs and the admin guard", () => {
+    const now = new Date("2026-11-30T20:00:00Z");
+    const base = {
+        stack: "prod",
+        now,
+        apps: [{ name: "a", version: "v1", health: "healthy" }],
+        nginx: { health: "healthy" },
+        backup: { health: [] },
+    };
+    const run = (exitCode: number, outcome?: string) => ({
+        tick: "2026-11-30T00:00+01:00",
+        exitCode,
+        seconds: 0.4,
+        ...(outcome ? { outcome } : {}),
+    });
+
+    test("nothing to do is shown as such and needs no person; the guard's replacements are shown", () => {
+        const r = statusReport({
+            ...base,
+            scheduler: {
+                health: "healthy",
+                status: {
+                    jobs: {
+                        "weekly-reports": { last_run: run(1, "nothing to do") },
+                        "auto-attendance": { last_run: run(0, "ok") },
+                    },
+                    adminGuard: {
+                        replaced: 2,
+                        last: { time: "2026-11-30T19:50:00+00:00", user: "admin", scheduler: "abc" },
+                    },
+                },
+            },
+        });
+        const text = r.lines.join("\n");
+        expect(text).toContain("job weekly-reports   nothing to do, tick 2026-11-30T00:00+01:00 (exit 1, 0.4 s)");
+        expect(text).toContain("job auto-attendance  ok, tick 2026-11-30T00:00+01:00 (0.4 s)");
+        expect(text).toContain(
+            'admin guard   put a random password on the recreated default "admin" 2 time(s), last 2026-11-30 19:50 UTC (10 min ago)',
+        );
+        expect(r.problems).toEqual([]);
+    });
+
+    test("a failed job (also one recorded before outcomes were) and an unhealthy scheduler need a person", () => {
+        const r = statusReport({
+            ...base,
+            scheduler: {
+                health: "unhealthy",
+                status: { jobs: { "weekly-reports": { last_run: run(1) } }, adminGuard: null },
+            },
+        });
+        expect(r.lines.join("\n")).toContain("admin guard   no default admin password came back");
+        expect(r.problems).toEqual([
+            "the scheduler is unhealthy",
+            "job weekly-reports failed (tick 2026-11-30T00:00+01:00, exit code 1)",
+        ]);
+        expect(r.lines.at(-1)).toMatch(/^NEEDS A PERSON: the scheduler is unhealthy; job weekly-reports failed/);
     });
 });

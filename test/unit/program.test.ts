@@ -332,7 +332,7 @@ describe("config flows into the declaration", () => {
                 "lernmanager:workers": "6",
                 "lernmanager:threads": "3",
                 "lernmanager:appAccessLog": "true",
-                "lernmanager:uploadLimitMb": "100",
+                "lernmanager:uploadLimitMb": "20",
                 "lernmanager:appEnv": JSON.stringify(["LANGUAGE=de", "FEATURE_X=1"]),
             }),
             { stack: "tuned" },
@@ -348,11 +348,13 @@ describe("config flows into the declaration", () => {
             run.named("lernmanager-tuned-nginx-image").inputs.build.args.NGINX_CONF,
             "base64",
         ).toString();
-        expect(nginxConf).toContain("client_max_body_size 100m;");
+        expect(nginxConf).toContain("client_max_body_size 20m;");
+        // Downloads under the app's own X-Accel-Redirect prefix, whatever the config.
+        expect(nginxConf).toContain("location ^~ /protected-files/ {");
         const envs = run.named("lernmanager-tuned-app").inputs.envs as string[];
-        expect(envs).toEqual(
-            expect.arrayContaining(["LANGUAGE=de", "FEATURE_X=1", "MAX_UPLOAD_MB=100", "TZ=Europe/Berlin"]),
-        );
+        expect(envs).toEqual(expect.arrayContaining(["LANGUAGE=de", "FEATURE_X=1", "TZ=Europe/Berlin"]));
+        // Neither the upload limit nor the download prefix goes to the app: it reads neither.
+        expect(envs.filter((e) => /^(MAX_UPLOAD_MB|LM_ACCEL_REDIRECT_PREFIX)=/.test(e))).toEqual([]);
     });
 
     test("two stacks on one host yield disjoint physical names", async () => {

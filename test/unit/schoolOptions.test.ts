@@ -60,7 +60,7 @@ describe("test schools: another app source and another bind address", () => {
             protectData: false,
             initInWorkers: true,
             scratchPaths: ["instance/tmp"],
-            persistentPaths: ["instance/reports"],
+            persistentPaths: ["instance/reports", "instance/tmp/lernmanager_import"],
         });
     });
 });

@@ -10,6 +10,15 @@
 set -eu
 cd "$LM_APP_DIR"
 
+# The app's dates are naive local time (attendance days, report weeks): a TZ whose zone data the
+# image lacks is taken as UTC by the C library without a word. Refuse to start instead, so the
+# deploy's candidate fails with this line (the migrate step's preflight checks the same).
+tz="${TZ:-}"
+if [ -z "$tz" ] || [ ! -f "/usr/share/zoneinfo/${tz#:}" ]; then
+    echo "[lernmanager] TZ=$tz has no zone data in this image (/usr/share/zoneinfo/${tz#:}): the app's local dates would be UTC. Fix: \`pulumi config set timeZone Europe/Berlin\` (an IANA name; the runtime image installs tzdata). Not starting." >&2
+    exit 78
+fi
+
 # True when the marker file $1 names this app version.
 marks_this_version() {
     [ -n "${LM_APP_VERSION:-}" ] && [ "$(cat "$1" 2>/dev/null || true)" = "$LM_APP_VERSION" ]

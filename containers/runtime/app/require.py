@@ -35,8 +35,12 @@ def wanted(path):
     return found
 
 
-def release(version):
-    """The numeric release of a version (`4.0.9.post1` -> (4, 0, 9)), for comparing floors and pins."""
+PRE = re.compile(r"(a|b|c|rc|alpha|beta|pre|preview|dev)[-_.]?\d*$", re.I)
+
+
+def release(version, strip=True):
+    """The numeric release of a version (`4.0.9.post1` -> (4, 0, 9)), for comparing floors and pins;
+    trailing zeros dropped unless `strip` is False (`~=1.4.0` needs its three parts)."""
     parts = []
     for piece in re.split(r"[.+!-]", version):
         m = re.match(r"\d+", piece)
@@ -45,18 +49,25 @@ def release(version):
         parts.append(int(m.group(0)))
         if m.group(0) != piece:
             break
-    while parts and parts[-1] == 0:
+    while strip and parts and parts[-1] == 0:
         parts.pop()
     return tuple(parts)
 
 
+def key(version):
+    """Orders versions as pip does for releases: a pre-release or dev build (`4.0rc1`, `4.0.dev2`)
+    comes before its release, so it does not meet a floor of `>=4.0`."""
+    pre = any(PRE.match(p) or PRE.match(re.sub(r"^\d+", "", p)) for p in re.split(r"[.+!-]", version.split("+")[0]))
+    return (release(version), 0 if pre else 1)
+
+
 def allows(op, want, have):
-    """Whether installed version `have` meets `<op> <want>` (release numbers only; `==1.*` too)."""
+    """Whether installed version `have` meets `<op> <want>` (`==1.*` too; pre-releases below their release)."""
     if op in ("==", "!=") and want.endswith(".*"):
-        prefix = release(want[:-2])
-        same = release(have)[: len(prefix)] == prefix
+        prefix = release(want[:-2], strip=False)
+        same = release(have, strip=False)[: len(prefix)] == prefix
         return same if op == "==" else not same
-    h, w = release(have), release(want)
+    h, w = key(have), key(want)
     if op == ">=":
         return h >= w
     if op == ">":
@@ -69,9 +80,11 @@ def allows(op, want, have):
         return h == w
     if op == "!=":
         return h != w
-    # ~= X.Y.Z: >= X.Y.Z and == X.Y.*
-    prefix = release(want)[:-1] if len(release(want)) > 1 else release(want)
-    return h >= w and h[: len(prefix)] == prefix
+    # ~= X.Y.Z: >= X.Y.Z and == X.Y.* (the prefix from the parts as written: ~=1.4.0 is 1.4.*)
+    written = release(want, strip=False)
+    prefix = written[:-1] if len(written) > 1 else written
+    padded = release(have, strip=False) + (0,) * len(prefix)
+    return h >= w and padded[: len(prefix)] == prefix
 
 
 def installed(name):

@@ -2,10 +2,16 @@
 
     python3 -OO lm_cron.py --jobs '[{"name": ..., "schedule": "0 0 * * 1", "command": ..., "timeZone": ...}]'
     python3 -OO lm_cron.py --health        (the container's health check)
+    python3 -OO lm_cron.py --status        (the state file as JSON, for `npm run status`)
 
 Each job's command runs as `/bin/sh -c <command>` in the app folder ($LM_APP_DIR, also on PYTHONPATH),
 with the container's environment plus LM_JOB_NAME and LM_JOB_TICK (the tick's local time, ISO 8601).
 Its output goes to this process's stdout line by line (`docker logs`), then one line with its exit code.
+An exit code the job lists in `nothingToDoExitCodes` (the weekly reports' 1: no report this week) is logged and
+recorded as "nothing to do": no failure, the health stays green.
+
+With --admin-guard, the owner also puts back a random password on a recreated default admin once a
+minute and after every job (lm_guard.py).
 
 Exactly once per tick, also while two schedulers overlap during an update: a state file in the data
 volume (`.lernmanager-jobs.json`, guarded by an flock on `.lernmanager-jobs.lock`) records which
@@ -138,12 +144,15 @@ class Job:
         self.tz = ZoneInfo(self.tz_name)
         self.schedule = Schedule(spec["schedule"])
         self.expression = spec["schedule"]
+        # Exit codes that mean "nothing to do" (the weekly reports' 1), not a failure.
+        self.nothing_to_do = frozenset(int(c) for c in spec.get("nothingToDoExitCodes") or [] if int(c) != 0)
 
 
 class Scheduler:
-    def __init__(self, jobs, app_dir, state_dir, me, version, clock=None):
+    def __init__(self, jobs, app_dir, state_dir, me, version, clock=None, guard=None):
         self.jobs, self.app_dir, self.state_dir, self.me, self.version = jobs, app_dir, state_dir, me, version
         self.clock = clock or Clock()
+        self.guard, self.guard_lock = guard, threading.Lock()
         self.running, self.failed = {}, {}
         self.superseded_since = None
         self.stopping = threading.Event()
@@ -161,7 +170,8 @@ class Scheduler:
         took_over = " (took over from %s, version %s)" % (previous["id"], previous.get("version")) if took else ""
         jobs = ", ".join("%s [%s %s]" % (j.name, j.expression, j.tz_name) for j in self.jobs)
         test_clock = "; on a %s" % self.clock if self.clock.speed != 1 else ""
-        log("scheduler %s (app version %s) owns the schedule%s; jobs: %s%s" % (self.me, self.version, took_over, jobs, test_clock))
+        guard = "; admin guard on (%r)" % self.guard.username if self.guard else ""
+        log("scheduler %s (app version %s) owns the schedule%s; jobs: %s%s%s" % (self.me, self.version, took_over, jobs, guard, test_clock))
         return True
 
     def due(self, now_minute):
@@ -223,22 +233,46 @@ class Scheduler:
             tail.append(str(e))
             code = 127
         seconds = time.time() - started
-        log("job %s tick %s: exit code %d after %.1f s%s" % (job.name, when, code, seconds, "" if code == 0 else " FAILED"))
+        outcome = "ok" if code == 0 else "nothing to do" if code in job.nothing_to_do else "FAILED"
+        said = {"ok": "", "nothing to do": ": nothing to do", "FAILED": " FAILED"}[outcome]
+        log("job %s tick %s: exit code %d after %.1f s%s" % (job.name, when, code, seconds, said))
         result = {"tick": when, "started": iso_utc(started_at), "seconds": round(seconds, 1), "exitCode": code,
-                  "scheduler": self.me, "version": self.version, "outputTail": list(tail)}
+                  "outcome": outcome, "scheduler": self.me, "version": self.version, "outputTail": list(tail)}
         try:
             with State(self.state_dir) as s:
                 rec = s["jobs"].setdefault(job.name, {})
                 rec["last_run"] = result
-                if code != 0:
+                if outcome == "FAILED":
                     rec["last_failure"] = result
         finally:
             with self.health_lock:
-                if code == 0:
+                if outcome != "FAILED":
                     self.failed.pop(job.name, None)
                 else:
                     self.failed[job.name] = when
             self.running.pop(job.name, None)
+        # A job may run the app's init_app() (auto-attendance does), which recreates admin/admin.
+        self.guard_admin()
+
+    def guard_admin(self):
+        """The admin guard's check (lm_guard.py), by the owner only; a replacement is logged and kept
+        in the state file (`npm run status` shows it)."""
+        if self.guard is None or self.superseded_since is not None:
+            return
+        with self.guard_lock:
+            try:
+                replaced = self.guard.check()
+            except Exception as e:  # a locked or broken database must not stop the schedule
+                log("admin guard: check failed: %s: %s" % (type(e).__name__, e))
+                return
+        if not replaced:
+            return
+        log("admin guard: %r had the default password again (recreated by the app's init_app after a rename): "
+            "replaced by a random one nobody knows" % self.guard.username)
+        with State(self.state_dir) as s:
+            g = s.setdefault("adminGuard", {"replaced": 0})
+            g["replaced"] = g.get("replaced", 0) + replaced
+            g["last"] = {"time": iso_utc(time.time()), "user": self.guard.username, "scheduler": self.me}
 
     def write_health(self):
         with self.health_lock:
@@ -267,6 +301,7 @@ class Scheduler:
                     self.running[job.name] = t
                     t.start()
                 checked = minute
+                self.guard_admin()
             self.write_health()
             # Wake just after the next minute starts, and at least every POLL_SECONDS.
             self.clock.wait(self.stopping, min(POLL_SECONDS, 60 - now % 60 + 0.05))
@@ -313,15 +348,47 @@ def health():
     return 0
 
 
+def status(state_dir):
+    """The state file (every job's last run and failure, the admin guard's replacements) as JSON."""
+    try:
+        with open(os.path.join(state_dir, STATE_FILE)) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        data = {}
+    print(json.dumps({"jobs": data.get("jobs", {}), "adminGuard": data.get("adminGuard")}))
+    return 0
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description="Lernmanager job scheduler")
-    parser.add_argument("--jobs", help="JSON list of {name, schedule, command, timeZone}")
+    parser.add_argument("--jobs", help="JSON list of {name, schedule, command, timeZone, nothingToDoExitCodes}")
+    parser.add_argument("--admin-guard", help="JSON {database, table, usernameColumn, hashColumn, username, "
+                        "defaultPassword}: replace a recreated default admin password (lm_guard.py)")
     parser.add_argument("--health", action="store_true", help="health check of a running scheduler")
+    parser.add_argument("--status", action="store_true", help="the state file as JSON")
     args = parser.parse_args(argv)
     if args.health:
         return health()
     app_dir = os.environ.get("LM_APP_DIR", "/app")
     state_dir = os.path.join(app_dir, os.environ.get("LM_DATA_PATH", "data"))
+    if args.status:
+        return status(state_dir)
+    guard = None
+    if args.admin_guard:
+        try:
+            from lm_guard import AdminGuard
+
+            guard = AdminGuard.from_spec(json.loads(args.admin_guard))
+        except (ValueError, KeyError, TypeError) as e:
+            log("invalid --admin-guard: %s" % e)
+            return 2
+    # The jobs' dates are the app's naive local time, as in the app container (lm_preflight.py).
+    from lm_preflight import time_zone_problem
+
+    problem = time_zone_problem()
+    if problem:
+        log("not starting: %s. Fix: `pulumi config set timeZone Europe/Berlin` (the image installs tzdata)" % problem)
+        return 2
     try:
         jobs = [Job(spec) for spec in json.loads(args.jobs or "[]")]
     except ZoneInfoNotFoundError as e:
@@ -337,7 +404,7 @@ def main(argv):
         return 2
     os.makedirs(state_dir, exist_ok=True)
     me = socket.gethostname()
-    scheduler = Scheduler(jobs, app_dir, state_dir, me, os.environ.get("LM_APP_VERSION", "unknown"), clock)
+    scheduler = Scheduler(jobs, app_dir, state_dir, me, os.environ.get("LM_APP_VERSION", "unknown"), clock, guard)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: scheduler.stopping.set())
     scheduler.loop()

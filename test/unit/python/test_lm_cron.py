@@ -3,19 +3,23 @@
 import io
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 import threading
 import time
 import unittest
 from contextlib import redirect_stdout
+from unittest import mock
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 # The runtime image puts every role's helpers in one folder; here each role has its own.
 RUNTIME = os.path.join(os.path.dirname(__file__), "..", "..", "..", "containers", "runtime")
 sys.path[:0] = [os.path.join(RUNTIME, role) for role in ("app", "deploy", "jobs", "backups")]
+import lm_admin  # noqa: E402
 import lm_cron  # noqa: E402
+import lm_guard  # noqa: E402
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -179,6 +183,36 @@ class RunTest(Quiet):
         self.assertEqual(s.failed, {"bad": "2026-11-30T10:00+01:00"})
         self.assertEqual(s.running, {})
 
+    def test_a_nothing_to_do_exit_code_is_no_failure(self):
+        spec = {"name": "weekly", "schedule": "* * * * *", "command": "echo 'no report'; exit 1",
+                "timeZone": "Europe/Berlin", "nothingToDoExitCodes": [1]}
+        weekly, other = lm_cron.Job(spec), lm_cron.Job(dict(spec, name="other", command="exit 2"))
+        s = self.scheduler("a", [weekly, other])
+        s.claim()
+        s.failed = {"weekly": "2026-11-23T10:00+01:00"}  # an earlier real failure is cleared by it
+        for j, t in s.due(minute("2026-11-30 10:00")):
+            s.running[j.name] = None
+            s.run(j, t)
+        out = self.out.getvalue()
+        self.assertIn("job weekly tick 2026-11-30T10:00+01:00: exit code 1 after", out)
+        self.assertRegex(out, r"job weekly tick \S+: exit code 1 after [0-9.]+ s: nothing to do\n")
+        self.assertRegex(out, r"job other tick \S+: exit code 2 after [0-9.]+ s FAILED\n")
+        jobs = self.state()["jobs"]
+        self.assertEqual(jobs["weekly"]["last_run"]["outcome"], "nothing to do")
+        self.assertEqual(jobs["weekly"]["last_run"]["outputTail"], ["no report"])
+        self.assertNotIn("last_failure", jobs["weekly"])
+        self.assertEqual(jobs["other"]["last_failure"]["outcome"], "FAILED")
+        self.assertEqual(s.failed, {"other": "2026-11-30T10:00+01:00"})
+
+    def test_without_nothing_to_do_codes_exit_1_is_a_failure(self):
+        s = self.scheduler("a", [job("weekly", "* * * * *", "exit 1")])
+        s.claim()
+        for j, t in s.due(minute("2026-11-30 10:00")):
+            s.running[j.name] = None
+            s.run(j, t)
+        self.assertEqual(self.state()["jobs"]["weekly"]["last_failure"]["outcome"], "FAILED")
+        self.assertIn("weekly", s.failed)
+
     def test_runs_in_parallel_threads_share_the_state_file_safely(self):
         jobs = [job("job%d" % i, "* * * * *", "sleep 0.%d; echo %d" % (i % 3, i)) for i in range(8)]
         s = self.scheduler("a", jobs)
@@ -197,12 +231,110 @@ class RunTest(Quiet):
         self.assertEqual(sorted(n for n in state if state[n]["last_run"]["exitCode"] == 0), sorted(j.name for j in jobs))
         self.assertNotIn("Traceback", self.out.getvalue())
 
+    @mock.patch.dict(os.environ, {"TZ": "UTC"})
     def test_bad_jobs_or_a_missing_time_zone_stop_the_scheduler_with_a_reason(self):
         bad_tz = json.dumps([{"name": "a", "schedule": "* * * * *", "command": "true", "timeZone": "Mars/Base"}])
         self.assertEqual(lm_cron.main(["--jobs", bad_tz]), 2)
         self.assertIn("time zone not found in this image", self.out.getvalue())
         self.assertEqual(lm_cron.main(["--jobs", '[{"name": "a", "schedule": "* * *", "command": "true"}]']), 2)
         self.assertIn("invalid --jobs: needs 5 fields", self.out.getvalue())
+
+    def test_a_container_time_zone_without_zone_data_stops_the_scheduler(self):
+        jobs = json.dumps([{"name": "a", "schedule": "* * * * *", "command": "true"}])
+        for tz, said in (("Mars/Base", "TZ=Mars/Base, but the image has no /usr/share/zoneinfo/Mars/Base"),
+                         ("", "TZ is not set")):
+            with self.subTest(tz=tz), mock.patch.dict(os.environ, {"TZ": tz}):
+                self.assertEqual(lm_cron.main(["--jobs", jobs]), 2)
+                self.assertIn("not starting: " + said, self.out.getvalue())
+                self.assertIn("Fix: `pulumi config set timeZone Europe/Berlin`", self.out.getvalue())
+
+
+class AdminGuardTest(Quiet):
+    """A renamed admin brings admin/admin back with the app's next init_app(); the guard replaces it."""
+
+    def setUp(self):
+        super().setUp()
+        from werkzeug.security import generate_password_hash
+
+        self.hash = generate_password_hash
+        self.db = os.path.join(self.dir.name, "app.db")
+        conn = sqlite3.connect(self.db)
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT, password_hash TEXT)")
+        conn.execute("INSERT INTO users (username, password_hash) VALUES ('chef', ?)", (self.hash("admin"),))
+        conn.commit()
+        conn.close()
+        spec = {"database": self.db, "table": "users", "usernameColumn": "username", "hashColumn": "password_hash",
+                "username": "admin", "defaultPassword": "admin"}
+        self.guard = lm_guard.AdminGuard.from_spec(spec)
+        self.s = lm_cron.Scheduler([], self.dir.name, self.dir.name, "a", "v", guard=self.guard)
+        self.s.claim()
+
+    def recreate_default(self):
+        conn = sqlite3.connect(self.db)
+        conn.execute("INSERT INTO users (username, password_hash) VALUES ('admin', ?)", (self.hash("admin"),))
+        conn.commit()
+        conn.close()
+
+    def hashes(self):
+        return dict(sqlite3.connect(self.db).execute("SELECT username, password_hash FROM users"))
+
+    def test_a_recreated_default_admin_gets_a_random_password(self):
+        self.s.guard_admin()
+        self.assertNotIn("admin guard:", self.out.getvalue())  # nothing to do: no user named admin
+        self.recreate_default()
+        self.s.guard_admin()
+        now = self.hashes()
+        self.assertFalse(lm_admin.verifies(now["admin"], "admin"))
+        # Only the user of that name: the renamed admin (whose password happens to be admin too) stays.
+        self.assertTrue(lm_admin.verifies(now["chef"], "admin"))
+        self.assertIn("admin guard: 'admin' had the default password again", self.out.getvalue())
+        guard = self.state()["adminGuard"]
+        self.assertEqual((guard["replaced"], guard["last"]["user"], guard["last"]["scheduler"]), (1, "admin", "a"))
+        # Its own password from now on: the next check leaves it alone (and verifies nothing).
+        with mock.patch.object(lm_admin, "verifies", side_effect=AssertionError("checked again")):
+            self.s.guard_admin()
+        self.assertEqual(self.hashes()["admin"], now["admin"])
+
+    def test_a_password_set_in_the_app_is_left_alone(self):
+        conn = sqlite3.connect(self.db)
+        conn.execute("INSERT INTO users (username, password_hash) VALUES ('admin', ?)", (self.hash("geheim-123"),))
+        conn.commit()
+        conn.close()
+        before = self.hashes()["admin"]
+        self.s.guard_admin()
+        self.assertEqual(self.hashes()["admin"], before)
+        self.assertNotIn("adminGuard", self.state())
+
+    def test_a_superseded_scheduler_does_not_guard(self):
+        self.recreate_default()
+        self.s.superseded_since = time.time()
+        self.s.guard_admin()
+        self.assertTrue(lm_admin.verifies(self.hashes()["admin"], "admin"))
+
+    def test_a_job_that_runs_init_app_is_followed_by_the_check(self):
+        self.s.jobs = [job("attendance", "* * * * *", "python3 -c \"%s\"" % (
+            "import sqlite3; c = sqlite3.connect('%s'); c.execute(\\\"INSERT INTO users (username, password_hash) "
+            "VALUES ('admin', '%s')\\\"); c.commit()" % (self.db, self.hash("admin"))))]
+        for j, t in self.s.due(minute("2026-11-30 10:00")):
+            self.s.running[j.name] = None
+            self.s.run(j, t)
+        self.assertIn("admin", self.hashes())
+        self.assertFalse(lm_admin.verifies(self.hashes()["admin"], "admin"))
+
+    def test_a_missing_table_is_no_crash(self):
+        guard = lm_guard.AdminGuard(self.db, "admin", "username", "password_hash", "admin", "admin")
+        self.assertEqual(guard.check(), 0)
+        self.assertIn("no such table", guard.problem)
+
+    def test_status_prints_jobs_and_the_guard(self):
+        self.recreate_default()
+        self.s.guard_admin()
+        self.out.truncate(0)
+        self.out.seek(0)
+        lm_cron.status(self.dir.name)
+        printed = json.loads(self.out.getvalue())
+        self.assertEqual(printed["adminGuard"]["replaced"], 1)
+        self.assertEqual(printed["jobs"], {})
 
 
 class ClockTest(Quiet):
@@ -222,7 +354,8 @@ class ClockTest(Quiet):
         jobs = json.dumps([{"name": "a", "schedule": "* * * * *", "command": "true"}])
         os.environ[lm_cron.CLOCK_ENV] = "6"
         try:
-            self.assertEqual(lm_cron.main(["--jobs", jobs]), 2)
+            with mock.patch.dict(os.environ, {"TZ": "UTC"}):
+                self.assertEqual(lm_cron.main(["--jobs", jobs]), 2)
         finally:
             del os.environ[lm_cron.CLOCK_ENV]
         self.assertIn("for tests only, unset it for real stacks", self.out.getvalue())

@@ -55,10 +55,33 @@ class Requirements(unittest.TestCase):
             ("~=", "1.4.2", "1.4.9", True),
             ("~=", "1.4.2", "1.5.0", False),
             (">=", "4.0", "4.0.9.post1", True),
+            # ~= takes its prefix from the parts as written: ~=1.4.0 is 1.4.*, not 1.*
+            ("~=", "1.4.0", "1.4.7", True),
+            ("~=", "1.4.0", "1.5.0", False),
+            ("~=", "2.0", "2.1", True),
+            ("~=", "2.0", "3.0", False),
+            ("==", "4.0", "4.0.0", True),
+            ("==", "3.1.*", "3.10.0", False),
+            # a pre-release or dev build comes before its release: it does not meet the floor
+            (">=", "4.0", "4.0rc1", False),
+            (">=", "4.0", "4.0.dev0", False),
+            (">=", "4.0", "4.1b2", True),
+            ("<", "4.0", "4.0rc1", True),
         ]
         for op, want, have, ok in cases:
             with self.subTest(f"{have} {op} {want}"):
                 self.assertEqual(require.allows(op, want, have), ok)
+
+    def test_a_pin_and_a_compatible_release_name_what_is_off(self):
+        versions = {"Flask": "2.2.2", "Markdown": "3.4.1", "reportlab": "4.0rc1", "gunicorn": "20.1.0"}
+        with mock.patch.object(require, "installed", lambda n: versions.get(n)):
+            lines = require.shortfalls(
+                [("Flask", [("==", "2.2.5")]), ("Markdown", [("~=", "3.4.0")]), ("reportlab", [(">=", "4.0")])]
+            )
+        self.assertEqual(
+            lines,
+            ["Flask 2.2.2 (requirements.txt wants ==2.2.5)", "reportlab 4.0rc1 (requirements.txt wants >=4.0)"],
+        )
 
     def test_without_pip_the_build_fails_naming_what_is_too_old(self):
         path = requirements("reportlab>=4.0\n")
