@@ -113,7 +113,11 @@ export function formatImport(
             ? `  migrations done: ${done.length} (${done[done.length - 1] ?? "none"} the last); the first deploy runs only newer ones`
             : "  no migrations_done.txt: the first deploy runs every migration (as the old install's update script would)",
     );
-    if (r.safetyBackup)
+    if (r.safetyBackup && r.backupsCopied)
+        out.push(
+            `  first: safety backup ${r.safetyBackup} of the plain volumes' database and uploads (in both backups volumes); \`npm run restore -- ${stack} ${r.safetyBackup}\` brings it back`,
+        );
+    else if (r.safetyBackup)
         out.push(
             `  before replacing the database: safety backup ${r.safetyBackup} in the backups volume; undo with \`npm run restore -- ${stack} ${r.safetyBackup}\` (after \`pulumi up\`)`,
         );

@@ -140,11 +140,12 @@ def pack(root, folders):
                     src, arc = os.path.join(dirpath, name), os.path.join(rel_dir, name)
                     if name == MARKER and dirpath == top:
                         continue  # the other disk's marker, not the app's data
-                    if os.path.islink(src) or not os.path.isfile(src):
-                        summary["skipped"].append(arc + " (not a regular file)")
-                        continue
+                    # Journals first: copying the database may have made and removed them since the walk.
                     if name.endswith(SKIP_SUFFIXES):
                         summary["skipped"].append(arc + " (SQLite journal: its content is in the backup)")
+                        continue
+                    if os.path.islink(src) or not os.path.isfile(src):
+                        summary["skipped"].append(arc + " (not a regular file)")
                         continue
                     if is_sqlite(src):
                         copy = os.path.join(scratch, "backup.db")

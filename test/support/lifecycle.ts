@@ -129,7 +129,8 @@ export class LifecycleEngine {
         // PENDING_DELETES_FIRST: what an earlier update left pending goes before anything else.
         for (const s of this.pendingDeletes.splice(0)) {
             try {
-                await this.delete(s, report.commandsRun);
+                // RETAIN_ON_REPLACE: a retained resource's delete is a no-op, also when it was left pending.
+                if (!(RETAIN_ON_REPLACE && s.opts.retainOnDelete)) await this.delete(s, report.commandsRun);
             } catch (e) {
                 this.pendingDeletes.push(s);
                 throw new UpFailed(`delete of ${s.name} (pending) failed: ${(e as Error).message}`, report);
