@@ -33,7 +33,7 @@ export function main(opts?: pulumi.ComponentResourceOptions): ProgramOutputs {
     const raw = withBaseStack(given, project, PROJECT_DIR, own);
     const config = loadConfig(raw, { project, projectDir: PROJECT_DIR });
     const endpoint = dockerEndpoint(raw, process.env);
-    const names = stackNames(project, stack);
+    const names = stackNames(project, stack, config.dataHostPath);
     // An explicit provider: the whole stack targets one endpoint, and the deploy steps' docker CLI the same.
     const provider = new docker.Provider(
         `${names.prefix}-docker`,

@@ -14,7 +14,14 @@ if [ "${LM_ALLOW_NON_MOUNTPOINT:-}" != 1 ] && ! mountpoint -q "$root"; then
 fi
 folders=(data uploads backups)
 for p in "$@"; do folders+=("keep-$(echo "$p" | tr 'A-Z' 'a-z' | sed -E 's/[^a-z0-9]+/-/g; s/^-|-$//g')"); done
-for f in "${folders[@]}"; do install -d -o 10001 -g 10001 -m 0750 "$root/$f"; done
+# nginx (uid 10002) serves the uploads straight from their folder, as from a Docker volume (0755);
+# the folder itself is root's alone (0700), as Docker's volume folder is: containers see only the
+# subfolder bound into them, other users on the host nothing.
+chmod 0700 "$root"
+for f in "${folders[@]}"; do
+  mode=0750; [ "$f" = uploads ] && mode=0755
+  install -d -o 10001 -g 10001 -m "$mode" "$root/$f"
+done
 echo "lernmanager data folder, set up $(date -u +%FT%TZ)" > "$root/.lernmanager-data-mount"
 cp "$root/.lernmanager-data-mount" "$root/data/.lernmanager-data-mount"
 echo "data-host-path-init: $root is ready (${folders[*]}); pulumi config set dataHostPath $root"

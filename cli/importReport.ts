@@ -115,14 +115,28 @@ export function formatImport(
             ? `  migrations done: ${done.length} (${done[done.length - 1] ?? "none"} the last); the first deploy runs only newer ones`
             : "  no migrations_done.txt: the first deploy runs every migration (as the old install's update script would)",
     );
-    if (r.safetyBackup)
+    if (r.safetyBackup && r.backupsCopied)
+        out.push(
+            `  first: safety backup ${r.safetyBackup} of the plain volumes' database and uploads (in both backups volumes); \`npm run restore -- ${stack} ${r.safetyBackup}\` brings it back`,
+        );
+    else if (r.safetyBackup)
         out.push(
             `  before replacing the database: safety backup ${r.safetyBackup} in the backups volume; undo with \`npm run restore -- ${stack} ${r.safetyBackup}\` (after \`pulumi up\`)`,
+        );
+    if (r.backupsCopied)
+        out.push(
+            `  backups: ${r.backupsCopied.files} files copied from ${r.backupsCopied.from} into ${r.backupsCopied.to}`,
         );
     for (const s of r.source.skipped) out.push(`  left out: ${s}`);
     for (const m of r.source.missing) out.push(`  not in the old install: ${m}/ (the volume stays empty)`);
     if (r.target.refused.length) out.push(`  refused (outside the stack's folders): ${r.target.refused.join(", ")}`);
-    out.push("All files now belong to the app's user (10001). Nothing was changed on the old install.");
+    out.push(
+        r.backupsCopied
+            ? `All files now belong to the app's user (10001). The plain volumes are left as they were (with the safety backup): ` +
+                  `remove them with \`docker volume rm\` once the stack serves from dataHostPath and a backup of it exists.`
+            : "All files now belong to the app's user (10001). Nothing was changed on the old install.",
+    );
+    if (r.backupsCopied) return out; // the plain volumes hold no .env
     if (r.source.env_error) {
         out.push("", `Settings: ${r.source.env_error}.`);
     } else if (r.source.env) {

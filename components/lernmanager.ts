@@ -12,7 +12,7 @@ import {
 import { gunicornSettingsFrom, renderGunicornConf } from "../render/gunicorn";
 import { hstsValue } from "../render/tls";
 import { LAYOUT } from "../core/layout";
-import { persistentVolumeName, StackNames } from "../core/names";
+import { keptVolumeName, StackNames } from "../core/names";
 import { AppImage } from "./appImage";
 import { APP_HEALTHCHECK, APP_SYSCTLS, APP_WAIT_SECONDS, AppService } from "./appService";
 import { BackupAgent, preDeployBackup } from "./backups";
@@ -173,7 +173,7 @@ export class Lernmanager extends pulumi.ComponentResource {
             cacheVolume: names.volumes.cache,
             dataPath: config.dataPath,
             uploadsPath: config.uploadsPath,
-            persistent: config.persistentPaths.map((p) => ({ path: p, volume: persistentVolumeName(names.prefix, p) })),
+            persistent: config.persistentPaths.map((p) => ({ path: p, volume: keptVolumeName(names, p) })),
             scratchPaths: config.scratchPaths,
             envNames: ["SECRET_KEY", ...Object.keys(env)],
         };

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/load";
-import { persistentVolumeName, StackNames, volumeLabels } from "../core/names";
+import { keptFolderName, keptVolumeName, persistentVolumeName, StackNames, volumeLabels } from "../core/names";
 
 export interface StorageArgs {
     /** Physical names of the stack's network and volumes. */
@@ -42,9 +42,12 @@ export function storageOptions(
 /** The marker cli/data-host-path-init.sh writes into dataHostPath and its data folder. */
 export const DATA_MOUNT_MARKER = ".lernmanager-data-mount";
 
-/** Where a kept volume lives under dataHostPath: `<root>/data`, `<root>/keep-instance-reports`, ... */
-export function hostFolder(root: string, volumeName: string, prefix: string): string {
-    return `${root}/${volumeName.slice(prefix.length + 1)}`;
+/**
+ * A kept volume bound to its folder under dataHostPath (`<root>/data`, `<root>/keep-instance-reports`,
+ * ...): the local driver's bind options, exactly as Docker reports them back (VolumeInspect Options).
+ */
+export function boundVolumeOptions(root: string, folder: string) {
+    return { driver: "local", driverOpts: { type: "none", o: "bind", device: `${root}/${folder}` } };
 }
 
 /** A volume for one of the app's further persistent folders. */
@@ -94,25 +97,16 @@ export class Storage extends pulumi.ComponentResource {
         const keptWhileDeclared: pulumi.CustomResourceOptions = args.protectData
             ? { parent: this, retainOnDelete: true }
             : { parent: this };
-        // Kept volumes under dataHostPath: bind volumes of the local driver (mounted at container start).
-        const bound = (volumeName: string) =>
-            args.dataHostPath
-                ? {
-                      driver: "local",
-                      driverOpts: {
-                          type: "none",
-                          o: "bind",
-                          device: hostFolder(args.dataHostPath, volumeName, args.names.prefix),
-                      },
-                  }
-                : {};
+        // Kept volumes under dataHostPath: bind volumes of the local driver (mounted at container start),
+        // named apart from Docker's own (names.keptSuffix, core/names.ts boundSuffix says why).
+        const bound = (folder: string) => (args.dataHostPath ? boundVolumeOptions(args.dataHostPath, folder) : {});
         const volume = (kind: keyof StackNames["volumes"], options: pulumi.CustomResourceOptions, onHost = false) =>
             new docker.Volume(
                 `${name}-${kind}`,
                 {
                     name: args.names.volumes[kind],
                     labels: volumeLabels(args.stack, kind),
-                    ...(onHost ? bound(args.names.volumes[kind]) : {}),
+                    ...(onHost ? bound(kind) : {}),
                 },
                 options,
             );
@@ -130,9 +124,9 @@ export class Storage extends pulumi.ComponentResource {
             volume: new docker.Volume(
                 persistentVolumeName(name, folder),
                 {
-                    name: persistentVolumeName(args.names.prefix, folder),
+                    name: keptVolumeName(args.names, folder),
                     labels: volumeLabels(args.stack, `keep:${folder}`),
-                    ...bound(persistentVolumeName(args.names.prefix, folder)),
+                    ...bound(keptFolderName(folder)),
                 },
                 keptWhileDeclared,
             ),

@@ -14,7 +14,7 @@ export const STORAGE_KEYS = {
         kind: "string",
         default: "",
         description:
-            'Absolute host folder (e.g. a LUKS mount) holding the data, uploads, backups and persistent folders instead of Docker\'s volume folder; set it up once with cli/data-host-path-init.sh (writes the marker); the deploy and every app start refuse to run while it is not mounted. "" = Docker volumes.',
+            'Absolute host folder (e.g. a LUKS mount) holding the data, uploads, backups and persistent folders instead of Docker\'s volume folder; set it up once with cli/data-host-path-init.sh (writes the marker); the deploy and every app start refuse to run while it is not mounted. Its volumes are named apart from Docker\'s own (-bound-<hash of the folder>): switching a running stack copies its data over with `npm run import -- <stack> --from-plain-volumes` (docs/backups.md). "" = Docker volumes.',
     },
 } as const satisfies Record<string, KeySpec>;
 

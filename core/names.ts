@@ -28,6 +28,11 @@ export interface StackNames {
     readonly tlsContainer: string;
     /** Label put on every object, value = the stack name. */
     readonly label: string;
+    /**
+     * Added to the names of the kept volumes (data, uploads, backups, persistent folders) while they
+     * are bound to dataHostPath: "" for Docker's own volumes, `-bound-<6 hex of the folder>` else.
+     */
+    readonly keptSuffix: string;
 }
 
 /** Label key on every Docker object the program creates; its value is the Pulumi stack name. */
@@ -65,18 +70,39 @@ export function stackPrefix(project: string, stack: string): string {
     return `${safe}-${hash}`;
 }
 
-export function stackNames(project: string, stack: string): StackNames {
+/**
+ * The suffix of the kept volumes' names while they are bound to `dataHostPath`. Docker answers the
+ * create of an existing name with the existing volume and ignores the new driver options (moby
+ * volume/service/store.go `create`), and the provider reads the options back and replaces a volume
+ * whose options differ (kreuzwerker v4.5.0 resource_docker_volume.go: `driver_opts` ForceNew, set
+ * from VolumeInspect's Options). A bound volume of the plain volume's name would so never be bound,
+ * and every `up` would try to replace it. A name of its own per folder: switching to dataHostPath,
+ * or to another folder, creates new volumes and leaves the old ones as they are.
+ */
+export function boundSuffix(dataHostPath: string | undefined): string {
+    return dataHostPath ? `-bound-${createHash("sha256").update(dataHostPath).digest("hex").slice(0, 6)}` : "";
+}
+
+/** The kinds of volume that live under dataHostPath when it is set (the rest stay Docker's). */
+export const KEPT_KINDS = ["data", "uploads", "backups"] as const;
+
+/** `dataHostPath`: the folder the kept volumes are bound to, which gives them their own names. */
+export function stackNames(project: string, stack: string, dataHostPath?: string): StackNames {
     const prefix = stackPrefix(project, stack);
+    const keptSuffix = boundSuffix(dataHostPath);
     const each = <K extends string>(kinds: readonly K[]) =>
         Object.fromEntries(kinds.map((k) => [k, `${prefix}-${k}`])) as Record<K, string>;
+    const volumes = each(["data", "uploads", "static", "cache", "backups", "tls", "spool"]);
+    for (const k of KEPT_KINDS) volumes[k] += keptSuffix;
     return {
         prefix,
         network: `${prefix}-net`,
-        volumes: each(["data", "uploads", "static", "cache", "backups", "tls", "spool"]),
+        volumes,
         images: each(["runtime", "app", "nginx", "tls"]),
         nginxContainer: `${prefix}-nginx`,
         tlsContainer: `${prefix}-tls`,
         label: STACK_LABEL,
+        keptSuffix,
     };
 }
 
@@ -85,7 +111,7 @@ export function stackNames(project: string, stack: string): StackNames {
  * `instance/reports` → `lernmanager-prod-keep-instance-reports`.
  */
 export function persistentVolumeName(prefix: string, folder: string): string {
-    return `${prefix}-keep-${persistentSlug(folder)}`;
+    return `${prefix}-${keptFolderName(folder)}`;
 }
 
 /** `instance/reports` → `instance-reports`: its volume's name and its snapshot's in a backup (`<backup>.keep-<slug>`). */
@@ -94,4 +120,14 @@ export function persistentSlug(folder: string): string {
         .toLowerCase()
         .replace(/[^a-z0-9]+/g, "-")
         .replace(/^-|-$/g, "");
+}
+
+/** `instance/reports` → `keep-instance-reports`: the volume's name after the prefix, its folder under dataHostPath. */
+export function keptFolderName(folder: string): string {
+    return `keep-${persistentSlug(folder)}`;
+}
+
+/** The stack's volume of a persistent folder, bound names included. */
+export function keptVolumeName(names: Pick<StackNames, "prefix" | "keptSuffix">, folder: string): string {
+    return persistentVolumeName(names.prefix, folder) + names.keptSuffix;
 }

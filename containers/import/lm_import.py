@@ -25,6 +25,9 @@ import tempfile
 
 APP_UID = 10001
 SKIP_SUFFIXES = ("-wal", "-shm", "-journal")
+# cli/data-host-path-init.sh's marker in a folder under dataHostPath: it says the disk is mounted,
+# belongs to the disk and not to the data, so an import neither counts it nor removes it.
+MARKER = ".lernmanager-data-mount"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -124,7 +127,10 @@ def pack(root, folders):
             if not os.path.isdir(top):
                 summary["missing"].append(folder)
                 continue
-            tar.add(top, arcname=folder, recursive=False)
+            # The folder itself as a folder, also where it is a symlink to another disk (data/ -> /srv/disk/data).
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, int(os.stat(top).st_mtime)
+            tar.addfile(info)
             for dirpath, dirnames, filenames in os.walk(top):
                 dirnames.sort()
                 rel_dir = os.path.relpath(dirpath, root)
@@ -132,11 +138,14 @@ def pack(root, folders):
                     tar.add(os.path.join(dirpath, d), arcname=os.path.join(rel_dir, d), recursive=False)
                 for name in sorted(filenames):
                     src, arc = os.path.join(dirpath, name), os.path.join(rel_dir, name)
-                    if os.path.islink(src) or not os.path.isfile(src):
-                        summary["skipped"].append(arc + " (not a regular file)")
-                        continue
+                    if name == MARKER and dirpath == top:
+                        continue  # the other disk's marker, not the app's data
+                    # Journals first: copying the database may have made and removed them since the walk.
                     if name.endswith(SKIP_SUFFIXES):
                         summary["skipped"].append(arc + " (SQLite journal: its content is in the backup)")
+                        continue
+                    if os.path.islink(src) or not os.path.isfile(src):
+                        summary["skipped"].append(arc + " (not a regular file)")
                         continue
                     if is_sqlite(src):
                         copy = os.path.join(scratch, "backup.db")
@@ -157,17 +166,20 @@ def pack(root, folders):
 STAGE = ".lm-import-new"
 
 
+def contents(folder):
+    return [e for e in os.listdir(folder) if e not in (STAGE, MARKER)]
+
+
 def check(dirs, overwrite):
-    full = [d for d in dirs if os.listdir(d)]
-    print("LMIMPORT " + json.dumps({"side": "target", "notEmpty": full}), flush=True)
+    full = [d for d in dirs if contents(d)]
+    marked = [d for d in dirs if os.path.isfile(os.path.join(d, MARKER))]
+    print("LMIMPORT " + json.dumps({"side": "target", "notEmpty": full, "marked": marked}), flush=True)
     if full and not overwrite:
         sys.exit(3)
 
 
-def clear(folder, keep=None):
-    for entry in os.listdir(folder):
-        if entry == keep:
-            continue
+def clear(folder):
+    for entry in contents(folder):
         path = os.path.join(folder, entry)
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path)
@@ -205,11 +217,11 @@ def unpack(database, dirs, overwrite):
         raise
     summary = {"side": "target", "refused": refused, "folders": {}, "databases": {}, "emptied": []}
     for d, rel in zip(dirs, roots):
-        if [e for e in os.listdir(d) if e != STAGE]:
+        if contents(d):
             if not overwrite:
                 shutil.rmtree(stages[rel], ignore_errors=True)
                 sys.exit(f"import: {d} is no longer empty; nothing was changed there")
-            clear(d, keep=STAGE)
+            clear(d)
             summary["emptied"].append(rel)
         for entry in os.listdir(stages[rel]):
             os.rename(os.path.join(stages[rel], entry), os.path.join(d, entry))

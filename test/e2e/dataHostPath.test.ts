@@ -7,6 +7,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { stackNames } from "../../core/names";
 import { PROJECT_DIR } from "../../core/paths";
 import { docker } from "../support/realize";
 import { containerLogs, liveStack, LiveStack } from "../support/stack";
@@ -40,7 +41,9 @@ test("set up: data, uploads and backups live in the folder; an app start without
     expect(init.status).toBe(0);
     s = await liveStack(STACK, { "lernmanager:dataHostPath": root, "lernmanager:backupEvery": "30s" });
     expect(fs.existsSync(path.join(root, "data", "lernmanager.db"))).toBe(true);
-    const volume = await docker.getVolume(`lernmanager-${STACK}-data`).inspect();
+    // A bound volume has a name of its own (core/names.ts boundSuffix), never a plain volume's.
+    const volume = await docker.getVolume(stackNames("lernmanager", STACK, root).volumes.data).inspect();
+    expect(volume.Name).toMatch(new RegExp(`^lernmanager-${STACK}-data-bound-[0-9a-f]{6}$`));
     expect(volume.Options).toMatchObject({ type: "none", o: "bind", device: `${root}/data` });
     // The backup container's first backup lands in the folder's backups.
     const deadline = Date.now() + 120000;

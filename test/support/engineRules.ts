@@ -23,6 +23,30 @@
 export const READ_BACK_FIELDS = ["healthcheck", "memory", "memorySwap", "tmpfs", "init", "restart", "readOnly"];
 
 /**
+ * Volume read-back (K internal/provider/resource_docker_volume.go `resourceDockerVolumeRead`, which
+ * `resourceDockerVolumeCreate` ends with): `labels`, `driver` = VolumeInspect's Driver and
+ * `driver_opts` = its Options go into the state as the engine reports them. Docker answers the
+ * create of an existing name with that volume, its options unchanged (moby volume/service/store.go
+ * `create`: `checkConflict`, then the stored volume is returned before the driver is asked), so the
+ * state holds the options the volume has, not the declared ones. `driver` is Optional + Computed:
+ * undeclared, the state's value shows no diff. `driver_opts` is Optional without Computed: read-back
+ * options the program does not declare are a diff (an empty map and none are alike in the SDK).
+ * All volume fields are ForceNew (lifecycle.ts `diffResource` replaces on any of them).
+ */
+export const VOLUME_READ_BACK = { computed: ["driver"], optional: ["driverOpts"] } as const;
+
+/**
+ * Protect and retainOnDelete on a replacement. PE step_generator.go (`generateSteps`, the replace
+ * branch): a replacement is refused only while the resource is protected in the program and in the
+ * state (`new.Protect && old.Protect`; "we do allow unprotecting and replacing to happen in a single
+ * update cycle"), so after `pulumi state unprotect` the next `up` replaces it and the new one is
+ * protected again. PE step.go `DeleteStep.Apply`: the old state's `RetainOnDelete` makes its delete a
+ * no-op, the delete of a replaced resource included (only the protect check there skips replacements).
+ */
+export const REPLACE_PROTECTED_IF = "program and state" as const;
+export const RETAIN_ON_REPLACE = true;
+
+/**
  * Container fields by what a change does:
  * - FORCE_NEW (KC `ForceNew: true`): name, image, command, entrypoint, user, envs (env), labels,
  *   mounts, volumes, ports, networksAdvanced, networkMode, upload, readOnly, capabilities, securityOpts,

@@ -24,8 +24,10 @@ import {
     INIT_ERROR_KEY,
     NEITHER,
     readBackHealthcheck,
+    RETAIN_ON_REPLACE,
     STATE_ONLY,
     UPDATED,
+    VOLUME_READ_BACK,
 } from "./engineRules";
 import { matchOlds } from "./engineAliases";
 import { Registration } from "./mocks";
@@ -127,7 +129,8 @@ export class LifecycleEngine {
         // PENDING_DELETES_FIRST: what an earlier update left pending goes before anything else.
         for (const s of this.pendingDeletes.splice(0)) {
             try {
-                await this.delete(s, report.commandsRun);
+                // RETAIN_ON_REPLACE: a retained resource's delete is a no-op, also when it was left pending.
+                if (!(RETAIN_ON_REPLACE && s.opts.retainOnDelete)) await this.delete(s, report.commandsRun);
             } catch (e) {
                 this.pendingDeletes.push(s);
                 throw new UpFailed(`delete of ${s.name} (pending) failed: ${(e as Error).message}`, report);
@@ -165,8 +168,9 @@ export class LifecycleEngine {
         // Resources the program no longer declares, then the replaced ones: after everything else.
         for (const s of [...gone.reverse(), ...pending.reverse()]) {
             try {
-                // retainOnDelete (of the state) drops a dropped resource without the provider's Delete.
-                if (!(gone.includes(s) && s.opts.retainOnDelete)) await this.delete(s, report.commandsRun);
+                // retainOnDelete (of the state) drops a dropped or replaced resource without the provider's Delete.
+                const retained = s.opts.retainOnDelete && (gone.includes(s) || RETAIN_ON_REPLACE);
+                if (!retained) await this.delete(s, report.commandsRun);
             } catch (e) {
                 this.pendingDeletes.push(s);
                 failures.push(`delete of ${s.name} failed: ${(e as Error).message}`);
@@ -179,6 +183,13 @@ export class LifecycleEngine {
         }
         if (failures.length) throw new UpFailed(failures.join("\n"), report);
         return report;
+    }
+
+    /** `pulumi state unprotect <urn>`: the state's protect flag off (REPLACE_PROTECTED_IF). */
+    unprotect(name: string): void {
+        const s = this.state.get(name);
+        if (!s) throw new Error(`${name} is not in the state`);
+        s.opts = { ...s.opts, protect: false };
     }
 
     /** When each step of the last `up` ran (ms since its start), for the tests of parallel steps. */
@@ -200,22 +211,25 @@ export class LifecycleEngine {
             return;
         }
         const diff = diffResource(reg, old.inputs, inputs);
+        const stored = old.opts; // as the state has them (REPLACE_PROTECTED_IF, RETAIN_ON_REPLACE)
         old.opts = reg.opts; // protect, retainOnDelete...: state-only changes
         if (diff.kind === "same" && !old.initErrors) {
             old.deps = deps;
             return;
         }
         if (diff.kind === "replace") {
-            if (old.opts.protect) throw new Error(`${reg.name} is protected and cannot be replaced`);
+            if (reg.opts.protect && stored.protect) throw new Error(`${reg.name} is protected and cannot be replaced`);
             const deleteFirst = reg.type === CONTAINER ? reg.opts.deleteBeforeReplace !== false : false;
-            if (deleteFirst) await this.delete(old, report.commandsRun);
+            const replaced: Stored = { ...old, opts: stored };
+            if (deleteFirst && !(RETAIN_ON_REPLACE && stored.retainOnDelete))
+                await this.delete(old, report.commandsRun);
             // step.go CreateStep.Apply marks the old resource for deletion once the provider returned
             // an id, also with an init error: the replacement exists.
             const created = await this.create(reg, inputs, deps, report).catch((e) => {
-                if (!deleteFirst && e instanceof InitError) pending.push(old);
+                if (!deleteFirst && e instanceof InitError) pending.push(replaced);
                 throw e;
             });
-            if (!deleteFirst) pending.push(old);
+            if (!deleteFirst) pending.push(replaced);
             this.publish(created, outputs);
             report.replaces.push({ name: reg.name, fields: diff.fields });
         } else {
@@ -350,16 +364,16 @@ export class LifecycleEngine {
                 break;
             case VOLUME: {
                 // K resource_docker_volume.go: Create is VolumeCreate, then Read. Docker answers a
-                // create of an existing name with that volume as it is (its labels unchanged), and the
-                // state gets the labels read back, so a volume made beforehand (npm run import) with
-                // other labels is replaced by the next `up` (all volume fields are ForceNew).
+                // create of an existing name with that volume as it is (its labels and options
+                // unchanged), and the state gets labels, driver and options read back
+                // (VOLUME_READ_BACK), so a volume made beforehand (npm run import) with other labels
+                // or options is replaced by the next `up` (all volume fields are ForceNew).
                 await docker.createVolume({
                     Name: inputs.name,
                     Labels: labels(inputs.labels),
                     ...(inputs.driver ? { Driver: inputs.driver, DriverOpts: inputs.driverOpts } : {}),
                 });
-                const found = (await docker.getVolume(inputs.name).inspect()).Labels ?? {};
-                s.inputs = { ...inputs, labels: readBackLabels(inputs.labels ?? [], found) };
+                s.inputs = { ...inputs, ...readBackVolume(inputs, await docker.getVolume(inputs.name).inspect()) };
                 s.id = inputs.name;
                 break;
             }
@@ -467,7 +481,18 @@ export class LifecycleEngine {
     }
 }
 
-/** What the provider reads back from a container (KF `resourceDockerContainerRead`). */
+/** What the provider reads back from a volume (VOLUME_READ_BACK): labels, driver and options as Docker has them. */
+export function readBackVolume(
+    inputs: Record<string, any>,
+    info: Pick<Docker.VolumeInspectInfo, "Driver" | "Labels" | "Options">,
+): Record<string, any> {
+    return {
+        labels: readBackLabels(inputs.labels ?? [], info.Labels ?? {}),
+        driver: info.Driver,
+        driverOpts: info.Options ?? {},
+    };
+}
+
 /** Labels as read back, in the declared order (the provider keeps them as a set), extras after. */
 function readBackLabels(declared: { label: string; value: string }[], found: Record<string, string>) {
     const order = declared.map((l) => l.label).filter((l) => l in found);
@@ -477,6 +502,7 @@ function readBackLabels(declared: { label: string; value: string }[], found: Rec
     return [...order, ...extra].map((label) => ({ label, value: found[label] }));
 }
 
+/** What the provider reads back from a container (KF `resourceDockerContainerRead`). */
 export function readBack(info: Docker.ContainerInspectInfo): Record<string, any> {
     const h = info.Config.Healthcheck as Record<string, any> | undefined;
     const host = info.HostConfig;
@@ -529,10 +555,17 @@ export function diffResource(
     olds: Record<string, any>,
     news: Record<string, any>,
 ): { kind: "same" | "update" | "replace"; fields: string[] } {
-    const keys = new Set([...Object.keys(news), ...(reg.type === CONTAINER ? ["memorySwap"] : [])]);
-    const fields = [...keys].filter(
-        (k) => k !== "__unused" && JSON.stringify(canonical(olds[k])) !== JSON.stringify(canonical(news[k])),
-    );
+    const keys = new Set([
+        ...Object.keys(news),
+        ...(reg.type === CONTAINER ? ["memorySwap"] : []),
+        ...(reg.type === VOLUME ? VOLUME_READ_BACK.optional : []),
+    ]);
+    // A map field the provider reads back (driver_opts): an empty map and none are alike.
+    const same = (k: string) =>
+        reg.type === VOLUME && (VOLUME_READ_BACK.optional as readonly string[]).includes(k)
+            ? JSON.stringify(canonical(olds[k] ?? {})) === JSON.stringify(canonical(news[k] ?? {}))
+            : JSON.stringify(canonical(olds[k])) === JSON.stringify(canonical(news[k]));
+    const fields = [...keys].filter((k) => k !== "__unused" && !same(k));
     if (!fields.length) return { kind: "same", fields };
     const replaceOn = new Set(reg.opts.replaceOnChanges ?? []);
     const forceNew =
@@ -542,7 +575,7 @@ export function diffResource(
               ? COMMAND_REPLACE_FIELDS
               : reg.type === IMAGE
                 ? new Set<string>()
-                : new Set(Object.keys(news));
+                : new Set([...Object.keys(news), ...(reg.type === VOLUME ? VOLUME_READ_BACK.optional : [])]);
     if (fields.some((f) => forceNew.has(f) || replaceOn.has(f))) return { kind: "replace", fields };
     if (reg.type === CONTAINER) {
         const unknown = fields.filter((f) => !UPDATED.has(f) && !STATE_ONLY.has(f) && !NEITHER.has(f));

@@ -1,6 +1,8 @@
 import { ImportError, importTargets, packCommand, parseSource, summaryLine } from "../../render/import";
 import { envCommands } from "../../cli/importReport";
 import { stackNames } from "../../core/names";
+import { plainVolumesSource } from "../../render/importMove";
+import { runProgram, testConfig } from "../support/mocks";
 
 describe("npm run import: sources, targets, the old .env", () => {
     test("a local path or ssh://[user@]host[:port]/path", () => {
@@ -67,6 +69,45 @@ describe("npm run import: sources, targets, the old .env", () => {
                 labels: { "dev.lernmanager.stack": "schule-walde", "dev.lernmanager.volume": "keep:instance/reports" },
             },
         ]);
+    });
+
+    test("with dataHostPath: the volumes the program declares there, bound and named apart, exactly as Storage does", async () => {
+        const root = "/srv/lm";
+        const targets = importTargets(
+            {
+                dataPath: "data",
+                uploadsPath: "instance/uploads",
+                persistentPaths: ["instance/reports"],
+                dataHostPath: root,
+            },
+            stackNames("lernmanager", "hp", root),
+            "hp",
+        );
+        const run = await runProgram(testConfig({ "lernmanager:dataHostPath": root }), { stack: "hp" });
+        for (const [t, kind] of [
+            [targets[0], "data"],
+            [targets[1], "uploads"],
+            [targets[2], "keep-instance-reports"],
+        ] as const) {
+            const declared = run.named(`lernmanager-hp-storage-${kind}`).inputs;
+            expect(t.volume).toBe(declared.name);
+            expect(t.volume).toMatch(/-bound-[0-9a-f]{6}$/);
+            expect(t.driverOpts).toEqual(declared.driverOpts);
+            expect(t.labels).toEqual(Object.fromEntries(declared.labels.map((l: any) => [l.label, l.value])));
+        }
+    });
+
+    test("--from-plain-volumes: the stack's plain volumes as the source, refused without dataHostPath", () => {
+        const c = { dataPath: "data", uploadsPath: "instance/uploads", persistentPaths: [], pythonImage: "py" };
+        expect(() => plainVolumesSource(c, "lernmanager", "walde")).toThrow(
+            /dataHostPath is not set. Fix: `pulumi config set dataHostPath/,
+        );
+        const src = plainVolumesSource({ ...c, dataHostPath: "/srv/lm" }, "lernmanager", "walde");
+        expect(src.targets.map((t) => [t.volume, t.driverOpts])).toEqual([
+            ["lernmanager-walde-data", undefined],
+            ["lernmanager-walde-uploads", undefined],
+        ]);
+        expect(src.backups.volume).toBe("lernmanager-walde-backups");
     });
 
     test("the helper's last LMIMPORT line is its summary", () => {

@@ -93,5 +93,47 @@ class OldInstall(unittest.TestCase):
         self.assertIn("-wal file still holds writes", r.stderr)
 
 
+class DataOnAnotherDisk(unittest.TestCase):
+    """data/ a symlink to a folder on another disk; target folders under dataHostPath with its marker."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="lm-disk-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(SCRIPT)))
+        import lm_import
+        self.m = lm_import
+
+    def test_a_symlinked_data_folder_is_packed_as_a_folder_with_its_files(self):
+        disk = os.path.join(self.tmp, "disk", "data")
+        os.makedirs(disk)
+        with open(os.path.join(disk, "migrations_done.txt"), "w") as f:
+            f.write("migrate_001.py\n")
+        root = os.path.join(self.tmp, "opt")
+        os.makedirs(root)
+        os.symlink(disk, os.path.join(root, "data"))
+        code = (
+            "import io, sys, tarfile\n"
+            f"sys.path.insert(0, {os.path.dirname(os.path.abspath(SCRIPT))!r})\n"
+            "import lm_import\n"
+            "out = io.BytesIO()\n"
+            "sys.stdout = type('O', (), {'buffer': out, 'write': lambda s, x: None, 'flush': lambda s: None})()\n"
+            f"lm_import.pack({root!r}, ['data'])\n"
+            "members = tarfile.open(fileobj=io.BytesIO(out.getvalue())).getmembers()\n"
+            "sys.__stdout__.write(repr([(m.name, m.isdir(), m.isfile()) for m in members]))\n"
+        )
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(eval(r.stdout), [("data", True, False), ("data/migrations_done.txt", False, True)])
+
+    def test_the_disk_marker_is_neither_counted_nor_removed(self):
+        d = os.path.join(self.tmp, "data")
+        os.makedirs(d)
+        open(os.path.join(d, self.m.MARKER), "w").close()
+        self.assertEqual(self.m.contents(d), [])
+        open(os.path.join(d, "old.db"), "w").close()
+        self.m.clear(d)
+        self.assertEqual(os.listdir(d), [self.m.MARKER])
+
+
 if __name__ == "__main__":
     unittest.main()
