@@ -94,3 +94,110 @@ describe("backupSftpHostKey", () => {
         expect(sftpHostKeysEnv([])).toEqual([]);
     });
 });
+
+describe("backup config: the edges of each check", () => {
+    const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----";
+    const AGE = "age1" + "q".repeat(58);
+    const SSH = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq";
+
+    test("backupKeep is read as given", () => {
+        expect(load({ backupKeep: "3" }).backupKeep).toBe(3);
+        expect(load({}).backupKeep).toBe(10);
+    });
+
+    test("backupEvery: 30s and 7d are the bounds; one second outside is refused; blanks around it are fine", () => {
+        expect(load({ backupEvery: "30s" }).backups.everySeconds).toBe(30);
+        expect(load({ backupEvery: "7d" }).backups.everySeconds).toBe(604800);
+        expect(load({ backupEvery: " 2h " }).backups.everySeconds).toBe(7200);
+        expect(load({ backupEvery: " off " }).backups.everySeconds).toBeUndefined();
+        for (const bad of ["29s", "604801s", "8d", "x6h", "6hx", "6"])
+            expect(problems({ backupEvery: bad })).toEqual([expect.stringMatching(/backupEvery = .*from 30s to 7d/)]);
+    });
+
+    test("backupRetention: blanks and a trailing comma are fine; a kind twice, junk around a part or 5 digits are refused", () => {
+        expect(load({ backupRetention: "hourly=3, daily=2," }).backups.retention).toEqual({
+            hourly: 3,
+            daily: 2,
+            weekly: 8,
+        });
+        for (const bad of ["hourly=1,hourly=2", "xhourly=3", "hourly=3x", "weekly=10000"])
+            expect(problems({ backupRetention: bad })).toHaveLength(1);
+    });
+
+    test("backupCopyTo: not a list, a number, a malformed sftp:// URL or a folder twice each give one problem with the fix", () => {
+        expect(problems({ backupCopyTo: "/mnt/nas" })).toEqual([
+            "lernmanager:backupCopyTo = \"/mnt/nas\": must be a list of absolute host folders and sftp:// URLs. Fix: `pulumi config set --path 'backupCopyTo[0]' /mnt/nas/lernmanager`.",
+        ]);
+        expect(problems({ backupCopyTo: "[5]" })).toEqual([
+            expect.stringMatching(/^lernmanager:backupCopyTo\[0\] = 5: must be an absolute folder on the Docker host/),
+        ]);
+        expect(problems({ backupCopyTo: '["backups"]' })[0]).toMatch(
+            /Fix: `pulumi config set --path 'backupCopyTo\[0\]' \/mnt\/nas\/lernmanager`$/,
+        );
+        const sftp = (url: string) =>
+            problems({ backupCopyTo: JSON.stringify([url]), backupSftpKey: KEY, backupEncryptTo: "none" });
+        for (const bad of ["sftp://nas/lm", "sftp:sftp://b@nas/lm", "sftp://b@nas/lm dir", "sftp://b@[fd00::g]/lm"])
+            expect(sftp(bad)).toEqual([
+                `lernmanager:backupCopyTo[0] = "${bad}": must look like sftp://user@host[:port]/path. Fix: e.g. sftp://backup@nas.schule.example/lernmanager`,
+            ]);
+        expect(sftp("sftp://b@[fd00::5]:2222/lm")).toEqual([]);
+        expect(problems({ backupCopyTo: '["/mnt/a", "/mnt/a/"]', backupEncryptTo: "none" })).toEqual([
+            "lernmanager:backupCopyTo: a folder is listed twice. Fix: list each once.",
+        ]);
+    });
+
+    test("backupSftpKey: the whole key file (a trailing newline is fine); anything else is refused with the fix", () => {
+        const withKey = (k: string) => ({
+            backupCopyTo: '["sftp://b@nas/lm"]',
+            backupEncryptTo: "none",
+            backupSftpKey: k,
+        });
+        expect(load(withKey(`${KEY}\n`)).backups.sftpKey).toBe(KEY);
+        const refused =
+            "lernmanager:backupSftpKey: is not a private key in OpenSSH/PEM format (-----BEGIN ... PRIVATE KEY-----). Fix: set the whole key file.";
+        for (const bad of ["not a key", `x${KEY}`, `${KEY}x`, KEY.replace("END OPENSSH", "END RSA")])
+            expect(problems(withKey(bad))).toEqual([refused]);
+    });
+
+    test("backupEncryptTo: comments, blanks and 'none' with blanks; a long bad entry is cut to 40 characters", () => {
+        const nas = { backupCopyTo: '["/mnt/nas/lm"]' };
+        expect(load({ ...nas, backupEncryptTo: ` ${AGE} , ${SSH}\n# the admin's laptop` }).backups.encryptTo).toEqual([
+            AGE,
+            SSH,
+        ]);
+        expect(load({ ...nas, backupEncryptTo: ` none ` }).backups.encryptTo).toEqual([]);
+        // Two blanks between type and key are one separator.
+        expect(load({ ...nas, backupEncryptTo: SSH.replace(" ", "  ") }).backups.encryptTo).toEqual([SSH]);
+        const long = "x".repeat(60);
+        expect(problems({ ...nas, backupEncryptTo: long })[0]).toContain(`"${"x".repeat(40)}" is not an age recipient`);
+        for (const bad of [`x${AGE}`, `${AGE}x`, "ssh-xssh-rsa AAAAB3NzaC1yc2E", `${SSH}!`])
+            expect(problems({ ...nas, backupEncryptTo: bad })).toEqual([
+                expect.stringMatching(/is not an age recipient/),
+            ]);
+        // Only blanks is not set: plain copies need "none".
+        expect(problems({ ...nas, backupEncryptTo: "  " })).toEqual([
+            expect.stringMatching(/backupEncryptTo is not set/),
+        ]);
+    });
+
+    test("a folder and an sftp:// target together count as copy targets: encryption required, and used", () => {
+        const both = { backupCopyTo: '["/mnt/nas/lm", "sftp://b@nas/lm"]', backupSftpKey: KEY };
+        expect(problems(both)).toEqual([expect.stringMatching(/backupEncryptTo is not set/)]);
+        expect(load({ ...both, backupEncryptTo: AGE }).backups.encryptTo).toEqual([AGE]);
+    });
+
+    test("backupSftpHostKey: leading blanks, two blanks, every key type; a line without a known type or with a bad blob is refused", () => {
+        expect(parseHostKeys(`  ${ED}  \n${RSA.replace(" ", "  ")}`)).toEqual([ED, RSA]);
+        for (const type of ["ecdsa-sha2-nistp256", "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com"])
+            expect(parseHostKeys(`${type} AAAAB3x`)).toEqual([`${type} AAAAB3x`]);
+        for (const bad of [
+            "host notatype AAAAC3NzaC1",
+            "AAAAC3NzaC1 comment",
+            `x${ED}`,
+            ED.replace("ssh-ed25519", "ssh-ed25519x"),
+            "ssh-ed25519 xAAAAC3Nz",
+            "ssh-ed25519 AAAAC3Nz!",
+        ])
+            expect(parseHostKeys(bad)).toEqual({ badLine: 1 });
+    });
+});
