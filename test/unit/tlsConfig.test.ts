@@ -186,3 +186,107 @@ describe("nginx with TLS", () => {
         expect(none).toContain("map $scheme $lm_forwarded_proto {");
     });
 });
+
+describe("tls config: the edges of each check", () => {
+    const list = (xs: string[]) => JSON.stringify(xs);
+
+    test("a bad tls mode names every mode and the other ways to HTTPS", () => {
+        expect(problems({ tls: "https" })[0]).toMatch(
+            /\(or acme with a public domain, files with the school's certificate, off behind a TLS proxy\)$/,
+        );
+    });
+
+    test("names: domain and extraNames trimmed and lower-cased, once each; a bad or over-long name is refused", () => {
+        const t = load({
+            tls: "internal",
+            domain: " Lernen.Schule.TEST ",
+            extraNames: list(["LM.Schule.Local", "lernen.schule.test"]),
+        }).tls;
+        expect(t.domain).toBe("lernen.schule.test");
+        expect(t.names).toEqual(["lernen.schule.test", "lm.schule.local"]);
+        expect(load({}).tls.names).toEqual([]);
+        expect(problems({ tls: "internal", domain: "s.test", extraNames: list(["bad name"]) })).toEqual([
+            'lernmanager:extraNames[0] = "bad name": not a DNS name. Fix: remove it or correct it.',
+        ]);
+        const long = Array(4).fill("a".repeat(63)).join(".") + ".de"; // 257 characters
+        expect(problems({ tls: "internal", domain: long })[0]).toMatch(/must be a DNS name/);
+    });
+
+    test("extraNames, serverAddresses and trustedProxies that are not lists name the list and the fix", () => {
+        expect(problems({ tls: "internal", domain: "s.test", extraNames: "lm.local" })).toEqual([
+            'lernmanager:extraNames = "lm.local": must be a list of DNS names. Fix: e.g. `pulumi config set --path "extraNames[0]" lernmanager.schule.local`',
+        ]);
+        expect(problems({ tls: "internal", domain: "s.test", serverAddresses: "10.0.0.5" })).toEqual([
+            'lernmanager:serverAddresses = "10.0.0.5": must be a list of IP addresses. Fix: e.g. `pulumi config set --path "serverAddresses[0]" 10.0.0.5`',
+        ]);
+        expect(problems({ trustedProxies: "10.0.0.0/24" })).toEqual([
+            'lernmanager:trustedProxies = "10.0.0.0/24": must be a list of CIDRs. Fix: e.g. `pulumi config set --path "trustedProxies[0]" 10.0.0.0/24`',
+        ]);
+    });
+
+    test("serverAddresses: IPv4 and IPv6 kept", () => {
+        expect(
+            load({ tls: "internal", domain: "s.test", serverAddresses: list(["10.0.0.5", "fd00::5"]) }).tls.addresses,
+        ).toEqual(["10.0.0.5", "fd00::5"]);
+    });
+
+    test("httpsPort may equal port while tls is off", () => {
+        expect(problems({ httpsPort: "8080" })).toEqual([]);
+    });
+
+    test("acme: server, e-mail and CA certificate trimmed and checked", () => {
+        const acme = { tls: "acme", domain: "s.test", acmeEmail: " it@schule.de " };
+        expect(load({ ...acme, acmeServer: " https://acme.test/dir " }).tls.acme).toEqual({
+            server: "https://acme.test/dir",
+            email: "it@schule.de",
+            caCertificate: "",
+        });
+        for (const bad of [
+            "http://acme.test/dir",
+            "xhttps://acme.test/dir",
+            "https://acme.test/dir x",
+            "https://acme.test",
+        ])
+            expect(problems({ ...acme, acmeServer: bad })).toEqual([
+                `lernmanager:acmeServer = "${bad}": must be an https:// ACME directory URL. Fix: \`pulumi config rm acmeServer\` (Let's Encrypt)`,
+            ]);
+        for (const bad of ["it@schule", "a b@schule.de", "it@schule.de x"])
+            expect(problems({ ...acme, acmeEmail: bad })).toEqual([
+                `lernmanager:acmeEmail = "${bad}": not an e-mail address. Fix: \`pulumi config set acmeEmail it@schule.de\``,
+            ]);
+        const pem = ca.issue(["acme.test"]).cert;
+        expect(load({ ...acme, acmeCaCertificate: ` ${pem} ` }).tls.acme?.caCertificate).toBe(pem.trim());
+        expect(problems({ ...acme, acmeCaCertificate: "not a pem" })).toEqual([
+            'lernmanager:acmeCaCertificate: not a PEM certificate. Fix: `pulumi config set acmeCaCertificate -- "$(cat ca.pem)"`',
+        ]);
+    });
+
+    test("the agent's timings, HSTS and image are read as given", () => {
+        const t = load({
+            tlsRenewDays: "20",
+            tlsCheckHours: "6",
+            hstsMaxAge: "600",
+            hstsIncludeSubdomains: "true",
+            tlsImage: " lego:1 ",
+        }).tls;
+        expect(t).toMatchObject({
+            renewDays: 20,
+            checkHours: 6,
+            hstsMaxAge: 600,
+            hstsIncludeSubdomains: true,
+            agentImage: "lego:1",
+        });
+    });
+
+    test("trustedProxies: IPv6 up to /128, IPv4 up to /32; bad prefixes, a second slash or a name are refused", () => {
+        expect(load({ trustedProxies: list(["fd00::/64", "fd00::1/128", "10.0.0.7/32"]) }).trustedProxies).toEqual([
+            "fd00::/64",
+            "fd00::1/128",
+            "10.0.0.7/32",
+        ]);
+        for (const bad of ["fd00::/129", "10.0.0.0/x", "10.0.0.0/24x", "10.0.0.0/x24", "10.0.0.0/24/1", "proxy/24"])
+            expect(problems({ trustedProxies: list([bad]) })).toEqual([
+                `lernmanager:trustedProxies[0] = "${bad}": must be an address or CIDR like 10.0.0.7 or 10.0.0.0/24. Fix: correct or remove it.`,
+            ]);
+    });
+});
