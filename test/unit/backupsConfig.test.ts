@@ -188,6 +188,8 @@ describe("backup config: the edges of each check", () => {
 
     test("backupSftpHostKey: leading blanks, two blanks, every key type; a line without a known type or with a bad blob is refused", () => {
         expect(parseHostKeys(`  ${ED}  \n${RSA.replace(" ", "  ")}`)).toEqual([ED, RSA]);
+        // A line of blanks only is an empty line, not a bad key.
+        expect(parseHostKeys(`${ED}\n   \n${RSA}`)).toEqual([ED, RSA]);
         for (const type of ["ecdsa-sha2-nistp256", "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com"])
             expect(parseHostKeys(`${type} AAAAB3x`)).toEqual([`${type} AAAAB3x`]);
         for (const bad of [
