@@ -7,6 +7,18 @@ import { load, problems } from "../support/config";
 import { renderNginxConf } from "../../render/nginx";
 import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING } from "../../config/tls";
 import { testCa, TestCa } from "../support/certs";
+import {
+    CA_DOWNLOAD_PATH,
+    CA_FINGERPRINT_PATH,
+    CA_PAGE_PATH,
+    checkNginxTls,
+    clientAddressRules,
+    hstsHeader,
+    nginxTlsFrom,
+    TLS_CIPHERS,
+    tlsServerHead,
+} from "../../render/tls";
+import { LAYOUT } from "../../core/layout";
 
 let ca: TestCa;
 let other: TestCa;
@@ -288,5 +300,68 @@ describe("tls config: the edges of each check", () => {
             expect(problems({ trustedProxies: list([bad]) })).toEqual([
                 `lernmanager:trustedProxies[0] = "${bad}": must be an address or CIDR like 10.0.0.7 or 10.0.0.0/24. Fix: correct or remove it.`,
             ]);
+    });
+});
+
+describe("nginx's TLS parts (render/tls.ts)", () => {
+    const tls = { publicHttpsPort: 443, hstsMaxAge: 300, hstsIncludeSubdomains: false, caDownload: true };
+
+    test("an HTTPS port outside 1-65535 or a negative or fractional HSTS age is refused before rendering", () => {
+        for (const port of [0, 65536, 443.5])
+            expect(() => checkNginxTls({ ...tls, publicHttpsPort: port })).toThrow(
+                "renderNginxConf: tls.publicHttpsPort must be 1-65535",
+            );
+        for (const age of [-1, 1.5])
+            expect(() => checkNginxTls({ ...tls, hstsMaxAge: age })).toThrow(
+                "renderNginxConf: tls.hstsMaxAge must be 0 or more",
+            );
+        for (const port of [1, 65535]) expect(() => checkNginxTls({ ...tls, publicHttpsPort: port })).not.toThrow();
+        expect(() => checkNginxTls({ ...tls, hstsMaxAge: 0 })).not.toThrow();
+    });
+
+    test("HSTS: the header with the age (and includeSubDomains when asked); none at age 0", () => {
+        expect(hstsHeader(tls)).toBe('add_header Strict-Transport-Security "max-age=300" always;');
+        expect(hstsHeader({ ...tls, hstsIncludeSubdomains: true })).toBe(
+            'add_header Strict-Transport-Security "max-age=300; includeSubDomains" always;',
+        );
+        expect(hstsHeader({ ...tls, hstsMaxAge: 0 })).toBe("");
+    });
+
+    test("the HTTPS head: the listen line of each nginx form, the ciphers, the CA pages only with caDownload", () => {
+        const pooled = tlsServerHead(tls, true, "");
+        expect(pooled).toContain(`listen ${LAYOUT.nginxTlsPort} ssl default_server;\n        http2 on;`);
+        expect(tlsServerHead(tls, false, "")).toContain(`listen ${LAYOUT.nginxTlsPort} ssl http2 default_server;`);
+        expect(pooled).toContain(`ssl_ciphers ${TLS_CIPHERS.join(":")};`);
+        for (const path of [CA_DOWNLOAD_PATH, CA_PAGE_PATH, CA_FINGERPRINT_PATH])
+            expect(pooled).toContain(`location = ${path} {`);
+        expect([CA_PAGE_PATH, CA_FINGERPRINT_PATH]).toEqual(["/schul-ca", "/schul-ca.sha256"]);
+        expect(tlsServerHead({ ...tls, caDownload: false }, true, "")).not.toContain("location = /schul-ca");
+    });
+
+    test("trusted proxies: each is a real-IP source and a member of the trusted set; a bad entry is refused", () => {
+        const rules = clientAddressRules(["10.9.0.0/24", "fd00::7"]);
+        expect(rules).toContain("    set_real_ip_from 10.9.0.0/24;\n    set_real_ip_from fd00::7;");
+        expect(rules).toContain("        default 0;\n        10.9.0.0/24 1;\n        fd00::7 1;\n    }");
+        for (const bad of ["proxy/24", "10.0.0.0/1234", "10.0.0.0/x", "10.0.0.0/x24", "10.0.0.0/24x"])
+            expect(() => clientAddressRules([bad])).toThrow(
+                `renderNginxConf: trustedProxies entry ${bad} is not a CIDR`,
+            );
+    });
+
+    test("nginxTlsFrom: nothing with tls off; the port, HSTS and the CA pages (internal only) otherwise", () => {
+        const cfg = (mode: string) =>
+            load(
+                mode === "off"
+                    ? {}
+                    : { tls: mode, domain: "s.test", acmeEmail: "it@schule.de", hstsMaxAge: "600", httpsPort: "9443" },
+            ).tls;
+        expect(nginxTlsFrom(cfg("off"))).toBeUndefined();
+        expect(nginxTlsFrom(cfg("internal"))).toEqual({
+            publicHttpsPort: 9443,
+            hstsMaxAge: 600,
+            hstsIncludeSubdomains: false,
+            caDownload: true,
+        });
+        expect(nginxTlsFrom(cfg("acme"))?.caDownload).toBe(false);
     });
 });
