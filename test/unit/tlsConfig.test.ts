@@ -217,6 +217,8 @@ describe("tls config: the edges of each check", () => {
         expect(t.domain).toBe("lernen.schule.test");
         expect(t.names).toEqual(["lernen.schule.test", "lm.schule.local"]);
         expect(load({}).tls.names).toEqual([]);
+        // A one-letter label anywhere is a label.
+        expect(load({ tls: "internal", domain: "lernen.x.schule.de" }).tls.domain).toBe("lernen.x.schule.de");
         expect(problems({ tls: "internal", domain: "s.test", extraNames: list(["bad name"]) })).toEqual([
             'lernmanager:extraNames[0] = "bad name": not a DNS name. Fix: remove it or correct it.',
         ]);
