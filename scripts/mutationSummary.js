@@ -30,7 +30,11 @@ const summary = {
     timeout,
     survived,
     noCoverage,
-    compileOrRuntimeErrors: errors,
+    // Not in the score: e.g. CompileError, RuntimeError, Ignored, by status.
+    notCounted: errors,
+    notCountedByStatus: file.mutants
+        .filter((m) => !["Killed", "Timeout", "Survived", "NoCoverage"].includes(m.status))
+        .reduce((acc, m) => ({ ...acc, [m.status]: (acc[m.status] ?? 0) + 1 }), {}),
     // Stryker's score: detected (killed + timeout) over valid mutants.
     score: Math.round((1000 * (killed + timeout)) / (killed + timeout + survived + noCoverage)) / 10,
     survivors: file.mutants
