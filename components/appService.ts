@@ -31,8 +31,6 @@ export interface AppServiceArgs {
     readonly secretKey: pulumi.Input<string>;
     /** Memory limit in MiB. @default 1024 */
     readonly memoryMb?: number;
-    /** nproc limit of the container user (the provider has no pids-limit field). @default 512 */
-    readonly pidsLimit?: number;
     /** The host supports swap limits (config hostSwapLimit). @default true */
     readonly hostSwapLimit?: boolean;
     /** Resources the container is created after (the deploy steps before it). @default [] */
@@ -67,7 +65,6 @@ export function appContainerSpec(args: AppServiceArgs) {
         tmpfs: appTmpfs(args.scratchPaths ?? []),
         ...hardened({
             memoryMb: args.memoryMb ?? 1024,
-            pidsLimit: args.pidsLimit ?? 512,
             swapLimit: args.hostSwapLimit,
         }),
     } satisfies docker.ContainerArgs;

@@ -55,7 +55,6 @@ export function declareFront(name: string, args: FrontArgs): { tls?: TlsAgent; w
             port: config.port,
             app: args.app,
             memoryMb: config.nginxMemoryMb,
-            pidsLimit: config.pidsLimit,
             hostSwapLimit: config.hostSwapLimit,
             labels: args.labels,
             gradingToken: config.gradingServiceUrl ? config.appSecrets.GRADING_SERVICE_TOKEN : undefined,

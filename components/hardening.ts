@@ -3,12 +3,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { projectRelative } from "../core/paths";
 
-/** The limits of one container (memory in MiB, no swap; the user's process/thread limit; open files). */
+/**
+ * The limits of one container (memory in MiB, no swap; open files). Its pids limit is set by a deploy
+ * step (components/pidsLimit.ts): the provider has no field for it.
+ */
 export interface HardeningLimits {
     readonly memoryMb: number;
     /** The host supports swap limits (config hostSwapLimit). @default true */
     readonly swapLimit?: boolean;
-    readonly pidsLimit: number;
     /** Open files (nofile ulimit); the Docker default when absent. */
     readonly openFiles?: number;
     /** Log rotation: size of one json-file log and how many are kept. @default 10m × 5 */
@@ -18,7 +20,9 @@ export interface HardeningLimits {
 /**
  * What every container of the stack gets (app, scheduler, backups, nginx, TLS agent): a read-only
  * root, Docker's init as PID 1, restart unless stopped, no capabilities, no-new-privileges, a memory
- * limit without swap, an nproc limit, rotated json-file logs.
+ * limit without swap, rotated json-file logs. No nproc ulimit: the kernel counts it per user across
+ * the whole host, and uid 10001 runs the app, scheduler and backups of every stack, so one stack's
+ * processes would use up another's; the pids limit is per container (components/pidsLimit.ts).
  */
 export function hardened(limits: HardeningLimits) {
     const log = limits.log ?? { maxSize: "10m", files: 5 };
@@ -34,10 +38,7 @@ export function hardened(limits: HardeningLimits) {
         // swap-limit support Docker stores -1 whatever is asked (moby verifyPlatformContainerResources)
         // and the provider reads -1 back: declaring -1 there is what keeps the next `up` from an update.
         memorySwap: limits.swapLimit === false ? -1 : limits.memoryMb,
-        ulimits: [
-            { name: "nproc", soft: limits.pidsLimit, hard: limits.pidsLimit },
-            ...(limits.openFiles ? [{ name: "nofile", soft: limits.openFiles, hard: limits.openFiles }] : []),
-        ],
+        ...(limits.openFiles ? { ulimits: [{ name: "nofile", soft: limits.openFiles, hard: limits.openFiles }] } : {}),
         logDriver: "json-file",
         logOpts: { "max-size": log.maxSize, "max-file": String(log.files) },
     } satisfies Partial<docker.ContainerArgs>;

@@ -20,6 +20,7 @@ import { DeployStep } from "./deploy";
 import { Scheduler } from "./jobs";
 import { Storage, storageOptions } from "./storage";
 import { declareFront } from "./front";
+import { pidsLimitStep } from "./pidsLimit";
 import type { TlsAgent } from "./tls";
 import { WebServer } from "./web";
 
@@ -65,6 +66,8 @@ export class Lernmanager extends pulumi.ComponentResource {
     /** Keeps the certificate current (tls on). */
     public readonly tls?: TlsAgent;
     public readonly smokeTest: DeployStep;
+    /** Docker's pids limit on each long-running container (the provider cannot set it). */
+    public readonly pidsLimit: DeployStep;
     /** Prunes old image tags after each new app image (no delete: its replacement is harmless). */
     public readonly imagePrune: DeployStep;
     /** Removes the containers the image builds left behind, after each build. */
@@ -257,7 +260,6 @@ export class Lernmanager extends pulumi.ComponentResource {
                 env,
                 secretKey: secretKey.result,
                 memoryMb: config.appMemoryMb,
-                pidsLimit: config.pidsLimit,
                 hostSwapLimit: config.hostSwapLimit,
                 // After the image clean-up too: on destroy it goes after the containers that use the images.
                 after: [this.candidate.command, this.imageCleanup.command],
@@ -302,6 +304,13 @@ export class Lernmanager extends pulumi.ComponentResource {
             labels,
             parent: this,
         }));
+
+        this.pidsLimit = pidsLimitStep(
+            `${name}-pids-limit`,
+            { ...step, pidsLimit: config.pidsLimit, dockerEnv: args.dockerEnv },
+            { app: this.app, scheduler: this.scheduler, backup: this.backups, nginx: this.web, tls: this.tls },
+            this,
+        );
 
         const built = [
             this.appImage.runtime,

@@ -24,6 +24,9 @@ export interface TlsAgentArgs {
     readonly labels: pulumi.Input<docker.types.input.ContainerLabel>[];
 }
 
+/** The agent's pids limit (components/pidsLimit.ts): a shell loop, openssl and lego need a few dozen. */
+export const TLS_PIDS_LIMIT = 64;
+
 /** Its health: the last check of the certificate succeeded (lm-tls health). */
 export const TLS_AGENT_HEALTHCHECK = healthcheck(["CMD", "/usr/local/bin/lm-tls", "health"], {
     every: 30,
@@ -94,7 +97,6 @@ export class TlsAgent extends pulumi.ComponentResource {
                 destroyGraceSeconds: 10,
                 ...hardened({
                     memoryMb: 128,
-                    pidsLimit: 64,
                     log: { maxSize: "1m", files: 3 },
                     swapLimit: args.hostSwapLimit,
                 }),

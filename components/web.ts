@@ -37,8 +37,6 @@ export interface WebServerArgs {
     readonly app: docker.Container;
     /** Memory limit in MiB (uploads wait on the spool volume, not in memory). @default 512 */
     readonly memoryMb?: number;
-    /** nproc limit of the container user. @default 512 */
-    readonly pidsLimit?: number;
     /** The host supports swap limits (config hostSwapLimit). @default true */
     readonly hostSwapLimit?: boolean;
     readonly labels: pulumi.Input<docker.types.input.ContainerLabel>[];
@@ -149,7 +147,6 @@ export class WebServer extends pulumi.ComponentResource {
                 destroyGraceSeconds: 20,
                 ...hardened({
                     memoryMb: args.memoryMb ?? 512,
-                    pidsLimit: args.pidsLimit ?? 512,
                     openFiles: 8192,
                     swapLimit: args.hostSwapLimit,
                 }),

@@ -85,7 +85,11 @@ export const APP_KEYS = {
             "Platform the images are built for (the school server's, e.g. linux/arm64 for an ARM server); without it the provider would use the architecture of the machine running pulumi.",
     },
     appMemoryMb: integer([128, 65536], 1024, "Memory limit of the app container in MiB."),
-    pidsLimit: integer([64, 100000], 512, "Process/thread limit of each container (its user's nproc ulimit)."),
+    pidsLimit: integer(
+        [64, 100000],
+        512,
+        "Process/thread limit of each container (Docker's pids limit; the TLS agent has its own, 64).",
+    ),
     hostSwapLimit: {
         kind: "boolean",
         default: true,

@@ -174,6 +174,7 @@ describe("a dev stack: up, up again, an app change, an nginx change, more memory
             "candidate",
             "image-prune",
             "migrate",
+            "pids-limit",
             "smoke",
         ]);
         expect(report.creates).toEqual([]);
@@ -181,6 +182,9 @@ describe("a dev stack: up, up again, an app change, an nginx change, more memory
         expect(report.commandsRun.filter((c) => c.endsWith(" delete"))).toEqual([]);
         expect((await container("nginx").inspect()).Id).toBe(before.nginx);
         expect((await container("app").inspect()).Id).not.toBe(before.app);
+        // The new app and backup containers got their pids limit from the step the new ids re-ran.
+        expect(report.commandsRun).toContain(`lernmanager-${stack}-pids-limit create`);
+        for (const c of ["app", "backups"]) expect((await container(c).inspect()).HostConfig.PidsLimit).toBe(512);
 
         // Every image a container uses still exists, the runtime image the next app build starts FROM too.
         for (const c of ["app", "nginx"]) await docker.getImage((await container(c).inspect()).Image).inspect();
@@ -196,8 +200,9 @@ describe("a dev stack: up, up again, an app change, an nginx change, more memory
         config = { ...config, "lernmanager:loginRatePerMinute": "20" };
         const report = await up();
         expect(names(report.updates)).toEqual(["nginx-image"]);
-        expect(names(report.replaces)).toEqual(["build-leftovers", "nginx", "smoke"]);
+        expect(names(report.replaces)).toEqual(["build-leftovers", "nginx", "pids-limit", "smoke"]);
         expect((await container("app").inspect()).Id).toBe(appBefore);
+        expect((await container("nginx").inspect()).HostConfig.PidsLimit).toBe(512);
         expect((await request(Number(config["lernmanager:port"]), "/healthz")).status).toBe(200);
         expect(summary(await up())).toEqual(NOTHING);
     });

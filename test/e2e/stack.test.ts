@@ -348,9 +348,9 @@ describe("hardening, as running", () => {
             expect(info.HostConfig.SecurityOpt).toEqual(["no-new-privileges:true"]);
             expect(info.HostConfig.ReadonlyRootfs).toBe(true);
             expect(info.HostConfig.Memory).toBeGreaterThan(0);
-            expect(info.HostConfig.Ulimits).toEqual(
-                expect.arrayContaining([expect.objectContaining({ Name: "nproc" })]),
-            );
+            // The process limit is the container's own pids cgroup (the pids-limit step), not an nproc ulimit.
+            expect(info.HostConfig.PidsLimit).toBe(512);
+            expect((info.HostConfig.Ulimits ?? []).map((u) => u.Name)).not.toContain("nproc");
             expect(info.HostConfig.LogConfig).toEqual({
                 Type: "json-file",
                 Config: { "max-file": "5", "max-size": "10m" },

@@ -8,68 +8,6 @@ import { CONTAINER } from "../support/engineMapping";
 import { statusReport, type StatusFacts } from "../../cli/statusReport";
 
 describe("backup config", () => {
-    test("defaults: every 6 h, 10 newest + 24 hourly, 7 daily, 8 weekly, no copies", () => {
-        expect(load({}).backups).toEqual({
-            everySeconds: 21600,
-            retention: { hourly: 24, daily: 7, weekly: 8 },
-            copyDirs: [],
-            sftpTargets: [],
-            sftpKey: undefined,
-            sftpHostKeys: [],
-            encryptTo: [],
-        });
-        expect(load({ backupEvery: "off" }).backups.everySeconds).toBeUndefined();
-        expect(load({ backupEvery: "45m", backupRetention: "daily=3" }).backups).toMatchObject({
-            everySeconds: 2700,
-            retention: { hourly: 24, daily: 3, weekly: 8 },
-        });
-    });
-
-    test("copies are encrypted by default: a copy target without backupEncryptTo is refused with the fix; none allows plain copies", () => {
-        const nas = { backupCopyTo: '["/mnt/nas/lm"]' };
-        expect(problems(nas)).toEqual([
-            expect.stringMatching(
-                /^lernmanager:backupCopyTo has a copy target but lernmanager:backupEncryptTo is not set: the copies would leave the server unencrypted\. Fix: `age-keygen -o lernmanager-backup.key` .*`pulumi config set backupEncryptTo none` to copy unencrypted on purpose$/,
-            ),
-        ]);
-        expect(problems({ ...nas, backupEncryptTo: "age1nope" })[0]).toMatch(
-            /^lernmanager:backupEncryptTo: "age1nope" is not an age recipient/,
-        );
-        const age = "age1" + "q".repeat(58);
-        const ssh = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq";
-        expect(load({ ...nas, backupEncryptTo: `${age}\n${ssh} admin@laptop` }).backups.encryptTo).toEqual([age, ssh]);
-        expect(load({ ...nas, backupEncryptTo: "none" }).backups.encryptTo).toEqual([]);
-        // Without a copy target there is nothing to encrypt (the backups volume stays plain).
-        expect(problems({})).toEqual([]);
-        expect(load({ backupEncryptTo: age }).backups.encryptTo).toEqual([]);
-    });
-
-    test("bad values name the key and the fix; a relative copy folder is refused", () => {
-        expect(problems({ backupEvery: "6 hours" })[0]).toMatch(
-            /^lernmanager:backupEvery = "6 hours": .*Fix: `pulumi config set backupEvery 6h`/,
-        );
-        expect(problems({ backupEvery: "10s" })[0]).toMatch(/from 30s to 7d/);
-        expect(problems({ backupRetention: "monthly=3" })[0]).toMatch(/"monthly=3" is not one of hourly=N/);
-        expect(problems({ backupCopyTo: '["backups/nas"]' })[0]).toMatch(
-            /backupCopyTo\[0\] = "backups\/nas": must be an absolute folder .*a relative path is refused/,
-        );
-        expect(problems({ backupCopyTo: '["/etc/lm"]' })[0]).toMatch(/a system folder cannot hold backups/);
-        expect(problems({ backupCopyTo: '["ftp://x/y"]' })).toHaveLength(1);
-        expect(problems({ backupCopyTo: '["sftp://backup@nas.example/lm"]' })[0]).toMatch(
-            /backupSftpKey is not set\. Fix: `pulumi config set --secret backupSftpKey/,
-        );
-        expect(
-            load({
-                backupCopyTo: '["/mnt/nas/lm/", "sftp://b@nas:2222/x"]',
-                backupEncryptTo: "none",
-                backupSftpKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----",
-            }).backups,
-        ).toMatchObject({
-            copyDirs: ["/mnt/nas/lm"],
-            sftpTargets: ["sftp://b@nas:2222/x"],
-        });
-    });
-
     test("the backup container: the app image, no network, live data under /srv/live, copy folders bound, the app's folders on tmpfs", async () => {
         const run = await runProgram(testConfig({ "lernmanager:backupCopyTo": '["/mnt/nas/lm"]' }), { stack: "bk" });
         const c = run.named("lernmanager-bk-backups");

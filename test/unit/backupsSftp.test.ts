@@ -1,36 +1,10 @@
-// SFTP copies of the backups: backupSftpHostKey, what the backup container and the runtime image get
-// when backupCopyTo has an sftp:// target (the sessions themselves: test/e2e/backupsSftp.test.ts).
-import { parseHostKeys } from "../../config/backups";
-import { sftpHostKeysEnv } from "../../components/backups";
-import { load, problems } from "../support/config";
+// SFTP copies of the backups: what the backup container and the runtime image get when backupCopyTo
+// has an sftp:// target (backupSftpHostKey: test/unit/backupsConfig.test.ts; the sessions
+// themselves: test/e2e/backupsSftp.test.ts).
 import { runProgram, testConfig } from "../support/mocks";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----";
 const ED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHv1k1RrZ0d3m0m2gqJ6Yc3c7yO4bT0qfQn0W3c2Jx1a";
-const RSA = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7==";
-
-describe("backupSftpHostKey", () => {
-    test("a key file's line, ssh-keyscan's lines and comments become 'type base64' lines", () => {
-        expect(parseHostKeys(`${ED} root@nas`)).toEqual([ED]);
-        expect(parseHostKeys(`# nas.schule.example:22 SSH-2.0-OpenSSH_9.2\nnas ${ED}\n\n10.0.0.5 ${RSA}\n`)).toEqual([
-            ED,
-            RSA,
-        ]);
-        expect(parseHostKeys("")).toEqual([]);
-        expect(parseHostKeys(`${ED}\nssh-dss AAAAB3x`)).toEqual({ badLine: 2 });
-        expect(parseHostKeys("ssh-ed25519 notbase64!")).toEqual({ badLine: 1 });
-    });
-
-    test("the config: default none (pinned on first use); a bad line names the key, the line and the fix", () => {
-        expect(load({}).backups.sftpHostKeys).toEqual([]);
-        expect(load({ backupSftpHostKey: `nas ${ED}` }).backups.sftpHostKeys).toEqual([ED]);
-        expect(problems({ backupSftpHostKey: `${ED}\nAAAA` })).toEqual([
-            'lernmanager:backupSftpHostKey: line 2 is not a public host key ("ssh-ed25519 AAAA..."). Fix: `pulumi config set backupSftpHostKey -- "$(cat ssh_host_ed25519_key.pub)"` with the server\'s key file',
-        ]);
-        expect(sftpHostKeysEnv([ED, RSA])).toEqual([`LM_SFTP_HOST_KEYS=${ED},${RSA}`]);
-        expect(sftpHostKeysEnv([])).toEqual([]);
-    });
-});
 
 describe("an sftp:// target", () => {
     const runtimeArgs = (run: Awaited<ReturnType<typeof runProgram>>) =>

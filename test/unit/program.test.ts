@@ -17,12 +17,12 @@ describe("the declared stack (Pulumi mocks)", () => {
     const app = () => run.named("lernmanager-unit-app");
     const nginx = () => run.named("lernmanager-unit-nginx");
 
-    test("declares a network, seven volumes (one for instance/reports, nginx's spool), three images, three containers (app, backups, nginx), eight deploy steps and two secrets", () => {
+    test("declares a network, seven volumes (one for instance/reports, nginx's spool), three images, three containers (app, backups, nginx), nine deploy steps and two secrets", () => {
         const count = (t: string) => run.ofType(t).length;
         expect(count("docker:index/network:Network")).toBe(1);
         expect(count(VOLUME)).toBe(7);
-        // backup, migrate, candidate, smoke, image prune, build leftovers, image clean-up, destroy guard
-        expect(count(COMMAND)).toBe(8);
+        // backup, migrate, candidate, smoke, pids limit, image prune, build leftovers, image clean-up, destroy guard
+        expect(count(COMMAND)).toBe(9);
         expect(count("pulumi:providers:docker")).toBe(1);
         expect(count(IMAGE)).toBe(3);
         expect(count(CONTAINER)).toBe(3);
@@ -171,6 +171,7 @@ describe("the declared stack (Pulumi mocks)", () => {
             "lernmanager:deploy:DeployStep",
             "lernmanager:deploy:DeployStep",
             "lernmanager:deploy:DeployStep",
+            "lernmanager:deploy:DeployStep",
             "lernmanager:deploy:DestroyGuard",
             "lernmanager:index:Lernmanager",
             "lernmanager:storage:Storage",
@@ -252,7 +253,16 @@ describe("deploy steps (@pulumi/command)", () => {
                 .ofType(COMMAND)
                 .map((c) => c.name.replace("lernmanager-bare-", ""))
                 .sort(),
-        ).toEqual(["backup", "build-leftovers", "candidate", "destroy-guard", "image-cleanup", "image-prune", "smoke"]);
+        ).toEqual([
+            "backup",
+            "build-leftovers",
+            "candidate",
+            "destroy-guard",
+            "image-cleanup",
+            "image-prune",
+            "pids-limit",
+            "smoke",
+        ]);
         expect(bare.named("lernmanager-bare-candidate").opts.dependsOn).toContain("lernmanager-bare-backup");
         expect(bare.named("lernmanager-bare-app").opts.dependsOn).toEqual([
             "lernmanager-bare-candidate",
