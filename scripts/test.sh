@@ -23,10 +23,10 @@ fi
 LANE2=(test/e2e/jobs.test.ts test/e2e/backupsSftp.test.ts test/e2e/disasterCopies.test.ts test/e2e/browser.test.ts
   test/e2e/engineGate.test.ts test/e2e/disasterImport.test.ts test/e2e/lifecycle.test.ts test/e2e/rollback.test.ts
   test/e2e/deploySteps.test.ts test/e2e/restoreCopies.test.ts
-  test/e2e/appGuards.test.ts)
+  test/e2e/appGuards.test.ts test/e2e/pidsLimit.test.ts)
 # The stacks of the second lane's files (each lane sweeps only its own stale ones).
-LANE2_STACKS='e2e-jobs|e2e-sftp|e2e-sftp-server|e2e-dis-[ab]|e2e-browser|e2e-browser-proxy|e2e-eng-gate|e2e-dis-imp|e2e-init|e2e-life|e2e-bk-rollback|e2e-steps|e2e-rst|e2e-rst-sshd|e2e-twin-guards'
-LANE2_FILES='jobs|backupsSftp|disasterCopies|browser|engineGate|disasterImport|lifecycle|rollback|deploySteps|restoreCopies|appGuards'
+LANE2_STACKS='e2e-jobs|e2e-sftp|e2e-sftp-server|e2e-dis-[ab]|e2e-browser|e2e-browser-proxy|e2e-eng-gate|e2e-dis-imp|e2e-init|e2e-life|e2e-bk-rollback|e2e-steps|e2e-rst|e2e-rst-sshd|e2e-twin-guards|e2e-pid-limits'
+LANE2_FILES='jobs|backupsSftp|disasterCopies|browser|engineGate|disasterImport|lifecycle|rollback|deploySteps|restoreCopies|appGuards|pidsLimit'
 # Both lanes write their figures into one file of this run (test/support/runFigures.ts).
 LM_RUN_ID=${LM_RUN_ID:-$(date -u +%Y-%m-%dT%H-%M-%SZ)}
 LM_RUN_COMMIT=${LM_RUN_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
