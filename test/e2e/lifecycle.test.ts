@@ -128,6 +128,14 @@ describe("a deploy with a rebuilt app image", () => {
         const replaced = await s.realization.update(next.registrations);
         expect(replaced).toEqual(["lernmanager-e2e-life-app", "lernmanager-e2e-life-backups"]);
 
+        // The old app container is stopped and removed at the end of the update; nginx drops its
+        // address when the resolver's cache (valid=2s) runs out. What a class sees during a deploy
+        // under load is zeroDowntime.test.ts's to prove (0 failed); here: it serves the new version.
+        await eventually(
+            10,
+            async () => (await request(s.port, "/healthz")).status === 200,
+            "/healthz 200 after the update",
+        );
         const after = await request(s.port, "/healthz");
         expect(after.status).toBe(200);
         expect(after.json().version).toBe(next.outputs.appVersion);
