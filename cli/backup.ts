@@ -5,6 +5,7 @@
 // unmounted disk never receives the copies.
 import { spawnSync } from "child_process";
 import { backupContainer, docker, RUNTIME_DIR, stackArg } from "./stack";
+import { oneOffRunFlags } from "./oneOff";
 
 const argv = process.argv.slice(2);
 try {
@@ -22,20 +23,7 @@ try {
             "docker",
             [
                 "run",
-                "--rm",
-                "--network",
-                "none",
-                "--read-only",
-                "--user",
-                "10001:10001",
-                "--cap-drop",
-                "ALL",
-                "--security-opt",
-                "no-new-privileges:true",
-                "--label",
-                `dev.lernmanager.stack=${stack}`,
-                "--label",
-                "dev.lernmanager.role=init-target",
+                ...oneOffRunFlags(stack, "init-target"),
                 "--mount",
                 `type=bind,source=${folder},target=/target`,
                 "--entrypoint",

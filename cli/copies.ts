@@ -6,8 +6,8 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { STACK_LABEL } from "../core/names";
 import type { CopyTarget } from "./restoreArgs";
+import { oneOffRunFlags } from "./oneOff";
 
 export class CopiesError extends Error {}
 
@@ -50,20 +50,7 @@ else:
 function folderRun(target: CopyTarget & { kind: "folder" }, image: string, stack: string, mode: string[]): string[] {
     return [
         "run",
-        "--rm",
-        "--network",
-        "none",
-        "--read-only",
-        "--user",
-        "10001:10001",
-        "--cap-drop",
-        "ALL",
-        "--security-opt",
-        "no-new-privileges:true",
-        "--label",
-        `${STACK_LABEL}=${stack}`,
-        "--label",
-        "dev.lernmanager.role=restore-fetch",
+        ...oneOffRunFlags(stack, "restore-fetch"),
         "--mount",
         `type=bind,source=${target.path},target=/copies,readonly`,
         "--entrypoint",

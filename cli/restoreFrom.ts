@@ -19,6 +19,7 @@ import { CopiesError, decryptAll, fetchCopy, listCopies, resolveBackup, type Sft
 import { stackConfig } from "./import";
 import { parseRestoreArgs, RESTORE_USAGE, RestoreUsageError } from "./restoreArgs";
 import { containers, docker, stackEngine } from "./stack";
+import { oneOffRunFlags } from "./oneOff";
 
 /** Where a fetched backup waits in the backups volume for cli/restore.sh (never pruned: not a top-level backup). */
 export const INCOMING = ".lernmanager-incoming";
@@ -168,18 +169,7 @@ function pushAndRestore(stack: string, backupBox: string, fetched: string, name:
             fetched,
             "run",
             "-i",
-            "--rm",
-            "--network",
-            "none",
-            "--read-only",
-            "--user",
-            "10001:10001",
-            "--cap-drop",
-            "ALL",
-            "--label",
-            `dev.lernmanager.stack=${stack}`,
-            "--label",
-            "dev.lernmanager.role=restore-fetch",
+            ...oneOffRunFlags(stack, "restore-fetch"),
             "--mount",
             `type=volume,source=${volume},target=/backups`,
             "--entrypoint",
