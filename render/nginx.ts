@@ -368,11 +368,14 @@ ${pageHeaders}
 ${loginLimit}${gradingLocations(s.grading, { proxy, pageHeaders, appHeaders, sessionGate })}
         # The app's health (its version, the database) only for the stack itself: nginx's health check,
         # the deploy's smoke test, the server's own loopback (through Docker's proxy, from the stack
-        # network's gateway). A client on the school network is refused.
+        # network's gateway). A client on the school network is refused. Retried like a page: right
+        # after an update nginx may still hold the removed container's address for a moment, and a
+        # health check must not report that moment as the app being down.
         location = /healthz {
             include ${INTERNAL_ALLOW_FILE};
             deny all;
 ${proxy}
+${retry}
         }
 
         # The app's upload paths (uploadPaths): the only ones that take bodies up to uploadLimitMb.

@@ -135,6 +135,8 @@ describe("renderNginxConf", () => {
         const block = location(conf, "= /healthz");
         expect(block).toMatch(/include \/tmp\/nginx-internal\.conf;\s*deny all;/);
         expect(block).toContain("proxy_pass $lm_app;");
+        // Retried like a page: a request that met a removed container's address is not a sick app.
+        expect(block).toContain("error_page 502 = @lm_retry;");
         const start = fs.readFileSync(path.join(__dirname, "../../containers/web/start.sh"), "utf8");
         expect(start).toContain("} > /tmp/nginx-internal.conf");
         // The script's own lines, run here against a route table: loopback and the gateway-less subnets.
