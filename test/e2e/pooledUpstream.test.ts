@@ -9,7 +9,7 @@ import * as path from "path";
 import { UPSTREAM_POOL } from "../../render/upstream";
 import { recordFigure } from "../support/figures";
 import { login, request } from "../support/http";
-import { runLoad } from "../support/load";
+import { lostWrites, runLoad } from "../support/load";
 import { containerLogs, copyOfDemoApp, gunicornProcesses, liveStack, LiveStack, redeclare } from "../support/stack";
 
 jest.setTimeout(600000);
@@ -106,10 +106,7 @@ test("an app update with POSTs in flight over pooled connections: 0 failed, 0 lo
     // The backup container runs the app image too: it follows the app.
     expect(replaced).toEqual(["lernmanager-e2e-perf-pool-app", "lernmanager-e2e-perf-pool-backups"]);
     expect((await request(s.port, "/healthz")).json().version).not.toBe(before);
-    const missing: string[] = [];
-    for (const id of load.acknowledgedWrites) {
-        if ((await request(s.port, `/api/writes/${id}`)).status !== 200) missing.push(id);
-    }
+    const missing = await lostWrites(s.port, load.acknowledgedWrites);
     figure("pooledUpdateWithPosts", {
         requests: load.requests,
         writes: load.acknowledgedWrites.length,

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { APP_STOP_GRACE_SECONDS } from "../../components/appService";
 import { login, request } from "../support/http";
-import { runLoad } from "../support/load";
+import { lostWrites, runLoad } from "../support/load";
 import { docker } from "../support/realize";
 import { containerLogs, copyOfDemoApp, liveStack, LiveStack, redeclare } from "../support/stack";
 import { recordFigure } from "../support/figures";
@@ -61,18 +61,9 @@ test("an app update under 32 connections of reads and writes: 0 failed requests,
     // wrote theirs at their graceful exit.
     const recordedEvents = (await settledEvents(s.port)) - eventsBefore;
 
-    // Every acknowledged write is in the database. A lookup the app could not answer (it turns
-    // "database is locked" into a redirect, as the real app does) is asked again; "not found" is a
-    // lost write at once, and so is a lookup that never gets an answer.
-    const missing: string[] = [];
-    for (const id of load.acknowledgedWrites) {
-        let status = 0;
-        for (let attempt = 0; attempt < 3 && status !== 200 && status !== 404; attempt++) {
-            if (attempt) await new Promise((r) => setTimeout(r, 500));
-            status = (await request(s.port, `/api/writes/${id}`)).status;
-        }
-        if (status !== 200) missing.push(status === 404 ? id : `${id} (lookup answered ${status})`);
-    }
+    // Every acknowledged write is in the database (lostWrites: a lookup the app could not answer is
+    // asked again).
+    const missing = await lostWrites(s.port, load.acknowledgedWrites);
     console.log(
         `zero-downtime update: ${load.requests} requests in ${load.seconds.toFixed(1)} s (update ${updateSeconds.toFixed(1)} s), ` +
             `${load.failed} failed ${JSON.stringify(load.failures)}, ${load.acknowledgedWrites.length} writes acknowledged, ${missing.length} missing, ${recordedEvents} analytics events, p99 ${load.p99Ms} ms`,

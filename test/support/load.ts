@@ -1,6 +1,6 @@
 import * as http from "http";
 import * as https from "https";
-import { csrfToken } from "./http";
+import { csrfToken, request } from "./http";
 
 export interface LoadOptions {
     readonly port: number;
@@ -189,4 +189,23 @@ function send(
         if (body) req.write(body);
         req.end();
     });
+}
+
+/**
+ * The acknowledged writes the database does not hold. A lookup the app could not answer (it turns
+ * "database is locked" into a redirect, as the real app does) is asked again, up to 3 times; "not
+ * found" is a lost write at once, and so is a lookup that never gets an answer (listed with the
+ * status it last got).
+ */
+export async function lostWrites(port: number, acknowledged: readonly string[]): Promise<string[]> {
+    const lost: string[] = [];
+    for (const id of acknowledged) {
+        let status = 0;
+        for (let attempt = 0; attempt < 3 && status !== 200 && status !== 404; attempt++) {
+            if (attempt) await new Promise((r) => setTimeout(r, 500));
+            status = (await request(port, `/api/writes/${id}`)).status;
+        }
+        if (status !== 200) lost.push(status === 404 ? id : `${id} (lookup answered ${status})`);
+    }
+    return lost;
 }
