@@ -335,6 +335,9 @@ describe("the BackupAgent component, declared under the mocks", () => {
         expect(c.opts.dependsOn).toHaveLength(1);
         expect(c.opts.deleteBeforeReplace).toBe(false);
         expect(agent!.container).toBeInstanceOf(pulumi.CustomResource);
+        // Its state keeps the container's name (Pulumi auto-names it).
+        const component = declared.find((d) => d.type === "lernmanager:app:BackupAgent")!;
+        expect(component.outputs).toEqual({ container: "lm-backups-a1b2c3d" });
     });
 
     test("without an SFTP key or persistent folders: the app's env only, no network, no folder mounts", async () => {

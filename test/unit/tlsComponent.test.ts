@@ -198,6 +198,10 @@ describe("the TlsAgent component, declared under the mocks", () => {
         expect(c.opts.deleteBeforeReplace).toBe(true);
         expect(c.opts.parent).toBeDefined();
         expect(image.opts.parent).toBe(c.opts.parent);
+        // Its state keeps the container's name.
+        expect(declared.find((d) => d.type === "lernmanager:web:TlsAgent")!.outputs).toEqual({
+            container: "lernmanager-unit-tls",
+        });
     });
 
     test("files: the environment holds the school's key and is secret; a host without swap limits gets -1", async () => {
