@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/load";
+import type { BackupConfig } from "../config/backups";
 import { SECRET_SETTING_ENVS } from "../config/settings";
 import { backupScript, SCRATCH_TMPFS, StepBase } from "../render/deploy";
 import { persistentSlug, type StackNames } from "../core/names";
@@ -35,20 +36,24 @@ export function backupAgentRetention(config: StackConfig): string {
     return `hourly=${r.hourly},daily=${r.daily},weekly=${r.weekly}`;
 }
 
+/**
+ * With dataHostPath, the first lines of the pre-deploy backup: is that folder the mounted disk (the
+ * marker written at setup)? If not, the deploy stops before anything is changed. "" without one.
+ */
+export function dataMountGuard(root: string | undefined): string {
+    if (!root) return "";
+    return [
+        `docker run --rm --network none --user 0:0 --cap-drop ALL --mount 'type=bind,source=${root},target=/check,readonly' --entrypoint /bin/sh "$LM_IMAGE" -c 'test -f /check/${DATA_MOUNT_MARKER}' || {`,
+        `  echo "dataHostPath ${root} is not mounted (no ${DATA_MOUNT_MARKER} in it): unlock and mount the disk (e.g. cryptsetup open + mount), then run pulumi up again; a new disk: cli/data-host-path-init.sh ${root} once. Nothing was changed." >&2; exit 1; }`,
+        "",
+    ].join("\n");
+}
+
 /** The backup deploy step's script: before every new app image, with the same retention. */
 export function preDeployBackup(config: StackConfig, names: StackNames, step: StepBase): { script: string } {
-    const root = config.dataHostPath;
-    // With dataHostPath, first: is that folder the mounted disk (the marker written at setup)?
-    const guard = root
-        ? [
-              `docker run --rm --network none --user 0:0 --cap-drop ALL --mount 'type=bind,source=${root},target=/check,readonly' --entrypoint /bin/sh "$LM_IMAGE" -c 'test -f /check/${DATA_MOUNT_MARKER}' || {`,
-              `  echo "dataHostPath ${root} is not mounted (no ${DATA_MOUNT_MARKER} in it): unlock and mount the disk (e.g. cryptsetup open + mount), then run pulumi up again; a new disk: cli/data-host-path-init.sh ${root} once. Nothing was changed." >&2; exit 1; }`,
-              "",
-          ].join("\n")
-        : "";
     return {
         script:
-            guard +
+            dataMountGuard(config.dataHostPath) +
             backupScript({
                 ...step,
                 dataVolume: names.volumes.data,
@@ -102,6 +107,63 @@ export function sftpHostKeysEnv(keys: readonly string[]): string[] {
     return keys.length ? [`LM_SFTP_HOST_KEYS=${keys.join(",")}`] : [];
 }
 
+/**
+ * The backup container's environment: the app's (`NAME=value` each; the drill starts the app) without
+ * the secrets of services the backups never call (SECRET_SETTING_ENVS); with an SFTP key (secret
+ * backupSftpKey) that key joins it, for lm_sftp.py only, and so do the pinned host keys (backupSftpHostKey).
+ */
+export function backupAgentEnvs(appEnvs: readonly string[], backups: BackupConfig): string[] {
+    return [
+        ...appEnvs.filter((v) => !SECRET_SETTING_ENVS.includes(v.slice(0, v.indexOf("=")))),
+        ...(backups.sftpKey ? [`LM_SFTP_KEY=${backups.sftpKey}`, ...sftpHostKeysEnv(backups.sftpHostKeys)] : []),
+    ];
+}
+
+/** The volumes the backup container mounts (names, or Outputs of them in the program). */
+export interface BackupAgentVolumes<V> {
+    readonly data: V;
+    readonly uploads: V;
+    readonly backups: V;
+    /** The further persistent folders inside the app and their volumes. */
+    readonly persistent: readonly { readonly path: string; readonly volume: V }[];
+}
+
+/**
+ * Its mounts: the live data (read-write: SQLite's backup API takes a lock), the uploads and the
+ * persistent folders read-only, the backups volume, and each copy folder as a bind mount of the
+ * existing host folder.
+ */
+export function backupAgentMounts<V>(volumes: BackupAgentVolumes<V>, copyDirs: readonly string[]) {
+    return [
+        { type: "volume", source: volumes.data, target: BACKUP_LAYOUT.liveData },
+        { type: "volume", source: volumes.uploads, target: BACKUP_LAYOUT.liveUploads, readOnly: true },
+        ...volumes.persistent.map((p) => ({
+            type: "volume",
+            source: p.volume,
+            target: BACKUP_LAYOUT.liveFolder(persistentSlug(p.path)),
+            readOnly: true,
+        })),
+        { type: "volume", source: volumes.backups, target: BACKUP_LAYOUT.backups },
+        ...copyDirs.map((dir, i) => ({ type: "bind", source: dir, target: BACKUP_LAYOUT.copyDir(i) })),
+    ];
+}
+
+/** Its tmpfs: /tmp, and the app's own folders as throwaway space where the restore drill starts the app. */
+export function backupAgentTmpfs(config: StackConfig): Record<string, string> {
+    const scratch = (p: string) => [`${LAYOUT.appDir}/${p}`, SCRATCH_TMPFS] as const;
+    return Object.fromEntries([
+        ["/tmp", "rw,nosuid,nodev,size=256m,mode=1777"],
+        ...[config.dataPath, config.uploadsPath, ...config.persistentPaths, ...config.scratchPaths].map(scratch),
+        [LAYOUT.staticDir, SCRATCH_TMPFS],
+        [LAYOUT.cacheDir, SCRATCH_TMPFS],
+    ]);
+}
+
+/** No network at all unless an SFTP target needs one (the default bridge: out to the server only). */
+export function backupAgentNetworkMode(backups: BackupConfig): "bridge" | "none" {
+    return backups.sftpTargets.length > 0 ? "bridge" : "none";
+}
+
 /** Health: `lm_backupd.py --health` (a failed backup, copy or drill; an overdue backup; a stopped loop). */
 const BACKUP_HEALTH_TEST = ["CMD", "python3", "-OO", `${LAYOUT.runtimeDir}/lm_backupd.py`, "--health"];
 export const BACKUP_HEALTHCHECK = healthcheck(BACKUP_HEALTH_TEST, {
@@ -110,6 +172,19 @@ export const BACKUP_HEALTHCHECK = healthcheck(BACKUP_HEALTH_TEST, {
     retries: 2,
     startPeriod: 120,
 });
+
+/** The backup container's own fields besides the environment (a pure function of the config and the volumes). */
+export function backupAgentFields<V>(config: StackConfig, volumes: BackupAgentVolumes<V>) {
+    return {
+        entrypoints: ["python3", "-OO", `${LAYOUT.runtimeDir}/lm_backupd.py`],
+        command: ["--config", JSON.stringify(backupAgentSettings(config))],
+        mounts: backupAgentMounts(volumes, config.backups.copyDirs),
+        tmpfs: backupAgentTmpfs(config),
+        networkMode: backupAgentNetworkMode(config.backups),
+        healthcheck: BACKUP_HEALTHCHECK,
+        destroyGraceSeconds: 60,
+    };
+}
 
 /**
  * The backup container: the current app image, with the app's environment and hardening, but no
@@ -125,60 +200,14 @@ export class BackupAgent extends pulumi.ComponentResource {
     constructor(name: string, args: BackupAgentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lernmanager:app:BackupAgent", name, {}, opts);
         const { app, config } = args;
-        const spec = appContainerSpec(app);
-        const scratch = (p: string) => [`${LAYOUT.appDir}/${p}`, SCRATCH_TMPFS] as const;
+        const envs = pulumi.output(appContainerSpec(app).envs).apply((e) => backupAgentEnvs(e, config.backups));
+        const volumes = { ...app.volumes, backups: args.backupsVolume, persistent: app.persistent ?? [] };
         this.container = appImageContainer(
             this,
             name,
             app,
             "backup",
-            {
-                // The app's environment (the drill starts the app) without the secrets of services the
-                // backups never call (SECRET_SETTING_ENVS); the SFTP key (secret backupSftpKey) joins it,
-                // for lm_sftp.py only, and so do the pinned host keys (backupSftpHostKey).
-                envs: pulumi.secret(
-                    pulumi
-                        .output(spec.envs)
-                        .apply((e) => [
-                            ...e.filter((v) => !SECRET_SETTING_ENVS.includes(v.slice(0, v.indexOf("=")))),
-                            ...(config.backups.sftpKey
-                                ? [
-                                      `LM_SFTP_KEY=${config.backups.sftpKey}`,
-                                      ...sftpHostKeysEnv(config.backups.sftpHostKeys),
-                                  ]
-                                : []),
-                        ]),
-                ),
-                entrypoints: ["python3", "-OO", `${LAYOUT.runtimeDir}/lm_backupd.py`],
-                command: ["--config", JSON.stringify(backupAgentSettings(config))],
-                mounts: [
-                    { type: "volume", source: app.volumes.data, target: BACKUP_LAYOUT.liveData },
-                    { type: "volume", source: app.volumes.uploads, target: BACKUP_LAYOUT.liveUploads, readOnly: true },
-                    ...(app.persistent ?? []).map((p) => ({
-                        type: "volume",
-                        source: p.volume,
-                        target: BACKUP_LAYOUT.liveFolder(persistentSlug(p.path)),
-                        readOnly: true,
-                    })),
-                    { type: "volume", source: args.backupsVolume, target: BACKUP_LAYOUT.backups },
-                    ...config.backups.copyDirs.map((dir, i) => ({
-                        type: "bind",
-                        source: dir,
-                        target: BACKUP_LAYOUT.copyDir(i),
-                    })),
-                ],
-                tmpfs: Object.fromEntries([
-                    ["/tmp", "rw,nosuid,nodev,size=256m,mode=1777"],
-                    ...[config.dataPath, config.uploadsPath, ...config.persistentPaths, ...config.scratchPaths].map(
-                        scratch,
-                    ),
-                    [LAYOUT.staticDir, SCRATCH_TMPFS],
-                    [LAYOUT.cacheDir, SCRATCH_TMPFS],
-                ]),
-                networkMode: config.backups.sftpTargets.length > 0 ? "bridge" : "none",
-                healthcheck: BACKUP_HEALTHCHECK,
-                destroyGraceSeconds: 60,
-            },
+            { envs: pulumi.secret(envs), ...backupAgentFields(config, volumes) },
             args.after,
         );
         this.registerOutputs({ container: this.container.name });

@@ -36,6 +36,54 @@ export const TLS_AGENT_HEALTHCHECK = healthcheck(["CMD", "/usr/local/bin/lm-tls"
 });
 
 /**
+ * The agent's settings (containers/tls/lm-tls.sh reads them from its environment), `NAME=value` each:
+ * the mode, the names and addresses of the certificate, when to renew and how often to check, where
+ * nginx answers, and the ACME server or the school's certificate and key (secret) when the mode has them.
+ */
+export function tlsAgentEnvs(tls: TlsConfig): string[] {
+    const env: Record<string, string> = {
+        LM_TLS_MODE: tls.mode,
+        LM_TLS_NAMES: tls.names.join(" "),
+        LM_TLS_ADDRESSES: tls.addresses.join(" "),
+        LM_TLS_RENEW_DAYS: String(tls.renewDays),
+        LM_TLS_CHECK_SECONDS: String(tls.checkHours * 3600),
+        // Where the agent checks that nginx serves the challenge folder before an ACME order.
+        LM_NGINX_URL: `http://nginx:${LAYOUT.nginxPort}`,
+        ...(tls.acme
+            ? {
+                  LM_ACME_SERVER: tls.acme.server,
+                  LM_ACME_EMAIL: tls.acme.email,
+                  LM_ACME_CA_PEM: tls.acme.caCertificate,
+              }
+            : {}),
+        ...(tls.files ? { LM_TLS_CERT_PEM: tls.files.certificate, LM_TLS_KEY_PEM: tls.files.key } : {}),
+    };
+    return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+}
+
+/**
+ * The agent image's name and build arguments: the tag hashes the staged context's files (`contextHash`)
+ * and the base image, so either change builds a new image.
+ */
+export function tlsAgentImage(repository: string, contextHash: string, agentImage: string) {
+    return { imageName: `${repository}:${hashStrings(contextHash, agentImage)}`, args: { BASE_IMAGE: agentImage } };
+}
+
+/** The agent container's fields besides its name, image, network, volume and labels. */
+export function tlsAgentFields(hostSwapLimit: boolean | undefined) {
+    return {
+        user: `${LAYOUT.tlsUid}:${LAYOUT.nginxUid}`,
+        tmpfs: { "/tmp": "rw,nosuid,nodev,size=16m" },
+        healthcheck: TLS_AGENT_HEALTHCHECK,
+        // nginx needs only its certificate file (a placeholder at first), not a healthy agent:
+        // an ACME order needs nginx to answer the challenge.
+        wait: false,
+        destroyGraceSeconds: 10,
+        ...hardened({ memoryMb: 128, log: { maxSize: "1m", files: 3 }, swapLimit: hostSwapLimit }),
+    };
+}
+
+/**
  * The TLS agent (containers/tls/lm-tls.sh): one small container that keeps the certificate in the TLS
  * volume current (acme: lego by HTTP-01; internal: a school CA; files: the school's certificate),
  * checking every `checkHours`. nginx loads a changed certificate with a graceful reload. Replacing
@@ -52,33 +100,10 @@ export class TlsAgent extends pulumi.ComponentResource {
         const { dir: context, hash } = stagedContext(path.join(CONTAINERS_DIR, "tls"));
         this.image = localImage(
             `${name}-image`,
-            {
-                imageName: `${args.repository}:${hashStrings(hash, tls.agentImage)}`,
-                context,
-                args: { BASE_IMAGE: tls.agentImage },
-                platform: args.platform,
-            },
+            { ...tlsAgentImage(args.repository, hash, tls.agentImage), context, platform: args.platform },
             { parent: this },
         );
-
-        const env: Record<string, string> = {
-            LM_TLS_MODE: tls.mode,
-            LM_TLS_NAMES: tls.names.join(" "),
-            LM_TLS_ADDRESSES: tls.addresses.join(" "),
-            LM_TLS_RENEW_DAYS: String(tls.renewDays),
-            LM_TLS_CHECK_SECONDS: String(tls.checkHours * 3600),
-            // Where the agent checks that nginx serves the challenge folder before an ACME order.
-            LM_NGINX_URL: `http://nginx:${LAYOUT.nginxPort}`,
-            ...(tls.acme
-                ? {
-                      LM_ACME_SERVER: tls.acme.server,
-                      LM_ACME_EMAIL: tls.acme.email,
-                      LM_ACME_CA_PEM: tls.acme.caCertificate,
-                  }
-                : {}),
-            ...(tls.files ? { LM_TLS_CERT_PEM: tls.files.certificate, LM_TLS_KEY_PEM: tls.files.key } : {}),
-        };
-        const envList = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+        const envList = tlsAgentEnvs(tls);
         this.container = new docker.Container(
             name,
             {
@@ -88,18 +113,7 @@ export class TlsAgent extends pulumi.ComponentResource {
                 envs: tls.files ? pulumi.secret(envList) : envList,
                 networksAdvanced: [{ name: args.network }],
                 mounts: [{ type: "volume", source: args.volume, target: LAYOUT.tlsDir }],
-                user: `${LAYOUT.tlsUid}:${LAYOUT.nginxUid}`,
-                tmpfs: { "/tmp": "rw,nosuid,nodev,size=16m" },
-                healthcheck: TLS_AGENT_HEALTHCHECK,
-                // nginx needs only its certificate file (a placeholder at first), not a healthy agent:
-                // an ACME order needs nginx to answer the challenge.
-                wait: false,
-                destroyGraceSeconds: 10,
-                ...hardened({
-                    memoryMb: 128,
-                    log: { maxSize: "1m", files: 3 },
-                    swapLimit: args.hostSwapLimit,
-                }),
+                ...tlsAgentFields(args.hostSwapLimit),
                 labels: [...args.labels, { label: "dev.lernmanager.role", value: "tls" }],
             },
             { parent: this, replaceOnChanges: [...REPLACE_ON_CHANGES], deleteBeforeReplace: true },

@@ -9,10 +9,10 @@ cd "$(dirname "$0")/.."
 tests_for() {
   case "$1" in
     config/backups.ts) echo "backupsConfig.test.ts" ;;
-    components/backups.ts) echo "backups.test.ts backupsSftp.test.ts" ;;
+    components/backups.ts) echo "backupsComponent.test.ts" ;;
     config/tls.ts) echo "tlsConfig.test.ts" ;;
     render/tls.ts) echo "tlsConfig.test.ts" ;;
-    components/tls.ts) echo "tls.test.ts" ;;
+    components/tls.ts) echo "tlsComponent.test.ts" ;;
     config/reader.ts | config/load.ts) echo "config.test.ts configLoop.test.ts baseStack.test.ts" ;;
     *) echo "scripts/mutate.sh: no test list for $1 (add it here)" >&2; return 1 ;;
   esac

@@ -232,7 +232,7 @@ function aliasSpecs(given: unknown): AliasSpec[] | undefined {
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 
-function unwrapSecrets(inputs: Record<string, any>): { inputs: Record<string, any>; secrets: string[] } {
+export function unwrapSecrets(inputs: Record<string, any>): { inputs: Record<string, any>; secrets: string[] } {
     const secrets: string[] = [];
     const unwrap = (v: any): any => {
         if (Array.isArray(v)) return v.map(unwrap);
