@@ -13,7 +13,7 @@ tests_for() {
     config/tls.ts) echo "tlsConfig.test.ts" ;;
     render/tls.ts) echo "tlsConfig.test.ts" ;;
     components/tls.ts) echo "tls.test.ts" ;;
-    config/reader.ts | config/load.ts) echo "config.test.ts configLoop.test.ts baseStack.test.ts" ;;
+    config/reader.ts | config/load.ts) echo "configLoad.test.ts" ;;
     *) echo "scripts/mutate.sh: no test list for $1 (add it here)" >&2; return 1 ;;
   esac
 }
