@@ -91,7 +91,15 @@ describe("readKeys: each key by its kind", () => {
         expect([r.get("count"), r.get("paths"), r.given("name")]).toEqual([" 9 ", '["x"]', " as is "]);
         expect([r.isSet("count"), r.isSet("on"), r.isSet("big"), r.isSet("page")]).toEqual([true, true, true, false]);
         expect(r.show("name")).toBe('lm:name = " as is "');
-        expect(read({ hook: "  " }).target("hook")).toBeUndefined();
+        // An optional target is trimmed too: blanks alone turn it off.
+        expect(read({ hook: " app:init_app " }).target("hook")).toEqual({
+            module: "app",
+            attribute: "init_app",
+            spec: "app:init_app",
+        });
+        const blank = read({ hook: "  " });
+        expect(blank.target("hook")).toBeUndefined();
+        expect(blank.problems).toEqual([]);
         expect(read({ folder: "css" }).text("folder")).toBe("css");
         expect(read({ folder: "a/b/" }).text("folder")).toBe("a/b");
     });
