@@ -47,7 +47,13 @@ else:
     tar.close()
 `;
 
-function folderRun(target: CopyTarget & { kind: "folder" }, image: string, stack: string, mode: string[]): string[] {
+/** `docker run` arguments of the one-off container that reads a copy folder: `list`, or `pack NAME`. */
+export function folderRun(
+    target: CopyTarget & { kind: "folder" },
+    image: string,
+    stack: string,
+    mode: string[],
+): string[] {
     return [
         "run",
         ...oneOffRunFlags(stack, "restore-fetch"),
@@ -69,27 +75,35 @@ export function sftpQuote(p: string): string {
     return p.replace(/([\s\\"'*?[\]#])/g, "\\$1");
 }
 
-function sftp(target: CopyTarget & { kind: "sftp" }, opts: SftpOptions, commands: string[]): string {
+/** The sftp client's arguments for a batch on stdin: no prompts, the key and known_hosts if given. */
+export function sftpArgs(target: CopyTarget & { kind: "sftp" }, opts: SftpOptions): string[] {
     const args = ["-b", "-", "-P", String(target.port), "-o", "BatchMode=yes", "-o", "ConnectTimeout=15"];
     if (opts.sftpKey) args.push("-i", opts.sftpKey, "-o", "IdentitiesOnly=yes");
     if (opts.knownHosts) args.push("-o", `UserKnownHostsFile=${opts.knownHosts}`);
     args.push("-o", "StrictHostKeyChecking=accept-new", `${target.user}@${target.host}`);
-    const r = spawnSync("sftp", args, {
+    return args;
+}
+
+/** What a failed sftp batch says: the exit code, the fix for a refused key or a changed host key, its last output. */
+export function sftpFailure(target: CopyTarget & { kind: "sftp" }, status: number | null, output: string): string {
+    const why = output.trim();
+    const hint = /Permission denied/.test(why)
+        ? `: ${target.host} refused the key. Fix: --sftp-key <the private key whose public half is in the server's authorized_keys, e.g. ~/.ssh/lernmanager_backup>`
+        : /Host key verification failed|IDENTIFICATION HAS CHANGED/.test(why)
+          ? `: the server's host key is not the one known for ${target.host}. Check the server; then fix the known_hosts entry`
+          : "";
+    return `sftp ${target.text} failed (exit ${status})${hint}: ${why.slice(-400)}`;
+}
+
+function sftp(target: CopyTarget & { kind: "sftp" }, opts: SftpOptions, commands: string[]): string {
+    const r = spawnSync("sftp", sftpArgs(target, opts), {
         input: commands.join("\n") + "\n",
         encoding: "utf8",
         maxBuffer: 64 * 1024 * 1024,
     });
     if (r.error)
         throw new CopiesError(`sftp could not run (${r.error.message}): install OpenSSH's client (openssh-client)`);
-    if (r.status !== 0) {
-        const why = (r.stderr || r.stdout).trim();
-        const hint = /Permission denied/.test(why)
-            ? `: ${target.host} refused the key. Fix: --sftp-key <the private key whose public half is in the server's authorized_keys, e.g. ~/.ssh/lernmanager_backup>`
-            : /Host key verification failed|IDENTIFICATION HAS CHANGED/.test(why)
-              ? `: the server's host key is not the one known for ${target.host}. Check the server; then fix the known_hosts entry`
-              : "";
-        throw new CopiesError(`sftp ${target.text} failed (exit ${r.status})${hint}: ${why.slice(-400)}`);
-    }
+    if (r.status !== 0) throw new CopiesError(sftpFailure(target, r.status, r.stderr || r.stdout));
     return r.stdout;
 }
 
@@ -169,15 +183,25 @@ export function fetchCopy(
         return;
     }
     const entries = parseSftpListing(sftp(target, opts, [`ls -la ${sftpQuote(target.path)}`]));
+    sftp(target, opts, sftpFetchBatch(entries, copy.name, target.path, dir));
+}
+
+/** The sftp batch that fetches one backup's files (of a listing of `remote`) into dir, the .db last. */
+export function sftpFetchBatch(
+    entries: [string, boolean, number][],
+    name: string,
+    remote: string,
+    dir: string,
+): string[] {
     const parts = new RegExp(PARTS);
-    const mine = entries.filter(([n]) => n.startsWith(copy.name) && parts.test(n.slice(copy.name.length)));
+    const mine = entries.filter(([n]) => n.startsWith(name) && parts.test(n.slice(name.length)));
     // The .db last (as it was written last).
     mine.sort(([a], [b]) => Number(/\.db(\.age)?$/.test(a)) - Number(/\.db(\.age)?$/.test(b)));
-    sftp(target, opts, [
+    return [
         `lcd ${sftpQuote(dir)}`,
-        `cd ${sftpQuote(target.path)}`,
+        `cd ${sftpQuote(remote)}`,
         ...mine.map(([n, isDir]) => `get -p${isDir ? "r" : ""} ${sftpQuote(n)}`),
-    ]);
+    ];
 }
 
 function walk(dir: string): string[] {

@@ -14,7 +14,7 @@ import { encryptedKeys } from "../config/baseStack";
 import { ConfigError, loadConfig, type StackConfig } from "../config/load";
 import { persistentSlug, stackNames } from "../core/names";
 import { PROJECT_DIR } from "../core/paths";
-import { ImportError, runImport } from "../render/import";
+import { ImportError, type ImportReport, runImport } from "../render/import";
 import { CopiesError, decryptAll, fetchCopy, listCopies, resolveBackup, type SftpOptions } from "./copies";
 import { stackConfig } from "./import";
 import { parseRestoreArgs, RESTORE_USAGE, RestoreUsageError } from "./restoreArgs";
@@ -136,19 +136,68 @@ export async function restoreFromCopies(
                 overwrite: args.overwrite,
                 dockerEnv: {},
             });
-            const rows = Object.values(report.target.databases).map((d) =>
-                Object.values(d.rows).reduce((a, b) => a + b, 0),
-            );
-            say(
-                `${copy.name} is in the volumes of ${stack}: ${report.source.files} files, ${rows.join("+") || 0} rows` +
-                    (report.safetyBackup ? `; what they held is in ${report.safetyBackup}` : "") +
-                    `. Next: \`npx pulumi up -s ${stack}\` (runs the pending migrations and waits until the app is healthy)`,
-            );
+            say(importedLine(copy.name, stack, report));
         }
         return { backup: copy.name, deployed, decrypted };
     } finally {
         fs.rmSync(work, { recursive: true, force: true });
     }
+}
+
+/** What the restore into a stack not deployed yet says: files, rows per database, the safety backup, the next step. */
+export function importedLine(
+    name: string,
+    stack: string,
+    report: Pick<ImportReport, "safetyBackup"> & {
+        readonly source: Pick<ImportReport["source"], "files">;
+        readonly target: Pick<ImportReport["target"], "databases">;
+    },
+): string {
+    const rows = Object.values(report.target.databases).map((d) => Object.values(d.rows).reduce((a, b) => a + b, 0));
+    return (
+        `${name} is in the volumes of ${stack}: ${report.source.files} files, ${rows.join("+") || 0} rows` +
+        (report.safetyBackup ? `; what they held is in ${report.safetyBackup}` : "") +
+        `. Next: \`npx pulumi up -s ${stack}\` (runs the pending migrations and waits until the app is healthy)`
+    );
+}
+
+/** `bash` arguments that tar the fetched folder into a one-off container unpacking it into the backups volume's INCOMING. */
+export function pushCommand(stack: string, volume: string, image: string, fetched: string): string[] {
+    return [
+        "-c",
+        'set -o pipefail; src=$1; shift; tar -c -C "$src" . | docker "$@"',
+        "bash",
+        fetched,
+        "run",
+        "-i",
+        ...oneOffRunFlags(stack, "restore-fetch"),
+        "--mount",
+        `type=volume,source=${volume},target=/backups`,
+        "--entrypoint",
+        "python3",
+        image,
+        "-c",
+        PUSH_SCRIPT,
+    ];
+}
+
+/** `docker` arguments that remove INCOMING from the backups volume after the restore (as the backups' user, no network). */
+export function dropIncomingArgs(volume: string, image: string): string[] {
+    return [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--user",
+        "10001:10001",
+        "--mount",
+        `type=volume,source=${volume},target=/backups`,
+        "--entrypoint",
+        "rm",
+        image,
+        "-rf",
+        `/backups/${INCOMING}`,
+    ];
 }
 
 /** Into the backups volume (INCOMING), then cli/restore.sh restores it with its safety; the incoming copy goes after. */
@@ -160,62 +209,33 @@ function pushAndRestore(stack: string, backupBox: string, fetched: string, name:
         '{{range .Mounts}}{{if eq .Destination "/backups"}}{{.Name}}{{end}}{{end}}',
         backupBox,
     ]).trim();
-    const push = spawnSync(
-        "bash",
-        [
-            "-c",
-            'set -o pipefail; src=$1; shift; tar -c -C "$src" . | docker "$@"',
-            "bash",
-            fetched,
-            "run",
-            "-i",
-            ...oneOffRunFlags(stack, "restore-fetch"),
-            "--mount",
-            `type=volume,source=${volume},target=/backups`,
-            "--entrypoint",
-            "python3",
-            image,
-            "-c",
-            PUSH_SCRIPT,
-        ],
-        { encoding: "utf8" },
-    );
+    const push = spawnSync("bash", pushCommand(stack, volume, image, fetched), { encoding: "utf8" });
     if (push.status !== 0)
         throw new CopiesError(`putting ${name} into ${volume} failed: ${push.stderr.trim().slice(-400)}`);
     say(`${name} is in the backups volume ${volume}; restoring it with a safety backup first`);
     const r = spawnSync("bash", [path.join(PROJECT_DIR, "cli", "restore.sh"), stack, `${INCOMING}/${name}`], {
         stdio: "inherit",
     });
-    docker(
-        [
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--user",
-            "10001:10001",
-            "--mount",
-            `type=volume,source=${volume},target=/backups`,
-            "--entrypoint",
-            "rm",
-            image,
-            "-rf",
-            `/backups/${INCOMING}`,
-        ],
-        { allowFail: true },
-    );
+    docker(dropIncomingArgs(volume, image), { allowFail: true });
     if (r.status !== 0) throw new CopiesError(`the restore of ${name} failed (above); the stack runs as before`);
+}
+
+/** --help's last line: the Docker host the command would talk to (the stack's, else $DOCKER_HOST, else local). */
+export function dockerHostLine(
+    engine: { host: string; from: string } | undefined,
+    dockerHost: string | undefined,
+): string {
+    const host = engine
+        ? `${engine.host} (${engine.from})`
+        : dockerHost
+          ? `${dockerHost} ($DOCKER_HOST)`
+          : "the local engine (no DOCKER_HOST; with a stack: its docker:host)";
+    return `Docker host: ${host}`;
 }
 
 function help(stack: string | undefined): void {
     console.log(RESTORE_USAGE);
-    const engine = stack ? stackEngine(stack) : undefined;
-    const host = engine
-        ? `${engine.host} (${engine.from})`
-        : process.env.DOCKER_HOST
-          ? `${process.env.DOCKER_HOST} ($DOCKER_HOST)`
-          : "the local engine (no DOCKER_HOST; with a stack: its docker:host)";
-    console.log(`\nDocker host: ${host}`);
+    console.log(`\n${dockerHostLine(stack ? stackEngine(stack) : undefined, process.env.DOCKER_HOST)}`);
 }
 
 if (require.main === module) {
