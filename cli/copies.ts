@@ -95,18 +95,6 @@ export function sftpFailure(target: CopyTarget & { kind: "sftp" }, status: numbe
     return `sftp ${target.text} failed (exit ${status})${hint}: ${why.slice(-400)}`;
 }
 
-function sftp(target: CopyTarget & { kind: "sftp" }, opts: SftpOptions, commands: string[]): string {
-    const r = spawnSync("sftp", sftpArgs(target, opts), {
-        input: commands.join("\n") + "\n",
-        encoding: "utf8",
-        maxBuffer: 64 * 1024 * 1024,
-    });
-    if (r.error)
-        throw new CopiesError(`sftp could not run (${r.error.message}): install OpenSSH's client (openssh-client)`);
-    if (r.status !== 0) throw new CopiesError(sftpFailure(target, r.status, r.stderr || r.stdout));
-    return r.stdout;
-}
-
 /** `ls -la` lines of an sftp batch → [name, is folder, bytes]. */
 export function parseSftpListing(output: string): [string, boolean, number][] {
     const found: [string, boolean, number][] = [];
@@ -128,18 +116,6 @@ export function completeCopies(entries: [string, boolean, number][]): CopyEntry[
         .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** The copies the target holds, oldest first. image: a Python image on the Docker host (folder targets). */
-export function listCopies(target: CopyTarget, image: string, stack: string, opts: SftpOptions = {}): CopyEntry[] {
-    if (target.kind === "sftp")
-        return completeCopies(parseSftpListing(sftp(target, opts, [`ls -la ${sftpQuote(target.path)}`])));
-    const r = spawnSync("docker", folderRun(target, image, stack, ["list"]), { encoding: "utf8" });
-    if (r.status !== 0)
-        throw new CopiesError(
-            `reading ${target.path} on the Docker host failed: ${(r.stderr || "").trim().slice(-400)}. Fix: mount the backup disk there (it must be readable by uid 10001)`,
-        );
-    return (JSON.parse(r.stdout) as CopyEntry[]).sort((a, b) => a.name.localeCompare(b.name));
-}
-
 /** `latest`: the newest copy that is not a safety backup (before-restore, before-import). */
 export function resolveBackup(copies: CopyEntry[], wanted: string, where: string): CopyEntry {
     const found =
@@ -153,37 +129,6 @@ export function resolveBackup(copies: CopyEntry[], wanted: string, where: string
                 : `${where} has no complete copy ${wanted}. Fix: pick one that --list shows`,
         );
     return found;
-}
-
-/** Fetches one backup's files into dir (a private folder of this computer). */
-export function fetchCopy(
-    target: CopyTarget,
-    copy: CopyEntry,
-    dir: string,
-    image: string,
-    stack: string,
-    opts: SftpOptions = {},
-): void {
-    if (target.kind === "folder") {
-        const r = spawnSync(
-            "bash",
-            [
-                "-c",
-                'set -o pipefail; dest=$1; shift; docker "$@" | tar -x -C "$dest"',
-                "bash",
-                dir,
-                ...folderRun(target, image, stack, ["pack", copy.name]),
-            ],
-            { encoding: "utf8" },
-        );
-        if (r.status !== 0)
-            throw new CopiesError(
-                `fetching ${copy.name} from ${target.path} failed: ${(r.stderr || "").trim().slice(-400)}`,
-            );
-        return;
-    }
-    const entries = parseSftpListing(sftp(target, opts, [`ls -la ${sftpQuote(target.path)}`]));
-    sftp(target, opts, sftpFetchBatch(entries, copy.name, target.path, dir));
 }
 
 /** The sftp batch that fetches one backup's files (of a listing of `remote`) into dir, the .db last. */
@@ -236,4 +181,63 @@ export function decryptAll(dir: string, identity: string | undefined, age = "age
         fs.unlinkSync(file);
     }
     return sealed.length;
+}
+
+// Stryker disable all: from here on the copies are read through docker or sftp:
+// test/e2e/restoreCopies.test.ts restores through them (a copy folder and an SFTP server); the
+// mutation score (scripts/mutate.sh) is of the parts above, which need neither.
+
+function sftp(target: CopyTarget & { kind: "sftp" }, opts: SftpOptions, commands: string[]): string {
+    const r = spawnSync("sftp", sftpArgs(target, opts), {
+        input: commands.join("\n") + "\n",
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+    });
+    if (r.error)
+        throw new CopiesError(`sftp could not run (${r.error.message}): install OpenSSH's client (openssh-client)`);
+    if (r.status !== 0) throw new CopiesError(sftpFailure(target, r.status, r.stderr || r.stdout));
+    return r.stdout;
+}
+
+/** The copies the target holds, oldest first. image: a Python image on the Docker host (folder targets). */
+export function listCopies(target: CopyTarget, image: string, stack: string, opts: SftpOptions = {}): CopyEntry[] {
+    if (target.kind === "sftp")
+        return completeCopies(parseSftpListing(sftp(target, opts, [`ls -la ${sftpQuote(target.path)}`])));
+    const r = spawnSync("docker", folderRun(target, image, stack, ["list"]), { encoding: "utf8" });
+    if (r.status !== 0)
+        throw new CopiesError(
+            `reading ${target.path} on the Docker host failed: ${(r.stderr || "").trim().slice(-400)}. Fix: mount the backup disk there (it must be readable by uid 10001)`,
+        );
+    return (JSON.parse(r.stdout) as CopyEntry[]).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Fetches one backup's files into dir (a private folder of this computer). */
+export function fetchCopy(
+    target: CopyTarget,
+    copy: CopyEntry,
+    dir: string,
+    image: string,
+    stack: string,
+    opts: SftpOptions = {},
+): void {
+    if (target.kind === "folder") {
+        const r = spawnSync(
+            "bash",
+            [
+                "-c",
+                'set -o pipefail; dest=$1; shift; docker "$@" | tar -x -C "$dest"',
+                "bash",
+                dir,
+                ...folderRun(target, image, stack, ["pack", copy.name]),
+            ],
+            { encoding: "utf8" },
+        );
+        if (r.status !== 0)
+            throw new CopiesError(
+                `fetching ${copy.name} from ${target.path} failed: ${(r.stderr || "").trim().slice(-400)}`,
+            );
+        return;
+    }
+    const entries = parseSftpListing(sftp(target, opts, [`ls -la ${sftpQuote(target.path)}`]));
+    sftp(target, opts, sftpFetchBatch(entries, copy.name, target.path, dir));
 }
