@@ -140,12 +140,13 @@ export function sftpFetchBatch(
 ): string[] {
     const parts = new RegExp(PARTS);
     const mine = entries.filter(([n]) => n.startsWith(name) && parts.test(n.slice(name.length)));
+    const isDb = ([n]: [string, boolean, number]) => /\.db(\.age)?$/.test(n);
     // The .db last (as it was written last).
-    mine.sort(([a], [b]) => Number(/\.db(\.age)?$/.test(a)) - Number(/\.db(\.age)?$/.test(b)));
+    const ordered = [...mine.filter((e) => !isDb(e)), ...mine.filter(isDb)];
     return [
         `lcd ${sftpQuote(dir)}`,
         `cd ${sftpQuote(remote)}`,
-        ...mine.map(([n, isDir]) => `get -p${isDir ? "r" : ""} ${sftpQuote(n)}`),
+        ...ordered.map(([n, isDir]) => `get -p${isDir ? "r" : ""} ${sftpQuote(n)}`),
     ];
 }
 
