@@ -175,7 +175,15 @@ describe("readKeys: each key by its kind", () => {
 
     test("every problem goes to the list handed in, in the order of the key table", () => {
         const problems = ["before"];
-        const r = readKeys<Key>(new Map([["on", "no"], ["count", "0"]]), SPECS, "lm:", problems);
+        const r = readKeys<Key>(
+            new Map([
+                ["on", "no"],
+                ["count", "0"],
+            ]),
+            SPECS,
+            "lm:",
+            problems,
+        );
         expect(r.problems).toBe(problems);
         expect(problems).toEqual([
             "before",
@@ -200,7 +208,10 @@ const problemsOf = (values: Record<string, string>, extra: Partial<Parameters<ty
 
 describe("loadConfig: the project's keys, then every area", () => {
     test("only the project's namespace is read; docker:host goes to the stack's area", () => {
-        const c = loadConfig({ "other:port": "x", "lernmanager2:workers": "0", "docker:host": "ssh://admin@school" }, ctx);
+        const c = loadConfig(
+            { "other:port": "x", "lernmanager2:workers": "0", "docker:host": "ssh://admin@school" },
+            ctx,
+        );
         expect(c.port).toBe(8080);
         expect(c.dockerHost).toBe("ssh://admin@school");
         expect(loadConfig({ "lm:port": "81" }, { ...ctx, project: "lm" }).port).toBe(81);
@@ -246,8 +257,13 @@ describe("loadConfig: the project's keys, then every area", () => {
         });
         expect(c.jobs.map((j) => j.name)).toEqual(["n"]);
         // settings, grading, storage, deploy
-        expect(c).toMatchObject({ appSettings: { TZ: "Europe/Berlin" }, gradingTimeoutSeconds: 600, protectData: true });
-        for (const key of ["dataHostPath", "migrations", "pythonImage", "trustedProxies"]) expect(c).toHaveProperty(key);
+        expect(c).toMatchObject({
+            appSettings: { TZ: "Europe/Berlin" },
+            gradingTimeoutSeconds: 600,
+            protectData: true,
+        });
+        for (const key of ["dataHostPath", "migrations", "pythonImage", "trustedProxies"])
+            expect(c).toHaveProperty(key);
     });
 
     test("a test school (createdAt) gets Let's Encrypt's staging server, a school the real one", () => {
