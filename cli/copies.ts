@@ -47,7 +47,13 @@ else:
     tar.close()
 `;
 
-function folderRun(target: CopyTarget & { kind: "folder" }, image: string, stack: string, mode: string[]): string[] {
+/** `docker run` arguments of the one-off container that reads a copy folder: `list`, or `pack NAME`. */
+export function folderRun(
+    target: CopyTarget & { kind: "folder" },
+    image: string,
+    stack: string,
+    mode: string[],
+): string[] {
     return [
         "run",
         ...oneOffRunFlags(stack, "restore-fetch"),
@@ -69,28 +75,24 @@ export function sftpQuote(p: string): string {
     return p.replace(/([\s\\"'*?[\]#])/g, "\\$1");
 }
 
-function sftp(target: CopyTarget & { kind: "sftp" }, opts: SftpOptions, commands: string[]): string {
+/** The sftp client's arguments for a batch on stdin: no prompts, the key and known_hosts if given. */
+export function sftpArgs(target: CopyTarget & { kind: "sftp" }, opts: SftpOptions): string[] {
     const args = ["-b", "-", "-P", String(target.port), "-o", "BatchMode=yes", "-o", "ConnectTimeout=15"];
     if (opts.sftpKey) args.push("-i", opts.sftpKey, "-o", "IdentitiesOnly=yes");
     if (opts.knownHosts) args.push("-o", `UserKnownHostsFile=${opts.knownHosts}`);
     args.push("-o", "StrictHostKeyChecking=accept-new", `${target.user}@${target.host}`);
-    const r = spawnSync("sftp", args, {
-        input: commands.join("\n") + "\n",
-        encoding: "utf8",
-        maxBuffer: 64 * 1024 * 1024,
-    });
-    if (r.error)
-        throw new CopiesError(`sftp could not run (${r.error.message}): install OpenSSH's client (openssh-client)`);
-    if (r.status !== 0) {
-        const why = (r.stderr || r.stdout).trim();
-        const hint = /Permission denied/.test(why)
-            ? `: ${target.host} refused the key. Fix: --sftp-key <the private key whose public half is in the server's authorized_keys, e.g. ~/.ssh/lernmanager_backup>`
-            : /Host key verification failed|IDENTIFICATION HAS CHANGED/.test(why)
-              ? `: the server's host key is not the one known for ${target.host}. Check the server; then fix the known_hosts entry`
-              : "";
-        throw new CopiesError(`sftp ${target.text} failed (exit ${r.status})${hint}: ${why.slice(-400)}`);
-    }
-    return r.stdout;
+    return args;
+}
+
+/** What a failed sftp batch says: the exit code, the fix for a refused key or a changed host key, its last output. */
+export function sftpFailure(target: CopyTarget & { kind: "sftp" }, status: number | null, output: string): string {
+    const why = output.trim();
+    const hint = /Permission denied/.test(why)
+        ? `: ${target.host} refused the key. Fix: --sftp-key <the private key whose public half is in the server's authorized_keys, e.g. ~/.ssh/lernmanager_backup>`
+        : /Host key verification failed|IDENTIFICATION HAS CHANGED/.test(why)
+          ? `: the server's host key is not the one known for ${target.host}. Check the server; then fix the known_hosts entry`
+          : "";
+    return `sftp ${target.text} failed (exit ${status})${hint}: ${why.slice(-400)}`;
 }
 
 /** `ls -la` lines of an sftp batch → [name, is folder, bytes]. */
@@ -114,18 +116,6 @@ export function completeCopies(entries: [string, boolean, number][]): CopyEntry[
         .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** The copies the target holds, oldest first. image: a Python image on the Docker host (folder targets). */
-export function listCopies(target: CopyTarget, image: string, stack: string, opts: SftpOptions = {}): CopyEntry[] {
-    if (target.kind === "sftp")
-        return completeCopies(parseSftpListing(sftp(target, opts, [`ls -la ${sftpQuote(target.path)}`])));
-    const r = spawnSync("docker", folderRun(target, image, stack, ["list"]), { encoding: "utf8" });
-    if (r.status !== 0)
-        throw new CopiesError(
-            `reading ${target.path} on the Docker host failed: ${(r.stderr || "").trim().slice(-400)}. Fix: mount the backup disk there (it must be readable by uid 10001)`,
-        );
-    return (JSON.parse(r.stdout) as CopyEntry[]).sort((a, b) => a.name.localeCompare(b.name));
-}
-
 /** `latest`: the newest copy that is not a safety backup (before-restore, before-import). */
 export function resolveBackup(copies: CopyEntry[], wanted: string, where: string): CopyEntry {
     const found =
@@ -141,43 +131,23 @@ export function resolveBackup(copies: CopyEntry[], wanted: string, where: string
     return found;
 }
 
-/** Fetches one backup's files into dir (a private folder of this computer). */
-export function fetchCopy(
-    target: CopyTarget,
-    copy: CopyEntry,
+/** The sftp batch that fetches one backup's files (of a listing of `remote`) into dir, the .db last. */
+export function sftpFetchBatch(
+    entries: [string, boolean, number][],
+    name: string,
+    remote: string,
     dir: string,
-    image: string,
-    stack: string,
-    opts: SftpOptions = {},
-): void {
-    if (target.kind === "folder") {
-        const r = spawnSync(
-            "bash",
-            [
-                "-c",
-                'set -o pipefail; dest=$1; shift; docker "$@" | tar -x -C "$dest"',
-                "bash",
-                dir,
-                ...folderRun(target, image, stack, ["pack", copy.name]),
-            ],
-            { encoding: "utf8" },
-        );
-        if (r.status !== 0)
-            throw new CopiesError(
-                `fetching ${copy.name} from ${target.path} failed: ${(r.stderr || "").trim().slice(-400)}`,
-            );
-        return;
-    }
-    const entries = parseSftpListing(sftp(target, opts, [`ls -la ${sftpQuote(target.path)}`]));
+): string[] {
     const parts = new RegExp(PARTS);
-    const mine = entries.filter(([n]) => n.startsWith(copy.name) && parts.test(n.slice(copy.name.length)));
+    const mine = entries.filter(([n]) => n.startsWith(name) && parts.test(n.slice(name.length)));
+    const isDb = ([n]: [string, boolean, number]) => /\.db(\.age)?$/.test(n);
     // The .db last (as it was written last).
-    mine.sort(([a], [b]) => Number(/\.db(\.age)?$/.test(a)) - Number(/\.db(\.age)?$/.test(b)));
-    sftp(target, opts, [
+    const ordered = [...mine.filter((e) => !isDb(e)), ...mine.filter(isDb)];
+    return [
         `lcd ${sftpQuote(dir)}`,
-        `cd ${sftpQuote(target.path)}`,
-        ...mine.map(([n, isDir]) => `get -p${isDir ? "r" : ""} ${sftpQuote(n)}`),
-    ]);
+        `cd ${sftpQuote(remote)}`,
+        ...ordered.map(([n, isDir]) => `get -p${isDir ? "r" : ""} ${sftpQuote(n)}`),
+    ];
 }
 
 function walk(dir: string): string[] {
@@ -212,4 +182,63 @@ export function decryptAll(dir: string, identity: string | undefined, age = "age
         fs.unlinkSync(file);
     }
     return sealed.length;
+}
+
+// Stryker disable all: from here on the copies are read through docker or sftp:
+// test/e2e/restoreCopies.test.ts restores through them (a copy folder and an SFTP server); the
+// mutation score (scripts/mutate.sh) is of the parts above, which need neither.
+
+function sftp(target: CopyTarget & { kind: "sftp" }, opts: SftpOptions, commands: string[]): string {
+    const r = spawnSync("sftp", sftpArgs(target, opts), {
+        input: commands.join("\n") + "\n",
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+    });
+    if (r.error)
+        throw new CopiesError(`sftp could not run (${r.error.message}): install OpenSSH's client (openssh-client)`);
+    if (r.status !== 0) throw new CopiesError(sftpFailure(target, r.status, r.stderr || r.stdout));
+    return r.stdout;
+}
+
+/** The copies the target holds, oldest first. image: a Python image on the Docker host (folder targets). */
+export function listCopies(target: CopyTarget, image: string, stack: string, opts: SftpOptions = {}): CopyEntry[] {
+    if (target.kind === "sftp")
+        return completeCopies(parseSftpListing(sftp(target, opts, [`ls -la ${sftpQuote(target.path)}`])));
+    const r = spawnSync("docker", folderRun(target, image, stack, ["list"]), { encoding: "utf8" });
+    if (r.status !== 0)
+        throw new CopiesError(
+            `reading ${target.path} on the Docker host failed: ${(r.stderr || "").trim().slice(-400)}. Fix: mount the backup disk there (it must be readable by uid 10001)`,
+        );
+    return (JSON.parse(r.stdout) as CopyEntry[]).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Fetches one backup's files into dir (a private folder of this computer). */
+export function fetchCopy(
+    target: CopyTarget,
+    copy: CopyEntry,
+    dir: string,
+    image: string,
+    stack: string,
+    opts: SftpOptions = {},
+): void {
+    if (target.kind === "folder") {
+        const r = spawnSync(
+            "bash",
+            [
+                "-c",
+                'set -o pipefail; dest=$1; shift; docker "$@" | tar -x -C "$dest"',
+                "bash",
+                dir,
+                ...folderRun(target, image, stack, ["pack", copy.name]),
+            ],
+            { encoding: "utf8" },
+        );
+        if (r.status !== 0)
+            throw new CopiesError(
+                `fetching ${copy.name} from ${target.path} failed: ${(r.stderr || "").trim().slice(-400)}`,
+            );
+        return;
+    }
+    const entries = parseSftpListing(sftp(target, opts, [`ls -la ${sftpQuote(target.path)}`]));
+    sftp(target, opts, sftpFetchBatch(entries, copy.name, target.path, dir));
 }

@@ -14,7 +14,7 @@ import { encryptedKeys } from "../config/baseStack";
 import { ConfigError, loadConfig, type StackConfig } from "../config/load";
 import { persistentSlug, stackNames } from "../core/names";
 import { PROJECT_DIR } from "../core/paths";
-import { ImportError, runImport } from "../render/import";
+import { ImportError, type ImportReport, runImport } from "../render/import";
 import { CopiesError, decryptAll, fetchCopy, listCopies, resolveBackup, type SftpOptions } from "./copies";
 import { stackConfig } from "./import";
 import { parseRestoreArgs, RESTORE_USAGE, RestoreUsageError } from "./restoreArgs";
@@ -42,24 +42,6 @@ for root, dirs, files in os.walk(d):
     for x in files: os.chmod(os.path.join(root, x), 0o600)
 `;
 
-function say(text: string): void {
-    console.log(`restore: ${text}`);
-}
-
-const projectName = () =>
-    (YAML.parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as { name: string }).name;
-
-/** The stack's config from Pulumi.<stack>.yaml (as `npm run import` reads it; no Pulumi CLI). */
-function configOf(stack: string): StackConfig {
-    const project = projectName();
-    const raw = stackConfig(PROJECT_DIR, project, stack);
-    return loadConfig(raw, {
-        project,
-        projectDir: PROJECT_DIR,
-        encryptedKeys: encryptedKeys(PROJECT_DIR, stack, project),
-    });
-}
-
 /** Lays a fetched backup out as an install (data/, the done-file, the uploads, the persistent folders) for runImport. */
 export function layoutAsInstall(
     fetched: string,
@@ -81,6 +63,97 @@ export function layoutAsInstall(
         move(path.join(fetched, `${name}.keep-${persistentSlug(p)}`), path.join(into, p));
     for (const dir of [config.dataPath, config.uploadsPath, ...config.persistentPaths])
         fs.mkdirSync(path.join(into, dir), { recursive: true, mode: 0o700 });
+}
+
+/** What the restore into a stack not deployed yet says: files, rows per database, the safety backup, the next step. */
+export function importedLine(
+    name: string,
+    stack: string,
+    report: Pick<ImportReport, "safetyBackup"> & {
+        readonly source: Pick<ImportReport["source"], "files">;
+        readonly target: Pick<ImportReport["target"], "databases">;
+    },
+): string {
+    const rows = Object.values(report.target.databases).map((d) => Object.values(d.rows).reduce((a, b) => a + b, 0));
+    return (
+        `${name} is in the volumes of ${stack}: ${report.source.files} files, ${rows.join("+") || 0} rows` +
+        (report.safetyBackup ? `; what they held is in ${report.safetyBackup}` : "") +
+        `. Next: \`npx pulumi up -s ${stack}\` (runs the pending migrations and waits until the app is healthy)`
+    );
+}
+
+/** `bash` arguments that tar the fetched folder into a one-off container unpacking it into the backups volume's INCOMING. */
+export function pushCommand(stack: string, volume: string, image: string, fetched: string): string[] {
+    return [
+        "-c",
+        'set -o pipefail; src=$1; shift; tar -c -C "$src" . | docker "$@"',
+        "bash",
+        fetched,
+        "run",
+        "-i",
+        ...oneOffRunFlags(stack, "restore-fetch"),
+        "--mount",
+        `type=volume,source=${volume},target=/backups`,
+        "--entrypoint",
+        "python3",
+        image,
+        "-c",
+        PUSH_SCRIPT,
+    ];
+}
+
+/** `docker` arguments that remove INCOMING from the backups volume after the restore (as the backups' user, no network). */
+export function dropIncomingArgs(volume: string, image: string): string[] {
+    return [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--user",
+        "10001:10001",
+        "--mount",
+        `type=volume,source=${volume},target=/backups`,
+        "--entrypoint",
+        "rm",
+        image,
+        "-rf",
+        `/backups/${INCOMING}`,
+    ];
+}
+
+/** --help's last line: the Docker host the command would talk to (the stack's, else $DOCKER_HOST, else local). */
+export function dockerHostLine(
+    engine: { host: string; from: string } | undefined,
+    dockerHost: string | undefined,
+): string {
+    const host = engine
+        ? `${engine.host} (${engine.from})`
+        : dockerHost
+          ? `${dockerHost} ($DOCKER_HOST)`
+          : "the local engine (no DOCKER_HOST; with a stack: its docker:host)";
+    return `Docker host: ${host}`;
+}
+
+// Stryker disable all: from here on the command talks to Docker (the stack's containers, one-off
+// containers, cli/restore.sh): test/e2e/restoreCopies.test.ts restores through it; the mutation score
+// (scripts/mutate.sh) is of the parts above, which need no engine.
+
+function say(text: string): void {
+    console.log(`restore: ${text}`);
+}
+
+const projectName = () =>
+    (YAML.parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as { name: string }).name;
+
+/** The stack's config from Pulumi.<stack>.yaml (as `npm run import` reads it; no Pulumi CLI). */
+function configOf(stack: string): StackConfig {
+    const project = projectName();
+    const raw = stackConfig(PROJECT_DIR, project, stack);
+    return loadConfig(raw, {
+        project,
+        projectDir: PROJECT_DIR,
+        encryptedKeys: encryptedKeys(PROJECT_DIR, stack, project),
+    });
 }
 
 export interface RestoreFromResult {
@@ -136,14 +209,7 @@ export async function restoreFromCopies(
                 overwrite: args.overwrite,
                 dockerEnv: {},
             });
-            const rows = Object.values(report.target.databases).map((d) =>
-                Object.values(d.rows).reduce((a, b) => a + b, 0),
-            );
-            say(
-                `${copy.name} is in the volumes of ${stack}: ${report.source.files} files, ${rows.join("+") || 0} rows` +
-                    (report.safetyBackup ? `; what they held is in ${report.safetyBackup}` : "") +
-                    `. Next: \`npx pulumi up -s ${stack}\` (runs the pending migrations and waits until the app is healthy)`,
-            );
+            say(importedLine(copy.name, stack, report));
         }
         return { backup: copy.name, deployed, decrypted };
     } finally {
@@ -160,62 +226,20 @@ function pushAndRestore(stack: string, backupBox: string, fetched: string, name:
         '{{range .Mounts}}{{if eq .Destination "/backups"}}{{.Name}}{{end}}{{end}}',
         backupBox,
     ]).trim();
-    const push = spawnSync(
-        "bash",
-        [
-            "-c",
-            'set -o pipefail; src=$1; shift; tar -c -C "$src" . | docker "$@"',
-            "bash",
-            fetched,
-            "run",
-            "-i",
-            ...oneOffRunFlags(stack, "restore-fetch"),
-            "--mount",
-            `type=volume,source=${volume},target=/backups`,
-            "--entrypoint",
-            "python3",
-            image,
-            "-c",
-            PUSH_SCRIPT,
-        ],
-        { encoding: "utf8" },
-    );
+    const push = spawnSync("bash", pushCommand(stack, volume, image, fetched), { encoding: "utf8" });
     if (push.status !== 0)
         throw new CopiesError(`putting ${name} into ${volume} failed: ${push.stderr.trim().slice(-400)}`);
     say(`${name} is in the backups volume ${volume}; restoring it with a safety backup first`);
     const r = spawnSync("bash", [path.join(PROJECT_DIR, "cli", "restore.sh"), stack, `${INCOMING}/${name}`], {
         stdio: "inherit",
     });
-    docker(
-        [
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--user",
-            "10001:10001",
-            "--mount",
-            `type=volume,source=${volume},target=/backups`,
-            "--entrypoint",
-            "rm",
-            image,
-            "-rf",
-            `/backups/${INCOMING}`,
-        ],
-        { allowFail: true },
-    );
+    docker(dropIncomingArgs(volume, image), { allowFail: true });
     if (r.status !== 0) throw new CopiesError(`the restore of ${name} failed (above); the stack runs as before`);
 }
 
 function help(stack: string | undefined): void {
     console.log(RESTORE_USAGE);
-    const engine = stack ? stackEngine(stack) : undefined;
-    const host = engine
-        ? `${engine.host} (${engine.from})`
-        : process.env.DOCKER_HOST
-          ? `${process.env.DOCKER_HOST} ($DOCKER_HOST)`
-          : "the local engine (no DOCKER_HOST; with a stack: its docker:host)";
-    console.log(`\nDocker host: ${host}`);
+    console.log(`\n${dockerHostLine(stack ? stackEngine(stack) : undefined, process.env.DOCKER_HOST)}`);
 }
 
 if (require.main === module) {

@@ -13,13 +13,17 @@ tests_for() {
     config/tls.ts) echo "tlsConfig.test.ts" ;;
     render/tls.ts) echo "tlsConfig.test.ts" ;;
     components/tls.ts) echo "tlsComponent.test.ts" ;;
-    config/reader.ts | config/load.ts) echo "config.test.ts configLoop.test.ts baseStack.test.ts" ;;
+    config/reader.ts | config/load.ts) echo "configLoad.test.ts" ;;
+    cli/restoreArgs.ts) echo "restoreArgs.test.ts" ;;
+    cli/copies.ts | cli/restoreFrom.ts) echo "restoreParts.test.ts restoreArgs.test.ts" ;;
     *) echo "scripts/mutate.sh: no test list for $1 (add it here)" >&2; return 1 ;;
   esac
 }
 
 modules=("$@")
 [ ${#modules[@]} -gt 0 ] || modules=(config/backups.ts components/backups.ts config/tls.ts render/tls.ts components/tls.ts config/reader.ts config/load.ts)
+# The restore command's pure parts (its Docker and sftp parts: test/e2e/restoreCopies.test.ts).
+[ $# -gt 0 ] || modules+=(cli/restoreArgs.ts cli/copies.ts cli/restoreFrom.ts)
 for m in "${modules[@]}"; do
   tests=$(tests_for "$m")
   start=$SECONDS

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { completeCopies, decryptAll, parseSftpListing, resolveBackup, sftpQuote } from "../../cli/copies";
-import { backupName, parseRestoreArgs, parseTarget, RestoreUsageError } from "../../cli/restoreArgs";
+import { backupName, parseRestoreArgs, parseTarget, RESTORE_USAGE, RestoreUsageError } from "../../cli/restoreArgs";
 import { layoutAsInstall } from "../../cli/restoreFrom";
 import { PROJECT_DIR } from "../../core/paths";
 
@@ -100,6 +100,55 @@ describe("parseRestoreArgs", () => {
         );
         expect(fails(["prod", NAME, "--identity", "k"])).toMatch(/only go with --from <target>.*Fix: add --from/);
         expect(fails(["prod", "--overwrite"])).toMatch(/--overwrite only go with --from/);
+    });
+
+    test("the edges of each check (found by mutating cli/restoreArgs.ts)", () => {
+        expect(fails(["prod", NAME, "--from", "/x", "--identity"])).toBe(
+            "--identity needs a value. Fix: --identity <file> (see --help)",
+        );
+        expect(fails(["prod", NAME, "--from", "/x", "--sftp-key="])).toMatch(/^--sftp-key needs a value/);
+        // Written with =, a value may start with --; after a blank it is the next option.
+        expect(parseRestoreArgs(["prod", NAME, "--from", "/x", "--identity=--key"])).toMatchObject({
+            identity: "--key",
+        });
+        expect(fails(["prod", NAME, "--from", "/x", "--bogus"])).toBe(
+            "--bogus is not an option of npm run restore. Fix: one of --from, --identity, --sftp-key, --known-hosts, --list, --overwrite (see --help)",
+        );
+        expect(fails(["prod", NAME, "--identity", "k", "--overwrite"])).toMatch(
+            /^--identity, --overwrite only go with --from <target> \(a restore from an off-host copy\)\. Fix: add --from, or leave --identity out$/,
+        );
+        expect(fails(["prod", NAME, "a.db", "b.db", "--from", "/x"])).toBe(
+            "one backup at a time: a.db b.db is one too many. Fix: npm run restore -- prod <backup> --from <target>",
+        );
+        expect(fails(["prod", "--from", "/mnt/nas"])).toBe(
+            "which backup? Fix: npm run restore -- prod --from /mnt/nas --list shows the copies; then name one (or latest)",
+        );
+        for (const port of ["0", "65536"])
+            expect(fails(["p", NAME, "--from", `sftp://u@nas:${port}/x`])).toMatch(`port ${port} is not 1 to 65535`);
+        expect(parseTarget("sftp://u@nas:1/x")).toMatchObject({ port: 1 });
+        expect(parseTarget("sftp://u@nas:65535/x")).toMatchObject({ port: 65535 });
+        // A line break never reaches the sftp batch: the whole text must be the target.
+        expect(() => parseTarget("sftp://u@nas/x\nget /etc/shadow")).toThrow(/is not sftp:\/\/user@host/);
+        expect(parseTarget("/srv/sftp://u@nas/x")).toMatchObject({ kind: "folder", path: "/srv/sftp://u@nas/x" });
+        expect(() => parseTarget("/mnt/nas/..")).toThrow(/absolute path on the Docker host/);
+        expect(parseTarget("/mnt/nas//")).toMatchObject({ kind: "folder", path: "/mnt/nas" });
+        expect(parseTarget("/mnt/..nas")).toMatchObject({ path: "/mnt/..nas" });
+        // A backup without a label, and one with a part's suffix (not a backup).
+        expect(backupName("lernmanager-20261130T193615625944Z.db")).toBe("lernmanager-20261130T193615625944Z.db");
+        expect(() => backupName(`${NAME}.partial`)).toThrow(RestoreUsageError);
+        expect(() => backupName(`${NAME}.uploads`)).toThrow(RestoreUsageError);
+    });
+
+    test("the usage names both forms and every option", () => {
+        for (const part of [
+            "npm run restore -- <stack> [<backup>|latest] [--list]",
+            "--from <target>",
+            "--identity",
+            "--sftp-key",
+            "--known-hosts",
+            "--overwrite",
+        ])
+            expect(RESTORE_USAGE).toContain(part);
     });
 
     test("targets and names on their own", () => {
