@@ -28,6 +28,14 @@ export interface GunicornSettings {
     readonly timings?: Timings;
 }
 
+/**
+ * Seconds a worker with per-process threads (initHookInWorkers) waits after its last request before
+ * its interpreter exits: twice the real app's analytics writer's 0.5 s wait on its queue, so the
+ * events of the last requests are written (appContract.test.ts: N requests, N events across a
+ * worker's graceful restart).
+ */
+export const WORKER_EXIT_SETTLE_SECONDS = 1;
+
 /** gunicorn.conf.py's settings from the stack's config (the rest are the renderer's defaults). */
 export function gunicornSettingsFrom(config: StackConfig): GunicornSettings {
     return {
@@ -133,6 +141,14 @@ def post_fork(server, worker):
     import lm_init
 
     lm_init.run_in_worker()
+
+
+def worker_exit(server, worker):
+    # This worker's requests are done; its interpreter's exit (atexit) comes next. The app's
+    # per-process threads get a moment first: the real app's analytics writer takes its queue every
+    # 0.5 s, and its atexit handler stops the writer before the queue is empty, so what the last
+    # requests queued would be lost at every graceful restart (max_requests, a HUP, an update).
+    time.sleep(${WORKER_EXIT_SETTLE_SECONDS})
 `
         : ""
 }

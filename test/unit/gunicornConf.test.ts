@@ -44,6 +44,10 @@ describe("renderGunicornConf", () => {
         expect(perWorker).toMatch(
             /^def post_fork\(server, worker\):\n(\s+#.*\n)+\s+import lm_init\n\n\s+lm_init\.run_in_worker\(\)$/m,
         );
+        // Its per-process threads (the analytics writer) get a moment after the last request
+        // before the worker's interpreter exits; without them, a worker exits at once.
+        expect(conf).not.toContain("def worker_exit");
+        expect(perWorker).toMatch(/^def worker_exit\(server, worker\):\n(\s+#.*\n)+\s+time\.sleep\(1\)$/m);
         // Still valid Python (gunicorn's own parser is Python's).
         expect(
             spawnSync("python3", ["-c", "import ast,sys; ast.parse(sys.stdin.read())"], {
