@@ -4,6 +4,9 @@ import { deriveTimings, TIMING_DEFAULTS, TIMING_RANGES, TIMINGS, TimingInputs, T
 import { ProgramRun, Registration, runProgram, testConfig } from "../support/mocks";
 import { TEST_NGINX_SETTINGS } from "../support/nginx";
 
+// The master's linger at its exit (gunicorn.conf.py on_exit), not a worker's pause (worker_exit).
+const ON_EXIT_SLEEP = /^def on_exit\(server\):\n(?:\s+#.*\n)*\s+time\.sleep\((\d+)\)$/gm;
+
 /** Every coupling, as a relation that must hold (name → holds?). */
 function invariants(t: Timings): Record<string, boolean> {
     return {
@@ -134,7 +137,7 @@ describe("the renderers carry the derived values", () => {
         expect(all(conf, /^keepalive = (\d+)$/gm)).toEqual([t.gunicornKeepaliveSeconds]);
         expect(all(conf, /^lm_idle\.IDLE_LINGER_SECONDS = (\d+)$/gm)).toEqual([t.idleLingerSeconds]);
         expect(all(conf, /^lm_drain\.DRAIN_LIMIT_SECONDS = (\d+)$/gm)).toEqual([t.drainLimitSeconds]);
-        expect(all(conf, /^\s+time\.sleep\((\d+)\)$/gm)).toEqual([t.exitLingerSeconds]);
+        expect(all(conf, ON_EXIT_SLEEP)).toEqual([t.exitLingerSeconds]);
         expect(all(conf, /nginx keeps an idle connection (\d+) s/g)).toEqual([t.poolIdleSeconds]);
         expect(all(conf, /outbound calls of up to (\d+) s/g)).toEqual([t.appCallSeconds]);
     });
@@ -171,7 +174,7 @@ describe("the declared stack carries the derived values (Pulumi mocks)", () => {
         expect(app.inputs.destroyGraceSeconds).toBe(TIMINGS.appStopGraceSeconds);
         const conf = arg(image("-image-app"), "GUNICORN_CONF");
         const [graceful] = all(conf, /^graceful_timeout = (\d+)$/gm);
-        const [linger] = all(conf, /^\s+time\.sleep\((\d+)\)$/gm);
+        const [linger] = all(conf, ON_EXIT_SLEEP);
         expect(app.inputs.destroyGraceSeconds).toBeGreaterThan(graceful + linger);
         expect(graceful).toBe(TIMINGS.gracefulSeconds);
     });
@@ -186,7 +189,7 @@ describe("the declared stack carries the derived values (Pulumi mocks)", () => {
         const nginx = arg(image("-nginx-image"), "NGINX_CONF");
         const [timeout] = all(gunicorn, /^timeout = (\d+)$/gm);
         const [keepalive] = all(gunicorn, /^keepalive = (\d+)$/gm);
-        const [linger] = all(gunicorn, /^\s+time\.sleep\((\d+)\)$/gm);
+        const [linger] = all(gunicorn, ON_EXIT_SLEEP);
         expect(Math.min(...all(nginx, /proxy_read_timeout (\d+)s;/g))).toBeGreaterThan(timeout);
         expect(all(upstream(nginx), /keepalive_timeout (\d+)s;/g)[0]).toBeLessThan(keepalive / 2);
         expect(all(nginx, /resolver \S+ valid=(\d+)s/g)[0]).toBeLessThan(linger);
