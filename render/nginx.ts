@@ -35,6 +35,12 @@ export interface NginxSettings {
     readonly gzipLevel?: number;
     /** Serve the precompressed name.gz of static files (bench/tunes/no-gzip-static.json). @default true */
     readonly gzipStatic?: boolean;
+    /**
+     * Pass the browser's Accept-Encoding to the app, which compresses its own answers (the real app's
+     * Flask-Compress, gzip level 6 in Python, in every worker). false: the app gets none and nginx's
+     * gzip compresses what it sends (bench/tunes/nginx-compresses.json). @default true
+     */
+    readonly appCompresses?: boolean;
     /** Write the access log in 64 KB batches rather than per request (bench/tunes/lean-logs.json). @default true */
     readonly accessLogBuffered?: boolean;
     /** Idle pooled connections per nginx worker (render/upstream.ts). @default UPSTREAM_POOL.idleConnections */
@@ -55,6 +61,7 @@ export interface NginxSettings {
 export const NGINX_DEFAULTS = {
     gzipLevel: 1,
     gzipStatic: true,
+    appCompresses: true,
     accessLogBuffered: true,
     bodyLimitKb: 1024,
     connectionsPerAddress: 200,
@@ -188,7 +195,13 @@ ${appHeaders}
             proxy_set_header X-Forwarded-For $remote_addr;
             # The client's scheme: $scheme, or a trusted proxy's X-Forwarded-Proto (render/tls.ts).
             proxy_set_header X-Forwarded-Proto $lm_forwarded_proto;
-            proxy_set_header X-Forwarded-Host $lm_forwarded_host;
+            proxy_set_header X-Forwarded-Host $lm_forwarded_host;${
+                s.appCompresses
+                    ? ""
+                    : `
+            # The app answers uncompressed; nginx's gzip compresses for the browsers that accept it.
+            proxy_set_header Accept-Encoding "";`
+            }
             # The app is on the same host: a connect that takes longer means it is gone.
             proxy_connect_timeout 1s;
             proxy_send_timeout ${t.proxyTimeoutSeconds}s;

@@ -58,6 +58,17 @@ const EXPECTED: Record<string, (a: Confs, b: Confs) => void> = {
         expectDiffs(a, b, { NGINX_CONF: off, NGINX_CONF_PER_REQUEST: off });
     },
     "no-preload": (a, b) => expectDiffs(a, b, { GUNICORN_CONF: noPreload }),
+    "nginx-compresses": (a, b) => {
+        // Every location that proxies to the app (each has the same lines): the app gets no Accept-Encoding.
+        const proxied = (a.NGINX_CONF.match(/proxy_set_header X-Forwarded-Host /g) ?? []).length;
+        expect(proxied).toBeGreaterThan(1);
+        const lines = [
+            "# The app answers uncompressed; nginx's gzip compresses for the browsers that accept it.",
+            'proxy_set_header Accept-Encoding "";',
+        ];
+        const added = { removed: [], added: Array.from({ length: proxied }, () => lines).flat() };
+        expectDiffs(a, b, { NGINX_CONF: added, NGINX_CONF_PER_REQUEST: added });
+    },
     "per-request-upstream": (a, b) => {
         // Whatever nginx the image has, it gets the per-request conf.
         expect(b.NGINX_CONF).toBe(a.NGINX_CONF_PER_REQUEST);
