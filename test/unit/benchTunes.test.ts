@@ -37,8 +37,9 @@ const gunicornLog = {
     ],
     added: [
         'accesslog = "-"',
-        "# Request time in microseconds (rt_us) after the usual combined-log fields.",
-        `access_log_format = '%(h)s - %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" rt_us=%(D)s pid=%(p)s'`,
+        "# Request time in microseconds (rt_us) after the usual combined-log fields, the worker, and nginx's",
+        "# request id when it sends one (its traceRequests option), to join the two logs line by line.",
+        `access_log_format = '%(h)s - %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" rt_us=%(D)s pid=%(p)s rid=%({x-request-id}i)s'`,
     ],
 };
 const noPreload = { removed: ["preload_app = True"], added: ["preload_app = False"] };
@@ -58,6 +59,18 @@ const EXPECTED: Record<string, (a: Confs, b: Confs) => void> = {
         expectDiffs(a, b, { NGINX_CONF: off, NGINX_CONF_PER_REQUEST: off });
     },
     "no-preload": (a, b) => expectDiffs(a, b, { GUNICORN_CONF: noPreload }),
+    "trace-requests": (a, b) => {
+        const proxied = (a.NGINX_CONF.match(/proxy_set_header X-Forwarded-Host /g) ?? []).length;
+        const traced = {
+            removed: [`'"$http_referer" "$http_user_agent" rt=$request_time urt=$upstream_response_time';`],
+            added: [
+                `'"$http_referer" "$http_user_agent" rt=$request_time urt=$upstream_response_time '`,
+                `'rid=$request_id uct=$upstream_connect_time uht=$upstream_header_time';`,
+                ...Array.from({ length: proxied }, () => "proxy_set_header X-Request-ID $request_id;"),
+            ],
+        };
+        expectDiffs(a, b, { NGINX_CONF: traced, NGINX_CONF_PER_REQUEST: traced, GUNICORN_CONF: gunicornLog });
+    },
     "nginx-compresses": (a, b) => {
         // Every location that proxies to the app (each has the same lines): the app gets no Accept-Encoding.
         const proxied = (a.NGINX_CONF.match(/proxy_set_header X-Forwarded-Host /g) ?? []).length;
