@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { applyTune, imagesOf, loadTune, parseTune, Tune } from "../../bench/lib/tunes";
 import { PROJECT_DIR } from "../../core/paths";
+import { BENCH_IMAGES } from "../support/baseImages";
 import { ProgramRun, runProgram, testConfig } from "../support/mocks";
 
 const TUNES_DIR = path.join(PROJECT_DIR, "bench", "tunes");
@@ -71,6 +72,14 @@ const EXPECTED: Record<string, (a: Confs, b: Confs) => void> = {
         };
         expectDiffs(a, b, { NGINX_CONF: traced, NGINX_CONF_PER_REQUEST: traced, GUNICORN_CONF: gunicornLog });
     },
+    // The same confs (the image picks its form when it is built): only the base image differs.
+    "nginx-1.22": (a, b) => {
+        expectDiffs(a, b, {});
+        // The image scripts/test-env.sh bench-images builds, named in one place.
+        expect(loadTune(path.join(TUNES_DIR, "nginx-1.22.json")).config).toEqual({
+            "lernmanager:nginxImage": BENCH_IMAGES.nginxOld,
+        });
+    },
     "nginx-compresses": (a, b) => {
         // Every location that proxies to the app (each has the same lines): the app gets no Accept-Encoding.
         const proxied = (a.NGINX_CONF.match(/proxy_set_header X-Forwarded-Host /g) ?? []).length;
@@ -123,8 +132,13 @@ async function declared(tune?: Tune): Promise<ProgramRun> {
 describe("bench/tunes/*.json: typed renderer options, no text edits", () => {
     const files = fs.readdirSync(TUNES_DIR).filter((f) => f.endsWith(".json"));
     let a: Confs;
+    let aBase: string;
+    let aNginxImage: string;
     beforeAll(async () => {
-        a = confsOf(await declared());
+        const run = await declared();
+        a = confsOf(run);
+        aBase = imagesOf(run).nginx.inputs.build.args.BASE_IMAGE as string;
+        aNginxImage = imagesOf(run).nginx.inputs.imageName as string;
     });
 
     test("every tune file has its expected change here, and every expectation its file", () => {
@@ -136,9 +150,14 @@ describe("bench/tunes/*.json: typed renderer options, no text edits", () => {
         const run = await declared(tune);
         const b = confsOf(run);
         EXPECTED[path.basename(file, ".json")](a, b);
-        expect(ARGS.some((arg) => a[arg] !== b[arg])).toBe(true);
         // The containers and steps run the tuned images, under their own tags.
         const images = imagesOf(run);
+        const base = images.nginx.inputs.build.args.BASE_IMAGE as string;
+        expect(ARGS.some((arg) => a[arg] !== b[arg]) || base !== aBase).toBe(true);
+        if (tune.config?.["lernmanager:nginxImage"]) {
+            expect(base).toBe(tune.config["lernmanager:nginxImage"]);
+            expect(images.nginx.inputs.imageName).not.toBe(aNginxImage);
+        }
         const app = run.named("lernmanager-unit-tunes-app");
         expect(app.inputs.image).toBe(images.app.inputs.imageName);
         if (tune.gunicorn) expect(images.app.inputs.imageName).toMatch(/:tuned-[0-9a-f]{8}$/);
