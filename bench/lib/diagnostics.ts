@@ -60,7 +60,8 @@ interface AppLine {
 }
 
 const NGINX_RE = /"(GET|POST) (\S+) HTTP\/[\d.]+" (\d{3}) .* rt=([\d.]+) urt=([\d.]+|-)(?:.* rid=([0-9a-f]+))?/;
-const APP_RE = /"(GET|POST) (\S+) HTTP\/[\d.]+" (\d{3}) .* rt_us=(\d+)(?: pid=(\d+))?(?: rid=([0-9a-f]+))?/;
+// gunicorn writes its worker's pid as `<1234>`, and `-` for a request without an id.
+const APP_RE = /"(GET|POST) (\S+) HTTP\/[\d.]+" (\d{3}) .* rt_us=(\d+)(?: pid=<?(\d+)>?)?(?: rid=([0-9a-f]+))?/;
 
 export function parseNginxLine(line: string): NginxLine | undefined {
     const m = NGINX_RE.exec(line);

@@ -12,7 +12,7 @@ const nginxLine = (path: string, rt: number, urt: number | "-", rid?: string) =>
     `rt=${rt.toFixed(3)} urt=${urt === "-" ? "-" : urt.toFixed(3)}` +
     (rid ? ` rid=${rid} uct=0.000 uht=${urt === "-" ? "-" : urt.toFixed(3)}` : "");
 const appLine = (path: string, us: number, pid: number, rid?: string) =>
-    `10.0.0.2 - - [07/Dec/2026:04:00:00 +0000] "GET ${path} HTTP/1.0" 200 512 "-" "wrk" rt_us=${us} pid=${pid} rid=${rid ?? "-"}`;
+    `10.0.0.2 - - [07/Dec/2026:04:00:00 +0000] "GET ${path} HTTP/1.0" 200 512 "-" "wrk" rt_us=${us} pid=<${pid}> rid=${rid ?? "-"}`;
 
 test("the line formats it parses are the ones the renderers write", () => {
     const nginx = renderNginxConf({ ...TEST_NGINX_SETTINGS, traceRequests: true });
