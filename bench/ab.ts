@@ -13,7 +13,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { declare, imagesOf } from "./lib/declare";
-import { cleanupAll, STACK_PREFIX, sweepLeftovers } from "./lib/docker";
+import { cleanupAll, requireTuneImages, STACK_PREFIX, sweepLeftovers } from "./lib/docker";
+import { stackLogSummary } from "./lib/diagnostics";
 import { measureColdStart } from "./lib/coldStart";
 import { measureGzip } from "./lib/gzip";
 import { describe, measureOnce, waitIdle } from "./lib/measure";
@@ -141,6 +142,7 @@ async function main(): Promise<void> {
         log(`dry run of ${name}: ${tune.description}`);
         return dryRun(tune);
     }
+    await requireTuneImages(tune.config);
     await sweepLeftovers();
     const a = await startVariant(o.variant, "", { stack: `${STACK_PREFIX}ab-a`, tune: null });
     const b = await startVariant(o.variant, "", { stack: `${STACK_PREFIX}ab-b`, tune });
@@ -213,6 +215,29 @@ async function main(): Promise<void> {
             lines.push(`| ${g.type} | ${(g.ratio * 100).toFixed(1)} % | ${(gz[1][i].ratio * 100).toFixed(1)} % |`),
         );
         results.push({ gzip: { a: gz[0], b: gz[1] } });
+        // Where each side's time went, from its own logs (split per request with trace-requests.json).
+        const logs = await Promise.all(
+            sides.map((side) =>
+                stackLogSummary(side.v.containers.find((c) => c.role === "nginx")!.container, side.v.app),
+            ),
+        );
+        lines.push(
+            "",
+            "| side | path | requests | rt p50 / p99 ms | urt p50 / p99 ms | app p50 / p99 ms | slowest 1 %: rt = nginx + wait + app ms | per worker |",
+            "|---|---|---:|---|---|---|---|---|",
+        );
+        logs.forEach((summary, i) => {
+            for (const [key, t] of Object.entries(summary)) {
+                const q = (x?: { p50: number; p99: number }) => (x ? `${x.p50} / ${x.p99}` : "-");
+                const s1 = t.split?.slowest1pct;
+                lines.push(
+                    `| ${i ? "B" : "A"} | ${key} | ${t.count} | ${q(t.rt_ms)} | ${q(t.urt_ms)} | ${q(t.app_ms)} | ` +
+                        `${s1 ? `${s1.rt_ms} = ${s1.nginx_ms} + ${s1.wait_ms} + ${s1.app_ms}` : "-"} | ` +
+                        `${t.perWorker ? Object.values(t.perWorker).join(", ") : "-"} |`,
+                );
+            }
+        });
+        results.push({ stackLog: { a: logs[0], b: logs[1] } });
     }
     const text = lines.join("\n");
     process.stdout.write(`${text}\n`);

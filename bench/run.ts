@@ -13,7 +13,7 @@ import { FOREIGN_LIMIT } from "./lib/measure";
 import { buildDeclared, declare, setTune } from "./lib/declare";
 import { stackLogSummary } from "./lib/diagnostics";
 import { loadTune, Tune } from "./lib/tunes";
-import { cleanupAll, docker, STACK_PREFIX, sweepLeftovers } from "./lib/docker";
+import { cleanupAll, docker, requireTuneImages, STACK_PREFIX, sweepLeftovers } from "./lib/docker";
 import { measureGzip } from "./lib/gzip";
 import { machineFacts } from "./lib/machine";
 import { measureVariant } from "./lib/measure";
@@ -56,6 +56,7 @@ async function main(): Promise<number> {
         log(`tuning experiment: ${tune.description} ${JSON.stringify(tune)}`);
     }
     await preconditions();
+    await requireTuneImages(tune?.config);
     await sweepLeftovers();
 
     log("building the declared images (stack bench-stack)");

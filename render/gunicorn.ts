@@ -123,8 +123,9 @@ proc_name = "lernmanager"
 ${
     accessLog
         ? `accesslog = "-"
-# Request time in microseconds (rt_us) after the usual combined-log fields.
-access_log_format = '%(h)s - %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" rt_us=%(D)s pid=%(p)s'`
+# Request time in microseconds (rt_us) after the usual combined-log fields, the worker, and nginx's
+# request id when it sends one (its traceRequests option), to join the two logs line by line.
+access_log_format = '%(h)s - %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" rt_us=%(D)s pid=%(p)s rid=%({x-request-id}i)s'`
         : `# No access log of its own (config appAccessLog): nginx logs every request, with urt.
 accesslog = None`
 }

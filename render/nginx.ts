@@ -35,6 +35,19 @@ export interface NginxSettings {
     readonly gzipLevel?: number;
     /** Serve the precompressed name.gz of static files (bench/tunes/no-gzip-static.json). @default true */
     readonly gzipStatic?: boolean;
+    /**
+     * Pass the browser's Accept-Encoding to the app, which compresses its own answers (the real app's
+     * Flask-Compress, gzip level 6 in Python, in every worker). false: the app gets none and nginx's
+     * gzip compresses what it sends (bench/tunes/nginx-compresses.json). @default true
+     */
+    readonly appCompresses?: boolean;
+    /**
+     * Give every request an id (nginx's $request_id), pass it to the app as X-Request-ID and log it
+     * with the upstream's connect and header times, so each nginx line can be joined with gunicorn's
+     * (config appAccessLog): where a slow request spent its time (bench/tunes/trace-requests.json).
+     * @default false
+     */
+    readonly traceRequests?: boolean;
     /** Write the access log in 64 KB batches rather than per request (bench/tunes/lean-logs.json). @default true */
     readonly accessLogBuffered?: boolean;
     /** Idle pooled connections per nginx worker (render/upstream.ts). @default UPSTREAM_POOL.idleConnections */
@@ -55,6 +68,8 @@ export interface NginxSettings {
 export const NGINX_DEFAULTS = {
     gzipLevel: 1,
     gzipStatic: true,
+    appCompresses: true,
+    traceRequests: false,
     accessLogBuffered: true,
     bodyLimitKb: 1024,
     connectionsPerAddress: 200,
@@ -188,7 +203,18 @@ ${appHeaders}
             proxy_set_header X-Forwarded-For $remote_addr;
             # The client's scheme: $scheme, or a trusted proxy's X-Forwarded-Proto (render/tls.ts).
             proxy_set_header X-Forwarded-Proto $lm_forwarded_proto;
-            proxy_set_header X-Forwarded-Host $lm_forwarded_host;
+            proxy_set_header X-Forwarded-Host $lm_forwarded_host;${
+                s.appCompresses
+                    ? ""
+                    : `
+            # The app answers uncompressed; nginx's gzip compresses for the browsers that accept it.
+            proxy_set_header Accept-Encoding "";`
+            }${
+                s.traceRequests
+                    ? `
+            proxy_set_header X-Request-ID $request_id;`
+                    : ""
+            }
             # The app is on the same host: a connect that takes longer means it is gone.
             proxy_connect_timeout 1s;
             proxy_send_timeout ${t.proxyTimeoutSeconds}s;
@@ -260,7 +286,11 @@ http {
     scgi_temp_path /tmp/nginx-scgi;
 
     log_format lernmanager '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
-                           '"$http_referer" "$http_user_agent" rt=$request_time urt=$upstream_response_time';
+                           '"$http_referer" "$http_user_agent" rt=$request_time urt=$upstream_response_time${
+                               s.traceRequests
+                                   ? " '\n                           'rid=$request_id uct=$upstream_connect_time uht=$upstream_header_time"
+                                   : ""
+                           }';
     ${accessLog}
 
     sendfile on;

@@ -5,7 +5,8 @@
 #      so `scripts/test-env.sh stop` stops exactly the daemon this script started);
 #   3. builds the offline base images once (debootstrap --variant=minbase + docker import) and
 #      reuses them when present (scripts/base-images.conf: bump the tag when a package list changes).
-# Usage: scripts/test-env.sh [up|stop|images]   (default: up)
+# Usage: scripts/test-env.sh [up|stop|images|bench-images]   (default: up; bench-images: the
+# benchmark's A/B images, never built by up)
 # Prints the base image names (from scripts/base-images.conf) as `LM_TEST_PYTHON_IMAGE=...` / `LM_TEST_NGINX_IMAGE=...` lines.
 set -euo pipefail
 
@@ -114,9 +115,16 @@ images() {
   echo "LM_TEST_TLS_IMAGE=$LM_TEST_TLS_IMAGE"
 }
 
+bench_images() {
+  # Only for benchmark A/B runs: the same packages as the nginx image, from another suite.
+  build_image "$LM_BENCH_NGINX_OLD_IMAGE" "$LM_TEST_NGINX_PACKAGES" "$LM_BENCH_NGINX_OLD_SUITE"
+  echo "LM_BENCH_NGINX_OLD_IMAGE=$LM_BENCH_NGINX_OLD_IMAGE"
+}
+
 case "${1:-up}" in
   up) install_packages; start_dockerd; images ;;
   images) images ;;
+  bench-images) bench_images ;;
   stop) stop_dockerd ;;
-  *) echo "usage: $0 [up|stop|images]" >&2; exit 2 ;;
+  *) echo "usage: $0 [up|stop|images|bench-images]" >&2; exit 2 ;;
 esac

@@ -5,9 +5,10 @@
 import { randomBytes } from "crypto";
 import { ProgramRun, Registration, runProgram, testConfig } from "../../test/support/mocks";
 import { buildImage } from "../../test/support/realize";
+import { imageJanitorScripts } from "../../render/deploy";
 import { STACK_PREFIX } from "./docker";
 import { applyTune, imagesOf, Tune } from "./tunes";
-import { log, secondsSince } from "./util";
+import { log, run as runCommand, secondsSince } from "./util";
 
 const CONTAINER = "docker:index/container:Container";
 
@@ -84,6 +85,14 @@ export async function buildDeclared(run: ProgramRun): Promise<BuiltImages> {
     const runtime = await buildImage(regs.runtime, quiet);
     const app = await buildImage(regs.app, quiet);
     const nginx = await buildImage(regs.nginx, quiet);
+    // The builds leave a container per step that ran (the provider never sets Remove); the
+    // program's own build-leftovers step removes them after a deploy, so the benchmark does too.
+    const janitor = imageJanitorScripts({ repositories: [], keep: 1 });
+    const cleaned = await runCommand("bash", ["-c", janitor.buildLeftovers], {
+        timeoutMs: 120000,
+        env: { ...process.env, LM_BUILT: [runtime, app, nginx].join(" ") },
+    });
+    log(cleaned.stdout.trim());
     return {
         ids: { runtime, app, nginx },
         names: {

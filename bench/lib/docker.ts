@@ -196,3 +196,20 @@ export async function cpuNanos(container: Docker.Container): Promise<number> {
     const s = (await container.stats({ stream: false, "one-shot": true })) as any;
     return Number(s.cpu_stats?.cpu_usage?.total_usage ?? 0);
 }
+
+/**
+ * A tune that names a base image (config lernmanager:nginxImage) needs it on this engine: there is
+ * no registry to pull from, and a build would fail far from the cause.
+ */
+export async function requireTuneImages(config: Readonly<Record<string, string>> | undefined): Promise<void> {
+    const image = config?.["lernmanager:nginxImage"];
+    if (!image) return;
+    try {
+        await docker.getImage(image).inspect();
+    } catch {
+        throw new Error(
+            `the tune's lernmanager:nginxImage ${image} is not on this Docker engine: build it with ` +
+                "`bash scripts/test-env.sh bench-images` (no registry is reachable)",
+        );
+    }
+}

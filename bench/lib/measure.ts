@@ -16,6 +16,7 @@ import { RunningVariant } from "./variants";
 import { BROWSER_HEADERS, WORKLOAD_DEFS, WRITE_EVERY } from "./workloads";
 import { runWrk, threadsFor, WrkJob } from "./wrk";
 import { log, median, round, sleep } from "./util";
+import { request } from "../../test/support/http";
 
 /** Cores of other people's work above which a run is repeated. */
 export const FOREIGN_LIMIT = 0.25;
@@ -70,13 +71,44 @@ export async function waitIdle(v: RunningVariant): Promise<number> {
     return 90;
 }
 
-/** One measured wrk run with its CPU accounting (and a memory sample mid-run when asked). */
+/** The demo app's stored analytics events (GET /api/analytics/count, a request the app does not count). */
+async function eventCount(port: number): Promise<number> {
+    const res = await request(port, "/api/analytics/count", { timeoutMs: 30000 });
+    if (res.status !== 200) throw new Error(`GET /api/analytics/count: ${res.status}`);
+    return Number(res.json().count);
+}
+
+/**
+ * The count once every writer has stored what it took: unchanged over 0.6 s (a writer waits at most
+ * 0.5 s for its queue and then writes at once), at most 30 s.
+ */
+export async function settledEventCount(port: number): Promise<number> {
+    let last = await eventCount(port);
+    for (let i = 0; i < 50; i++) {
+        await sleep(600);
+        const now = await eventCount(port);
+        if (now === last) return now;
+        last = now;
+    }
+    throw new Error(`the analytics count on port ${port} did not settle within 30 s`);
+}
+
+/** CPU ms per request of all containers of a variant in one run. */
+export const totalCpuMs = (s: Sample): number => Object.values(s.cpuMsPerRequest).reduce((a, b) => a + b, 0);
+
+/**
+ * One measured wrk run with its CPU accounting (and a memory sample mid-run when asked). With
+ * `countEvents`, the app's analytics count is read (settled) before and after it; the caller has
+ * waited for the variant to be idle first.
+ */
 export async function measureOnce(
     v: RunningVariant,
     job: WrkJob,
     repetition: number,
     withMemory: boolean,
+    countEvents = false,
 ): Promise<{ sample: Sample; memory?: Record<string, number> }> {
+    const eventsBefore = countEvents ? await settledEventCount(v.port) : 0;
     const foreign = (await foreignContainers()).length;
     const loadavg1 = round(os.loadavg()[0], 2);
     const mem = withMemory ? sleep(job.seconds * 500).then(() => memoryOf(v)) : undefined;
@@ -91,6 +123,13 @@ export async function measureOnce(
     const roles = Object.keys(cpuAfter);
     const variantNanos = roles.reduce((sum, role) => sum + cpuAfter[role] - cpuBefore[role], 0);
     const cpu = cpuShare(snapBefore, snapAfter, variantNanos);
+    // The writers store the run's last events after wrk stops, and the requests wrk left in flight
+    // (one per connection) are still being answered: waiting for idle first keeps them in this run.
+    let eventsRecorded: number | null = null;
+    if (countEvents) {
+        await waitIdle(v);
+        eventsRecorded = (await settledEventCount(v.port)) - eventsBefore;
+    }
     const sample: Sample = {
         repetition,
         rps: round(r.rps, 1),
@@ -112,6 +151,7 @@ export async function measureOnce(
                 r.requests ? round((cpuAfter[role] - cpuBefore[role]) / 1e6 / r.requests, 3) : 0,
             ]),
         ),
+        eventsRecorded,
     };
     return { sample, memory: mem ? await mem : undefined };
 }
@@ -125,6 +165,7 @@ export function describe(v: RunningVariant, name: string, connections: number, s
         `${s.rps.toFixed(1).padStart(8)} req/s  p50 ${s.p50_ms.toFixed(1)} ms  p99 ${s.p99_ms.toFixed(1)} ms` +
         `  cpu ms/req ${cpuReq}  cores: variant ${s.cpu.variantCores} load path ${s.cpu.loadPathCores}` +
         ` foreign ${s.cpu.foreignCores}${s.disturbed ? " (DISTURBED)" : ""}` +
+        `${s.eventsRecorded === null ? "" : `  events ${s.eventsRecorded} of ${s.requests}`}` +
         `${s.errors.total ? `  ERRORS ${JSON.stringify(s.errors)}` : ""}`
     );
 }
@@ -166,9 +207,10 @@ export async function measureVariant(
                 samples.set(key, list);
                 const job = { ...base, connections, seconds: opts.durationSeconds(name) };
                 const retries = opts.quick ? 0 : MAX_RETRIES;
+                const countEvents = w.kind === "dynamic";
                 for (let attempt = 0; attempt <= retries; attempt++) {
                     const withMemory = rep === 1 && connections === most && attempt === 0;
-                    const { sample, memory } = await measureOnce(v, job, rep, withMemory);
+                    const { sample, memory } = await measureOnce(v, job, rep, withMemory, countEvents);
                     if (memory) {
                         underLoad[name] = memory;
                         peak = Math.max(peak, memory.total);
@@ -192,6 +234,7 @@ export async function measureVariant(
             const all = samples.get(`${name}|${connections}`) ?? [];
             const clean = all.filter((s) => !s.disturbed);
             const used = clean.length ? clean : all;
+            const counted = all.filter((s) => s.eventsRecorded !== null);
             runs.push({
                 variant: v.name,
                 workload: name as WorkloadName,
@@ -203,6 +246,15 @@ export async function measureVariant(
                 restarts: all.filter((s) => s.restarted).length,
                 wrkThreads: threadsFor({ mode: WORKLOAD_DEFS[name].mode, connections }),
                 undisturbedSamples: clean.length,
+                cpuMsPerRequest: round(median(used.map(totalCpuMs)), 3),
+                events: counted.length
+                    ? {
+                          // wrk stops with one request in flight on each connection; the app still
+                          // answers (and records) those.
+                          sent: counted.reduce((sum, s) => sum + s.requests + connections, 0),
+                          recorded: counted.reduce((sum, s) => sum + (s.eventsRecorded ?? 0), 0),
+                      }
+                    : null,
                 samples: all,
             });
         }

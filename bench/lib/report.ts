@@ -8,8 +8,8 @@ const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : "-");
 
 function runTable(runs: RunSummary[]): string[] {
     const lines = [
-        "| workload | conns | variant | req/s | p50 ms | p99 ms | req/s vs waitress | p99 vs waitress | errors | runs used |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| workload | conns | variant | req/s | p50 ms | p99 ms | req/s vs waitress | p99 vs waitress | CPU ms / request | CPU vs waitress | events recorded / requests | errors | runs used |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ];
     const connections = [...new Set(runs.map((r) => r.connections))].sort((a, b) => b - a);
     for (const w of WORKLOADS) {
@@ -20,10 +20,15 @@ function runTable(runs: RunSummary[]): string[] {
                 if (!r) continue;
                 const rpsRatio = base?.rps ? `${f2(r.rps / base.rps)}x` : "-";
                 const p99Ratio = base?.p99_ms ? `${f2(r.p99_ms / base.p99_ms)}x` : "-";
+                const cpuRatio = base?.cpuMsPerRequest ? `${f2(r.cpuMsPerRequest / base.cpuMsPerRequest)}x` : "-";
+                const events = r.events?.sent
+                    ? `${((100 * r.events.recorded) / r.events.sent).toFixed(1)} % (${r.events.recorded} / ${r.events.sent})`
+                    : "-";
                 const name = v === "stack" ? `**${v}**` : v;
                 lines.push(
                     `| ${w} | ${c} | ${name} | ${f1(r.rps)} | ${f1(r.p50_ms)} | ${f1(r.p99_ms)} | ${rpsRatio} | ` +
-                        `${p99Ratio} | ${r.errors} | ${r.undisturbedSamples}/${r.samples.length} |`,
+                        `${p99Ratio} | ${f2(r.cpuMsPerRequest)} | ${cpuRatio} | ${events} | ${r.errors} | ` +
+                        `${r.undisturbedSamples}/${r.samples.length} |`,
                 );
             }
         }

@@ -33,6 +33,12 @@ export interface Sample {
     readonly disturbed: boolean;
     /** A container of the variant restarted (crashed) during the run: counted as one error. */
     readonly restarted: boolean;
+    /**
+     * Analytics events the app stored for this run (its count once settled, minus the count before),
+     * for the dynamic workloads; null where the app is not asked (static files, PDFs). Every request
+     * recorded: `requests` plus one per connection (what wrk left in flight when it stopped).
+     */
+    readonly eventsRecorded: number | null;
 }
 
 /**
@@ -52,6 +58,14 @@ export interface RunSummary {
     readonly restarts: number;
     readonly wrkThreads: number;
     readonly undisturbedSamples: number;
+    /** CPU milliseconds per request of all the variant's containers together (median of the runs used). */
+    readonly cpuMsPerRequest: number;
+    /**
+     * Requests sent (wrk's completed ones plus the one in flight on each connection when wrk stopped,
+     * which the app still answers) and analytics events the app stored, summed over every run; null:
+     * not counted.
+     */
+    readonly events: { readonly sent: number; readonly recorded: number } | null;
     readonly samples: Sample[];
 }
 

@@ -1,18 +1,40 @@
 /**
- * The issue's targets, judged from the recorded figures (the `stack` variant against `waitress`,
- * at every connection count measured).
+ * The targets, judged from the recorded figures (the `stack` variant against `waitress`, at every
+ * connection count measured). Every goal is a ratio within one run, so a slower machine moves both
+ * sides alike:
+ * - the tail: p99 at or below waitress's on every workload, at 32 and at 4 connections;
+ * - throughput at a class's 32 connections: dashboard, topic and write 2x waitress, login 1.3x (the
+ *   login page is cheap, so the fixed cost of the extra hop weighs most there); at 4 connections
+ *   the design card's 1.5x for the dynamic pages; static files 15x with a p99 of 15 ms at most;
+ * - CPU per request of the stack's containers (nginx, gunicorn and the wrappers) within 15 % of
+ *   waitress's for the same page (the static files are nginx's and far cheaper);
+ * - every analytics event recorded: the stack's app stores an event for every request sent on each
+ *   dynamic page (the real app's writer drops events once its queue is full).
  */
 import { VariantName, WorkloadName } from "./options";
 import { ColdStartFigures, GzipFigure, RebuildFigures, RunSummary, Target } from "./results";
 
 export const DYNAMIC: WorkloadName[] = ["login", "dashboard", "topic", "write"];
 export const STATIC: WorkloadName[] = ["css", "js"];
+/** Workloads whose p99 and CPU are compared with waitress's (every one both serve). */
+const COMPARED: WorkloadName[] = [...DYNAMIC, ...STATIC, "pdf", "pdf-cached"];
+/** The most CPU per request the stack may spend, as a multiple of waitress's. */
+export const CPU_GOAL = 1.15;
 
 function find(runs: RunSummary[], variant: VariantName, workload: WorkloadName, connections: number) {
     return runs.find((r) => r.variant === variant && r.workload === workload && r.connections === connections);
 }
 
 const x = (v: number) => `${v.toFixed(2)}x`;
+const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
+
+/** req/s goal of the stack against waitress for a workload at a connection count. */
+export function rpsGoal(workload: WorkloadName, connections: number): number | null {
+    if (STATIC.includes(workload)) return 15;
+    if (!DYNAMIC.includes(workload)) return null;
+    if (connections < 32) return 1.5;
+    return workload === "login" ? 1.3 : 2;
+}
 
 export function judge(
     runs: RunSummary[],
@@ -24,35 +46,49 @@ export function judge(
     const targets: Target[] = [];
     const connections = [...new Set(runs.map((r) => r.connections))].sort((a, b) => b - a);
     for (const c of connections) {
-        for (const w of [...DYNAMIC, ...STATIC]) {
+        for (const w of COMPARED) {
             const s = find(runs, "stack", w, c);
             const base = find(runs, "waitress", w, c);
             if (!s || !base || !base.rps) continue;
-            const dynamic = DYNAMIC.includes(w);
-            // The design card's targets: dynamic pages 2x waitress at a class's 32 connections, 1.5x at 4; static 10x.
-            const rpsGoal = dynamic ? (c >= 32 ? 2 : 1.5) : 10;
+            const goal = rpsGoal(w, c);
+            if (goal !== null) {
+                targets.push({
+                    name: `${w} c=${c}: req/s vs waitress`,
+                    goal: `>= ${goal}x`,
+                    value: `${x(s.rps / base.rps)} (${s.rps} vs ${base.rps})`,
+                    met: s.rps >= goal * base.rps,
+                });
+            }
             targets.push({
-                name: `${w} c=${c}: req/s vs waitress`,
-                goal: `>= ${rpsGoal}x`,
-                value: `${x(s.rps / base.rps)} (${s.rps} vs ${base.rps})`,
-                met: s.rps >= rpsGoal * base.rps,
+                name: `${w} c=${c}: p99 vs waitress`,
+                goal: "<= 1x",
+                value: `${x(s.p99_ms / base.p99_ms)} (${s.p99_ms} vs ${base.p99_ms} ms)`,
+                met: s.p99_ms <= base.p99_ms,
             });
-            if (dynamic && c < 32) continue; // p99 target at 32 connections
-            targets.push(
-                dynamic
-                    ? {
-                          name: `${w} c=${c}: p99 vs waitress`,
-                          goal: "<= 0.5x",
-                          value: `${x(s.p99_ms / base.p99_ms)} (${s.p99_ms} vs ${base.p99_ms} ms)`,
-                          met: s.p99_ms <= 0.5 * base.p99_ms,
-                      }
-                    : {
-                          name: `${w} c=${c}: p99`,
-                          goal: "<= 15 ms",
-                          value: `${s.p99_ms} ms`,
-                          met: s.p99_ms <= 15,
-                      },
-            );
+            if (STATIC.includes(w)) {
+                targets.push({
+                    name: `${w} c=${c}: p99`,
+                    goal: "<= 15 ms",
+                    value: `${s.p99_ms} ms`,
+                    met: s.p99_ms <= 15,
+                });
+            }
+            if (base.cpuMsPerRequest > 0) {
+                targets.push({
+                    name: `${w} c=${c}: CPU per request vs waitress`,
+                    goal: `<= ${CPU_GOAL}x`,
+                    value: `${x(s.cpuMsPerRequest / base.cpuMsPerRequest)} (${s.cpuMsPerRequest} vs ${base.cpuMsPerRequest} ms)`,
+                    met: s.cpuMsPerRequest <= CPU_GOAL * base.cpuMsPerRequest,
+                });
+            }
+            if (s.events) {
+                targets.push({
+                    name: `${w} c=${c}: analytics events recorded (stack)`,
+                    goal: "every request",
+                    value: `${s.events.recorded} of ${s.events.sent} (${pct(s.events.recorded / s.events.sent)})`,
+                    met: s.events.sent > 0 && s.events.recorded >= s.events.sent,
+                });
+            }
         }
         const cached = find(runs, "stack", "pdf-cached", c);
         const fresh = find(runs, "stack", "pdf", c);

@@ -18,7 +18,7 @@ import type { ProgramRun, Registration } from "../../test/support/mocks";
 /** nginx.conf options a tune may set, and the upstream form both confs are rendered in. */
 export interface NginxTune extends Pick<
     NginxSettings,
-    "gzipLevel" | "gzipStatic" | "accessLogBuffered" | "upstreamIdleConnections"
+    "gzipLevel" | "gzipStatic" | "appCompresses" | "traceRequests" | "accessLogBuffered" | "upstreamIdleConnections"
 > {
     /** Render both confs in this form, whatever the image's nginx version (pooled needs nginx >= 1.27.3). */
     readonly form?: UpstreamForm;
@@ -40,6 +40,8 @@ type Kind = "number" | "boolean" | "form";
 const NGINX_OPTIONS: Record<keyof NginxTune, Kind> = {
     gzipLevel: "number",
     gzipStatic: "boolean",
+    appCompresses: "boolean",
+    traceRequests: "boolean",
     accessLogBuffered: "boolean",
     upstreamIdleConnections: "number",
     form: "form",

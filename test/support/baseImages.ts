@@ -29,3 +29,9 @@ export const TEST_IMAGES = {
     /** lego + openssl (the TLS agent's base in tests) and pebble (the ACME test server). */
     tls: need("LM_TEST_TLS_IMAGE"),
 } as const;
+
+/** Images only the benchmark's A/B runs use (`bash scripts/test-env.sh bench-images`). */
+export const BENCH_IMAGES = {
+    /** Debian bookworm's nginx 1.22 (bench/tunes/nginx-1.22.json). */
+    nginxOld: need("LM_BENCH_NGINX_OLD_IMAGE"),
+} as const;

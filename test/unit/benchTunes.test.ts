@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { applyTune, imagesOf, loadTune, parseTune, Tune } from "../../bench/lib/tunes";
 import { PROJECT_DIR } from "../../core/paths";
+import { BENCH_IMAGES } from "../support/baseImages";
 import { ProgramRun, runProgram, testConfig } from "../support/mocks";
 
 const TUNES_DIR = path.join(PROJECT_DIR, "bench", "tunes");
@@ -37,8 +38,9 @@ const gunicornLog = {
     ],
     added: [
         'accesslog = "-"',
-        "# Request time in microseconds (rt_us) after the usual combined-log fields.",
-        `access_log_format = '%(h)s - %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" rt_us=%(D)s pid=%(p)s'`,
+        "# Request time in microseconds (rt_us) after the usual combined-log fields, the worker, and nginx's",
+        "# request id when it sends one (its traceRequests option), to join the two logs line by line.",
+        `access_log_format = '%(h)s - %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" rt_us=%(D)s pid=%(p)s rid=%({x-request-id}i)s'`,
     ],
 };
 const noPreload = { removed: ["preload_app = True"], added: ["preload_app = False"] };
@@ -58,6 +60,37 @@ const EXPECTED: Record<string, (a: Confs, b: Confs) => void> = {
         expectDiffs(a, b, { NGINX_CONF: off, NGINX_CONF_PER_REQUEST: off });
     },
     "no-preload": (a, b) => expectDiffs(a, b, { GUNICORN_CONF: noPreload }),
+    "trace-requests": (a, b) => {
+        const proxied = (a.NGINX_CONF.match(/proxy_set_header X-Forwarded-Host /g) ?? []).length;
+        const traced = {
+            removed: [`'"$http_referer" "$http_user_agent" rt=$request_time urt=$upstream_response_time';`],
+            added: [
+                `'"$http_referer" "$http_user_agent" rt=$request_time urt=$upstream_response_time '`,
+                `'rid=$request_id uct=$upstream_connect_time uht=$upstream_header_time';`,
+                ...Array.from({ length: proxied }, () => "proxy_set_header X-Request-ID $request_id;"),
+            ],
+        };
+        expectDiffs(a, b, { NGINX_CONF: traced, NGINX_CONF_PER_REQUEST: traced, GUNICORN_CONF: gunicornLog });
+    },
+    // The same confs (the image picks its form when it is built): only the base image differs.
+    "nginx-1.22": (a, b) => {
+        expectDiffs(a, b, {});
+        // The image scripts/test-env.sh bench-images builds, named in one place.
+        expect(loadTune(path.join(TUNES_DIR, "nginx-1.22.json")).config).toEqual({
+            "lernmanager:nginxImage": BENCH_IMAGES.nginxOld,
+        });
+    },
+    "nginx-compresses": (a, b) => {
+        // Every location that proxies to the app (each has the same lines): the app gets no Accept-Encoding.
+        const proxied = (a.NGINX_CONF.match(/proxy_set_header X-Forwarded-Host /g) ?? []).length;
+        expect(proxied).toBeGreaterThan(1);
+        const lines = [
+            "# The app answers uncompressed; nginx's gzip compresses for the browsers that accept it.",
+            'proxy_set_header Accept-Encoding "";',
+        ];
+        const added = { removed: [], added: Array.from({ length: proxied }, () => lines).flat() };
+        expectDiffs(a, b, { NGINX_CONF: added, NGINX_CONF_PER_REQUEST: added });
+    },
     "per-request-upstream": (a, b) => {
         // Whatever nginx the image has, it gets the per-request conf.
         expect(b.NGINX_CONF).toBe(a.NGINX_CONF_PER_REQUEST);
@@ -99,8 +132,13 @@ async function declared(tune?: Tune): Promise<ProgramRun> {
 describe("bench/tunes/*.json: typed renderer options, no text edits", () => {
     const files = fs.readdirSync(TUNES_DIR).filter((f) => f.endsWith(".json"));
     let a: Confs;
+    let aBase: string;
+    let aNginxImage: string;
     beforeAll(async () => {
-        a = confsOf(await declared());
+        const run = await declared();
+        a = confsOf(run);
+        aBase = imagesOf(run).nginx.inputs.build.args.BASE_IMAGE as string;
+        aNginxImage = imagesOf(run).nginx.inputs.imageName as string;
     });
 
     test("every tune file has its expected change here, and every expectation its file", () => {
@@ -112,9 +150,14 @@ describe("bench/tunes/*.json: typed renderer options, no text edits", () => {
         const run = await declared(tune);
         const b = confsOf(run);
         EXPECTED[path.basename(file, ".json")](a, b);
-        expect(ARGS.some((arg) => a[arg] !== b[arg])).toBe(true);
         // The containers and steps run the tuned images, under their own tags.
         const images = imagesOf(run);
+        const base = images.nginx.inputs.build.args.BASE_IMAGE as string;
+        expect(ARGS.some((arg) => a[arg] !== b[arg]) || base !== aBase).toBe(true);
+        if (tune.config?.["lernmanager:nginxImage"]) {
+            expect(base).toBe(tune.config["lernmanager:nginxImage"]);
+            expect(images.nginx.inputs.imageName).not.toBe(aNginxImage);
+        }
         const app = run.named("lernmanager-unit-tunes-app");
         expect(app.inputs.image).toBe(images.app.inputs.imageName);
         if (tune.gunicorn) expect(images.app.inputs.imageName).toMatch(/:tuned-[0-9a-f]{8}$/);
