@@ -1,5 +1,10 @@
 import * as http from "http";
 import * as https from "https";
+
+/** The heading of nginx's page while the app is away (containers/web/lernmanager-unavailable.html). */
+export const UNAVAILABLE_PAGE_TITLE = "Lernmanager ist gleich wieder da";
+/** The failure reason of a 503 that carried that page (any other 503 is "HTTP 503"). */
+export const FRIENDLY_503 = "HTTP 503 (the unavailable page)";
 import { csrfToken, request } from "./http";
 
 export interface LoadOptions {
@@ -18,6 +23,8 @@ export interface LoadOptions {
     readonly readPaths?: readonly string[];
     /** Stop early when this resolves (e.g. when an update finished). */
     readonly until?: Promise<unknown>;
+    /** Handed the failures map at the start; it fills while the load runs (for a probe beside it). */
+    readonly onFailures?: (live: Readonly<Record<string, number>>) => void;
     /** Over HTTPS, trusting only `ca`, asking for `servername` (port is then the HTTPS port). */
     readonly tls?: { readonly ca: string; readonly servername: string };
     /**
@@ -64,6 +71,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     let failed = 0;
     let resent = 0;
     const failures: Record<string, number> = {};
+    opts.onFailures?.(failures);
     const failureTimes: number[] = [];
     const acknowledged: string[] = [];
     const latencies: number[] = [];
@@ -160,6 +168,9 @@ function send(
                     const status = res.statusCode ?? 0;
                     let ok = status === 200;
                     let reason = `HTTP ${status}`;
+                    if (status === 503 && Buffer.concat(chunks).toString().includes(UNAVAILABLE_PAGE_TITLE)) {
+                        reason = FRIENDLY_503;
+                    }
                     if (status >= 300 && status < 400) {
                         // An error redirect (or a lost session: 302 -> /login) is no answer of the page.
                         const to = res.headers.location ? new URL(res.headers.location, "http://x").pathname : "";
