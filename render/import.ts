@@ -259,6 +259,10 @@ export async function runImport(opts: ImportOptions): Promise<ImportReport> {
         helper(["unpack", `${c.dataPath}/${c.databaseFile}`, ...mountDirs, ...(opts.overwrite ? ["--overwrite"] : [])]),
         { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] },
     );
+    // Either side may exit without reading all its input (a refused ssh login, an unpack that
+    // stopped): the write then fails with EPIPE; the exit codes and stderr below say what happened.
+    pack.stdin.on("error", () => undefined);
+    unpack.stdin.on("error", () => undefined);
     pack.stdout.pipe(unpack.stdin);
     pack.stdin.end(script);
     const collect = (child: ReturnType<typeof spawn>) =>

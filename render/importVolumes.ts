@@ -91,6 +91,10 @@ export function run(cmd: string, args: string[], env: Readonly<Record<string, st
         child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
         child.on("error", reject);
         child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+        // A program that exits without reading its input (docker volume inspect, or one that failed
+        // early) closes the pipe: the write then fails with EPIPE, which is no error of ours; its
+        // exit code and stderr say how it went.
+        child.stdin.on("error", () => undefined);
         child.stdin.end(input ?? "");
     });
 }
