@@ -12,22 +12,29 @@ import Docker from "dockerode";
 import { ROLLBACK_LABEL } from "../render/deploy";
 import { stackPrefix } from "../core/names";
 import { TIMINGS } from "../core/timings";
+import { previousImage as previousByTagTime } from "./previousImage";
 import { containers, docker as cli, RUNTIME_DIR, stackArg } from "./stack";
 
 // Made once the stack's engine is known (stackArg sets DOCKER_HOST): dockerode reads it when created.
 let engine: Docker;
 const say = (text: string) => process.stdout.write(`rollback: ${text}\n`);
 
-/** The image built before `current` in the stack's app repository (listed newest first), or undefined. */
+/** The app image deployed before `current` (cli/previousImage.ts: by tag time, not creation time). */
 function previousImage(stack: string, current: string): { ref: string; id: string } | undefined {
     const repo = `${stackPrefix("lernmanager", stack)}-app`;
-    const rows = cli(["image", "ls", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", repo])
+    const images = cli(["image", "ls", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", repo])
         .split("\n")
         .filter(Boolean)
-        .map((l) => l.split(" "));
-    const at = rows.findIndex(([, id]) => id === current);
-    const found = at < 0 ? undefined : rows.slice(at + 1).find(([, id]) => id !== current);
-    return found && { ref: found[0], id: found[1] };
+        .map((l) => l.split(" "))
+        .map(([ref, id]) => ({
+            ref,
+            id,
+            lastTagTime: JSON.parse(
+                cli(["image", "inspect", "--format", "{{json .Metadata.LastTagTime}}", ref]),
+            ) as string,
+        }));
+    const found = previousByTagTime(images, current);
+    return found && { ref: found.ref, id: found.id };
 }
 
 /** The environment for the new container: the previous image's own variables, the stack's on top. */
