@@ -294,7 +294,7 @@ export interface ImageJanitor {
 
 /**
  * Keeps the stack's images from piling up. Three scripts, for three resources with different lives:
- * - `prune` runs after every new image: each repository keeps its newest `keep` tags, every tag in
+ * - `prune` runs after every new image: each repository keeps its `keep` tags applied last, every tag in
  *   $LM_KEEP_REFS (the images this deploy declares, e.g. the runtime image the next app build starts
  *   FROM) and any tag a container uses (Docker refuses those). It has no delete: it is replaced with
  *   every new image, and a replaced command's delete runs at the end of that update (pulumi-command runs
@@ -309,6 +309,9 @@ export interface ImageJanitor {
  *   container depends on, so it runs only on `pulumi destroy`, after the containers are gone:
  *   every tag of the stack's repositories goes (the Docker provider leaves built images behind).
  */
+/** Go time layout of a tag time in the prune: UTC, always nine fraction digits (sorts as text). */
+const TAG_TIME_LAYOUT = "2006-01-02T15:04:05.000000000Z";
+
 export function imageJanitorScripts(j: ImageJanitor): { prune: string; buildLeftovers: string; destroy: string } {
     if (!Number.isInteger(j.keep) || j.keep < 1) throw new Error(`imageJanitorScripts: keep must be 1 or more`);
     const repos = j.repositories.map(q).join(" ");
@@ -317,7 +320,13 @@ export function imageJanitorScripts(j: ImageJanitor): { prune: string; buildLeft
             "set -euo pipefail",
             'keep=" ${LM_KEEP_REFS:-} "',
             `for repo in ${repos}; do`,
-            `  docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo" | tail -n +${j.keep + 1} | while read -r ref; do`,
+            // Newest by the time each image was last tagged, not by `image ls` order (creation time):
+            // a build the layer cache answers keeps its old creation time, so an image deployed
+            // just now can be listed last. Fixed-width UTC times sort as text.
+            `  for ref in $(docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo"); do`,
+            `    t=$(docker image inspect --format ${q(`{{.Metadata.LastTagTime.UTC.Format "${TAG_TIME_LAYOUT}"}}`)} "$ref" 2>/dev/null) || continue`,
+            '    echo "$t $ref"',
+            `  done | sort -r | tail -n +${j.keep + 1} | while read -r _ ref; do`,
             '    case "$keep" in *" $ref "*) continue ;; esac',
             '    docker rmi "$ref" >/dev/null 2>&1 && echo "removed old image $ref" || true',
             "  done",

@@ -11,12 +11,32 @@ import { imageJanitorScripts } from "../../render/deploy";
 
 const janitor = imageJanitorScripts({ repositories: ["lm-runtime", "lm-app"], keep: 2 });
 
-/** Runs a script with a fake docker: `image ls` prints `tags[repo]` (newest first), `rmi` fails for `inUse`. */
-function withFakeDocker(script: string, tags: Record<string, string[]>, inUse: string[], env: Record<string, string>) {
+/**
+ * Runs a script with a fake docker: `image ls` prints `tags[repo]` in the given order (Docker's:
+ * newest created first), `image inspect` answers a ref's tag time in the prune's format (from
+ * `tagTimes`, else in listing order: the first listed tagged last; "gone": no such image), `rmi`
+ * fails for `inUse`.
+ */
+function withFakeDocker(
+    script: string,
+    tags: Record<string, string[]>,
+    inUse: string[],
+    env: Record<string, string>,
+    tagTimes: Record<string, string> = {},
+) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-fake-docker-"));
     const log = path.join(dir, "rmi.log");
     const listing = Object.entries(tags)
         .map(([repo, list]) => `  ${repo}) printf '%s\\n' ${list.map((t) => `'${repo}:${t}'`).join(" ")} ;;`)
+        .join("\n");
+    const times = Object.entries(tags)
+        .flatMap(([repo, list]) =>
+            list.flatMap((t, i) => {
+                const ref = `${repo}:${t}`;
+                if (tagTimes[ref] === "gone") return [];
+                return `  '${ref}') echo '${tagTimes[ref] ?? `2026-12-01T10:00:${String(50 - i).padStart(2, "0")}.000000000Z`}' ;;`;
+            }),
+        )
         .join("\n");
     fs.writeFileSync(
         path.join(dir, "docker"),
@@ -25,6 +45,15 @@ function withFakeDocker(script: string, tags: Record<string, string[]>, inUse: s
             'if [ "$1 $2" = "image ls" ]; then',
             '  case "${@: -1}" in',
             listing,
+            "  esac",
+            "  exit 0",
+            "fi",
+            // Only the UTC fixed-width tag time sorts as text: any other format is an error here.
+            'if [ "$1 $2 $3" = "image inspect --format" ]; then',
+            `  [ "$4" = '{{.Metadata.LastTagTime.UTC.Format "2006-01-02T15:04:05.000000000Z"}}' ] || exit 3`,
+            '  case "$5" in',
+            times,
+            "    *) echo \"No such image: $5\" >&2; exit 1 ;;",
             "  esac",
             "  exit 0",
             "fi",
@@ -55,6 +84,30 @@ describe("image prune (after each new app image; no delete)", () => {
             // The runtime tag the next app build starts FROM is the oldest here: still kept.
             { LM_KEEP_REFS: "lm-runtime:r1 lm-app:a4" },
         );
+        expect(r.status).toBe(0);
+        expect(r.removed).toEqual(["lm-app:a1"]);
+    });
+
+    test("newest means tagged last, not created last: an image the layer cache answered is kept", () => {
+        // a1 was built long ago and deployed again just now (its build came from the cache, so it
+        // keeps its old creation time and is listed last); a3 is the newest build but deployed before.
+        const r = withFakeDocker(
+            janitor.prune,
+            { "lm-runtime": ["r1"], "lm-app": ["a3", "a2", "a1"] },
+            [],
+            {},
+            {
+                "lm-app:a3": "2026-12-01T10:00:02.000000000Z",
+                "lm-app:a2": "2026-12-01T10:00:01.000000000Z",
+                "lm-app:a1": "2026-12-01T10:00:03.000000000Z",
+            },
+        );
+        expect(r.status).toBe(0);
+        expect(r.removed).toEqual(["lm-app:a2"]);
+    });
+
+    test("a ref gone between the listing and its inspection is skipped, not removed or fatal", () => {
+        const r = withFakeDocker(janitor.prune, { "lm-app": ["a4", "a3", "a2", "a1"] }, [], {}, { "lm-app:a2": "gone" });
         expect(r.status).toBe(0);
         expect(r.removed).toEqual(["lm-app:a1"]);
     });
