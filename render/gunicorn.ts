@@ -24,6 +24,15 @@ export interface GunicornSettings {
      * worker imports it (bench/tunes/no-preload.json). @default true
      */
     readonly preloadApp?: boolean;
+    /**
+     * A worker accepts a connection only while one of its threads is free (`worker_connections` =
+     * threads, no keep-alive). The others wait in the listening socket's queue, which every worker
+     * shares, so a request goes to the first free thread instead of a worker already busy (gthread
+     * otherwise accepts up to 1,000 connections per worker and queues their requests in its own
+     * pool). Every connection closes after its answer, so it fits only the per-request upstream form
+     * (bench/tunes/fair-accept.json). @default false
+     */
+    readonly fairAccept?: boolean;
     /** The coupled timings (core/timings.ts): timeout, graceful stop, keep-alive, lingers. @default TIMINGS */
     readonly timings?: Timings;
 }
@@ -71,7 +80,8 @@ export const GUNICORN_DEFAULTS = gunicornTimings(TIMINGS);
  * the app image (a change replaces the app container).
  */
 export function renderGunicornConf(settings: GunicornSettings): string {
-    const { accessLog = false, initHookInWorkers = false, preloadApp = true, timings = TIMINGS } = settings;
+    const { accessLog = false, initHookInWorkers = false, preloadApp = true, fairAccept = false } = settings;
+    const timings = settings.timings ?? TIMINGS;
     const s = { workers: settings.workers, threads: settings.threads, ...gunicornTimings(timings) };
     for (const [name, value] of Object.entries(s)) {
         if (!Number.isInteger(value) || value < 1) {
@@ -114,7 +124,14 @@ threads = ${s.threads}
 # Slow requests: the app makes outbound calls of up to ${timings.appCallSeconds} s.
 timeout = ${s.timeoutSeconds}
 graceful_timeout = ${s.gracefulTimeoutSeconds}
-keepalive = ${s.keepaliveSeconds}
+${
+    fairAccept
+        ? `# Accept only with a thread free: waiting connections stay in the listener's queue, shared by all
+# workers. No keep-alive slot is left, so every connection closes after its answer.
+worker_connections = ${s.threads}
+keepalive = 0`
+        : `keepalive = ${s.keepaliveSeconds}`
+}
 # The root filesystem is read-only; /tmp is a tmpfs.
 worker_tmp_dir = "/tmp"
 # Only nginx can reach this port (it is never published) and nginx overwrites the forwarded headers.

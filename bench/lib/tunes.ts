@@ -25,7 +25,7 @@ export interface NginxTune extends Pick<
 }
 
 /** gunicorn.conf.py options a tune may set (its access log and workers are Pulumi config). */
-export type GunicornTune = Pick<GunicornSettings, "preloadApp">;
+export type GunicornTune = Pick<GunicornSettings, "preloadApp" | "fairAccept">;
 
 export interface Tune {
     /** What B is, in a sentence (printed with the results). */
@@ -46,7 +46,7 @@ const NGINX_OPTIONS: Record<keyof NginxTune, Kind> = {
     upstreamIdleConnections: "number",
     form: "form",
 };
-const GUNICORN_OPTIONS: Record<keyof GunicornTune, Kind> = { preloadApp: "boolean" };
+const GUNICORN_OPTIONS: Record<keyof GunicornTune, Kind> = { preloadApp: "boolean", fairAccept: "boolean" };
 
 function checkOptions(source: string, part: string, value: unknown, allowed: Record<string, Kind>): void {
     if (value === undefined) return;

@@ -96,6 +96,21 @@ const EXPECTED: Record<string, (a: Confs, b: Confs) => void> = {
         expect(b.NGINX_CONF).toBe(a.NGINX_CONF_PER_REQUEST);
         expectDiffs(a, b, { NGINX_CONF: diff(a.NGINX_CONF, a.NGINX_CONF_PER_REQUEST) });
     },
+    "fair-accept": (a, b) => {
+        expect(b.NGINX_CONF).toBe(a.NGINX_CONF_PER_REQUEST);
+        expectDiffs(a, b, {
+            NGINX_CONF: diff(a.NGINX_CONF, a.NGINX_CONF_PER_REQUEST),
+            GUNICORN_CONF: {
+                removed: ["keepalive = 15"],
+                added: [
+                    "# Accept only with a thread free: waiting connections stay in the listener's queue, shared by all",
+                    "# workers. No keep-alive slot is left, so every connection closes after its answer.",
+                    "worker_connections = 2",
+                    "keepalive = 0",
+                ],
+            },
+        });
+    },
     "pool-idle-8": (a, b) => expectDiffs(a, b, { NGINX_CONF: { removed: ["keepalive 32;"], added: ["keepalive 8;"] } }),
     "workers-2x4": (a, b) =>
         expectDiffs(a, b, {
