@@ -326,7 +326,7 @@ export function imageJanitorScripts(j: ImageJanitor): { prune: string; buildLeft
             `  for ref in $(docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo"); do`,
             `    t=$(docker image inspect --format ${q(`{{.Metadata.LastTagTime.UTC.Format "${TAG_TIME_LAYOUT}"}}`)} "$ref" 2>/dev/null) || continue`,
             '    echo "$t $ref"',
-            `  done | sort -r | tail -n +${j.keep + 1} | while read -r _ ref; do`,
+            `  done | LC_ALL=C sort -r | tail -n +${j.keep + 1} | while read -r _ ref; do`,
             '    case "$keep" in *" $ref "*) continue ;; esac',
             '    docker rmi "$ref" >/dev/null 2>&1 && echo "removed old image $ref" || true',
             "  done",
