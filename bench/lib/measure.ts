@@ -249,9 +249,10 @@ export async function measureVariant(
                 cpuMsPerRequest: round(median(used.map(totalCpuMs)), 3),
                 events: counted.length
                     ? {
-                          // wrk stops with one request in flight on each connection; the app still
-                          // answers (and records) those.
+                          // wrk stops with up to one request in flight on each connection: it may
+                          // or may not have reached the app before wrk closed the connection.
                           sent: counted.reduce((sum, s) => sum + s.requests + connections, 0),
+                          answered: counted.reduce((sum, s) => sum + s.requests, 0),
                           recorded: counted.reduce((sum, s) => sum + (s.eventsRecorded ?? 0), 0),
                       }
                     : null,

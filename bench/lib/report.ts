@@ -8,7 +8,7 @@ const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : "-");
 
 function runTable(runs: RunSummary[]): string[] {
     const lines = [
-        "| workload | conns | variant | req/s | p50 ms | p99 ms | req/s vs waitress | p99 vs waitress | CPU ms / request | CPU vs waitress | events recorded / requests | errors | runs used |",
+        "| workload | conns | variant | req/s | p50 ms | p99 ms | req/s vs waitress | p99 vs waitress | CPU ms / request | CPU vs waitress | events recorded / requests answered | errors | runs used |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ];
     const connections = [...new Set(runs.map((r) => r.connections))].sort((a, b) => b - a);
@@ -21,9 +21,11 @@ function runTable(runs: RunSummary[]): string[] {
                 const rpsRatio = base?.rps ? `${f2(r.rps / base.rps)}x` : "-";
                 const p99Ratio = base?.p99_ms ? `${f2(r.p99_ms / base.p99_ms)}x` : "-";
                 const cpuRatio = base?.cpuMsPerRequest ? `${f2(r.cpuMsPerRequest / base.cpuMsPerRequest)}x` : "-";
-                const events = r.events?.sent
-                    ? `${((100 * r.events.recorded) / r.events.sent).toFixed(1)} % (${r.events.recorded} / ${r.events.sent})`
-                    : "-";
+                const answered = r.events ? (r.events.answered ?? r.events.sent) : 0;
+                const events =
+                    r.events && answered
+                        ? `${((100 * r.events.recorded) / answered).toFixed(1)} % (${r.events.recorded} / ${answered})`
+                        : "-";
                 const name = v === "stack" ? `**${v}**` : v;
                 lines.push(
                     `| ${w} | ${c} | ${name} | ${f1(r.rps)} | ${f1(r.p50_ms)} | ${f1(r.p99_ms)} | ${rpsRatio} | ` +

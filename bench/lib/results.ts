@@ -61,11 +61,12 @@ export interface RunSummary {
     /** CPU milliseconds per request of all the variant's containers together (median of the runs used). */
     readonly cpuMsPerRequest: number;
     /**
-     * Requests sent (wrk's completed ones plus the one in flight on each connection when wrk stopped,
-     * which the app still answers) and analytics events the app stored, summed over every run; null:
-     * not counted.
+     * Analytics events the app stored, against the requests wrk had answered (`answered`: each one
+     * must have its event) and at most sent (`sent`: those plus the one in flight on each connection
+     * when wrk stopped, which may or may not have reached the app), summed over every run; null: not
+     * counted. Files before 2026-12-07 have no `answered`.
      */
-    readonly events: { readonly sent: number; readonly recorded: number } | null;
+    readonly events: { readonly sent: number; readonly answered?: number; readonly recorded: number } | null;
     readonly samples: Sample[];
 }
 
