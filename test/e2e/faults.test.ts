@@ -295,42 +295,62 @@ test("30 concurrent writers for 30 s: 0 lost writes, 0 'database is locked' reac
 
 test("slow-loris clients (200 connections trickling headers) do not slow normal clients beyond 2x p99", async () => {
     const measure = () =>
-        runLoad({ port: s.port, connections: 4, durationMs: 6000, cookies, writeShare: 0, readPaths: ["/login"] });
-    const before = await measure();
-    const sockets: net.Socket[] = [];
-    let stop = false;
-    for (let i = 0; i < 200; i++) {
-        const sock = net.connect(s.port, "127.0.0.1");
-        sock.on("error", () => undefined);
-        sock.write(`GET /login HTTP/1.1\r\nHost: x\r\n`);
-        sockets.push(sock);
-    }
-    const trickle = (async () => {
-        for (let n = 0; n < 40 && !stop; n++) {
-            for (const sock of sockets) if (!sock.destroyed) sock.write(`X-Slow-${n}: ${n}\r\n`);
-            await new Promise((r) => setTimeout(r, 500));
+        runLoad({ port: s.port, connections: 4, durationMs: 3000, cookies, writeShare: 0, readPaths: ["/login"] });
+    /** 200 connections that send a request line and then one header line every 500 ms, never the end. */
+    const openSlowClients = () => {
+        const sockets: net.Socket[] = [];
+        for (let i = 0; i < 200; i++) {
+            const sock = net.connect(s.port, "127.0.0.1");
+            sock.on("error", () => undefined);
+            sock.write(`GET /login HTTP/1.1\r\nHost: x\r\n`);
+            sockets.push(sock);
         }
-    })();
-    await new Promise((r) => setTimeout(r, 1000));
-    const underAttack = await measure();
-    stop = true;
-    await trickle;
-    const stillOpen = sockets.filter((x) => !x.destroyed).length;
-    sockets.forEach((x) => x.destroy());
-    const after = await measure();
-    // "Usual" p99: the worse of the runs before and after, so noise from other work on the machine
-    // does not count against the attack.
-    const usual = Math.max(before.p99Ms, after.p99Ms);
+        let n = 0;
+        const timer = setInterval(() => {
+            for (const sock of sockets) if (!sock.destroyed) sock.write(`X-Slow-${n}: ${n}\r\n`);
+            n++;
+        }, 500);
+        return {
+            open: () => sockets.filter((x) => !x.destroyed).length,
+            close: () => {
+                clearInterval(timer);
+                sockets.forEach((x) => x.destroy());
+            },
+        };
+    };
+    // Windows without and with the attack alternate, and their medians are compared: other work on
+    // the machine (the other lane, a benchmark beside the suite) that lands in one window moves one
+    // pair, not the verdict. A single before/during/after comparison failed on a busy machine.
+    const usual: number[] = [];
+    const attacked: number[] = [];
+    const openDuringAttack: number[] = [];
+    const failures: Record<string, number> = {};
+    for (let pair = 0; pair < 3; pair++) {
+        usual.push((await measure()).p99Ms);
+        const slow = openSlowClients();
+        try {
+            await new Promise((r) => setTimeout(r, 1000));
+            const underAttack = await measure();
+            attacked.push(underAttack.p99Ms);
+            for (const [k, v] of Object.entries(underAttack.failures)) failures[k] = (failures[k] ?? 0) + v;
+            openDuringAttack.push(slow.open());
+        } finally {
+            slow.close();
+        }
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     figure("slowLoris", {
         slowConnections: 200,
-        usualP99Ms: usual,
-        underAttackP99Ms: underAttack.p99Ms,
-        ratio: Math.round((underAttack.p99Ms / usual) * 100) / 100,
-        failedRequests: underAttack.failed,
-        slowConnectionsOpenDuringAttack: stillOpen,
+        usualP99Ms: median(usual),
+        underAttackP99Ms: median(attacked),
+        ratio: Math.round((median(attacked) / median(usual)) * 100) / 100,
+        windows: { usualP99Ms: usual, underAttackP99Ms: attacked },
+        slowConnectionsOpenDuringAttack: openDuringAttack,
     });
-    expect(underAttack.failures).toEqual({});
-    expect(underAttack.p99Ms).toBeLessThanOrEqual(2 * usual);
+    // The attack was real: nginx kept the slow connections open while the normal clients ran.
+    expect(Math.min(...openDuringAttack)).toBe(200);
+    expect(failures).toEqual({});
+    expect(median(attacked)).toBeLessThanOrEqual(2 * median(usual));
 });
 
 /** Sends raw bytes and returns the status line nginx answers with. */
