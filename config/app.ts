@@ -65,6 +65,12 @@ export const APP_KEYS = {
     },
     workers: integer([1, 64], 4, "gunicorn worker processes."),
     threads: integer([1, 64], 2, "Threads per gunicorn worker."),
+    appQueue: {
+        kind: "string",
+        default: "shared",
+        description:
+            'Where a request waits for a free gunicorn thread. "shared": in one queue for all workers (nginx opens a connection per request; a worker accepts one only while a thread of it is free), so it goes to the first free thread; on 2 cores it halved the p99 at 32 connections for 2-8 % fewer requests per second (bench/results/tuning.md). "per-worker": nginx keeps a keep-alive pool to the app (nginx >= 1.27.3; an older one opens a connection per request) and each pooled connection stays with the worker that accepted it, so a request may wait behind a busy worker while another idles.',
+    },
     appAccessLog: {
         kind: "boolean",
         default: false,
@@ -119,6 +125,8 @@ export interface AppConfig {
     readonly initInWorkers: boolean;
     readonly workers: number;
     readonly threads: number;
+    /** Where requests wait for a free thread (APP_QUEUES). */
+    readonly appQueue: AppQueue;
     readonly appAccessLog: boolean;
     readonly pythonImage: string;
     /** Platform the images are built for (`os/arch`), e.g. linux/amd64. */
@@ -176,6 +184,7 @@ export function readApp(r: KeyReader<AppKey>, projectDir: string): AppConfig {
         initInWorkers: r.flag("initInWorkers"),
         workers: r.num("workers"),
         threads: r.num("threads"),
+        appQueue: appQueue(r),
         appAccessLog: r.flag("appAccessLog"),
         pythonImage: r.text("pythonImage"),
         platform: r.text("platform"),
@@ -299,4 +308,16 @@ export function checkAppSource(
             }
         }
     }
+}
+
+/** Values of `appQueue`: one queue all workers take from, or a keep-alive pool per worker. */
+export const APP_QUEUES = ["shared", "per-worker"] as const;
+export type AppQueue = (typeof APP_QUEUES)[number];
+
+function appQueue(r: KeyReader<AppKey>): AppQueue {
+    const value = r.text("appQueue");
+    const known = APP_QUEUES.find((q) => q === value);
+    if (known) return known;
+    r.problems.push(`${r.show("appQueue")}: must be one of ${APP_QUEUES.join(", ")}. ${r.fix("appQueue", "shared")}`);
+    return "shared";
 }

@@ -86,7 +86,7 @@ export const WEB_KEYS = {
         format: "image",
         default: "nginx:1.27.5-bookworm",
         description:
-            "Base image of nginx (Debian-based: the health check uses bash); pin a tag. nginx >= 1.27.3 keeps a keep-alive pool to the app; an older one opens a connection per request.",
+            "Base image of nginx (Debian-based: the health check uses bash); pin a tag. With appQueue per-worker, nginx >= 1.27.3 keeps a keep-alive pool to the app; an older one opens a connection per request, as every nginx does with the default appQueue.",
     },
     loginPath: {
         kind: "string",

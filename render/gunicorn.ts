@@ -30,7 +30,8 @@ export interface GunicornSettings {
      * shares, so a request goes to the first free thread instead of a worker already busy (gthread
      * otherwise accepts up to 1,000 connections per worker and queues their requests in its own
      * pool). Every connection closes after its answer, so it fits only the per-request upstream form
-     * (bench/tunes/fair-accept.json). @default false
+     * (render/web.ts gives nginx that form with it). The stack's `appQueue: shared` (its default)
+     * turns it on; the renderer's own default stays off, as the bench tunes compare. @default false
      */
     readonly fairAccept?: boolean;
     /** The coupled timings (core/timings.ts): timeout, graceful stop, keep-alive, lingers. @default TIMINGS */
@@ -52,6 +53,7 @@ export function gunicornSettingsFrom(config: StackConfig): GunicornSettings {
         threads: config.threads,
         accessLog: config.appAccessLog,
         initHookInWorkers: !!config.initHook && config.initInWorkers,
+        fairAccept: config.appQueue === "shared",
     };
 }
 

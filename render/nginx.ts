@@ -225,9 +225,9 @@ ${appHeaders}
             proxy_next_upstream error timeout;
             proxy_next_upstream_tries 3;
             proxy_next_upstream_timeout 10s;`;
-    // nginx's own 502 (no answer: a worker died mid-request, a container went away) goes to one
-    // more attempt for idempotent requests; see @lm_retry.
-    const retry = retryErrorPages(form);
+    // nginx's own 502 (no answer: a worker died mid-request, a container went away) and 504 go to
+    // one more attempt when it is safe; see @lm_retry.
+    const retry = retryErrorPages();
     const loginLimit =
         s.loginRatePerMinute > 0
             ? `
@@ -421,11 +421,12 @@ ${retry}
         }
 
         # One more attempt for a GET or HEAD that got no answer from the app (another worker or
-        # container takes it). Other methods get the friendly page: they may have been processed.
+        # container takes it), and for any request the app received nothing of. Other requests get
+        # the friendly page: they may have been processed.
         location @lm_retry {
             recursive_error_pages on;
             error_page 502 503 504 =503 /lernmanager-unavailable.html;
-${retryGuard(form)}
+${retryGuard()}
 ${proxy}
         }
     }

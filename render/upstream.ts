@@ -41,15 +41,14 @@ export interface PoolSettings {
     readonly timings?: Timings;
 }
 
-/** The `upstream` block (http level) of the pooled form; nothing for the per-request form. */
+/**
+ * The http-level part: the retry map (both forms) and, for the pooled form, the `upstream` block.
+ * A request the app received nothing of may go once more whatever its method: in the per-request
+ * form too, where a stopping container (its listener plugged, containers/runtime/app/lm_drain.py)
+ * makes the connect time out or be refused while it is still in Docker's DNS.
+ */
 export function upstreamBlock(form: UpstreamForm, pool: PoolSettings = {}): string {
-    if (form === "per-request") return "";
-    const p = {
-        ...UPSTREAM_POOL,
-        idleConnections: pool.idleConnections ?? UPSTREAM_POOL.idleConnections,
-        idleTimeoutSeconds: (pool.timings ?? TIMINGS).poolIdleSeconds,
-    };
-    return `
+    const map = `
     # One more attempt (@lm_retry) for a request the app received nothing of: its last attempt sent
     # 0 bytes (a connection refused, timed out, or found closed before sending), whatever its method;
     # and for a GET or HEAD that got no answer (502). nginx's own next-upstream retry does not cover
@@ -61,7 +60,14 @@ export function upstreamBlock(form: UpstreamForm, pool: PoolSettings = {}): stri
         "~^(GET|HEAD)[|](.*[, ])?502[|]" 1;
         default 0;
     }
-
+`;
+    if (form === "per-request") return map;
+    const p = {
+        ...UPSTREAM_POOL,
+        idleConnections: pool.idleConnections ?? UPSTREAM_POOL.idleConnections,
+        idleTimeoutSeconds: (pool.timings ?? TIMINGS).poolIdleSeconds,
+    };
+    return `${map}
     # The app by its network alias, re-resolved through Docker's DNS (resolver above) while nginx
     # runs: both containers of an update are in it for a moment. Idle connections are pooled.
     upstream ${UPSTREAM_NAME} {
@@ -101,20 +107,21 @@ export function proxyTarget(form: UpstreamForm): string {
     ]);
 }
 
-/** The error pages of a proxying location: which failures get one more attempt (@lm_retry). */
-export function retryErrorPages(form: UpstreamForm): string {
-    const retried = form === "pooled" ? "502 504" : "502";
-    const friendly = form === "pooled" ? "503" : "503 504";
+/** The error pages of a proxying location: which failures get one more attempt (@lm_retry), in both forms. */
+export function retryErrorPages(): string {
     return inLocation([
         "recursive_error_pages on;",
-        `error_page ${retried} = @lm_retry;`,
-        `error_page ${friendly} =503 /lernmanager-unavailable.html;`,
+        "error_page 502 504 = @lm_retry;",
+        "error_page 503 =503 /lernmanager-unavailable.html;",
     ]);
 }
 
-/** In @lm_retry: the requests that may not be sent once more get the friendly page instead. */
-export function retryGuard(form: UpstreamForm): string {
-    const condition = form === "pooled" ? "$lm_retry_ok = 0" : "$request_method !~ ^(GET|HEAD)$";
-    const note = form === "pooled" ? ["# Also any request the app received nothing of ($lm_retry_ok)."] : [];
-    return inLocation([...note, `if (${condition}) {`, "    return 503;", "}"]);
+/** In @lm_retry: the requests that may not be sent once more ($lm_retry_ok, upstreamBlock) get the friendly page instead. */
+export function retryGuard(): string {
+    return inLocation([
+        "# A GET or HEAD without an answer, or any request the app received nothing of ($lm_retry_ok).",
+        "if ($lm_retry_ok = 0) {",
+        "    return 503;",
+        "}",
+    ]);
 }

@@ -1,3 +1,4 @@
+import type { AppQueue } from "../config/app";
 import { StackConfig } from "../config/load";
 import { APP_DOWNLOADS_PREFIX } from "../config/web";
 import { NginxSettings, renderNginxConfs } from "./nginx";
@@ -31,8 +32,22 @@ export function nginxSettingsFrom(config: StackConfig): NginxSettings {
     };
 }
 
-/** The WebServer's two nginx.conf forms from the stack's config (the image picks one by its nginx version). */
+/**
+ * The WebServer's two nginx.conf texts (the image picks one by its nginx version: the first for
+ * nginx >= 1.27.3, the second for older ones). With one queue for all workers (`appQueue: shared`)
+ * both are the per-request form: a pooled connection would stay with the worker that accepted it,
+ * and that worker accepts only while a thread of it is free (render/gunicorn.ts `fairAccept`).
+ */
+export function nginxConfForms(
+    settings: NginxSettings,
+    appQueue: AppQueue,
+): { nginxConf: string; nginxConfPerRequest: string } {
+    const confs = renderNginxConfs(settings);
+    const perRequest = confs["per-request"];
+    return { nginxConf: appQueue === "shared" ? perRequest : confs.pooled, nginxConfPerRequest: perRequest };
+}
+
+/** The WebServer's two nginx.conf texts from the stack's config. */
 export function nginxConfArgs(config: StackConfig): { nginxConf: string; nginxConfPerRequest: string } {
-    const confs = renderNginxConfs(nginxSettingsFrom(config));
-    return { nginxConf: confs.pooled, nginxConfPerRequest: confs["per-request"] };
+    return nginxConfForms(nginxSettingsFrom(config), config.appQueue);
 }

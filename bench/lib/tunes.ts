@@ -9,10 +9,11 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import { loadConfig } from "../../config/load";
 import { GunicornSettings, gunicornSettingsFrom, renderGunicornConf } from "../../render/gunicorn";
-import { NginxSettings, renderNginxConf, renderNginxConfs } from "../../render/nginx";
+import { NginxSettings, renderNginxConf } from "../../render/nginx";
 import type { UpstreamForm } from "../../render/upstream";
 import { PROJECT_DIR } from "../../core/paths";
-import { nginxSettingsFrom } from "../../render/web";
+import { nginxConfForms, nginxSettingsFrom } from "../../render/web";
+import type { AppQueue } from "../../config/app";
 import type { ProgramRun, Registration } from "../../test/support/mocks";
 
 /** nginx.conf options a tune may set, and the upstream form both confs are rendered in. */
@@ -96,14 +97,17 @@ export function loadTune(file: string): Tune {
     return parseTune(JSON.parse(fs.readFileSync(file, "utf8")), file);
 }
 
-/** The nginx image's two conf arguments, rendered with the tune's options. */
-export function nginxConfArgsTuned(settings: NginxSettings, tune: NginxTune = {}): Record<string, string> {
+/** The nginx image's two conf arguments as render/web.ts gives them for `appQueue`, with the tune's options. */
+export function nginxConfArgsTuned(
+    settings: NginxSettings,
+    appQueue: AppQueue,
+    tune: NginxTune = {},
+): Record<string, string> {
     const { form, ...options } = tune;
     const s = { ...settings, ...options };
-    const confs = form
-        ? { pooled: renderNginxConf(s, form), "per-request": renderNginxConf(s, form) }
-        : renderNginxConfs(s);
-    return { NGINX_CONF: confs.pooled, NGINX_CONF_PER_REQUEST: confs["per-request"] };
+    if (form) return { NGINX_CONF: renderNginxConf(s, form), NGINX_CONF_PER_REQUEST: renderNginxConf(s, form) };
+    const confs = nginxConfForms(s, appQueue);
+    return { NGINX_CONF: confs.nginxConf, NGINX_CONF_PER_REQUEST: confs.nginxConfPerRequest };
 }
 
 /** The app image's gunicorn.conf.py argument, rendered with the tune's options. */
@@ -178,7 +182,12 @@ export function applyTune(run: ProgramRun, config: Readonly<Record<string, strin
     const stack = loadConfig(config, { project: "lernmanager", projectDir: PROJECT_DIR });
     const images = imagesOf(run);
     const nginx = nginxSettingsFrom(stack);
-    replaceArgs(run, images.nginx, nginxConfArgsTuned(nginx), nginxConfArgsTuned(nginx, tune.nginx));
+    replaceArgs(
+        run,
+        images.nginx,
+        nginxConfArgsTuned(nginx, stack.appQueue),
+        nginxConfArgsTuned(nginx, stack.appQueue, tune.nginx),
+    );
     const gunicorn = gunicornSettingsFrom(stack);
     replaceArgs(run, images.app, gunicornConfArgsTuned(gunicorn), gunicornConfArgsTuned(gunicorn, tune.gunicorn));
 }

@@ -1,5 +1,6 @@
 /**
- * nginx's keep-alive pool to gunicorn (nginx >= 1.27.3; the test nginx image is Debian sid's):
+ * nginx's keep-alive pool to gunicorn with a queue per worker (`appQueue: per-worker`; nginx >= 1.27.3,
+ * the test nginx image is Debian sid's):
  * connections are reused, and the pooled connections of a worker or a container that stops end in
  * a way nginx retries, with POSTs in flight.
  */
@@ -23,7 +24,13 @@ const figure = (name: string, data: Record<string, unknown>) => {
 };
 
 beforeAll(async () => {
-    s = await liveStack("e2e-perf-pool", { "lernmanager:loginRatePerMinute": "0", "lernmanager:appSource": app.dir });
+    // The keep-alive pool is the per-worker queue's form (the default, one queue for all workers, has
+    // a connection per request: appQueue.test.ts).
+    s = await liveStack("e2e-perf-pool", {
+        "lernmanager:loginRatePerMinute": "0",
+        "lernmanager:appSource": app.dir,
+        "lernmanager:appQueue": "per-worker",
+    });
     cookies = await Promise.all(
         Array.from({ length: 30 }, (_, i) => login(s.port, `student${String(i + 1).padStart(2, "0")}`, "lernen")),
     );

@@ -9,7 +9,9 @@ import { TEST_IMAGES } from "./baseImages";
  * A real `nginx -t` of a generated nginx.conf, with the nginx the form is made for: the per-request
  * form with this machine's Debian nginx (1.22, older than the pool's `resolve`), the pooled form with
  * the test image's nginx (1.30, what the prod nginx image's form needs), run in a throwaway container
- * on the Docker engine (CI always has one; without one the check fails and says so).
+ * on the Docker engine (CI always has one; without one the check fails and says so). `on: "image"`
+ * checks the per-request form with the image's nginx too: the form every nginx runs with the default
+ * appQueue (shared).
  */
 export interface NginxTestResult {
     readonly nginx: string;
@@ -19,7 +21,13 @@ export interface NginxTestResult {
 }
 
 /** Files the config names besides its own temp folders, e.g. `{ "/srv/tls/live/fullchain.pem": pem }`. */
-export function nginxTest(conf: string, form: UpstreamForm, files: Record<string, string> = {}): NginxTestResult {
+export function nginxTest(
+    conf: string,
+    form: UpstreamForm,
+    files: Record<string, string> = {},
+    on: "machine" | "image" = form === "per-request" ? "machine" : "image",
+): NginxTestResult {
+    if (form === "pooled" && on === "machine") throw new Error("the pooled form needs the image's nginx (>= 1.27.3)");
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-nginx-"));
     fs.chmodSync(dir, 0o755);
     // Same text, with temp paths and the spool in the scratch folder, the log there too (no /dev/stdout
@@ -43,7 +51,7 @@ export function nginxTest(conf: string, form: UpstreamForm, files: Record<string
     const file = path.join(dir, "nginx.conf");
     fs.writeFileSync(file, text, { mode: 0o644 });
     try {
-        if (form === "per-request") {
+        if (on === "machine") {
             const nginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"].find((p) => fs.existsSync(p));
             if (!nginx) {
                 throw new Error(
@@ -63,7 +71,7 @@ export function nginxTest(conf: string, form: UpstreamForm, files: Record<string
         const v = docker(["nginx", "-v"]);
         if (v.status !== 0) {
             throw new Error(
-                `the pooled form needs the test image's nginx (${image}) on a Docker engine, and \`docker run ${image}\` failed: ${v.stderr || v.error}. Start Docker and build the images with \`scripts/test-env.sh up\``,
+                `this check needs the test image's nginx (${image}) on a Docker engine, and \`docker run ${image}\` failed: ${v.stderr || v.error}. Start Docker and build the images with \`scripts/test-env.sh up\``,
             );
         }
         const r = docker(["nginx", "-t", "-e", "stderr", "-c", file]);

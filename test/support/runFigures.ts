@@ -6,6 +6,7 @@ import { PROJECT_DIR } from "../../core/paths";
 import { POOLED_MIN_NGINX_VERSION } from "../../render/upstream";
 import { TEST_IMAGES } from "./baseImages";
 import type { QueuedFigure } from "./figures";
+import { APP_KEYS } from "../../config/app";
 import { nginxAtLeast } from "./nginxCheck";
 
 /**
@@ -31,6 +32,8 @@ export function runFile(): string {
     return path.join(RUNS_DIR, `${runStarted()}-${commit.slice(0, 12)}.json`);
 }
 
+const DEFAULT_APP_QUEUE: string = APP_KEYS.appQueue.default;
+
 /** What a reader needs to weigh a figure: which code, when, where, with which nginx. */
 export function runFacts(): Record<string, unknown> {
     const nginx = output("docker", ["run", "--rm", "--network", "none", TEST_IMAGES.nginx, "nginx", "-v"]);
@@ -42,13 +45,15 @@ export function runFacts(): Record<string, unknown> {
         // Figures of a working tree with changes do not belong to the commit alone.
         uncommittedChanges: changed === "unknown" ? "unknown" : changed !== "",
         ci: process.env.CI === "true",
+        // The form a stack with the default appQueue runs (a test may set another: pooledUpstream.test.ts).
+        appQueue: DEFAULT_APP_QUEUE,
         nginx: {
             image: TEST_IMAGES.nginx,
             version: nginx,
             upstream:
                 nginx === "unknown"
                     ? "unknown"
-                    : nginxAtLeast(nginx, POOLED_MIN_NGINX_VERSION)
+                    : DEFAULT_APP_QUEUE === "per-worker" && nginxAtLeast(nginx, POOLED_MIN_NGINX_VERSION)
                       ? "pooled"
                       : "per-request",
         },

@@ -44,6 +44,16 @@ const gunicornLog = {
     ],
 };
 const noPreload = { removed: ["preload_app = True"], added: ["preload_app = False"] };
+/** gunicorn with a queue per worker (appQueue per-worker) instead of one for all (the default). */
+const perWorkerQueue = {
+    removed: [
+        "# Accept only with a thread free: waiting connections stay in the listener's queue, shared by all",
+        "# workers. No keep-alive slot is left, so every connection closes after its answer.",
+        "worker_connections = 2",
+        "keepalive = 0",
+    ],
+    added: ["keepalive = 15"],
+};
 
 /** What each tune must change in the generated confs (A: as declared, B: tuned), per file in bench/tunes. */
 const EXPECTED: Record<string, (a: Confs, b: Confs) => void> = {
@@ -91,32 +101,37 @@ const EXPECTED: Record<string, (a: Confs, b: Confs) => void> = {
         const added = { removed: [], added: Array.from({ length: proxied }, () => lines).flat() };
         expectDiffs(a, b, { NGINX_CONF: added, NGINX_CONF_PER_REQUEST: added });
     },
+    // A (the default, appQueue shared) has the per-request form in both confs and gunicorn's shared queue.
     "per-request-upstream": (a, b) => {
-        // Whatever nginx the image has, it gets the per-request conf.
         expect(b.NGINX_CONF).toBe(a.NGINX_CONF_PER_REQUEST);
-        expectDiffs(a, b, { NGINX_CONF: diff(a.NGINX_CONF, a.NGINX_CONF_PER_REQUEST) });
+        expectDiffs(a, b, { GUNICORN_CONF: perWorkerQueue });
     },
-    "fair-accept": (a, b) => {
-        expect(b.NGINX_CONF).toBe(a.NGINX_CONF_PER_REQUEST);
-        expectDiffs(a, b, {
-            NGINX_CONF: diff(a.NGINX_CONF, a.NGINX_CONF_PER_REQUEST),
-            GUNICORN_CONF: {
-                removed: ["keepalive = 15"],
-                added: [
-                    "# Accept only with a thread free: waiting connections stay in the listener's queue, shared by all",
-                    "# workers. No keep-alive slot is left, so every connection closes after its answer.",
-                    "worker_connections = 2",
-                    "keepalive = 0",
-                ],
-            },
-        });
+    "per-worker-queues": (a, b) => {
+        expect(a.NGINX_CONF).toBe(a.NGINX_CONF_PER_REQUEST);
+        expect(b.NGINX_CONF).toMatch(/^\s*upstream lm_app \{$/m);
+        expectDiffs(a, b, { NGINX_CONF: diff(a.NGINX_CONF, b.NGINX_CONF), GUNICORN_CONF: perWorkerQueue });
+        expect(diff(a.NGINX_CONF, b.NGINX_CONF).added).toContain("keepalive 32;");
     },
-    "pool-idle-8": (a, b) => expectDiffs(a, b, { NGINX_CONF: { removed: ["keepalive 32;"], added: ["keepalive 8;"] } }),
+    "pool-idle-8": (a, b) => {
+        expectDiffs(a, b, { NGINX_CONF: diff(a.NGINX_CONF, b.NGINX_CONF), GUNICORN_CONF: perWorkerQueue });
+        expect(b.NGINX_CONF).toContain("keepalive 8;");
+        expect(b.NGINX_CONF).not.toContain("keepalive 32;");
+    },
     "workers-2x4": (a, b) =>
         expectDiffs(a, b, {
-            GUNICORN_CONF: { removed: ["workers = 4", "threads = 2"], added: ["workers = 2", "threads = 4"] },
+            // A worker of the shared queue accepts as many connections as it has threads.
+            GUNICORN_CONF: {
+                removed: ["workers = 4", "threads = 2", "worker_connections = 2"],
+                added: ["workers = 2", "threads = 4", "worker_connections = 4"],
+            },
         }),
-    "workers-4x4": (a, b) => expectDiffs(a, b, { GUNICORN_CONF: { removed: ["threads = 2"], added: ["threads = 4"] } }),
+    "workers-4x4": (a, b) =>
+        expectDiffs(a, b, {
+            GUNICORN_CONF: {
+                removed: ["threads = 2", "worker_connections = 2"],
+                added: ["threads = 4", "worker_connections = 4"],
+            },
+        }),
     "before-tuning": (a, b) => {
         expect(b.NGINX_CONF).toBe(b.NGINX_CONF_PER_REQUEST);
         const nginx = {
@@ -124,10 +139,10 @@ const EXPECTED: Record<string, (a: Confs, b: Confs) => void> = {
             added: [...unbufferedLog.added, ...gzipLevel(5).added, "gzip_static off;"],
         };
         expect(diff(a.NGINX_CONF_PER_REQUEST, b.NGINX_CONF_PER_REQUEST)).toEqual(nginx);
-        expect(diff(a.GUNICORN_CONF, b.GUNICORN_CONF)).toEqual({
-            removed: [...noPreload.removed, ...gunicornLog.removed],
-            added: [...noPreload.added, ...gunicornLog.added],
-        });
+        const gunicorn = diff(a.GUNICORN_CONF, b.GUNICORN_CONF);
+        const expected = [noPreload, gunicornLog, perWorkerQueue];
+        expect([...gunicorn.removed].sort()).toEqual(expected.flatMap((c) => c.removed).sort());
+        expect([...gunicorn.added].sort()).toEqual(expected.flatMap((c) => c.added).sort());
     },
 };
 

@@ -1,5 +1,8 @@
 import { spawnSync } from "child_process";
-import { renderGunicornConf } from "../../render/gunicorn";
+import { gunicornSettingsFrom, renderGunicornConf } from "../../render/gunicorn";
+import { renderNginxConfs } from "../../render/nginx";
+import { nginxConfArgs, nginxSettingsFrom } from "../../render/web";
+import { load, problems } from "../support/config";
 
 describe("renderGunicornConf", () => {
     const conf = renderGunicornConf({ workers: 4, threads: 2 });
@@ -67,5 +70,37 @@ describe("renderGunicornConf", () => {
 
     test("is stable (snapshot)", () => {
         expect(conf).toMatchSnapshot();
+    });
+});
+
+describe("appQueue: where a request waits for a free thread", () => {
+    test("shared by default: gunicorn accepts only with a thread free, and nginx gets the per-request form for every nginx", () => {
+        const config = load({});
+        expect(config.appQueue).toBe("shared");
+        const conf = renderGunicornConf(gunicornSettingsFrom(config));
+        expect(conf).toMatch(/^worker_connections = 2$/m);
+        expect(conf).toMatch(/^keepalive = 0$/m);
+        const forms = renderNginxConfs(nginxSettingsFrom(config));
+        expect(nginxConfArgs(config)).toEqual({
+            nginxConf: forms["per-request"],
+            nginxConfPerRequest: forms["per-request"],
+        });
+        // worker_connections follows the threads.
+        expect(renderGunicornConf(gunicornSettingsFrom(load({ threads: "6" })))).toMatch(/^worker_connections = 6$/m);
+    });
+
+    test("per-worker: gunicorn keeps its keep-alive, nginx >= 1.27.3 gets the pool", () => {
+        const config = load({ appQueue: "per-worker" });
+        const conf = renderGunicornConf(gunicornSettingsFrom(config));
+        expect(conf).not.toContain("worker_connections");
+        expect(conf).toMatch(/^keepalive = 15$/m);
+        const forms = renderNginxConfs(nginxSettingsFrom(config));
+        expect(nginxConfArgs(config)).toEqual({ nginxConf: forms.pooled, nginxConfPerRequest: forms["per-request"] });
+    });
+
+    test("anything else is refused before any resource, naming the key and the fix", () => {
+        expect(problems({ appQueue: "fair" })).toEqual([
+            'lernmanager:appQueue = "fair": must be one of shared, per-worker. Fix: `pulumi config set appQueue shared`',
+        ]);
     });
 });

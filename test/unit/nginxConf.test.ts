@@ -118,14 +118,14 @@ describe("renderNginxConf", () => {
         expect(block).toContain("alias /srv/uploads/;");
     });
 
-    test("retries a request that got no answer: on the other app container, and once more for GET/HEAD only", () => {
+    test("retries a request that got no answer: on the other app container, and once more for GET/HEAD or when the app received nothing", () => {
         const root = location(conf, "/");
         expect(root).toContain("proxy_next_upstream error timeout;");
         expect(root).toContain("proxy_next_upstream_timeout 10s;");
         expect(root).not.toContain("non_idempotent");
-        expect(root).toContain("error_page 502 = @lm_retry;");
+        expect(root).toContain("error_page 502 504 = @lm_retry;");
         const retry = location(conf, "@lm_retry");
-        expect(retry).toMatch(/if \(\$request_method !~ \^\(GET\|HEAD\)\$\) \{\s*return 503;/);
+        expect(retry).toMatch(/if \(\$lm_retry_ok = 0\) \{\s*return 503;/);
         expect(retry).toContain("proxy_pass $lm_app;");
         expect(retry).toContain("error_page 502 503 504 =503 /lernmanager-unavailable.html;");
         expect(retry).not.toContain("@lm_retry;");
@@ -136,7 +136,7 @@ describe("renderNginxConf", () => {
         expect(block).toMatch(/include \/tmp\/nginx-internal\.conf;\s*deny all;/);
         expect(block).toContain("proxy_pass $lm_app;");
         // Retried like a page: a request that met a removed container's address is not a sick app.
-        expect(block).toContain("error_page 502 = @lm_retry;");
+        expect(block).toContain("error_page 502 504 = @lm_retry;");
         const start = fs.readFileSync(path.join(__dirname, "../../containers/web/start.sh"), "utf8");
         expect(start).toContain("} > /tmp/nginx-internal.conf");
         // The script's own lines, run here against a route table: loopback and the gateway-less subnets.
@@ -261,6 +261,15 @@ describe("renderNginxConf", () => {
             form,
             pooledCapable: form === "pooled",
         });
+        expect(result.stderr).toMatch(/test is successful/);
+        expect(result.stderr).not.toMatch(/\[(warn|emerg|alert)\]/);
+        expect(result.status).toBe(0);
+    });
+
+    // The default appQueue (shared) gives every nginx the per-request form, the prod image's too.
+    test("the per-request form passes a real `nginx -t` of the test image's nginx (>= 1.27.3) as well", () => {
+        const result = nginxTest(renderNginxConf(settings, "per-request"), "per-request", {}, "image");
+        expect(nginxAtLeast(result.version, POOLED_MIN_NGINX_VERSION)).toBe(true);
         expect(result.stderr).toMatch(/test is successful/);
         expect(result.stderr).not.toMatch(/\[(warn|emerg|alert)\]/);
         expect(result.status).toBe(0);

@@ -7,6 +7,7 @@ import { GUNICORN_DEFAULTS, renderGunicornConf } from "../../render/gunicorn";
 import { NginxSettings, renderNginxConf, renderNginxConfs } from "../../render/nginx";
 import { POOLED_MIN_NGINX_VERSION, UPSTREAM_POOL } from "../../render/upstream";
 import { CONTAINERS_DIR } from "../../core/paths";
+import { nginxConfForms } from "../../render/web";
 
 const settings: NginxSettings = TEST_NGINX_SETTINGS;
 const confs = renderNginxConfs(settings);
@@ -75,20 +76,11 @@ describe("the pooled upstream (nginx >= 1.27.3)", () => {
     });
 
     test("differs from the per-request form only in how the app is reached", () => {
+        // Both have the same retry map, error pages and @lm_retry guard; only the upstream block
+        // and the lines that reach the app differ.
         const strip = (c: string) =>
             c
-                .replace(
-                    /\n    # One more attempt[\s\S]*?\n    \}\n\n    # The app by its network alias[\s\S]*?\n    \}\n/,
-                    "",
-                )
-                .replace(
-                    /error_page 502 504 = @lm_retry;\n(\s*)error_page 503 =503/g,
-                    "error_page 502 = @lm_retry;\n$1error_page 503 504 =503",
-                )
-                .replace(
-                    /\s*# Also any request the app received nothing of.*\n(\s*)if \(\$lm_retry_ok = 0\)/,
-                    "\n$1if ($request_method !~ ^(GET|HEAD)$)",
-                )
+                .replace(/\n    # The app by its network alias[\s\S]*?\n    \}\n/, "")
                 .replace(
                     /\n {12}(set \$lm_app|proxy_pass|proxy_set_header Connection|# (No upstream|upstream connection|The connection goes)).*/g,
                     "",
@@ -108,14 +100,24 @@ describe("the per-request form (older nginx)", () => {
             expect(loc).toContain("proxy_set_header Connection close;");
         }
     });
+
+    test("retries like the pooled form: any request the app received nothing of, and a GET/HEAD without an answer", () => {
+        const per = confs["per-request"];
+        expect(per).toContain('map "$request_method|$upstream_status|$upstream_bytes_sent" $lm_retry_ok {');
+        const [root, , retry] = proxyLocations(per);
+        expect(root).toContain("error_page 502 504 = @lm_retry;");
+        expect(root).toContain("error_page 503 =503 /lernmanager-unavailable.html;");
+        expect(retry).toMatch(/if \(\$lm_retry_ok = 0\) \{\s*return 503;/);
+        expect(retry).not.toContain("$request_method !~");
+    });
 });
 
 describe("containers/web/select-conf.sh (the nginx image picks the form by its nginx version)", () => {
     const script = path.join(CONTAINERS_DIR, "web", "select-conf.sh");
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-select-"));
     afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-    fs.writeFileSync(path.join(dir, "pooled"), "pooled conf\n");
-    fs.writeFileSync(path.join(dir, "per"), "per-request conf\n");
+    fs.writeFileSync(path.join(dir, "pooled"), confs.pooled);
+    fs.writeFileSync(path.join(dir, "per"), confs["per-request"]);
 
     test.each([
         ["nginx version: nginx/1.22.1", "per-request"],
@@ -133,7 +135,24 @@ describe("containers/web/select-conf.sh (the nginx image picks the form by its n
         });
         expect(r.status).toBe(0);
         expect(r.stdout.trim()).toBe(form);
-        expect(fs.readFileSync(target, "utf8")).toBe(form === "pooled" ? "pooled conf\n" : "per-request conf\n");
+        expect(fs.readFileSync(target, "utf8")).toBe(form === "pooled" ? confs.pooled : confs["per-request"]);
+    });
+
+    test("with one queue for all workers (appQueue shared) both confs are per-request, and it says so on any nginx", () => {
+        const shared = nginxConfForms(settings, "shared");
+        expect(shared.nginxConf).toBe(confs["per-request"]);
+        expect(shared.nginxConfPerRequest).toBe(confs["per-request"]);
+        const perWorker = nginxConfForms(settings, "per-worker");
+        expect(perWorker).toEqual({ nginxConf: confs.pooled, nginxConfPerRequest: confs["per-request"] });
+        fs.writeFileSync(path.join(dir, "shared"), shared.nginxConf);
+        const target = path.join(dir, "out-shared");
+        const r = spawnSync("sh", [script, path.join(dir, "shared"), path.join(dir, "per"), target], {
+            encoding: "utf8",
+            env: { ...process.env, NGINX_VERSION: "nginx version: nginx/1.30.0" },
+        });
+        expect(r.status).toBe(0);
+        expect(r.stdout.trim()).toBe("per-request");
+        expect(fs.readFileSync(target, "utf8")).toBe(confs["per-request"]);
     });
 
     test("compares with the same first pooled version as render/upstream.ts", () => {

@@ -184,15 +184,29 @@ describe("the declared stack carries the derived values (Pulumi mocks)", () => {
         expect(all(smoke.inputs.create, /docker stop -t (\d+)/g)).toEqual([TIMINGS.appStopGraceSeconds]);
     });
 
-    test("nginx waits longer than the declared gunicorn lets a request run; it pools shorter than gunicorn keeps alive", () => {
+    test("nginx waits longer than the declared gunicorn lets a request run; no connection outlives its answer (one queue)", () => {
         const gunicorn = arg(image("-image-app"), "GUNICORN_CONF");
         const nginx = arg(image("-nginx-image"), "NGINX_CONF");
         const [timeout] = all(gunicorn, /^timeout = (\d+)$/gm);
-        const [keepalive] = all(gunicorn, /^keepalive = (\d+)$/gm);
         const [linger] = all(gunicorn, ON_EXIT_SLEEP);
         expect(Math.min(...all(nginx, /proxy_read_timeout (\d+)s;/g))).toBeGreaterThan(timeout);
-        expect(all(upstream(nginx), /keepalive_timeout (\d+)s;/g)[0]).toBeLessThan(keepalive / 2);
         expect(all(nginx, /resolver \S+ valid=(\d+)s/g)[0]).toBeLessThan(linger);
+        // appQueue shared: no pool in nginx, no keep-alive in gunicorn.
+        expect(all(gunicorn, /^keepalive = (\d+)$/gm)).toEqual([0]);
+        expect(nginx).not.toMatch(/^\s*upstream /m);
+        expect(nginx).toContain("proxy_set_header Connection close;");
+    });
+
+    test("with a queue per worker (the pool), nginx ends idle connections well before gunicorn would", async () => {
+        const pooled = await runProgram(testConfig({ "lernmanager:appQueue": "per-worker" }), {
+            stack: "unit-timings",
+        });
+        const find = (suffix: string) => pooled.registrations.find((r) => r.name.endsWith(suffix))!;
+        const gunicorn = arg(find("-image-app"), "GUNICORN_CONF");
+        const nginx = arg(find("-nginx-image"), "NGINX_CONF");
+        const [keepalive] = all(gunicorn, /^keepalive = (\d+)$/gm);
+        expect(keepalive).toBe(TIMINGS.gunicornKeepaliveSeconds);
+        expect(all(upstream(nginx), /keepalive_timeout (\d+)s;/g)[0]).toBeLessThan(keepalive / 2);
     });
 
     test("every container the deploy waits for can become healthy at the end of its start period before the wait gives up", () => {
