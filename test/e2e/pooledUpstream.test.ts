@@ -12,6 +12,7 @@ import { recordFigure } from "../support/figures";
 import { login, request } from "../support/http";
 import { lostWrites, runLoad } from "../support/load";
 import { containerLogs, copyOfDemoApp, gunicornProcesses, liveStack, LiveStack, redeclare } from "../support/stack";
+import { explainLostWrites, noteAcknowledgedWrites } from "../support/writeTrail";
 
 jest.setTimeout(600000);
 
@@ -25,7 +26,8 @@ const figure = (name: string, data: Record<string, unknown>) => {
 
 beforeAll(async () => {
     // The keep-alive pool is the per-worker queue's form (the default, one queue for all workers, has
-    // a connection per request: appQueue.test.ts).
+    // a connection per request: appQueue.test.ts). The app copy notes the writes it acknowledges.
+    noteAcknowledgedWrites(app.dir);
     s = await liveStack("e2e-perf-pool", {
         "lernmanager:loginRatePerMinute": "0",
         "lernmanager:appSource": app.dir,
@@ -94,10 +96,13 @@ test("an app update with POSTs in flight over pooled connections: 0 failed, 0 lo
     fs.appendFileSync(path.join(app.dir, "app.py"), `\n# release ${randomBytes(4).toString("hex")}\n`);
     const next = await redeclare(s, { "lernmanager:appSource": app.dir });
     const before = (await request(s.port, "/healthz")).json().version;
+    const moments: Record<string, number> = {};
     const update = (async () => {
         await new Promise((r) => setTimeout(r, 2000));
         // The pool is full of connections to the old container when the new one starts.
+        moments["the update started"] = Date.now();
         const replaced = await s.realization.update(next.registrations);
+        moments["it ended"] = Date.now();
         await new Promise((r) => setTimeout(r, UPSTREAM_POOL.idleTimeoutSeconds * 1000));
         return replaced;
     })();
@@ -114,6 +119,7 @@ test("an app update with POSTs in flight over pooled connections: 0 failed, 0 lo
     expect(replaced).toEqual(["lernmanager-e2e-perf-pool-app", "lernmanager-e2e-perf-pool-backups"]);
     expect((await request(s.port, "/healthz")).json().version).not.toBe(before);
     const missing = await lostWrites(s.port, load.acknowledgedWrites);
+    if (missing.length) console.log(await explainLostWrites(s, missing, load.acknowledgedAt, moments));
     figure("pooledUpdateWithPosts", {
         requests: load.requests,
         writes: load.acknowledgedWrites.length,

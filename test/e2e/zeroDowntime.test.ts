@@ -11,6 +11,7 @@ import { login, request } from "../support/http";
 import { lostWrites, runLoad } from "../support/load";
 import { docker } from "../support/realize";
 import { containerLogs, copyOfDemoApp, liveStack, LiveStack, redeclare } from "../support/stack";
+import { explainLostWrites, noteAcknowledgedWrites } from "../support/writeTrail";
 import { recordFigure } from "../support/figures";
 import { settledEvents } from "../support/analytics";
 
@@ -21,7 +22,9 @@ let s: LiveStack;
 const app = copyOfDemoApp();
 beforeAll(async () => {
     // 30 simulated students share one client address here: no login rate limit for this stack.
-    s = await liveStack("e2e-zdt", NO_LOGIN_LIMIT);
+    // The app copy notes the writes it acknowledges, in both versions: a missing one can be traced.
+    noteAcknowledgedWrites(app.dir);
+    s = await liveStack("e2e-zdt", { ...NO_LOGIN_LIMIT, "lernmanager:appSource": app.dir });
 });
 afterAll(async () => {
     await s?.realization.teardown();
@@ -38,17 +41,20 @@ test("an app update under 32 connections of reads and writes: 0 failed requests,
     const before = (await request(s.port, "/healthz")).json().version;
 
     let updateSeconds = 0;
+    const moments: Record<string, number> = {};
     // The deploy's smoke test requests "/" through nginx once: one more analytics event.
     let smokeTests = 0;
     const update = (async () => {
         await new Promise((r) => setTimeout(r, 2000)); // load is running before the update starts
         const t0 = Date.now();
+        moments["the update started"] = t0;
         const replaced = await s.realization.update(next.registrations, {
             log: (line) => {
                 if (/^ran \S+-smoke\b/.test(line)) smokeTests++;
             },
         });
         updateSeconds = (Date.now() - t0) / 1000;
+        moments["it ended"] = Date.now();
         await new Promise((r) => setTimeout(r, 3000)); // and keeps running after it
         return replaced;
     })();
@@ -64,6 +70,7 @@ test("an app update under 32 connections of reads and writes: 0 failed requests,
     // Every acknowledged write is in the database (lostWrites: a lookup the app could not answer is
     // asked again).
     const missing = await lostWrites(s.port, load.acknowledgedWrites);
+    if (missing.length) console.log(await explainLostWrites(s, missing, load.acknowledgedAt, moments));
     console.log(
         `zero-downtime update: ${load.requests} requests in ${load.seconds.toFixed(1)} s (update ${updateSeconds.toFixed(1)} s), ` +
             `${load.failed} failed ${JSON.stringify(load.failures)}, ${load.acknowledgedWrites.length} writes acknowledged, ${missing.length} missing, ${recordedEvents} analytics events, p99 ${load.p99Ms} ms`,

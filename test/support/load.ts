@@ -44,6 +44,8 @@ export interface LoadResult {
     readonly failureTimes: number[];
     /** write_ids whose write was acknowledged with 200. */
     readonly acknowledgedWrites: string[];
+    /** When each acknowledged write got its answer (wall clock, ms), by write_id: to place a lost one. */
+    readonly acknowledgedAt: ReadonlyMap<string, number>;
     /** Requests sent again after their idle keep-alive connection was closed (retryClosedKeepAlive). */
     readonly resent: number;
     readonly p50Ms: number;
@@ -74,6 +76,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     opts.onFailures?.(failures);
     const failureTimes: number[] = [];
     const acknowledged: string[] = [];
+    const acknowledgedAt = new Map<string, number>();
     const latencies: number[] = [];
     const tag = Math.random().toString(36).slice(2, 8);
 
@@ -98,7 +101,10 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
             }
             latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
             if (outcome.ok) {
-                if (write) acknowledged.push(writeId);
+                if (write) {
+                    acknowledged.push(writeId);
+                    acknowledgedAt.set(writeId, Date.now());
+                }
             } else {
                 failed++;
                 failureTimes.push(Date.now());
@@ -117,6 +123,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         failures,
         failureTimes,
         acknowledgedWrites: acknowledged,
+        acknowledgedAt,
         resent,
         p50Ms: Math.round(pct(50) * 10) / 10,
         p99Ms: Math.round(pct(99) * 10) / 10,
