@@ -160,5 +160,63 @@ class PersistentFolders(unittest.TestCase):
             lm_backup.parse_folders(["Instance/Reports=/x"])
 
 
+class BackupWhileTheAppWrites(unittest.TestCase):
+    """A backup taken while another process commits steadily (the app's workers during a lesson)."""
+
+    # Commits one row at a time, a new connection each (as the app does), until the stop file exists
+    # or 60 s passed; prints its number of commits.
+    WRITER = (
+        "import os, sqlite3, sys, time\n"
+        "end = time.monotonic() + 60\n"
+        "n = 0\n"
+        "while time.monotonic() < end and not os.path.exists(sys.argv[2]):\n"
+        "    c = sqlite3.connect(sys.argv[1], timeout=5)\n"
+        "    c.execute('INSERT INTO writes (at) VALUES (?)', (time.time(),))\n"
+        "    c.commit()\n"
+        "    c.close()\n"
+        "    n += 1\n"
+        "print(n)\n"
+    )
+
+    def test_a_large_database_is_copied_while_another_process_goes_on_committing(self):
+        import argparse
+        import sqlite3
+        import subprocess
+        import time
+
+        with tempfile.TemporaryDirectory() as tmp:
+            db, stop = os.path.join(tmp, "app.db"), os.path.join(tmp, "stop")
+            c = sqlite3.connect(db)
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("CREATE TABLE writes (id INTEGER PRIMARY KEY, at REAL)")
+            c.execute("CREATE TABLE pages (b BLOB)")
+            # About 160 MB: a copy in pieces of 1,024 pages has about 40 gaps for a commit to fall in.
+            c.executemany("INSERT INTO pages VALUES (randomblob(4000))", [()] * 40000)
+            c.commit()
+            c.close()
+            writer = subprocess.Popen([sys.executable, "-c", self.WRITER, db, stop], stdout=subprocess.PIPE, text=True)
+            try:
+                wal = db + "-wal"
+                while not (os.path.exists(wal) and os.path.getsize(wal)):
+                    time.sleep(0.01)  # until the writer has committed once
+                args = argparse.Namespace(database=db, dir=os.path.join(tmp, "backups"), keep=3, retention=None,
+                                          label="t", done_file=None)
+                info = lm_backup.take_backup(args)
+                # In pieces, the copy restarted at every commit between two pieces: it finished only
+                # once the writer gave up (after its 60 s).
+                self.assertIsNone(writer.poll(), "the backup finished only after the writer stopped committing")
+            finally:
+                open(stop, "w").close()
+                commits = int(writer.communicate(timeout=70)[0])
+            copied = sqlite3.connect(info["file"])
+            try:
+                self.assertEqual(copied.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+                self.assertEqual(copied.execute("SELECT count(*) FROM pages").fetchone()[0], 40000)
+                self.assertGreater(copied.execute("SELECT count(*) FROM writes").fetchone()[0], 0)
+            finally:
+                copied.close()
+            self.assertGreater(commits, 0)
+
+
 if __name__ == "__main__":
     unittest.main()
