@@ -7,9 +7,15 @@ with the reason, instead of after the health check's whole wait, and the running
 serving.
 """
 import os
+import sqlite3
 import sys
 
 ZONEINFO = "/usr/share/zoneinfo"
+# SQLite's WAL-reset bug: in 3.7.0 to 3.51.2, fixed in 3.51.3 (2026-03-13). A checkpoint racing with
+# another connection's commit that restarts the -wal file can mark frames as copied that were not: a
+# commit is lost, or the database damaged. It needs several connections writing and checkpointing at
+# once, which the app does (a connection per call in every worker, both versions during an update).
+WAL_RESET_BUG = ((3, 7, 0), (3, 51, 3))
 
 
 def time_zone_problem(env=os.environ, zoneinfo=ZONEINFO):
@@ -23,11 +29,32 @@ def time_zone_problem(env=os.environ, zoneinfo=ZONEINFO):
     return None
 
 
+def sqlite_warning(version=sqlite3.sqlite_version):
+    """A warning when the app's SQLite has the WAL-reset bug, else None. Not a failure: every
+    Debian release before forky ships an affected SQLite (bookworm 3.40, trixie 3.46)."""
+    try:
+        parts = tuple(int(p) for p in version.split(".")[:3])
+    except ValueError:
+        return None
+    if not WAL_RESET_BUG[0] <= parts < WAL_RESET_BUG[1]:
+        return None
+    return (
+        f"warning: the app's SQLite {version} has the WAL-reset bug (3.7.0 to 3.51.2, fixed in 3.51.3): "
+        "when several processes write at once (the app's workers, and both versions during an update), "
+        "a commit can, rarely, be lost or the database damaged. Fix: a baseImage whose libsqlite3 is "
+        "3.51.3 or newer (Debian forky and sid ship 3.53). Meanwhile the backups and their restore "
+        "drill are the safety net."
+    )
+
+
 def main():
     problem = time_zone_problem()
     if problem:
         print(f"[lernmanager] preflight: {problem}", flush=True)
         return 1
+    warning = sqlite_warning()
+    if warning:
+        print(f"[lernmanager] preflight: {warning}", flush=True)
     try:
         import lm_wsgi
     except BaseException as exc:  # an app that does not import cannot become healthy

@@ -29,5 +29,18 @@ class TimeZone(unittest.TestCase):
         self.assertIn("TZ is not set", lm_preflight.time_zone_problem({}, self.zoneinfo))
 
 
+class SqliteWalResetBug(unittest.TestCase):
+    def test_the_versions_with_the_bug_are_named_with_the_fix(self):
+        for version in ("3.7.0", "3.40.1", "3.46.1", "3.51.2"):
+            warning = lm_preflight.sqlite_warning(version)
+            self.assertIsNotNone(warning, version)
+            self.assertIn(f"SQLite {version} has the WAL-reset bug", warning)
+            self.assertIn("3.51.3 or newer", warning)
+
+    def test_fixed_and_older_versions_pass_without_a_word(self):
+        for version in ("3.51.3", "3.53.4", "3.100.0", "3.6.23", "4.0.0", "unknown"):
+            self.assertIsNone(lm_preflight.sqlite_warning(version), version)
+
+
 if __name__ == "__main__":
     unittest.main()
