@@ -42,11 +42,17 @@ describe("health and start order", () => {
         console.log(`app healthy at ${firstHealthy.End}, nginx started at ${nginx.State.StartedAt}`);
     });
 
-    test("/healthz through nginx proves the database is readable and reports optimize: 2", async () => {
+    test("/healthz through nginx proves the database is readable and reports optimize: 2 and the app's SQLite", async () => {
         const res = await request(s.port, "/healthz");
         expect(res.status).toBe(200);
         const body = res.json();
         expect(body).toMatchObject({ status: "ok", optimize: 2, database: "readable" });
+        // The version of the library python3 loads in the app's container, asked there.
+        const inApp = (
+            await s.exec(s.app(), ["python3", "-c", "import sqlite3; print(sqlite3.sqlite_version)"])
+        ).output.trim();
+        expect(inApp).toMatch(/^3\.\d+\.\d+$/);
+        expect(body.sqlite).toBe(inApp);
         expect(body.tables).toBeGreaterThan(0);
         expect(body.version).toBe(s.run.outputs.appVersion);
     });

@@ -1,7 +1,7 @@
 """WSGI wrapper around the app (LM_WSGI_APP, `module:attribute`).
 
 * Answers GET /healthz: 200 with JSON only when the SQLite database can be read (and has tables),
-  503 otherwise. The JSON carries the app version and sys.flags.optimize.
+  503 otherwise. The JSON carries the app version, sys.flags.optimize and the SQLite library's version.
 * Sets REMOTE_ADDR to the client address nginx saw. nginx overwrites X-Forwarded-For with its
   $remote_addr, so exactly one proxy hop is trusted: the last entry. X-Real-IP is set to the same
   value, so an app that trusts X-Real-IP from loopback sees the same address.
@@ -62,6 +62,9 @@ def health():
             "version": VERSION,
             "optimize": sys.flags.optimize,
             "database": "readable",
+            # The SQLite library the app's processes use: 3.7.0 to 3.51.2 have the WAL-reset bug
+            # (lm_preflight.py names it on every deploy); here an admin sees it on the running app.
+            "sqlite": sqlite3.sqlite_version,
             "tables": tables,
             "pid": os.getpid(),
         }
