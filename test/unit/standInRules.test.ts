@@ -8,13 +8,18 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { IMAGE_CHECK, readBackHealthcheck } from "../support/engineRules";
-import { diffResource, LifecycleEngine, predictedReadBack } from "../support/lifecycle";
+import { diffResource, LifecycleEngine, predictedReadBack, readBack } from "../support/lifecycle";
 import { Registration } from "../support/mocks";
 
 const CONTAINER = "docker:index/container:Container";
 const COMMAND = "command:local:Command";
 
-function resource(type: string, name: string, inputs: Record<string, unknown>, opts: Partial<Registration["opts"]> = {}) {
+function resource(
+    type: string,
+    name: string,
+    inputs: Record<string, unknown>,
+    opts: Partial<Registration["opts"]> = {},
+) {
     return {
         type,
         name,
@@ -73,14 +78,36 @@ describe("the Docker provider's container fields (KC schema, KF Update and Read)
         });
         // So a container declared with "60s" shows a change on every up.
         const sixty = { ...inputs, healthcheck: { ...inputs.healthcheck, interval: "60s" } };
-        expect(diffResource(bare, predictedReadBack(sixty), sixty)).toEqual({ kind: "update", fields: ["healthcheck"] });
+        expect(diffResource(bare, predictedReadBack(sixty), sixty)).toEqual({
+            kind: "update",
+            fields: ["healthcheck"],
+        });
+    });
+
+    test("the read-back of a real container gives the same Go durations, and memory and swap in MiB", () => {
+        // What the Engine API's inspect holds (nanoseconds, bytes): the e2e read-back converts it as
+        // the provider's Read does, so an e2e diff sees what `pulumi up` would.
+        const info = {
+            Config: {
+                Healthcheck: { Test: ["CMD", "true"], Interval: 60e9, Timeout: 5e9, StartPeriod: 90e9, Retries: 3 },
+            },
+            HostConfig: { Memory: 256 * 2 ** 20, MemorySwap: 512 * 2 ** 20, RestartPolicy: { Name: "unless-stopped" } },
+        } as unknown as Parameters<typeof readBack>[0];
+        expect(readBack(info)).toMatchObject({
+            healthcheck: { tests: ["CMD", "true"], interval: "1m0s", timeout: "5s", startPeriod: "1m30s", retries: 3 },
+            memory: 256,
+            memorySwap: 512,
+        });
     });
 
     test("without a declared swap limit Docker sets twice the memory, and the read-back differs from the declaration", () => {
         const noSwap: Record<string, unknown> = { ...inputs };
         delete noSwap.memorySwap;
         expect(predictedReadBack(noSwap).memorySwap).toBe(512);
-        expect(diffResource(bare, predictedReadBack(noSwap), noSwap)).toEqual({ kind: "update", fields: ["memorySwap"] });
+        expect(diffResource(bare, predictedReadBack(noSwap), noSwap)).toEqual({
+            kind: "update",
+            fields: ["memorySwap"],
+        });
     });
 });
 
