@@ -52,6 +52,12 @@ export interface NginxSettings {
     readonly accessLogBuffered?: boolean;
     /** Idle pooled connections per nginx worker (render/upstream.ts). @default UPSTREAM_POOL.idleConnections */
     readonly upstreamIdleConnections?: number;
+    /**
+     * A listening socket per nginx worker on every port (`listen ... reuseport`, what is often called reuse_port): the kernel spreads
+     * new connections over the workers instead of the workers taking turns at one shared queue
+     * (bench/tunes/reuse-port.json). @default false
+     */
+    readonly reusePort?: boolean;
     /** HTTPS (render/tls.ts); absent: plain HTTP only. */
     readonly tls?: NginxTls;
     /** CIDRs of TLS proxies whose X-Forwarded-For/-Proto/-Host/-Port count (render/tls.ts). @default [] */
@@ -71,6 +77,7 @@ export const NGINX_DEFAULTS = {
     appCompresses: true,
     traceRequests: false,
     accessLogBuffered: true,
+    reusePort: false,
     bodyLimitKb: 1024,
     connectionsPerAddress: 200,
 } as const;
@@ -159,6 +166,7 @@ export function renderNginxConf(settings: NginxSettings, form: UpstreamForm = "p
     const csp = s.csp ?? { policy: "", enforce: false };
     if (/["\\\r\n$]/.test(csp.policy)) throw new Error("renderNginxConf: csp policy must be one plain header line");
     const uploads = s.uploadPaths ?? UPLOAD_PATHS_DEFAULT;
+    const listenFlags = s.reusePort ? " reuseport" : "";
     const cookie = s.sessionCookie ?? "";
     if (cookie && !/^[A-Za-z0-9_]+$/.test(cookie)) throw new Error(`renderNginxConf: bad sessionCookie ${cookie}`);
     const sessionGate = cookie
@@ -334,12 +342,12 @@ ${clientAddressRules(s.trustedProxies ?? [])}${loginZone}${gradingHttpBlock(s.gr
     limit_conn_zone $binary_remote_addr zone=lm_addr:10m;
     limit_conn_status 429;
     limit_conn_log_level warn;
-${s.tls ? redirectServer(s.tls, securityLines("            ", false), s.connectionsPerAddress) : ""}
+${s.tls ? redirectServer(s.tls, securityLines("            ", false), s.connectionsPerAddress, listenFlags) : ""}
     server {
 ${
     s.tls
-        ? tlsServerHead(s.tls, form === "pooled", pageHeaders)
-        : `        listen ${LAYOUT.nginxPort} default_server;
+        ? tlsServerHead(s.tls, form === "pooled", pageHeaders, listenFlags)
+        : `        listen ${LAYOUT.nginxPort} default_server${listenFlags};
         server_name _;
 `
 }        # The Host the app sees when the client sent none (HTTP/1.0): the name with the published port.

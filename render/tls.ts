@@ -93,11 +93,16 @@ ${headers}
  * The plain-HTTP server with TLS on: ACME challenges, the CA download and /nginx-health are
  * answered; everything else is redirected (301) to the same URL over HTTPS.
  */
-export function redirectServer(tls: NginxTls, headers: string, connectionsPerAddress: number): string {
+export function redirectServer(
+    tls: NginxTls,
+    headers: string,
+    connectionsPerAddress: number,
+    listenFlags = "",
+): string {
     const port = tls.publicHttpsPort === 443 ? "" : `:${tls.publicHttpsPort}`;
     return `
     server {
-        listen ${LAYOUT.nginxPort} default_server;
+        listen ${LAYOUT.nginxPort} default_server${listenFlags};
         server_name _;
         limit_conn lm_addr ${connectionsPerAddress};
 
@@ -130,11 +135,11 @@ export function hstsValue(tls: Pick<NginxTls, "hstsMaxAge" | "hstsIncludeSubdoma
  * The first lines of the HTTPS server: listen, certificate, protocols, resumption, the CA pages
  * (`headers`: the security headers and HSTS, which render/nginx.ts adds to every location).
  */
-export function tlsServerHead(tls: NginxTls, http2Directive: boolean, headers: string): string {
+export function tlsServerHead(tls: NginxTls, http2Directive: boolean, headers: string, listenFlags = ""): string {
     // nginx >= 1.25.1 turns HTTP/2 on with its own directive (`listen ... http2` is deprecated there).
     const listen = http2Directive
-        ? `        listen ${LAYOUT.nginxTlsPort} ssl default_server;\n        http2 on;`
-        : `        listen ${LAYOUT.nginxTlsPort} ssl http2 default_server;`;
+        ? `        listen ${LAYOUT.nginxTlsPort} ssl default_server${listenFlags};\n        http2 on;`
+        : `        listen ${LAYOUT.nginxTlsPort} ssl http2 default_server${listenFlags};`;
     return `${listen}
         server_name _;
         # Written by the TLS agent; a renewed certificate is loaded by a graceful reload (healthcheck.sh).

@@ -19,7 +19,13 @@ import type { ProgramRun, Registration } from "../../test/support/mocks";
 /** nginx.conf options a tune may set, and the upstream form both confs are rendered in. */
 export interface NginxTune extends Pick<
     NginxSettings,
-    "gzipLevel" | "gzipStatic" | "appCompresses" | "traceRequests" | "accessLogBuffered" | "upstreamIdleConnections"
+    | "gzipLevel"
+    | "gzipStatic"
+    | "appCompresses"
+    | "traceRequests"
+    | "accessLogBuffered"
+    | "upstreamIdleConnections"
+    | "reusePort"
 > {
     /** Render both confs in this form, whatever the image's nginx version (pooled needs nginx >= 1.27.3). */
     readonly form?: UpstreamForm;
@@ -45,6 +51,7 @@ const NGINX_OPTIONS: Record<keyof NginxTune, Kind> = {
     traceRequests: "boolean",
     accessLogBuffered: "boolean",
     upstreamIdleConnections: "number",
+    reusePort: "boolean",
     form: "form",
 };
 const GUNICORN_OPTIONS: Record<keyof GunicornTune, Kind> = { preloadApp: "boolean", fairAccept: "boolean" };

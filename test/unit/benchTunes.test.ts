@@ -117,6 +117,10 @@ const EXPECTED: Record<string, (a: Confs, b: Confs) => void> = {
         expect(b.NGINX_CONF).toContain("keepalive 8;");
         expect(b.NGINX_CONF).not.toContain("keepalive 32;");
     },
+    "reuse-port": (a, b) => {
+        const listen = { removed: ["listen 8080 default_server;"], added: ["listen 8080 default_server reuseport;"] };
+        expectDiffs(a, b, { NGINX_CONF: listen, NGINX_CONF_PER_REQUEST: listen });
+    },
     "workers-2x4": (a, b) =>
         expectDiffs(a, b, {
             // A worker of the shared queue accepts as many connections as it has threads.

@@ -275,6 +275,18 @@ describe("renderNginxConf", () => {
         expect(result.status).toBe(0);
     });
 
+    // A benchmark option (bench/tunes/reuse-port.json): off by default, and valid in both forms when on.
+    test("reusePort gives the listener one socket per nginx worker, only when asked", () => {
+        expect(conf.match(/^\s*listen .*$/gm)).toEqual(["        listen 8080 default_server;"]);
+        for (const form of ["per-request", "pooled"] as const) {
+            const text = renderNginxConf({ ...settings, reusePort: true }, form);
+            expect(text.match(/^\s*listen .*$/gm)).toEqual(["        listen 8080 default_server reuseport;"]);
+            const result = nginxTest(text, form);
+            expect(result.stderr).toMatch(/test is successful/);
+            expect(result.status).toBe(0);
+        }
+    });
+
     test("`nginx -t` fails a broken config (the check can fail), in both nginx", () => {
         for (const form of ["per-request", "pooled"] as const) {
             const broken = renderNginxConf(settings, form).replace("server_tokens off;", "server_tokens of;");

@@ -45,6 +45,21 @@ describe("nginx with TLS", () => {
             expect(result.status).toBe(0);
         },
     );
+
+    test("reusePort gives both listeners, HTTPS and the redirect, one socket per nginx worker", () => {
+        const pair = ca.issue(["lernen.schule.test"]);
+        const text = renderNginxConf({ ...base, tls, reusePort: true }, "pooled");
+        expect(text.match(/^\s*listen .*$/gm)).toEqual([
+            "        listen 8080 default_server reuseport;",
+            "        listen 8443 ssl default_server reuseport;",
+        ]);
+        const result = nginxTest(text, "pooled", {
+            "/srv/tls/live/fullchain.pem": pair.cert,
+            "/srv/tls/live/privkey.pem": pair.key,
+        });
+        expect(result.stderr).toMatch(/test is successful/);
+        expect(result.status).toBe(0);
+    });
 });
 
 describe("the program with TLS", () => {
