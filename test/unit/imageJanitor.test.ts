@@ -53,7 +53,7 @@ function withFakeDocker(
             `  [ "$4" = '{{.Metadata.LastTagTime.UTC.Format "2006-01-02T15:04:05.000000000Z"}}' ] || exit 3`,
             '  case "$5" in',
             times,
-            "    *) echo \"No such image: $5\" >&2; exit 1 ;;",
+            '    *) echo "No such image: $5" >&2; exit 1 ;;',
             "  esac",
             "  exit 0",
             "fi",
@@ -107,7 +107,13 @@ describe("image prune (after each new app image; no delete)", () => {
     });
 
     test("a ref gone between the listing and its inspection is skipped, not removed or fatal", () => {
-        const r = withFakeDocker(janitor.prune, { "lm-app": ["a4", "a3", "a2", "a1"] }, [], {}, { "lm-app:a2": "gone" });
+        const r = withFakeDocker(
+            janitor.prune,
+            { "lm-app": ["a4", "a3", "a2", "a1"] },
+            [],
+            {},
+            { "lm-app:a2": "gone" },
+        );
         expect(r.status).toBe(0);
         expect(r.removed).toEqual(["lm-app:a1"]);
     });
