@@ -26,6 +26,7 @@ export interface NginxTune extends Pick<
     | "accessLogBuffered"
     | "upstreamIdleConnections"
     | "reusePort"
+    | "workerProcesses"
 > {
     /** Render both confs in this form, whatever the image's nginx version (pooled needs nginx >= 1.27.3). */
     readonly form?: UpstreamForm;
@@ -52,6 +53,7 @@ const NGINX_OPTIONS: Record<keyof NginxTune, Kind> = {
     accessLogBuffered: "boolean",
     upstreamIdleConnections: "number",
     reusePort: "boolean",
+    workerProcesses: "number",
     form: "form",
 };
 const GUNICORN_OPTIONS: Record<keyof GunicornTune, Kind> = { preloadApp: "boolean", fairAccept: "boolean" };

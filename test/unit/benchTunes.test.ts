@@ -117,6 +117,10 @@ const EXPECTED: Record<string, (a: Confs, b: Confs) => void> = {
         expect(b.NGINX_CONF).toContain("keepalive 8;");
         expect(b.NGINX_CONF).not.toContain("keepalive 32;");
     },
+    "nginx-one-worker": (a, b) => {
+        const one = { removed: ["worker_processes auto;"], added: ["worker_processes 1;"] };
+        expectDiffs(a, b, { NGINX_CONF: one, NGINX_CONF_PER_REQUEST: one });
+    },
     "reuse-port": (a, b) => {
         const listen = { removed: ["listen 8080 default_server;"], added: ["listen 8080 default_server reuseport;"] };
         expectDiffs(a, b, { NGINX_CONF: listen, NGINX_CONF_PER_REQUEST: listen });

@@ -245,6 +245,8 @@ describe("renderNginxConf", () => {
         [{ uploadLimitMb: 0 }, /uploadLimitMb/],
         [{ gzipLevel: 10 }, /gzipLevel/],
         [{ loginRatePerMinute: -1 }, /loginRatePerMinute/],
+        [{ workerProcesses: -1 }, /workerProcesses/],
+        [{ workerProcesses: 1.5 }, /workerProcesses/],
     ])("rejects bad settings %p", (bad, message) => {
         expect(() => renderNginxConf({ ...settings, ...bad } as NginxSettings)).toThrow(message);
     });
