@@ -53,15 +53,15 @@ export interface NginxSettings {
     /** Idle pooled connections per nginx worker (render/upstream.ts). @default UPSTREAM_POOL.idleConnections */
     readonly upstreamIdleConnections?: number;
     /**
-     * A listening socket per nginx worker on every port (`listen ... reuseport`, what is often called reuse_port): the kernel spreads
+     * A listening socket per nginx worker on every port (`listen ... reuseport`): the kernel spreads
      * new connections over the workers instead of the workers taking turns at one shared queue
-     * (bench/tunes/reuse-port.json). @default false
+     * (bench/tunes/reuse-port.json; measured, no gain: bench/results/tuning.md). @default false
      */
     readonly reusePort?: boolean;
     /**
      * nginx worker processes; 0 means one per core (`auto`). On two cores shared with gunicorn's
      * processes, fewer nginx workers mean fewer processes taking turns at the CPU
-     * (bench/tunes/nginx-one-worker.json). @default 0
+     * (bench/tunes/nginx-one-worker.json; measured, no gain: bench/results/tuning.md). @default 0
      */
     readonly workerProcesses?: number;
     /** HTTPS (render/tls.ts); absent: plain HTTP only. */
