@@ -92,15 +92,27 @@ async function titleOf(page: Page): Promise<string> {
     }
 }
 
+/**
+ * Logs in through the form. When Chromium gives up the navigation after the POST because its network
+ * changed, waitForNavigation does not throw: it ends on Chromium's error page
+ * (chrome-error://chromewebdata/, whose path is "/"). The form is then filled and sent again, up to four
+ * times; logging in twice is harmless. Any other error page fails the test with its text.
+ */
 async function logIn(page: Page, username: string, password: string): Promise<HTTPRequest> {
-    await open(page, `${base}/login`);
-    await page.type("#username", username);
-    await page.type("#password", password);
-    const posted = page.waitForRequest((r) => r.method() === "POST" && r.url() === `${base}/login`);
-    await settle(() =>
-        Promise.all([page.waitForNavigation(), page.click("form button[type=submit], form [type=submit]")]),
-    );
-    return posted;
+    for (let attempt = 1; ; attempt++) {
+        await open(page, `${base}/login`);
+        await page.type("#username", username);
+        await page.type("#password", password);
+        const posted = page.waitForRequest((r) => r.method() === "POST" && r.url() === `${base}/login`);
+        await settle(() =>
+            Promise.all([page.waitForNavigation(), page.click("form button[type=submit], form [type=submit]")]),
+        );
+        if (!page.url().startsWith("chrome-error:")) return posted;
+        const text = String(await page.evaluate("document.body ? document.body.innerText : ''").catch(() => ""));
+        if (attempt >= 4 || !/ERR_NETWORK_CHANGED/.test(text)) {
+            throw new Error(`the login form's POST ended on Chromium's error page: ${text.slice(0, 300)}`);
+        }
+    }
 }
 
 /** A local Command's stdout alone, as @pulumi/command hands it on (stderr apart). */
